@@ -1,0 +1,75 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/**
+ * LetsChatRoomServer:
+ *
+ * The room server: a SoupServer with the WebSocket endpoint `/ws` speaking
+ * the room protocol (docs/protocol.md): rooms of at most two parties,
+ * secrets, strangers paired at random, signal relay, every error code.
+ *
+ * Used by the `letschat-server` program and by the elements' `serve=true`.
+ * It runs on the thread-default #GMainContext of the thread that calls
+ * letschat_room_server_listen(); every other method must be called from
+ * that context too.
+ *
+ * Properties (set before listen):
+ * - "max-message-size" (guint, default 65536): bigger messages are refused
+ *   with `too-large`.
+ * - "rate-limit" (gdouble, default 50) and "rate-burst" (guint, default
+ *   200): a token bucket per connection; messages beyond it are refused
+ *   with `rate-limited`.
+ * - "port" (guint, read-only): the bound port.
+ *
+ * Log lines (one per join, leave and refused request) go through g_log with
+ * the domain "letschat-server" at G_LOG_LEVEL_INFO. Secrets are never logged.
+ */
+#define LETSCHAT_TYPE_ROOM_SERVER (letschat_room_server_get_type ())
+G_DECLARE_FINAL_TYPE (LetsChatRoomServer, letschat_room_server, LETSCHAT,
+    ROOM_SERVER, GObject);
+
+#define LETSCHAT_DEFAULT_PORT 8443
+#define LETSCHAT_DEFAULT_MAX_MESSAGE_SIZE 65536
+
+LetsChatRoomServer *letschat_room_server_new (void);
+
+/* Room @room only admits parties that present @secret (set at start-up,
+ * before or after listen). */
+void letschat_room_server_set_room_secret (LetsChatRoomServer * self,
+    const gchar * room, const gchar * secret);
+
+/* Adds an entry handed to every party in `welcome`'s ice_servers
+ * (e.g. "stun:stun.example.org:3478", or a turn: URL with credentials). */
+void letschat_room_server_add_ice_server (LetsChatRoomServer * self,
+    const gchar * url, const gchar * username, const gchar * credential);
+
+/* Like add_ice_server() but from one URI: "stun:host:port" is handed out
+ * as is; "turn://user:pass@host:port" (webrtcbin's turn-server form) is
+ * split into {urls: "turn:host:port", username, credential}. */
+gboolean letschat_room_server_add_ice_server_uri (LetsChatRoomServer * self,
+    const gchar * uri, GError ** error);
+
+/* Listens on @host (an IP address or "localhost"), @port (0: any free
+ * port, see get_port). */
+gboolean letschat_room_server_listen (LetsChatRoomServer * self,
+    const gchar * host, guint16 port, GError ** error);
+
+/* The port actually bound (useful after listening on port 0). */
+guint16 letschat_room_server_get_port (LetsChatRoomServer * self);
+
+/* Closes every connection (1001 going away) and stops listening. */
+void letschat_room_server_shutdown (LetsChatRoomServer * self);
+
+/* Number of open WebSocket connections and of live rooms (for tests). */
+guint letschat_room_server_get_n_connections (LetsChatRoomServer * self);
+guint letschat_room_server_get_n_rooms (LetsChatRoomServer * self);
+
+G_END_DECLS
