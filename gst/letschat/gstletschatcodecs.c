@@ -1,0 +1,323 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstletschatcodecs.h"
+
+/* Payload types follow what browsers commonly use, so an offer from a
+ * letschat party reads like one from a browser. */
+static const GstLetsChatCodec codecs[] = {
+  {"VP8", "video", 90000, 96, "video/x-vp8", "video/x-raw"},
+  {"VP9", "video", 90000, 98, "video/x-vp9", "video/x-raw"},
+  {"H264", "video", 90000, 102, "video/x-h264", "video/x-raw"},
+  {"OPUS", "audio", 48000, 111, "audio/x-opus", "audio/x-raw"},
+};
+
+#define CODEC_VP8 (&codecs[0])
+#define CODEC_VP9 (&codecs[1])
+#define CODEC_H264 (&codecs[2])
+#define CODEC_OPUS (&codecs[3])
+
+GType
+gst_lets_chat_video_codec_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_LETS_CHAT_VIDEO_CODEC_VP8, "VP8", "vp8"},
+    {GST_LETS_CHAT_VIDEO_CODEC_VP9, "VP9", "vp9"},
+    {GST_LETS_CHAT_VIDEO_CODEC_H264,
+        "H.264 constrained baseline (what browsers accept)", "h264"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstLetsChatVideoCodec", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+const GstLetsChatCodec *
+gst_lets_chat_codec_for_video (GstLetsChatVideoCodec codec)
+{
+  switch (codec) {
+    case GST_LETS_CHAT_VIDEO_CODEC_VP9:
+      return CODEC_VP9;
+    case GST_LETS_CHAT_VIDEO_CODEC_H264:
+      return CODEC_H264;
+    case GST_LETS_CHAT_VIDEO_CODEC_VP8:
+    default:
+      return CODEC_VP8;
+  }
+}
+
+const GstLetsChatCodec *
+gst_lets_chat_codec_opus (void)
+{
+  return CODEC_OPUS;
+}
+
+const GstLetsChatCodec *
+gst_lets_chat_codec_for_caps (const GstCaps * caps)
+{
+  const GstStructure *s;
+  const gchar *name;
+  guint i;
+
+  if (!caps || gst_caps_is_empty (caps) || gst_caps_is_any (caps))
+    return NULL;
+  s = gst_caps_get_structure (caps, 0);
+  name = gst_structure_get_name (s);
+
+  for (i = 0; i < G_N_ELEMENTS (codecs); i++) {
+    if (g_str_equal (name, "application/x-rtp")) {
+      const gchar *enc = gst_structure_get_string (s, "encoding-name");
+      if (enc && g_ascii_strcasecmp (enc, codecs[i].encoding_name) == 0)
+        return &codecs[i];
+    } else if (g_str_equal (name, codecs[i].encoded_caps)) {
+      return &codecs[i];
+    }
+  }
+  return NULL;
+}
+
+GstCaps *
+gst_lets_chat_codec_rtp_caps (const GstLetsChatCodec * codec)
+{
+  GstCaps *caps = gst_caps_new_simple ("application/x-rtp",
+      "media", G_TYPE_STRING, codec->media,
+      "encoding-name", G_TYPE_STRING, codec->encoding_name,
+      "payload", G_TYPE_INT, codec->payload_type,
+      "clock-rate", G_TYPE_INT, codec->clock_rate, NULL);
+
+  /* What Chromium and Safari decode: constrained baseline, packetization
+   * mode 1. No profile-level-id: webrtcbin advertises it from the stream. */
+  if (codec == CODEC_H264)
+    gst_caps_set_simple (caps, "packetization-mode", G_TYPE_STRING, "1",
+        "profile", G_TYPE_STRING, "constrained-baseline", NULL);
+  if (codec == CODEC_OPUS)
+    gst_caps_set_simple (caps, "encoding-params", G_TYPE_STRING, "2", NULL);
+  return caps;
+}
+
+GstCaps *
+gst_lets_chat_codec_receivable_rtp_caps (const gchar * media)
+{
+  GstCaps *caps = gst_caps_new_empty ();
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (codecs); i++) {
+    if (g_str_equal (codecs[i].media, media))
+      gst_caps_append (caps, gst_lets_chat_codec_rtp_caps (&codecs[i]));
+  }
+  return caps;
+}
+
+GstCaps *
+gst_lets_chat_codec_all_caps (const gchar * media)
+{
+  GstCaps *caps = gst_caps_new_empty ();
+  guint i;
+
+  gst_caps_append (caps, gst_caps_from_string (g_str_equal (media,
+              "video") ? "video/x-raw" : "audio/x-raw"));
+  for (i = 0; i < G_N_ELEMENTS (codecs); i++) {
+    if (g_str_equal (codecs[i].media, media))
+      gst_caps_append (caps, gst_caps_from_string (codecs[i].encoded_caps));
+  }
+  return caps;
+}
+
+static GstElement *
+make (const gchar * factory, GError ** error)
+{
+  GstElement *e = gst_element_factory_make (factory, NULL);
+
+  if (!e && error && !*error)
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+        "The GStreamer element '%s' is missing: install the package that "
+        "provides it (on Debian: gstreamer1.0-plugins-good, -bad, -ugly "
+        "or -libav)", factory);
+  return e;
+}
+
+/* The highest-ranked installed element of @klass that handles @caps on the
+ * side @direction: used for H.264, where Debian may have x264enc or
+ * openh264enc, avdec_h264 or openh264dec. */
+static GstElement *
+make_best (GstElementFactoryListType type, const gchar * caps_str,
+    GstPadDirection direction, GError ** error)
+{
+  GList *all, *found;
+  GstElement *e = NULL;
+  GstCaps *caps = gst_caps_from_string (caps_str);
+
+  all = gst_element_factory_list_get_elements (type, GST_RANK_MARGINAL);
+  found = gst_element_factory_list_filter (all, caps, direction, FALSE);
+  found = g_list_sort (found, gst_plugin_feature_rank_compare_func);
+  if (found)
+    e = gst_element_factory_create (GST_ELEMENT_FACTORY (found->data), NULL);
+  else
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+        "No GStreamer element handles %s: install gstreamer1.0-libav or "
+        "gstreamer1.0-plugins-ugly", caps_str);
+  gst_plugin_feature_list_free (found);
+  gst_plugin_feature_list_free (all);
+  gst_caps_unref (caps);
+  return e;
+}
+
+static gboolean
+check_made (GList * elements, GError ** error)
+{
+  GList *l;
+
+  for (l = elements; l; l = l->next)
+    if (l->data == NULL)
+      return FALSE;
+  return error == NULL || *error == NULL;
+}
+
+static void
+drop_chain (GList * elements)
+{
+  GList *l;
+
+  for (l = elements; l; l = l->next)
+    if (l->data)
+      gst_object_unref (gst_object_ref_sink (l->data));
+  g_list_free (elements);
+}
+
+/* Encoder settings for a call, not for storage: no look-ahead frames, the
+ * fastest real-time mode, a keyframe at least every 2 s so that a receiver
+ * (or a recording) that starts late does not wait long. */
+static GstElement *
+make_encoder (const GstLetsChatCodec * codec, GError ** error)
+{
+  GstElement *enc = NULL;
+
+  if (codec == CODEC_VP8 || codec == CODEC_VP9) {
+    enc = make (codec == CODEC_VP8 ? "vp8enc" : "vp9enc", error);
+    if (enc)
+      g_object_set (enc, "deadline", (gint64) 1, "lag-in-frames", 0,
+          "cpu-used", codec == CODEC_VP8 ? 8 : 7, "threads", 2,
+          "end-usage", 1 /* cbr */ , "target-bitrate", 1000000,
+          "keyframe-max-dist", 60, "error-resilient", 1, NULL);
+  } else if (codec == CODEC_H264) {
+    enc = make_best (GST_ELEMENT_FACTORY_TYPE_VIDEO_ENCODER, "video/x-h264",
+        GST_PAD_SRC, error);
+    if (enc && g_str_has_prefix (GST_OBJECT_NAME (enc), "x264enc"))
+      gst_util_set_object_arg (G_OBJECT (enc), "tune", "zerolatency");
+    if (enc && g_str_has_prefix (GST_OBJECT_NAME (enc), "x264enc"))
+      g_object_set (enc, "speed-preset", 1 /* ultrafast */ , "key-int-max",
+          60, "bitrate", 1000, NULL);
+  } else if (codec == CODEC_OPUS) {
+    enc = make ("opusenc", error);
+    if (enc)
+      gst_util_set_object_arg (G_OBJECT (enc), "audio-type",
+          "restricted-lowdelay");
+  }
+  return enc;
+}
+
+static GstElement *
+make_payloader (const GstLetsChatCodec * codec, GError ** error)
+{
+  GstElement *pay = NULL;
+
+  if (codec == CODEC_VP8) {
+    pay = make ("rtpvp8pay", error);
+    /* Chromium plays 15-bit picture ids smoothly; 7-bit ones stutter. */
+    if (pay)
+      gst_util_set_object_arg (G_OBJECT (pay), "picture-id-mode", "15-bit");
+  } else if (codec == CODEC_VP9) {
+    pay = make ("rtpvp9pay", error);
+  } else if (codec == CODEC_H264) {
+    pay = make ("rtph264pay", error);
+    /* SPS/PPS with every keyframe: a receiver can join at any keyframe. */
+    if (pay)
+      g_object_set (pay, "config-interval", -1, "aggregate-mode", 1, NULL);
+  } else if (codec == CODEC_OPUS) {
+    pay = make ("rtpopuspay", error);
+  }
+  if (pay)
+    g_object_set (pay, "pt", codec->payload_type, NULL);
+  return pay;
+}
+
+GList *
+gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
+    gboolean encode, GError ** error)
+{
+  GList *chain = NULL;
+  gboolean video = g_str_equal (codec->media, "video");
+
+  if (encode) {
+    chain = g_list_append (chain, make (video ? "videoconvert" :
+            "audioconvert", error));
+    if (!video)
+      chain = g_list_append (chain, make ("audioresample", error));
+    chain = g_list_append (chain, make_encoder (codec, error));
+  }
+  if (codec == CODEC_H264) {
+    GstElement *filter = make ("capsfilter", error);
+
+    /* Browsers decode constrained baseline; x264enc must produce it. */
+    if (filter && encode) {
+      GstCaps *caps =
+          gst_caps_from_string ("video/x-h264,profile=constrained-baseline");
+      g_object_set (filter, "caps", caps, NULL);
+      gst_caps_unref (caps);
+    }
+    chain = g_list_append (chain, filter);
+    chain = g_list_append (chain, make ("h264parse", error));
+  }
+  chain = g_list_append (chain, make_payloader (codec, error));
+
+  if (!check_made (chain, error)) {
+    drop_chain (chain);
+    return NULL;
+  }
+  return chain;
+}
+
+GList *
+gst_lets_chat_codec_make_receiver (const GstLetsChatCodec * codec,
+    gboolean decode, GError ** error)
+{
+  GList *chain = NULL;
+
+  if (codec == CODEC_VP8) {
+    chain = g_list_append (chain, make ("rtpvp8depay", error));
+    if (decode)
+      chain = g_list_append (chain, make ("vp8dec", error));
+  } else if (codec == CODEC_VP9) {
+    chain = g_list_append (chain, make ("rtpvp9depay", error));
+    if (decode)
+      chain = g_list_append (chain, make ("vp9dec", error));
+  } else if (codec == CODEC_H264) {
+    chain = g_list_append (chain, make ("rtph264depay", error));
+    chain = g_list_append (chain, make ("h264parse", error));
+    if (decode)
+      chain = g_list_append (chain,
+          make_best (GST_ELEMENT_FACTORY_TYPE_DECODER |
+              GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, "video/x-h264",
+              GST_PAD_SINK, error));
+  } else if (codec == CODEC_OPUS) {
+    chain = g_list_append (chain, make ("rtpopusdepay", error));
+    if (decode)
+      chain = g_list_append (chain, make ("opusdec", error));
+  }
+
+  if (!chain || !check_made (chain, error)) {
+    drop_chain (chain);
+    return NULL;
+  }
+  return chain;
+}

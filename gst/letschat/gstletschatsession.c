@@ -1,0 +1,1138 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * One party of a call. Who talks to whom:
+ *
+ *   letschatsink --chains--\                     /--chains--> letschatsrc
+ *                          v                     |
+ *               +------------------ session ----------------------+
+ *               |  webrtcbin (inside the first element to start)  |
+ *               |      ^ offer/answer/ICE    | pad-added          |
+ *               |      |                     v                    |
+ *               |  session thread (GMainContext) -- LetsChatClient ---> room
+ *               +-------------------------------------------------+   server
+ *
+ * Threads: everything that talks to the room server, and every webrtcbin
+ * action the negotiation makes, runs on the session's own thread. Work
+ * arriving from webrtcbin's threads (promises, ICE candidates, state
+ * changes) is handed to it with g_main_context_invoke(). Bus messages are
+ * posted with no lock held.
+ *
+ * Negotiation: the party that joins second offers (docs/protocol.md). It
+ * waits until every sink pad knows its codec ("holds"), so that the offer
+ * or the answer carries every stream of the party.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/webrtc/webrtc.h>
+#include <gst/sdp/sdp.h>
+
+#include "gstletschatsession.h"
+#include "gstletschatserve.h"
+#include "gstletschatsrc.h"
+#include "letschat-client.h"
+#include "letschat-protocol.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_session_debug);
+#define GST_CAT_DEFAULT gst_lets_chat_session_debug
+
+struct _GstLetsChatSession
+{
+  GstObject parent;
+
+  /* What identifies the party: set once, read without lock. */
+  gpointer toplevel;            /* key only, never dereferenced */
+  GstLetsChatSettings settings;
+
+  /* Protected by the object lock. */
+  GstElement *host;             /* bin holding webrtcbin (weak) */
+  GstElement *sink;             /* weak */
+  GstElement *src;              /* weak */
+  guint holds;
+  gboolean started;
+
+  GstElement *webrtcbin;        /* owned by host */
+  GstLetsChatServeHandle *served;
+
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+
+  /* Only touched on the session thread. */
+  LetsChatClient *client;
+  GCancellable *cancellable;
+  gboolean connected;
+  gboolean join_sent;
+  gchar *my_id;
+  gchar *peer_id;
+  gboolean offerer;
+  gboolean transceivers_ready;
+  gboolean offer_made;
+  gboolean remote_set;
+  GstWebRTCSessionDescription *pending_offer;
+  GQueue pending_candidates;    /* of JsonObject (ice) */
+  GstClockTime peer_joined_time;
+};
+
+G_DEFINE_TYPE (GstLetsChatSession, gst_lets_chat_session, GST_TYPE_OBJECT);
+
+static GMutex registry_lock;
+static GList *registry;         /* of GstLetsChatSession, no refs */
+
+static void session_maybe_negotiate (GstLetsChatSession * self);
+
+/* ---------------------------------------------------------------------- */
+/* Bus messages, always posted with no lock held.                          */
+
+static GstElement *
+session_get_host (GstLetsChatSession * self)
+{
+  GstElement *host;
+
+  GST_OBJECT_LOCK (self);
+  host = self->host ? gst_object_ref (self->host) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  return host;
+}
+
+static void
+session_post (GstLetsChatSession * self, GstStructure * s)
+{
+  GstElement *host = session_get_host (self);
+
+  if (!host) {
+    gst_structure_free (s);
+    return;
+  }
+  gst_element_post_message (host,
+      gst_message_new_element (GST_OBJECT (host), s));
+  gst_object_unref (host);
+}
+
+#define session_error(self, domain, code, text, debug) G_STMT_START {   \
+    GstElement *__host = session_get_host (self);                       \
+    if (__host) {                                                       \
+      GST_ELEMENT_ERROR (__host, domain, code, text, debug);            \
+      gst_object_unref (__host);                                        \
+    }                                                                   \
+  } G_STMT_END
+
+/* ---------------------------------------------------------------------- */
+/* ICE servers                                                             */
+
+/* RTCIceServer URLs ("stun:host:port", "turn:host:port?transport=udp")
+ * become the URIs webrtcbin takes ("stun://host:port",
+ * "turn://user:pass@host:port"). */
+static gchar *
+ice_url_to_webrtcbin (const gchar * url, const gchar * user,
+    const gchar * credential)
+{
+  gboolean turn = g_str_has_prefix (url, "turn:");
+  gboolean turns = g_str_has_prefix (url, "turns:");
+  const gchar *rest = strchr (url, ':');
+  gchar *hostport, *q, *out;
+
+  if (!rest || (!turn && !turns && !g_str_has_prefix (url, "stun:")))
+    return NULL;
+  rest++;
+  while (*rest == '/')
+    rest++;
+  hostport = g_strdup (rest);
+  if ((q = strchr (hostport, '?')))
+    *q = '\0';
+  if (turn || turns) {
+    g_autofree gchar *u = g_uri_escape_string (user ? user : "", NULL, TRUE);
+    g_autofree gchar *p = g_uri_escape_string (credential ? credential : "",
+        NULL, TRUE);
+    out = g_strdup_printf ("%s://%s:%s@%s", turns ? "turns" : "turn", u, p,
+        hostport);
+  } else {
+    out = g_strdup_printf ("stun://%s", hostport);
+  }
+  g_free (hostport);
+  return out;
+}
+
+static void
+session_apply_server_ice_servers (GstLetsChatSession * self, JsonNode * node)
+{
+  JsonArray *arr;
+  guint i;
+
+  if (self->settings.stun_server || (self->settings.turn_servers &&
+          self->settings.turn_servers[0]))
+    return;                     /* the user chose; the element's wins */
+  if (!node || !JSON_NODE_HOLDS_ARRAY (node))
+    return;
+  arr = json_node_get_array (node);
+  for (i = 0; i < json_array_get_length (arr); i++) {
+    JsonObject *o = json_array_get_object_element (arr, i);
+    const gchar *user, *cred;
+    JsonNode *urls;
+    GList *list = NULL, *l;
+
+    if (!o || !(urls = json_object_get_member (o, "urls")))
+      continue;
+    user = json_object_get_string_member_with_default (o, "username", NULL);
+    cred = json_object_get_string_member_with_default (o, "credential", NULL);
+    if (JSON_NODE_HOLDS_VALUE (urls))
+      list = g_list_append (list, (gpointer) json_node_get_string (urls));
+    else if (JSON_NODE_HOLDS_ARRAY (urls))
+      list = json_array_get_elements (json_node_get_array (urls));
+    for (l = list; l; l = l->next) {
+      const gchar *url = JSON_NODE_HOLDS_VALUE (urls) ? l->data :
+          json_node_get_string (l->data);
+      g_autofree gchar *uri = url ? ice_url_to_webrtcbin (url, user,
+          cred) : NULL;
+      gboolean ok;
+
+      if (!uri)
+        continue;
+      if (g_str_has_prefix (uri, "stun://")) {
+        GST_INFO_OBJECT (self, "STUN server from the room server: %s", uri);
+        g_object_set (self->webrtcbin, "stun-server", uri, NULL);
+      } else {
+        GST_INFO_OBJECT (self, "TURN server from the room server");
+        g_signal_emit_by_name (self->webrtcbin, "add-turn-server", uri, &ok);
+      }
+    }
+    g_list_free (list);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Negotiation (session thread)                                            */
+
+static void
+session_send_sdp (GstLetsChatSession * self, GstWebRTCSessionDescription * d)
+{
+  g_autofree gchar *text = gst_sdp_message_as_text (d->sdp);
+  JsonObject *sdp = json_object_new ();
+  JsonObject *data = json_object_new ();
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_object_set_string_member (sdp, "type",
+      gst_webrtc_sdp_type_to_string (d->type));
+  json_object_set_string_member (sdp, "sdp", text);
+  json_object_set_object_member (data, "sdp", sdp);
+  json_node_take_object (node, data);
+  GST_DEBUG_OBJECT (self, "sending %s:\n%s",
+      gst_webrtc_sdp_type_to_string (d->type), text);
+  letschat_client_send_signal (self->client, node);
+  json_node_unref (node);
+}
+
+/* Everything the party receives, as receive-only transceivers for the kinds
+ * of media no sink pad sends; a sink pad's transceiver also receives when
+ * the party has a src. */
+static void
+session_setup_transceivers (GstLetsChatSession * self)
+{
+  gboolean have_src, have_video = FALSE, have_audio = FALSE;
+  GArray *transceivers = NULL;
+  guint i;
+
+  if (self->transceivers_ready)
+    return;
+  self->transceivers_ready = TRUE;
+
+  GST_OBJECT_LOCK (self);
+  have_src = self->src != NULL;
+  GST_OBJECT_UNLOCK (self);
+
+  g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
+  for (i = 0; transceivers && i < transceivers->len; i++) {
+    GstWebRTCRTPTransceiver *t =
+        g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
+    GstCaps *prefs = NULL;
+
+    g_object_get (t, "codec-preferences", &prefs, NULL);
+    if (prefs && !gst_caps_is_empty (prefs)) {
+      const gchar *media =
+          gst_structure_get_string (gst_caps_get_structure (prefs, 0),
+          "media");
+      if (g_strcmp0 (media, "video") == 0)
+        have_video = TRUE;
+      else if (g_strcmp0 (media, "audio") == 0)
+        have_audio = TRUE;
+    }
+    gst_clear_caps (&prefs);
+    if (have_src)
+      g_object_set (t, "direction",
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV, NULL);
+  }
+  if (transceivers)
+    g_array_unref (transceivers);
+
+  if (have_src) {
+    const gchar *kinds[] = { "video", "audio" };
+    gboolean have[] = { have_video, have_audio };
+
+    for (i = 0; i < G_N_ELEMENTS (kinds); i++) {
+      GstWebRTCRTPTransceiver *t = NULL;
+      GstCaps *caps;
+
+      if (have[i])
+        continue;
+      caps = gst_lets_chat_codec_receivable_rtp_caps (kinds[i]);
+      g_signal_emit_by_name (self->webrtcbin, "add-transceiver",
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &t);
+      gst_caps_unref (caps);
+      gst_clear_object (&t);
+    }
+  }
+}
+
+typedef struct
+{
+  GstLetsChatSession *self;
+  GstPromise *promise;
+} PromiseReply;
+
+static void
+promise_reply_free (gpointer data)
+{
+  PromiseReply *r = data;
+
+  gst_object_unref (r->self);
+  gst_promise_unref (r->promise);
+  g_free (r);
+}
+
+/* webrtcbin answers promises on its own thread: move to ours. */
+static void
+on_promise (GstPromise * promise, gpointer user_data, GSourceFunc func)
+{
+  GstLetsChatSession *self = user_data;
+  PromiseReply *r = g_new0 (PromiseReply, 1);
+
+  r->self = gst_object_ref (self);
+  r->promise = gst_promise_ref (promise);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, func, r,
+      promise_reply_free);
+}
+
+static GstWebRTCSessionDescription *
+promise_take_description (PromiseReply * r, const gchar * field)
+{
+  const GstStructure *reply;
+  GstWebRTCSessionDescription *desc = NULL;
+  GError *error = NULL;
+
+  if (gst_promise_wait (r->promise) != GST_PROMISE_RESULT_REPLIED)
+    return NULL;
+  reply = gst_promise_get_reply (r->promise);
+  if (!reply)
+    return NULL;
+  if (gst_structure_get (reply, "error", G_TYPE_ERROR, &error, NULL)) {
+    session_error (r->self, STREAM, FAILED,
+        ("Could not negotiate the call with the other party"),
+        ("%s", error->message));
+    g_error_free (error);
+    return NULL;
+  }
+  gst_structure_get (reply, field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc,
+      NULL);
+  return desc;
+}
+
+static gboolean
+session_on_description_created (gpointer data)
+{
+  PromiseReply *r = data;
+  GstLetsChatSession *self = r->self;
+  gboolean is_offer = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (self),
+          "creating-offer"));
+  GstWebRTCSessionDescription *desc;
+
+  desc = promise_take_description (r, is_offer ? "offer" : "answer");
+  if (!desc)
+    return G_SOURCE_REMOVE;
+  g_signal_emit_by_name (self->webrtcbin, "set-local-description", desc, NULL);
+  if (self->client)
+    session_send_sdp (self, desc);
+  gst_webrtc_session_description_free (desc);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_description_created (GstPromise * promise, gpointer user_data)
+{
+  on_promise (promise, user_data, session_on_description_created);
+}
+
+static void
+session_flush_candidates (GstLetsChatSession * self)
+{
+  JsonObject *ice;
+
+  while ((ice = g_queue_pop_head (&self->pending_candidates))) {
+    const gchar *cand = json_object_get_string_member (ice, "candidate");
+    guint mline = json_object_get_int_member (ice, "sdpMLineIndex");
+
+    g_signal_emit_by_name (self->webrtcbin, "add-ice-candidate", mline, cand);
+    json_object_unref (ice);
+  }
+}
+
+static gboolean
+session_on_remote_offer_set (gpointer data)
+{
+  PromiseReply *r = data;
+  GstLetsChatSession *self = r->self;
+  GstPromise *promise;
+
+  self->remote_set = TRUE;
+  session_flush_candidates (self);
+  g_object_set_data (G_OBJECT (self), "creating-offer", GINT_TO_POINTER (0));
+  promise = gst_promise_new_with_change_func (on_description_created,
+      gst_object_ref (self), gst_object_unref);
+  g_signal_emit_by_name (self->webrtcbin, "create-answer", NULL, promise);
+  gst_promise_unref (promise);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_remote_offer_set (GstPromise * promise, gpointer user_data)
+{
+  on_promise (promise, user_data, session_on_remote_offer_set);
+}
+
+static void
+session_maybe_negotiate (GstLetsChatSession * self)
+{
+  guint holds;
+  GstPromise *promise;
+
+  GST_OBJECT_LOCK (self);
+  holds = self->holds;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!self->peer_id || holds > 0) {
+    GST_DEBUG_OBJECT (self, "not negotiating yet: peer %s, %u pads without "
+        "caps", self->peer_id, holds);
+    return;
+  }
+
+  if (self->offerer && !self->offer_made) {
+    self->offer_made = TRUE;
+    session_setup_transceivers (self);
+    GST_INFO_OBJECT (self, "creating the offer for %s", self->peer_id);
+    g_object_set_data (G_OBJECT (self), "creating-offer", GINT_TO_POINTER (1));
+    promise = gst_promise_new_with_change_func (on_description_created,
+        gst_object_ref (self), gst_object_unref);
+    g_signal_emit_by_name (self->webrtcbin, "create-offer", NULL, promise);
+    gst_promise_unref (promise);
+  } else if (!self->offerer && self->pending_offer) {
+    GstWebRTCSessionDescription *offer = self->pending_offer;
+
+    self->pending_offer = NULL;
+    session_setup_transceivers (self);
+    GST_INFO_OBJECT (self, "answering the offer of %s", self->peer_id);
+    promise = gst_promise_new_with_change_func (on_remote_offer_set,
+        gst_object_ref (self), gst_object_unref);
+    g_signal_emit_by_name (self->webrtcbin, "set-remote-description", offer,
+        promise);
+    gst_promise_unref (promise);
+    gst_webrtc_session_description_free (offer);
+  }
+}
+
+static gboolean
+session_release_hold_cb (gpointer data)
+{
+  session_maybe_negotiate (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Room events (session thread)                                            */
+
+static void
+session_set_peer (GstLetsChatSession * self, const gchar * id,
+    const gchar * name)
+{
+  g_free (self->peer_id);
+  self->peer_id = g_strdup (id);
+  self->peer_joined_time = gst_util_get_timestamp ();
+  session_post (self, gst_structure_new ("letschat/peer-joined",
+          "peer-id", G_TYPE_STRING, id,
+          "peer-name", G_TYPE_STRING, name ? name : "", NULL));
+}
+
+static void
+on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
+    const gchar * peer_id, const gchar * peer_name, JsonNode * ice_servers,
+    GstLetsChatSession * self)
+{
+  GST_INFO_OBJECT (self, "joined room %s as %s, %s", room, id,
+      peer_id ? "the other party is here: offering" : "waiting for a party");
+  g_free (self->my_id);
+  self->my_id = g_strdup (id);
+  session_apply_server_ice_servers (self, ice_servers);
+  session_post (self, gst_structure_new ("letschat/joined",
+          "id", G_TYPE_STRING, id, "room", G_TYPE_STRING, room, NULL));
+  if (peer_id) {
+    self->offerer = TRUE;
+    session_set_peer (self, peer_id, peer_name);
+    session_maybe_negotiate (self);
+  }
+}
+
+static void
+on_peer_joined (LetsChatClient * client, const gchar * peer_id,
+    const gchar * peer_name, GstLetsChatSession * self)
+{
+  GST_INFO_OBJECT (self, "%s joined: waiting for its offer", peer_id);
+  self->offerer = FALSE;
+  session_set_peer (self, peer_id, peer_name);
+}
+
+static void
+on_peer_left (LetsChatClient * client, const gchar * peer_id,
+    GstLetsChatSession * self)
+{
+  GST_INFO_OBJECT (self, "%s left the room", peer_id);
+  g_clear_pointer (&self->peer_id, g_free);
+  session_post (self, gst_structure_new ("letschat/peer-left",
+          "peer-id", G_TYPE_STRING, peer_id, NULL));
+}
+
+static void
+session_handle_sdp (GstLetsChatSession * self, JsonObject * sdp)
+{
+  const gchar *type = json_object_get_string_member (sdp, "type");
+  const gchar *text = json_object_get_string_member (sdp, "sdp");
+  GstSDPMessage *msg = NULL;
+  GstWebRTCSessionDescription *desc;
+
+  if (gst_sdp_message_new_from_text (text, &msg) != GST_SDP_OK) {
+    GstElement *host = session_get_host (self);
+    if (host) {
+      GST_ELEMENT_WARNING (host, STREAM, DECODE,
+          ("The other party sent a session description that cannot be "
+              "read; ignored"), ("%s", text));
+      gst_object_unref (host);
+    }
+    gst_sdp_message_free (msg);
+    return;
+  }
+  GST_DEBUG_OBJECT (self, "received %s:\n%s", type, text);
+  if (g_str_equal (type, "offer")) {
+    desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, msg);
+    if (self->pending_offer)
+      gst_webrtc_session_description_free (self->pending_offer);
+    self->pending_offer = desc;
+    self->offerer = FALSE;
+    session_maybe_negotiate (self);
+  } else {
+    desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_ANSWER, msg);
+    g_signal_emit_by_name (self->webrtcbin, "set-remote-description", desc,
+        NULL);
+    gst_webrtc_session_description_free (desc);
+    self->remote_set = TRUE;
+    session_flush_candidates (self);
+  }
+}
+
+static void
+on_signal (LetsChatClient * client, const gchar * from, JsonNode * data,
+    GstLetsChatSession * self)
+{
+  JsonObject *obj = json_node_get_object (data);
+  JsonNode *ice;
+
+  if (json_object_has_member (obj, "sdp")) {
+    session_handle_sdp (self, json_object_get_object_member (obj, "sdp"));
+    return;
+  }
+  ice = json_object_get_member (obj, "ice");
+  if (!ice || JSON_NODE_HOLDS_NULL (ice))
+    return;                     /* end of candidates: nothing to do */
+  if (!*json_object_get_string_member_with_default (json_node_get_object
+          (ice), "candidate", ""))
+    return;                     /* browsers' empty end-of-candidates one */
+  /* webrtcbin needs the remote description before any remote candidate. */
+  g_queue_push_tail (&self->pending_candidates,
+      json_object_ref (json_node_get_object (ice)));
+  if (self->remote_set)
+    session_flush_candidates (self);
+}
+
+static void
+on_server_error (LetsChatClient * client, const gchar * code,
+    const gchar * message, GstLetsChatSession * self)
+{
+  const gchar *room = self->settings.room;
+
+  if (g_str_equal (code, LETSCHAT_ERROR_ROOM_FULL)) {
+    session_error (self, RESOURCE, BUSY,
+        ("Room '%s' is full: it already holds two parties. Choose another "
+            "room, or wait until one of them leaves.", room),
+        ("server said: %s", message));
+  } else if (g_str_equal (code, LETSCHAT_ERROR_UNAUTHORIZED)) {
+    session_error (self, RESOURCE, NOT_AUTHORIZED,
+        ("Room '%s' is protected by another secret: set the secret property "
+            "to the room's secret.", room), ("server said: %s", message));
+  } else if (!self->my_id) {
+    session_error (self, RESOURCE, SETTINGS,
+        ("The room server refused to let this party join room '%s': %s",
+            room, message), ("error code %s", code));
+  } else {
+    GstElement *host = session_get_host (self);
+    if (host) {
+      GST_ELEMENT_WARNING (host, RESOURCE, WRITE,
+          ("The room server refused a message: %s", message),
+          ("error code %s", code));
+      gst_object_unref (host);
+    }
+  }
+}
+
+static void
+on_closed (LetsChatClient * client, const GError * error,
+    GstLetsChatSession * self)
+{
+  self->connected = FALSE;
+  if (!error)
+    return;
+  if (!self->my_id) {
+    session_error (self, RESOURCE, READ,
+        ("The room server at %s closed the connection before this party "
+            "could join", self->settings.server_url), ("%s", error->message));
+  } else {
+    GstElement *host = session_get_host (self);
+    if (host) {
+      GST_ELEMENT_WARNING (host, RESOURCE, READ,
+          ("Lost the connection to the room server at %s; media already "
+              "flowing continues", self->settings.server_url),
+          ("%s", error->message));
+      gst_object_unref (host);
+    }
+  }
+}
+
+static void
+session_maybe_join (GstLetsChatSession * self)
+{
+  gboolean started;
+
+  GST_OBJECT_LOCK (self);
+  started = self->started;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!started || !self->connected || self->join_sent)
+    return;
+  self->join_sent = TRUE;
+  GST_INFO_OBJECT (self, "joining room %s", self->settings.room);
+  letschat_client_join (self->client, self->settings.room,
+      self->settings.secret, self->settings.display_name);
+}
+
+static void
+on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
+{
+  GstLetsChatSession *self = user_data;
+  GError *error = NULL;
+
+  if (!letschat_client_connect_finish (LETSCHAT_CLIENT (source), result,
+          &error)) {
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      session_error (self, RESOURCE, OPEN_READ,
+          ("Could not connect to the letschat room server at %s. Start "
+              "letschat-server there, set server-url to where it runs, or "
+              "set serve=true on one party.", self->settings.server_url),
+          ("%s", error->message));
+    g_error_free (error);
+  } else {
+    GST_INFO_OBJECT (self, "connected to %s", self->settings.server_url);
+    self->connected = TRUE;
+    session_maybe_join (self);
+  }
+  gst_object_unref (self);
+}
+
+static gboolean
+session_connect_cb (gpointer data)
+{
+  GstLetsChatSession *self = data;
+
+  self->client = letschat_client_new ();
+  g_signal_connect (self->client, "welcome", G_CALLBACK (on_welcome), self);
+  g_signal_connect (self->client, "peer-joined", G_CALLBACK (on_peer_joined),
+      self);
+  g_signal_connect (self->client, "peer-left", G_CALLBACK (on_peer_left), self);
+  g_signal_connect (self->client, "signal", G_CALLBACK (on_signal), self);
+  g_signal_connect (self->client, "server-error",
+      G_CALLBACK (on_server_error), self);
+  g_signal_connect (self->client, "closed", G_CALLBACK (on_closed), self);
+  letschat_client_connect_async (self->client, self->settings.server_url,
+      self->settings.connect_timeout * 1000, self->cancellable,
+      on_connected, gst_object_ref (self));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+session_start_cb (gpointer data)
+{
+  session_maybe_join (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+session_disconnect_cb (gpointer data)
+{
+  GstLetsChatSession *self = data;
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->client) {
+    g_signal_handlers_disconnect_by_data (self->client, self);
+    if (self->join_sent)
+      letschat_client_leave (self->client);
+    letschat_client_close (self->client);
+    g_clear_object (&self->client);
+  }
+  g_main_loop_quit (self->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* webrtcbin callbacks (webrtcbin's threads)                               */
+
+typedef struct
+{
+  GstLetsChatSession *self;
+  guint mline;
+  gchar *candidate;             /* NULL: end of candidates */
+} LocalCandidate;
+
+static void
+local_candidate_free (gpointer data)
+{
+  LocalCandidate *c = data;
+
+  gst_object_unref (c->self);
+  g_free (c->candidate);
+  g_free (c);
+}
+
+static gboolean
+session_send_candidate_cb (gpointer data)
+{
+  LocalCandidate *c = data;
+  GstLetsChatSession *self = c->self;
+  JsonObject *obj = json_object_new ();
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  if (!self->client)
+    goto out;
+  if (c->candidate) {
+    JsonObject *ice = json_object_new ();
+    GstWebRTCRTPTransceiver *t = NULL;
+    gchar *mid = NULL;
+
+    g_signal_emit_by_name (self->webrtcbin, "get-transceiver", c->mline, &t);
+    if (t)
+      g_object_get (t, "mid", &mid, NULL);
+    json_object_set_string_member (ice, "candidate", c->candidate);
+    json_object_set_int_member (ice, "sdpMLineIndex", c->mline);
+    /* Browsers match candidates by mid; with bundle every candidate
+     * belongs to the first m-line. */
+    json_object_set_string_member (ice, "sdpMid", mid ? mid : "0");
+    json_object_set_object_member (obj, "ice", ice);
+    g_free (mid);
+    gst_clear_object (&t);
+  } else {
+    json_object_set_null_member (obj, "ice");
+  }
+  json_node_take_object (node, obj);
+  obj = NULL;
+  letschat_client_send_signal (self->client, node);
+out:
+  if (obj)
+    json_object_unref (obj);
+  json_node_unref (node);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+session_queue_candidate (GstLetsChatSession * self, guint mline,
+    const gchar * candidate)
+{
+  LocalCandidate *c = g_new0 (LocalCandidate, 1);
+
+  c->self = gst_object_ref (self);
+  c->mline = mline;
+  c->candidate = g_strdup (candidate);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
+      session_send_candidate_cb, c, local_candidate_free);
+}
+
+static void
+on_ice_candidate (GstElement * webrtc, guint mline, const gchar * candidate,
+    GstLetsChatSession * self)
+{
+  session_queue_candidate (self, mline, candidate);
+}
+
+static void
+on_ice_gathering_state (GstElement * webrtc, GParamSpec * pspec,
+    GstLetsChatSession * self)
+{
+  GstWebRTCICEGatheringState state;
+
+  g_object_get (webrtc, "ice-gathering-state", &state, NULL);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    session_queue_candidate (self, 0, NULL);
+}
+
+static void
+on_connection_state (GstElement * webrtc, GParamSpec * pspec,
+    GstLetsChatSession * self)
+{
+  GstWebRTCPeerConnectionState state;
+  GEnumClass *klass;
+  GEnumValue *value;
+
+  g_object_get (webrtc, "connection-state", &state, NULL);
+  klass = g_type_class_ref (GST_TYPE_WEBRTC_PEER_CONNECTION_STATE);
+  value = g_enum_get_value (klass, state);
+  GST_INFO_OBJECT (self, "connection state: %s", value->value_nick);
+  session_post (self, gst_structure_new ("letschat/connection-state",
+          "state", G_TYPE_STRING, value->value_nick, NULL));
+  g_type_class_unref (klass);
+}
+
+/* A stream from the other party: letschatsrc builds its chain and pad.
+ * Without a src the party only sends, so nothing should arrive; if
+ * something does, it is dropped inside the host rather than left
+ * unlinked (which would stop webrtcbin's streaming thread). */
+static void
+on_webrtc_pad_added (GstElement * webrtc, GstPad * pad,
+    GstLetsChatSession * self)
+{
+  GstElement *src = NULL, *host = NULL;
+
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+
+  GST_OBJECT_LOCK (self);
+  if (self->src)
+    src = gst_object_ref (self->src);
+  else if (self->host)
+    host = gst_object_ref (self->host);
+  GST_OBJECT_UNLOCK (self);
+
+  if (src) {
+    gst_lets_chat_src_add_stream (GST_LETS_CHAT_SRC (src), pad,
+        self->peer_joined_time);
+    gst_object_unref (src);
+  } else if (host) {
+    GstElement *fakesink = gst_element_factory_make ("fakesink", NULL);
+    GstPad *sinkpad;
+
+    g_object_set (fakesink, "async", FALSE, "sync", FALSE, NULL);
+    gst_bin_add (GST_BIN (host), fakesink);
+    sinkpad = gst_element_get_static_pad (fakesink, "sink");
+    gst_pad_link (pad, sinkpad);
+    gst_object_unref (sinkpad);
+    gst_element_sync_state_with_parent (fakesink);
+    gst_object_unref (host);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                              */
+
+static gpointer
+session_thread (gpointer data)
+{
+  GstLetsChatSession *self = data;
+
+  g_main_context_push_thread_default (self->context);
+  g_main_loop_run (self->loop);
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+static gboolean
+session_configure_webrtcbin (GstLetsChatSession * self, GError ** error)
+{
+  gchar **t;
+
+  self->webrtcbin = gst_element_factory_make ("webrtcbin", NULL);
+  if (!self->webrtcbin) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+        "The GStreamer element 'webrtcbin' is missing: install "
+        "gstreamer1.0-plugins-bad and gstreamer1.0-nice");
+    return FALSE;
+  }
+  /* One transport for every stream, as browsers do: fewer ICE checks,
+   * faster setup. */
+  gst_util_set_object_arg (G_OBJECT (self->webrtcbin), "bundle-policy",
+      "max-bundle");
+  if (self->settings.stun_server)
+    g_object_set (self->webrtcbin, "stun-server", self->settings.stun_server,
+        NULL);
+  for (t = self->settings.turn_servers; t && *t; t++) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name (self->webrtcbin, "add-turn-server", *t, &ok);
+    if (!ok) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+          "Invalid TURN server '%s': write it as "
+          "turn://user:password@host:port", *t);
+      return FALSE;
+    }
+  }
+  g_signal_connect (self->webrtcbin, "on-ice-candidate",
+      G_CALLBACK (on_ice_candidate), self);
+  g_signal_connect (self->webrtcbin, "notify::ice-gathering-state",
+      G_CALLBACK (on_ice_gathering_state), self);
+  g_signal_connect (self->webrtcbin, "notify::connection-state",
+      G_CALLBACK (on_connection_state), self);
+  g_signal_connect (self->webrtcbin, "pad-added",
+      G_CALLBACK (on_webrtc_pad_added), self);
+  return TRUE;
+}
+
+static gpointer
+find_toplevel (GstElement * element)
+{
+  GstObject *obj = GST_OBJECT (element), *parent;
+  gpointer top = element;
+
+  /* The pipeline is only a key here: a party is per pipeline. */
+  while ((parent = gst_object_get_parent (obj))) {
+    if (obj != GST_OBJECT (element))
+      gst_object_unref (obj);
+    obj = parent;
+    top = parent;
+  }
+  if (obj != GST_OBJECT (element))
+    gst_object_unref (obj);
+  return top;
+}
+
+static GstLetsChatSession *
+session_new (GstElement * element, gpointer toplevel,
+    const GstLetsChatSettings * settings, GError ** error)
+{
+  GstLetsChatSession *self = g_object_new (GST_TYPE_LETS_CHAT_SESSION, NULL);
+
+  gst_object_ref_sink (self);
+  self->toplevel = toplevel;
+  gst_lets_chat_settings_copy (&self->settings, settings);
+
+  if (settings->serve) {
+    self->served = gst_lets_chat_serve_acquire (settings->server_url, error);
+    if (!self->served)
+      goto failed;
+  }
+  if (!session_configure_webrtcbin (self, error))
+    goto failed;
+
+  self->host = element;
+  gst_bin_add (GST_BIN (element), self->webrtcbin);
+  /* webrtcbin holds network sinks (nicesink) that never see an EOS when the
+   * party only receives; a letschatsrc hosting it must not count as a sink,
+   * or the pipeline would wait for that EOS forever. */
+  if (GST_IS_LETS_CHAT_SRC (element)) {
+    GST_OBJECT_FLAG_UNSET (self->webrtcbin, GST_ELEMENT_FLAG_SINK);
+    GST_OBJECT_FLAG_UNSET (element, GST_ELEMENT_FLAG_SINK);
+  }
+
+  self->context = g_main_context_new ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  self->cancellable = g_cancellable_new ();
+  self->thread = g_thread_new ("letschat-session", session_thread, self);
+  g_main_context_invoke (self->context, session_connect_cb, self);
+  return self;
+
+failed:
+  gst_object_unref (self);
+  return NULL;
+}
+
+GstLetsChatSession *
+gst_lets_chat_session_acquire (GstElement * element, GstLetsChatRole role,
+    const GstLetsChatSettings * settings, GError ** error)
+{
+  GstLetsChatSession *self = NULL;
+  gpointer toplevel = find_toplevel (element);
+  GList *l;
+
+  g_mutex_lock (&registry_lock);
+  for (l = registry; l; l = l->next) {
+    GstLetsChatSession *s = l->data;
+
+    if (s->toplevel == toplevel
+        && g_strcmp0 (s->settings.server_url, settings->server_url) == 0
+        && g_strcmp0 (s->settings.room, settings->room) == 0) {
+      GST_OBJECT_LOCK (s);
+      if ((role == GST_LETS_CHAT_ROLE_SINK && !s->sink) ||
+          (role == GST_LETS_CHAT_ROLE_SRC && !s->src))
+        self = gst_object_ref (s);
+      GST_OBJECT_UNLOCK (s);
+      if (self)
+        break;
+    }
+  }
+  if (!self) {
+    self = session_new (element, toplevel, settings, error);
+    if (self)
+      registry = g_list_prepend (registry, self);
+  }
+  if (self) {
+    GST_OBJECT_LOCK (self);
+    if (role == GST_LETS_CHAT_ROLE_SINK)
+      self->sink = element;
+    else
+      self->src = element;
+    GST_OBJECT_UNLOCK (self);
+    GST_INFO_OBJECT (self, "%s joins the party for room %s",
+        GST_ELEMENT_NAME (element), settings->room);
+  }
+  g_mutex_unlock (&registry_lock);
+  return self;
+}
+
+void
+gst_lets_chat_session_start (GstLetsChatSession * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->started = TRUE;
+  GST_OBJECT_UNLOCK (self);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
+      session_start_cb, gst_object_ref (self), gst_object_unref);
+}
+
+void
+gst_lets_chat_session_release (GstLetsChatSession * self, GstElement * element)
+{
+  gboolean last;
+  GstElement *host = NULL;
+
+  g_mutex_lock (&registry_lock);
+  GST_OBJECT_LOCK (self);
+  if (self->sink == element)
+    self->sink = NULL;
+  if (self->src == element)
+    self->src = NULL;
+  last = !self->sink && !self->src;
+  if (last) {
+    host = self->host;
+    self->host = NULL;
+    registry = g_list_remove (registry, self);
+  }
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_unlock (&registry_lock);
+
+  if (last) {
+    g_main_context_invoke (self->context, session_disconnect_cb, self);
+    g_thread_join (self->thread);
+    self->thread = NULL;
+    if (host && self->webrtcbin) {
+      gst_element_set_state (self->webrtcbin, GST_STATE_NULL);
+      gst_bin_remove (GST_BIN (host), self->webrtcbin);
+      self->webrtcbin = NULL;
+    }
+  }
+  gst_object_unref (self);
+}
+
+void
+gst_lets_chat_session_hold_negotiation (GstLetsChatSession * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->holds++;
+  GST_OBJECT_UNLOCK (self);
+}
+
+void
+gst_lets_chat_session_release_negotiation (GstLetsChatSession * self)
+{
+  GST_OBJECT_LOCK (self);
+  g_assert (self->holds > 0);
+  self->holds--;
+  GST_OBJECT_UNLOCK (self);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
+      session_release_hold_cb, gst_object_ref (self), gst_object_unref);
+}
+
+GstPad *
+gst_lets_chat_session_request_send_pad (GstLetsChatSession * self,
+    const GstLetsChatCodec * codec, GError ** error)
+{
+  GstPad *pad;
+  GstWebRTCRTPTransceiver *t = NULL;
+  GstCaps *caps = gst_lets_chat_codec_rtp_caps (codec);
+
+  pad = gst_element_request_pad_simple (self->webrtcbin, "sink_%u");
+  if (!pad) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_PAD,
+        "webrtcbin refused a new stream");
+    gst_caps_unref (caps);
+    return NULL;
+  }
+  g_object_get (pad, "transceiver", &t, NULL);
+  g_object_set (t, "codec-preferences", caps, "direction",
+      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
+  gst_object_unref (t);
+  gst_caps_unref (caps);
+  return pad;
+}
+
+void
+gst_lets_chat_session_release_send_pad (GstLetsChatSession * self, GstPad * pad)
+{
+  if (self->webrtcbin)
+    gst_element_release_request_pad (self->webrtcbin, pad);
+}
+
+void
+gst_lets_chat_session_set_latency (GstLetsChatSession * self, guint latency)
+{
+  g_object_set (self->webrtcbin, "latency", latency, NULL);
+}
+
+static void
+gst_lets_chat_session_finalize (GObject * object)
+{
+  GstLetsChatSession *self = GST_LETS_CHAT_SESSION (object);
+
+  g_assert (self->thread == NULL);
+  g_clear_pointer (&self->served, gst_lets_chat_serve_release);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_object (&self->cancellable);
+  if (self->webrtcbin)
+    gst_object_unref (gst_object_ref_sink (self->webrtcbin));
+  g_queue_clear_full (&self->pending_candidates,
+      (GDestroyNotify) json_object_unref);
+  if (self->pending_offer)
+    gst_webrtc_session_description_free (self->pending_offer);
+  g_free (self->my_id);
+  g_free (self->peer_id);
+  gst_lets_chat_settings_clear (&self->settings);
+  G_OBJECT_CLASS (gst_lets_chat_session_parent_class)->finalize (object);
+}
+
+static void
+gst_lets_chat_session_class_init (GstLetsChatSessionClass * klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = gst_lets_chat_session_finalize;
+  GST_DEBUG_CATEGORY_INIT (gst_lets_chat_session_debug, "letschatsession", 0,
+      "letschat call session (one party: signalling + webrtcbin)");
+}
+
+static void
+gst_lets_chat_session_init (GstLetsChatSession * self)
+{
+  g_queue_init (&self->pending_candidates);
+}

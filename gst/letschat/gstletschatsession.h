@@ -1,0 +1,62 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include "gstletschatcodecs.h"
+#include "gstletschatsettings.h"
+
+G_BEGIN_DECLS
+
+/* GstLetsChatSession: one party of a call. It owns the room signalling
+ * (a LetsChatClient on a private thread) and the one webrtcbin of the
+ * party, and makes the offer or the answer. A letschatsink and a letschatsrc
+ * with the same server-url and room in one pipeline share one session: one
+ * WebSocket, one peer connection, media both ways.
+ *
+ * webrtcbin lives inside the first element of the party to start (the
+ * "host"); the other element links its chains to it across the two bins. */
+#define GST_TYPE_LETS_CHAT_SESSION (gst_lets_chat_session_get_type ())
+G_DECLARE_FINAL_TYPE (GstLetsChatSession, gst_lets_chat_session, GST,
+    LETS_CHAT_SESSION, GstObject);
+
+typedef enum
+{
+  GST_LETS_CHAT_ROLE_SINK,
+  GST_LETS_CHAT_ROLE_SRC,
+} GstLetsChatRole;
+
+/* NULL->READY: joins (or creates) the party of @element's pipeline for its
+ * server-url and room, and starts connecting to the room server. */
+GstLetsChatSession *gst_lets_chat_session_acquire (GstElement * element,
+    GstLetsChatRole role, const GstLetsChatSettings * settings,
+    GError ** error);
+
+/* READY->PAUSED: every element of the party has attached; join the room as
+ * soon as the WebSocket is open. */
+void gst_lets_chat_session_start (GstLetsChatSession * self);
+
+/* READY->NULL: detaches @element; the last one out closes the call. */
+void gst_lets_chat_session_release (GstLetsChatSession * self,
+    GstElement * element);
+
+/* The sink asks the session not to negotiate while one of its pads does not
+ * know its codec yet (its caps have not arrived). */
+void gst_lets_chat_session_hold_negotiation (GstLetsChatSession * self);
+void gst_lets_chat_session_release_negotiation (GstLetsChatSession * self);
+
+/* A webrtcbin sink pad for sending @codec, its transceiver set up.
+ * Returns a new reference. */
+GstPad *gst_lets_chat_session_request_send_pad (GstLetsChatSession * self,
+    const GstLetsChatCodec * codec, GError ** error);
+void gst_lets_chat_session_release_send_pad (GstLetsChatSession * self,
+    GstPad * pad);
+
+/* Jitter buffer of the party's webrtcbin, in milliseconds. */
+void gst_lets_chat_session_set_latency (GstLetsChatSession * self,
+    guint latency_ms);
+
+G_END_DECLS

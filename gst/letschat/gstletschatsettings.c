@@ -1,0 +1,172 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstletschatsettings.h"
+
+/* Properties that identify the party can only change while the element is
+ * stopped: a running party is one WebSocket and one peer connection. */
+#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | \
+    GST_PARAM_MUTABLE_READY)
+
+void
+gst_lets_chat_settings_install (GObjectClass * klass)
+{
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_SERVER_URL,
+      g_param_spec_string ("server-url", "Server URL",
+          "WebSocket URL of the letschat room server (ws:// or wss://). "
+          "A sink and a src with the same server-url and room in one "
+          "pipeline are one party of the call",
+          GST_LETS_CHAT_DEFAULT_SERVER_URL, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_ROOM,
+      g_param_spec_string ("room", "Room",
+          "Name of the room to join (1 to 64 of A-Z a-z 0-9 _ . -); a room "
+          "holds two parties. Required", NULL, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_SECRET,
+      g_param_spec_string ("secret", "Secret",
+          "Room secret: the first party into an empty room sets it, later "
+          "parties must present the same one", NULL, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_DISPLAY_NAME,
+      g_param_spec_string ("display-name", "Display name",
+          "Name shown to the other party (at most 64 characters)", NULL,
+          PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_STUN_SERVER,
+      g_param_spec_string ("stun-server", "STUN server",
+          "STUN server as stun://host:port. None by default, so no packet "
+          "goes to any outside host unless asked; the room server's "
+          "ice_servers are used when neither this nor turn-servers is set",
+          NULL, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_TURN_SERVERS,
+      g_param_spec_boxed ("turn-servers", "TURN servers",
+          "TURN servers as turn(s)://user:password@host:port, e.g. "
+          "turn-servers=\"<turn://u:p@turn.example.org:3478>\"",
+          G_TYPE_STRV, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_SERVE,
+      g_param_spec_boolean ("serve", "Serve",
+          "Host the room server in this process at the host and port of "
+          "server-url, so the other party can join without a separate "
+          "letschat-server", FALSE, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_CONNECT_TIMEOUT,
+      g_param_spec_uint ("connect-timeout", "Connect timeout",
+          "Seconds to wait for the room server to answer before posting an "
+          "error (0: wait for the operating system's own timeout)", 0, 3600,
+          GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT, PARAM_FLAGS));
+}
+
+void
+gst_lets_chat_settings_init (GstLetsChatSettings * s)
+{
+  memset (s, 0, sizeof (*s));
+  s->server_url = g_strdup (GST_LETS_CHAT_DEFAULT_SERVER_URL);
+  s->connect_timeout = GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT;
+}
+
+void
+gst_lets_chat_settings_clear (GstLetsChatSettings * s)
+{
+  g_clear_pointer (&s->server_url, g_free);
+  g_clear_pointer (&s->room, g_free);
+  g_clear_pointer (&s->secret, g_free);
+  g_clear_pointer (&s->display_name, g_free);
+  g_clear_pointer (&s->stun_server, g_free);
+  g_clear_pointer (&s->turn_servers, g_strfreev);
+}
+
+void
+gst_lets_chat_settings_copy (GstLetsChatSettings * dest,
+    const GstLetsChatSettings * src)
+{
+  gst_lets_chat_settings_clear (dest);
+  *dest = *src;
+  dest->server_url = g_strdup (src->server_url);
+  dest->room = g_strdup (src->room);
+  dest->secret = g_strdup (src->secret);
+  dest->display_name = g_strdup (src->display_name);
+  dest->stun_server = g_strdup (src->stun_server);
+  dest->turn_servers = g_strdupv (src->turn_servers);
+}
+
+static void
+replace_string (gchar ** field, const GValue * value)
+{
+  g_free (*field);
+  *field = g_value_dup_string (value);
+}
+
+gboolean
+gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
+    const GValue * value)
+{
+  switch (prop_id) {
+    case GST_LETS_CHAT_PROP_SERVER_URL:
+      replace_string (&s->server_url, value);
+      if (!s->server_url)
+        s->server_url = g_strdup (GST_LETS_CHAT_DEFAULT_SERVER_URL);
+      break;
+    case GST_LETS_CHAT_PROP_ROOM:
+      replace_string (&s->room, value);
+      break;
+    case GST_LETS_CHAT_PROP_SECRET:
+      replace_string (&s->secret, value);
+      break;
+    case GST_LETS_CHAT_PROP_DISPLAY_NAME:
+      replace_string (&s->display_name, value);
+      break;
+    case GST_LETS_CHAT_PROP_STUN_SERVER:
+      replace_string (&s->stun_server, value);
+      break;
+    case GST_LETS_CHAT_PROP_TURN_SERVERS:
+      g_strfreev (s->turn_servers);
+      s->turn_servers = g_value_dup_boxed (value);
+      break;
+    case GST_LETS_CHAT_PROP_SERVE:
+      s->serve = g_value_get_boolean (value);
+      break;
+    case GST_LETS_CHAT_PROP_CONNECT_TIMEOUT:
+      s->connect_timeout = g_value_get_uint (value);
+      break;
+    default:
+      return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
+    GValue * value)
+{
+  switch (prop_id) {
+    case GST_LETS_CHAT_PROP_SERVER_URL:
+      g_value_set_string (value, s->server_url);
+      break;
+    case GST_LETS_CHAT_PROP_ROOM:
+      g_value_set_string (value, s->room);
+      break;
+    case GST_LETS_CHAT_PROP_SECRET:
+      g_value_set_string (value, s->secret);
+      break;
+    case GST_LETS_CHAT_PROP_DISPLAY_NAME:
+      g_value_set_string (value, s->display_name);
+      break;
+    case GST_LETS_CHAT_PROP_STUN_SERVER:
+      g_value_set_string (value, s->stun_server);
+      break;
+    case GST_LETS_CHAT_PROP_TURN_SERVERS:
+      g_value_set_boxed (value, s->turn_servers);
+      break;
+    case GST_LETS_CHAT_PROP_SERVE:
+      g_value_set_boolean (value, s->serve);
+      break;
+    case GST_LETS_CHAT_PROP_CONNECT_TIMEOUT:
+      g_value_set_uint (value, s->connect_timeout);
+      break;
+    default:
+      return FALSE;
+  }
+  return TRUE;
+}

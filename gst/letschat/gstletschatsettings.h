@@ -1,0 +1,58 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/* The properties letschatsink and letschatsrc share: where the room is and
+ * how to reach the other party. Both elements install them through
+ * gst_lets_chat_settings_install() so that names, blurbs and defaults can
+ * never drift apart. */
+
+#define GST_LETS_CHAT_DEFAULT_SERVER_URL "ws://127.0.0.1:8443/ws"
+#define GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT 10
+
+typedef struct
+{
+  gchar *server_url;
+  gchar *room;
+  gchar *secret;
+  gchar *display_name;
+  gchar *stun_server;
+  GStrv turn_servers;
+  gboolean serve;
+  guint connect_timeout;        /* seconds */
+} GstLetsChatSettings;
+
+enum
+{
+  GST_LETS_CHAT_PROP_SERVER_URL = 1,
+  GST_LETS_CHAT_PROP_ROOM,
+  GST_LETS_CHAT_PROP_SECRET,
+  GST_LETS_CHAT_PROP_DISPLAY_NAME,
+  GST_LETS_CHAT_PROP_STUN_SERVER,
+  GST_LETS_CHAT_PROP_TURN_SERVERS,
+  GST_LETS_CHAT_PROP_SERVE,
+  GST_LETS_CHAT_PROP_CONNECT_TIMEOUT,
+  /* Element-specific properties are numbered from here. */
+  GST_LETS_CHAT_PROP_LAST
+};
+
+void gst_lets_chat_settings_install (GObjectClass * klass);
+void gst_lets_chat_settings_init (GstLetsChatSettings * settings);
+void gst_lets_chat_settings_clear (GstLetsChatSettings * settings);
+void gst_lets_chat_settings_copy (GstLetsChatSettings * dest,
+    const GstLetsChatSettings * src);
+/* Call with the object lock held. Return FALSE if @prop_id is not one of
+ * the shared properties. */
+gboolean gst_lets_chat_settings_set_property (GstLetsChatSettings * settings,
+    guint prop_id, const GValue * value);
+gboolean gst_lets_chat_settings_get_property (GstLetsChatSettings * settings,
+    guint prop_id, GValue * value);
+
+G_END_DECLS

@@ -1,0 +1,543 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-letschatsink
+ * @title: letschatsink
+ * @see_also: letschatsrc, webrtcbin
+ *
+ * Publishes what the pipeline produces to the other party of a letschat
+ * room: a browser on the room server's page, or another pipeline with a
+ * letschatsrc. Raw video is encoded inside (VP8 by default, see
+ * #GstLetsChatSink:video-codec), raw audio as Opus; VP8, VP9, H.264 and
+ * Opus that are already encoded are sent as they are.
+ *
+ * The room signalling is inside: join a room by name on a letschat-server
+ * (or host the room in this process with serve=true), and the party that
+ * joins second makes the offer. A letschatsink and a letschatsrc with the
+ * same server-url and room in one pipeline are one party of the call: one
+ * connection to the server, one peer connection, media both ways.
+ *
+ * Inside (one chain per request pad; webrtcbin is shared with a letschatsrc
+ * of the same party and lives in whichever of the two started first):
+ *
+ * |[
+ *            +------------------------- letschatsink ----------------------+
+ *  video_0 --|-> videoconvert -> vp8enc -> rtpvp8pay --> sink_0 +---------+ |
+ *            |                                                   |webrtcbin|=|=> other party
+ *  audio_0 --|-> audioconvert -> audioresample -> opusenc        |         | |
+ *            |                               -> rtpopuspay --> sink_1 +---------+ |
+ *            +-------------------------------------------------------------+
+ *  (already encoded input skips the encoder: h264parse/rtph264pay, ...)
+ * ]|
+ *
+ * Bus messages (element messages, see `gst-launch-1.0 -m`), posted by the
+ * element of the party that hosts webrtcbin:
+ * - `letschat/joined`: `id`, `room`: this party is in the room.
+ * - `letschat/peer-joined`: `peer-id`, `peer-name`: the other party is there.
+ * - `letschat/peer-left`: `peer-id`.
+ * - `letschat/connection-state`: `state` (new, connecting, connected,
+ *   disconnected, failed, closed): the peer connection's state.
+ *
+ * ## Example launch line: host a room and send a test call
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! letschatsink name=s room=demo serve=true \
+ *     audiotestsrc is-live=true ! s.
+ * ]| Hosts the room server at ws://127.0.0.1:8443/ws in this process, joins
+ * room "demo" and sends VP8 video and Opus audio to whoever joins it.
+ *
+ * ## Example launch line: send a pre-encoded H.264 stream
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=60 ! \
+ *     video/x-h264,profile=constrained-baseline ! letschatsink room=demo
+ * ]| Payloads the H.264 as it is, without decoding or re-encoding it.
+ *
+ * Since: 0.1
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstletschatelements.h"
+#include "gstletschatsink.h"
+#include "gstletschatsession.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_sink_debug);
+#define GST_CAT_DEFAULT gst_lets_chat_sink_debug
+
+#define DEFAULT_VIDEO_CODEC GST_LETS_CHAT_VIDEO_CODEC_VP8
+
+enum
+{
+  PROP_VIDEO_CODEC = GST_LETS_CHAT_PROP_LAST,
+};
+
+/* One request pad and the chain behind it. The chain is built when the
+ * pad's caps arrive, since only then is it known whether to encode. */
+typedef struct
+{
+  GstLetsChatSink *sink;
+  GstPad *ghost;
+  gboolean video;
+  gboolean configured;          /* chain built, linked to webrtcbin */
+  gboolean holding;             /* holds the session's negotiation */
+  GList *elements;
+  GstPad *webrtc_pad;
+} SinkStream;
+
+struct _GstLetsChatSink
+{
+  GstBin parent;
+
+  /* Protected by the object lock */
+  GstLetsChatSettings settings;
+  GstLetsChatVideoCodec video_codec;
+  GList *streams;
+  guint n_video, n_audio;
+
+  /* Only changed in state changes */
+  GstLetsChatSession *session;
+};
+
+static GstStaticPadTemplate video_template =
+    GST_STATIC_PAD_TEMPLATE ("video_%u", GST_PAD_SINK, GST_PAD_REQUEST,
+    GST_STATIC_CAPS ("video/x-raw; video/x-vp8; video/x-vp9; "
+        "video/x-h264, stream-format=(string){ byte-stream, avc }, "
+        "alignment=(string)au"));
+static GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE ("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST,
+    GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
+
+#define gst_lets_chat_sink_parent_class parent_class
+G_DEFINE_TYPE (GstLetsChatSink, gst_lets_chat_sink, GST_TYPE_BIN);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (letschatsink, "letschatsink",
+    GST_RANK_NONE, GST_TYPE_LETS_CHAT_SINK, letschat_element_init (plugin));
+
+static gboolean
+sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
+{
+  GstLetsChatSink *self = stream->sink;
+  const GstLetsChatCodec *codec;
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  gboolean encode = g_str_has_suffix (gst_structure_get_name (s), "/x-raw");
+  GstElement *first, *last;
+  GstPad *pad;
+  GList *l;
+  gboolean ok;
+
+  if (encode) {
+    GstLetsChatVideoCodec vc;
+
+    GST_OBJECT_LOCK (self);
+    vc = self->video_codec;
+    GST_OBJECT_UNLOCK (self);
+    codec = stream->video ? gst_lets_chat_codec_for_video (vc) :
+        gst_lets_chat_codec_opus ();
+  } else {
+    codec = gst_lets_chat_codec_for_caps (caps);
+  }
+  if (!codec) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "letschatsink sends raw video or audio, VP8, VP9, H.264 or Opus; "
+        "it cannot send %s", gst_structure_get_name (s));
+    return FALSE;
+  }
+
+  stream->elements = gst_lets_chat_codec_make_sender (codec, encode, error);
+  if (!stream->elements)
+    return FALSE;
+  for (l = stream->elements; l; l = l->next)
+    gst_bin_add (GST_BIN (self), l->data);
+  first = g_list_first (stream->elements)->data;
+  last = g_list_last (stream->elements)->data;
+  for (l = stream->elements; l && l->next; l = l->next)
+    gst_element_link (l->data, l->next->data);
+
+  stream->webrtc_pad = gst_lets_chat_session_request_send_pad (self->session,
+      codec, error);
+  if (!stream->webrtc_pad)
+    return FALSE;
+
+  /* webrtcbin may live in the letschatsrc of this party, another bin:
+   * link across the hierarchy, as ghost pads do internally. */
+  pad = gst_element_get_static_pad (last, "src");
+  ok = gst_pad_link_full (pad, stream->webrtc_pad,
+      GST_PAD_LINK_CHECK_NOTHING) == GST_PAD_LINK_OK;
+  gst_object_unref (pad);
+  if (!ok) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+        "Could not link the %s payloader to webrtcbin", codec->encoding_name);
+    return FALSE;
+  }
+  for (l = stream->elements; l; l = l->next)
+    gst_element_sync_state_with_parent (l->data);
+
+  pad = gst_element_get_static_pad (first, "sink");
+  gst_ghost_pad_set_target (GST_GHOST_PAD (stream->ghost), pad);
+  gst_object_unref (pad);
+  GST_INFO_OBJECT (self, "%s: sending %s%s", GST_PAD_NAME (stream->ghost),
+      codec->encoding_name, encode ? " (encoded here)" : " as it comes");
+  return TRUE;
+}
+
+static void
+sink_stream_release_hold (SinkStream * stream)
+{
+  if (stream->holding && stream->sink->session) {
+    stream->holding = FALSE;
+    gst_lets_chat_session_release_negotiation (stream->sink->session);
+  }
+}
+
+/* The first caps on a pad decide its chain. Later caps (a new resolution,
+ * say) just flow through it. */
+static gboolean
+sink_stream_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (parent);
+  SinkStream *stream = gst_pad_get_element_private (pad);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS && !stream->configured) {
+    GstCaps *caps;
+    GError *error = NULL;
+
+    gst_event_parse_caps (event, &caps);
+    if (!self->session) {
+      GST_ELEMENT_ERROR (self, CORE, FAILED, ("Data arrived before the "
+              "element was started"), (NULL));
+      gst_event_unref (event);
+      return FALSE;
+    }
+    stream->configured = TRUE;
+    if (!sink_stream_link (stream, caps, &error)) {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message),
+          ("caps: %" GST_PTR_FORMAT, caps));
+      g_error_free (error);
+      gst_event_unref (event);
+      return FALSE;
+    }
+    sink_stream_release_hold (stream);
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+/* Until the chain exists the ghost pad has no target; answer caps queries
+ * with what the pad can take, so upstream negotiates. */
+static gboolean
+sink_stream_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  SinkStream *stream = gst_pad_get_element_private (pad);
+
+  if (!stream->configured) {
+    GstCaps *filter, *templ, *result;
+
+    switch (GST_QUERY_TYPE (query)) {
+      case GST_QUERY_CAPS:
+        gst_query_parse_caps (query, &filter);
+        templ = gst_pad_get_pad_template_caps (pad);
+        result = filter ? gst_caps_intersect_full (filter, templ,
+            GST_CAPS_INTERSECT_FIRST) : gst_caps_ref (templ);
+        gst_query_set_caps_result (query, result);
+        gst_caps_unref (result);
+        gst_caps_unref (templ);
+        return TRUE;
+      case GST_QUERY_ACCEPT_CAPS:
+        gst_query_parse_accept_caps (query, &filter);
+        templ = gst_pad_get_pad_template_caps (pad);
+        gst_query_set_accept_caps_result (query,
+            gst_caps_can_intersect (filter, templ));
+        gst_caps_unref (templ);
+        return TRUE;
+      default:
+        break;
+    }
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static void
+sink_stream_free (SinkStream * stream)
+{
+  GList *l;
+
+  for (l = stream->elements; l; l = l->next) {
+    gst_element_set_state (l->data, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (stream->sink), l->data);
+  }
+  g_list_free (stream->elements);
+  if (stream->webrtc_pad) {
+    if (stream->sink->session)
+      gst_lets_chat_session_release_send_pad (stream->sink->session,
+          stream->webrtc_pad);
+    gst_object_unref (stream->webrtc_pad);
+  }
+  g_free (stream);
+}
+
+/* Puts a stream back to "no chain yet", for the next start. */
+static void
+sink_stream_reset (SinkStream * stream)
+{
+  GList *l;
+
+  for (l = stream->elements; l; l = l->next) {
+    gst_element_set_state (l->data, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (stream->sink), l->data);
+  }
+  g_clear_pointer (&stream->elements, g_list_free);
+  gst_clear_object (&stream->webrtc_pad);
+  gst_ghost_pad_set_target (GST_GHOST_PAD (stream->ghost), NULL);
+  stream->configured = FALSE;
+  stream->holding = FALSE;
+}
+
+static GstPad *
+gst_lets_chat_sink_request_new_pad (GstElement * element,
+    GstPadTemplate * templ, const gchar * name, const GstCaps * caps)
+{
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (element);
+  SinkStream *stream = g_new0 (SinkStream, 1);
+  gchar *pad_name;
+
+  stream->sink = self;
+  stream->video = templ == gst_element_class_get_pad_template
+      (GST_ELEMENT_GET_CLASS (element), "video_%u");
+  GST_OBJECT_LOCK (self);
+  pad_name = g_strdup_printf (stream->video ? "video_%u" : "audio_%u",
+      stream->video ? self->n_video++ : self->n_audio++);
+  GST_OBJECT_UNLOCK (self);
+
+  stream->ghost = gst_ghost_pad_new_no_target_from_template (pad_name, templ);
+  g_free (pad_name);
+  gst_pad_set_element_private (stream->ghost, stream);
+  gst_pad_set_event_function (stream->ghost, sink_stream_event);
+  gst_pad_set_query_function (stream->ghost, sink_stream_query);
+
+  GST_OBJECT_LOCK (self);
+  self->streams = g_list_append (self->streams, stream);
+  GST_OBJECT_UNLOCK (self);
+
+  if (GST_STATE (self) >= GST_STATE_PAUSED)
+    GST_ELEMENT_WARNING (self, CORE, PAD, ("A stream added to a running "
+            "call is not sent before the next call"), (NULL));
+
+  gst_pad_set_active (stream->ghost, TRUE);
+  gst_element_add_pad (element, stream->ghost);
+  return stream->ghost;
+}
+
+static void
+gst_lets_chat_sink_release_pad (GstElement * element, GstPad * pad)
+{
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (element);
+  SinkStream *stream = gst_pad_get_element_private (pad);
+
+  GST_OBJECT_LOCK (self);
+  self->streams = g_list_remove (self->streams, stream);
+  GST_OBJECT_UNLOCK (self);
+
+  sink_stream_release_hold (stream);
+  gst_pad_set_active (pad, FALSE);
+  gst_element_remove_pad (element, pad);
+  sink_stream_free (stream);
+}
+
+static gboolean
+gst_lets_chat_sink_start (GstLetsChatSink * self)
+{
+  GstLetsChatSettings settings = { 0, };
+  GError *error = NULL;
+
+  GST_OBJECT_LOCK (self);
+  gst_lets_chat_settings_copy (&settings, &self->settings);
+  GST_OBJECT_UNLOCK (self);
+
+  if (!letschat_check_settings (GST_ELEMENT (self), &settings))
+    goto out;
+  self->session = gst_lets_chat_session_acquire (GST_ELEMENT (self),
+      GST_LETS_CHAT_ROLE_SINK, &settings, &error);
+  if (!self->session) {
+    letschat_post_start_error (GST_ELEMENT (self), &settings, error);
+    g_error_free (error);
+  }
+out:
+  gst_lets_chat_settings_clear (&settings);
+  return self->session != NULL;
+}
+
+/* Every pad must know its codec before the session negotiates. */
+static void
+gst_lets_chat_sink_hold_negotiation (GstLetsChatSink * self)
+{
+  GList *l;
+
+  GST_OBJECT_LOCK (self);
+  for (l = self->streams; l; l = l->next) {
+    SinkStream *stream = l->data;
+
+    if (!stream->configured && !stream->holding) {
+      stream->holding = TRUE;
+      gst_lets_chat_session_hold_negotiation (self->session);
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lets_chat_sink_stop (GstLetsChatSink * self)
+{
+  GList *l;
+
+  if (!self->session)
+    return;
+  for (l = self->streams; l; l = l->next)
+    sink_stream_reset (l->data);
+  gst_lets_chat_session_release (self->session, GST_ELEMENT (self));
+  self->session = NULL;
+}
+
+static GstStateChangeReturn
+gst_lets_chat_sink_change_state (GstElement * element,
+    GstStateChange transition)
+{
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (element);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_lets_chat_sink_start (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      gst_lets_chat_sink_hold_negotiation (self);
+      gst_lets_chat_session_start (self->session);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_lets_chat_sink_stop (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+static void
+gst_lets_chat_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  if (!letschat_can_set_property (GST_ELEMENT (self), pspec)) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
+  if (!gst_lets_chat_settings_set_property (&self->settings, prop_id, value)) {
+    switch (prop_id) {
+      case PROP_VIDEO_CODEC:
+        self->video_codec = g_value_get_enum (value);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+        break;
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lets_chat_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  if (!gst_lets_chat_settings_get_property (&self->settings, prop_id, value)) {
+    switch (prop_id) {
+      case PROP_VIDEO_CODEC:
+        g_value_set_enum (value, self->video_codec);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+        break;
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lets_chat_sink_finalize (GObject * object)
+{
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (object);
+
+  g_list_free_full (self->streams, (GDestroyNotify) sink_stream_free);
+  gst_lets_chat_settings_clear (&self->settings);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_lets_chat_sink_set_property;
+  gobject_class->get_property = gst_lets_chat_sink_get_property;
+  gobject_class->finalize = gst_lets_chat_sink_finalize;
+
+  gst_lets_chat_settings_install (gobject_class);
+
+  /**
+   * GstLetsChatSink:video-codec:
+   *
+   * The codec raw video is encoded to. Already encoded input keeps its own.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_VIDEO_CODEC,
+      g_param_spec_enum ("video-codec", "Video codec",
+          "Codec that raw video is encoded to before sending (already "
+          "encoded input is sent as it is)", GST_TYPE_LETS_CHAT_VIDEO_CODEC,
+          DEFAULT_VIDEO_CODEC, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_add_static_pad_template (element_class, &video_template);
+  gst_element_class_add_static_pad_template (element_class, &audio_template);
+  gst_element_class_set_static_metadata (element_class,
+      "letschat sink", "Sink/Network/WebRTC",
+      "Sends video and audio to the other party of a letschat room "
+      "(WebRTC, room signalling inside)", "letschat developers");
+
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_lets_chat_sink_change_state);
+  element_class->request_new_pad =
+      GST_DEBUG_FUNCPTR (gst_lets_chat_sink_request_new_pad);
+  element_class->release_pad =
+      GST_DEBUG_FUNCPTR (gst_lets_chat_sink_release_pad);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_LETS_CHAT_VIDEO_CODEC, 0);
+  GST_DEBUG_CATEGORY_INIT (gst_lets_chat_sink_debug, "letschatsink", 0,
+      "letschat sink");
+}
+
+static void
+gst_lets_chat_sink_init (GstLetsChatSink * self)
+{
+  gst_lets_chat_settings_init (&self->settings);
+  self->video_codec = DEFAULT_VIDEO_CODEC;
+  /* A network endpoint: it never waits for preroll, and its clock
+   * matters to nobody. */
+  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
+}

@@ -1,0 +1,497 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-letschatsrc
+ * @title: letschatsrc
+ * @see_also: letschatsink, webrtcbin
+ *
+ * Brings the other party of a letschat room into the pipeline: its video on
+ * `video_%u` pads and its audio on `audio_%u` pads, added when the streams
+ * arrive. Output is decoded (raw video and audio) by default; when what is
+ * linked to a pad asks for the encoded format (for example a
+ * `video/x-vp8` caps filter in front of webmmux) the stream comes out still
+ * encoded, so that a recording keeps the original quality and costs no
+ * decoding.
+ *
+ * The room signalling is inside (see letschatsink). A letschatsrc alone
+ * only receives; with a letschatsink of the same server-url and room in the
+ * same pipeline it is one party with media both ways.
+ *
+ * Inside, per stream of the other party:
+ *
+ * |[
+ *          +--------------------------- letschatsrc ----------------------+
+ *  other   | +---------+                                                   |
+ *  party =>| |webrtcbin|-src_0-> rtpvp8depay -> vp8dec ------------------->|- video_0
+ *          | |         |-src_1-> rtpopusdepay -> opusdec ----------------->|- audio_0
+ *          | +---------+   (encoded output: the depayloader (and parser)   |
+ *          |               only, no decoder)                               |
+ *          +---------------------------------------------------------------+
+ * ]|
+ *
+ * Besides the messages listed for letschatsink, it posts
+ * `letschat/first-frame` (`pad`, `codec`, `ms-since-peer-joined`) when the
+ * first buffer of a stream leaves it.
+ *
+ * ## Example launch line: watch and hear the other party
+ * |[
+ * gst-launch-1.0 letschatsrc name=s room=demo ! queue ! videoconvert ! autovideosink \
+ *     s. ! queue ! audioconvert ! autoaudiosink
+ * ]|
+ *
+ * ## Example launch line: record the other party without re-encoding
+ * |[
+ * gst-launch-1.0 -e letschatsrc name=s room=demo ! video/x-vp8 ! queue ! webmmux name=m ! \
+ *     filesink location=call.webm  s. ! audio/x-opus ! queue ! m.
+ * ]|
+ *
+ * Since: 0.1
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstletschatelements.h"
+#include "gstletschatsrc.h"
+#include "gstletschatsession.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_src_debug);
+#define GST_CAT_DEFAULT gst_lets_chat_src_debug
+
+/* Jitter buffer: webrtcbin's 200 ms default suits streaming, not a
+ * conversation. 50 ms absorbs the jitter of a LAN or a good broadband path
+ * and keeps mouth-to-ear delay low; raise it on lossy, jittery networks. */
+#define DEFAULT_LATENCY 50
+
+enum
+{
+  PROP_LATENCY = GST_LETS_CHAT_PROP_LAST,
+};
+
+struct _GstLetsChatSrc
+{
+  GstBin parent;
+
+  /* Protected by the object lock */
+  GstLetsChatSettings settings;
+  guint latency;
+  guint n_video, n_audio;
+
+  /* Only changed in state changes */
+  GstLetsChatSession *session;
+};
+
+static GstStaticPadTemplate video_template =
+    GST_STATIC_PAD_TEMPLATE ("video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
+    GST_STATIC_CAPS ("video/x-raw; video/x-vp8; video/x-vp9; video/x-h264"));
+static GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE ("audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
+    GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
+
+#define gst_lets_chat_src_parent_class parent_class
+G_DEFINE_TYPE (GstLetsChatSrc, gst_lets_chat_src, GST_TYPE_BIN);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (letschatsrc, "letschatsrc",
+    GST_RANK_NONE, GST_TYPE_LETS_CHAT_SRC, letschat_element_init (plugin));
+
+/* Until its chain exists a new pad has no target: answer caps queries with
+ * the template, so that gst-launch-1.0 and pad-added handlers link it to
+ * what fits (a video pad never to an audio branch). */
+static gboolean
+src_pad_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstPad *target = gst_ghost_pad_get_target (GST_GHOST_PAD (pad));
+
+  if (target) {
+    gst_object_unref (target);
+  } else if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
+    GstCaps *filter, *templ, *result;
+
+    gst_query_parse_caps (query, &filter);
+    templ = gst_pad_get_pad_template_caps (pad);
+    result = filter ? gst_caps_intersect_full (filter, templ,
+        GST_CAPS_INTERSECT_FIRST) : gst_caps_ref (templ);
+    gst_query_set_caps_result (query, result);
+    gst_caps_unref (result);
+    gst_caps_unref (templ);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* Decoded unless what the pad was linked to wants the encoded format and
+ * not raw. */
+static gboolean
+src_wants_decoded (GstPad * ghost, const GstLetsChatCodec * codec)
+{
+  GstCaps *peer, *raw, *encoded;
+  gboolean decode = TRUE;
+
+  if (!gst_pad_is_linked (ghost))
+    return TRUE;
+  peer = gst_pad_peer_query_caps (ghost, NULL);
+  raw = gst_caps_from_string (codec->raw_caps);
+  encoded = gst_caps_from_string (codec->encoded_caps);
+  if (!gst_caps_is_any (peer) && !gst_caps_can_intersect (peer, raw) &&
+      gst_caps_can_intersect (peer, encoded))
+    decode = FALSE;
+  gst_caps_unref (peer);
+  gst_caps_unref (raw);
+  gst_caps_unref (encoded);
+  return decode;
+}
+
+typedef struct
+{
+  GstLetsChatSrc *src;
+  gchar *pad_name;
+  const gchar *codec;
+  GstClockTime since;
+} FirstFrame;
+
+static void
+first_frame_free (gpointer data)
+{
+  FirstFrame *f = data;
+
+  g_free (f->pad_name);
+  g_free (f);
+}
+
+static GstPadProbeReturn
+src_first_buffer_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  FirstFrame *f = data;
+  GstClockTime now = gst_util_get_timestamp ();
+  GstStructure *s = gst_structure_new ("letschat/first-frame",
+      "pad", G_TYPE_STRING, f->pad_name,
+      "codec", G_TYPE_STRING, f->codec,
+      "ms-since-peer-joined", G_TYPE_DOUBLE,
+      GST_CLOCK_TIME_IS_VALID (f->since) ?
+      (gdouble) (now - f->since) / GST_MSECOND : -1.0, NULL);
+
+  gst_element_post_message (GST_ELEMENT (f->src),
+      gst_message_new_element (GST_OBJECT (f->src), s));
+  return GST_PAD_PROBE_REMOVE;
+}
+
+void
+gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
+    GstClockTime peer_joined_time)
+{
+  GstCaps *caps = gst_pad_get_current_caps (webrtc_pad);
+  const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (caps);
+  GstPadTemplate *templ;
+  GstPad *ghost, *pad;
+  GstElement *first, *last;
+  GList *chain, *l;
+  GError *error = NULL;
+  gchar *name;
+  gboolean video, decode;
+  FirstFrame *f;
+
+  if (!codec) {
+    GST_ELEMENT_WARNING (self, STREAM, CODEC_NOT_FOUND,
+        ("The other party sends a codec letschat does not receive; that "
+            "stream is ignored"), ("caps %" GST_PTR_FORMAT, caps));
+    gst_clear_caps (&caps);
+    return;
+  }
+  gst_caps_unref (caps);
+  video = g_str_equal (codec->media, "video");
+
+  GST_OBJECT_LOCK (self);
+  name = g_strdup_printf (video ? "video_%u" : "audio_%u",
+      video ? self->n_video++ : self->n_audio++);
+  GST_OBJECT_UNLOCK (self);
+
+  /* Add the pad first, without a target, so that whoever links it tells us
+   * (through its caps) whether it wants the stream decoded. */
+  templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
+      video ? "video_%u" : "audio_%u");
+  ghost = gst_ghost_pad_new_no_target_from_template (name, templ);
+  gst_pad_set_query_function (ghost, src_pad_query);
+  gst_pad_set_active (ghost, TRUE);
+  gst_element_add_pad (GST_ELEMENT (self), ghost);
+
+  decode = src_wants_decoded (ghost, codec);
+  chain = gst_lets_chat_codec_make_receiver (codec, decode, &error);
+  if (!chain) {
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("%s", error->message),
+        (NULL));
+    g_error_free (error);
+    g_free (name);
+    return;
+  }
+  for (l = chain; l; l = l->next) {
+    /* Start on a keyframe, and ask the sender for one on loss rather than
+     * waiting for the next periodic one. */
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (l->data),
+            "request-keyframe"))
+      g_object_set (l->data, "request-keyframe", TRUE, NULL);
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (l->data),
+            "wait-for-keyframe"))
+      g_object_set (l->data, "wait-for-keyframe", TRUE, NULL);
+    gst_bin_add (GST_BIN (self), l->data);
+  }
+  for (l = chain; l && l->next; l = l->next)
+    gst_element_link (l->data, l->next->data);
+  first = g_list_first (chain)->data;
+  last = g_list_last (chain)->data;
+  for (l = chain; l; l = l->next)
+    gst_element_sync_state_with_parent (l->data);
+
+  pad = gst_element_get_static_pad (last, "src");
+  gst_ghost_pad_set_target (GST_GHOST_PAD (ghost), pad);
+  f = g_new0 (FirstFrame, 1);
+  f->src = self;
+  f->pad_name = g_strdup (name);
+  f->codec = codec->encoding_name;
+  f->since = peer_joined_time;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, src_first_buffer_probe,
+      f, first_frame_free);
+  gst_object_unref (pad);
+
+  /* webrtcbin may live in the letschatsink of this party: link across
+   * the two bins, as ghost pads do internally. */
+  pad = gst_element_get_static_pad (first, "sink");
+  if (gst_pad_link_full (webrtc_pad, pad, GST_PAD_LINK_CHECK_NOTHING) !=
+      GST_PAD_LINK_OK)
+    GST_ELEMENT_ERROR (self, CORE, PAD, ("Could not link the %s stream of "
+            "the other party", codec->encoding_name), (NULL));
+  gst_object_unref (pad);
+
+  GST_INFO_OBJECT (self, "%s: receiving %s%s", name, codec->encoding_name,
+      decode ? ", decoded" : ", still encoded");
+  g_list_free (chain);
+  g_free (name);
+}
+
+static gboolean
+gst_lets_chat_src_start (GstLetsChatSrc * self)
+{
+  GstLetsChatSettings settings = { 0, };
+  GError *error = NULL;
+  guint latency;
+
+  GST_OBJECT_LOCK (self);
+  gst_lets_chat_settings_copy (&settings, &self->settings);
+  latency = self->latency;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!letschat_check_settings (GST_ELEMENT (self), &settings))
+    goto out;
+  self->session = gst_lets_chat_session_acquire (GST_ELEMENT (self),
+      GST_LETS_CHAT_ROLE_SRC, &settings, &error);
+  if (!self->session) {
+    letschat_post_start_error (GST_ELEMENT (self), &settings, error);
+    g_error_free (error);
+    goto out;
+  }
+  gst_lets_chat_session_set_latency (self->session, latency);
+out:
+  gst_lets_chat_settings_clear (&settings);
+  return self->session != NULL;
+}
+
+/* Removes the pads and chains of the last call. */
+static void
+gst_lets_chat_src_stop (GstLetsChatSrc * self)
+{
+  GList *children = NULL, *pads = NULL, *l;
+
+  if (!self->session)
+    return;
+  gst_lets_chat_session_release (self->session, GST_ELEMENT (self));
+  self->session = NULL;
+
+  GST_OBJECT_LOCK (self);
+  for (l = GST_ELEMENT (self)->srcpads; l; l = l->next)
+    pads = g_list_prepend (pads, gst_object_ref (l->data));
+  for (l = GST_BIN (self)->children; l; l = l->next)
+    children = g_list_prepend (children, gst_object_ref (l->data));
+  self->n_video = self->n_audio = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  for (l = pads; l; l = l->next) {
+    gst_pad_set_active (l->data, FALSE);
+    gst_element_remove_pad (GST_ELEMENT (self), l->data);
+  }
+  for (l = children; l; l = l->next) {
+    GstElementFactory *factory = gst_element_get_factory (l->data);
+
+    /* webrtcbin still here belongs to a session a letschatsink holds. */
+    if (factory && g_str_equal (GST_OBJECT_NAME (factory), "webrtcbin"))
+      continue;
+    gst_element_set_state (l->data, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (self), l->data);
+  }
+  g_list_free_full (pads, gst_object_unref);
+  g_list_free_full (children, gst_object_unref);
+}
+
+/* The other party's streams never end by themselves: an EOS sent to the
+ * pipeline (gst-launch-1.0 -e, an application stopping a recording) goes out
+ * of every pad at once, so muxers downstream can finalize their files. */
+static gboolean
+gst_lets_chat_src_send_event (GstElement * element, GstEvent * event)
+{
+  GList *pads = NULL, *l;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+    return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+
+  GST_OBJECT_LOCK (element);
+  for (l = element->srcpads; l; l = l->next)
+    pads = g_list_prepend (pads, gst_object_ref (l->data));
+  GST_OBJECT_UNLOCK (element);
+  for (l = pads; l; l = l->next)
+    gst_pad_push_event (l->data, gst_event_ref (event));
+  g_list_free_full (pads, gst_object_unref);
+  gst_event_unref (event);
+  return TRUE;
+}
+
+static GstStateChangeReturn
+gst_lets_chat_src_change_state (GstElement * element, GstStateChange transition)
+{
+  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (element);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_lets_chat_src_start (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      gst_lets_chat_session_start (self->session);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      /* Live: the other party's media cannot preroll. */
+      ret = GST_STATE_CHANGE_NO_PREROLL;
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_lets_chat_src_stop (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+static void
+gst_lets_chat_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  if (!letschat_can_set_property (GST_ELEMENT (self), pspec)) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
+  if (!gst_lets_chat_settings_set_property (&self->settings, prop_id, value)) {
+    switch (prop_id) {
+      case PROP_LATENCY:
+        self->latency = g_value_get_uint (value);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+        break;
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lets_chat_src_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  if (!gst_lets_chat_settings_get_property (&self->settings, prop_id, value)) {
+    switch (prop_id) {
+      case PROP_LATENCY:
+        g_value_set_uint (value, self->latency);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+        break;
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lets_chat_src_finalize (GObject * object)
+{
+  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (object);
+
+  gst_lets_chat_settings_clear (&self->settings);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_lets_chat_src_set_property;
+  gobject_class->get_property = gst_lets_chat_src_get_property;
+  gobject_class->finalize = gst_lets_chat_src_finalize;
+
+  gst_lets_chat_settings_install (gobject_class);
+
+  /**
+   * GstLetsChatSrc:latency:
+   *
+   * Jitter buffer of the call, in milliseconds.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_LATENCY,
+      g_param_spec_uint ("latency", "Latency",
+          "Jitter buffer in milliseconds: how long packets may be late "
+          "before they count as lost. Low by default for conversation "
+          "(webrtcbin's own default, 200, suits one-way streaming); raise "
+          "it on jittery networks", 0, G_MAXUINT, DEFAULT_LATENCY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_add_static_pad_template (element_class, &video_template);
+  gst_element_class_add_static_pad_template (element_class, &audio_template);
+  gst_element_class_set_static_metadata (element_class,
+      "letschat source", "Source/Network/WebRTC",
+      "Receives the video and audio of the other party of a letschat room "
+      "(WebRTC, room signalling inside)", "letschat developers");
+
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_lets_chat_src_change_state);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_lets_chat_src_send_event);
+
+  GST_DEBUG_CATEGORY_INIT (gst_lets_chat_src_debug, "letschatsrc", 0,
+      "letschat source");
+}
+
+static void
+gst_lets_chat_src_init (GstLetsChatSrc * self)
+{
+  gst_lets_chat_settings_init (&self->settings);
+  self->latency = DEFAULT_LATENCY;
+  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
+}
