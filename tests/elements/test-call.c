@@ -1,0 +1,641 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * Real calls between letschatsink and letschatsrc: a real room server on a
+ * loopback port, real webrtcbin, real ICE over this machine's interfaces.
+ * Each test asserts what a user would check: frames decoded (or still
+ * encoded when asked), bus messages, readable errors.
+ */
+#include <gst/gst.h>
+#include <gio/gio.h>
+#include <string.h>
+
+#include "letschat-room-server.h"
+
+#define CALL_TIMEOUT_S 40
+
+/* ---------------------------------------------------------------------- */
+/* A room server on its own thread, on a free loopback port.               */
+
+typedef struct
+{
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  LetsChatRoomServer *server;
+  guint16 port;
+  GMutex lock;
+  GCond cond;
+  gboolean ready;
+} TestServer;
+
+static gpointer
+server_thread (gpointer data)
+{
+  TestServer *ts = data;
+  GError *error = NULL;
+
+  g_main_context_push_thread_default (ts->context);
+  ts->server = letschat_room_server_new ();
+  if (!letschat_room_server_listen (ts->server, "127.0.0.1", 0, &error))
+    g_error ("cannot start the room server: %s", error->message);
+  g_mutex_lock (&ts->lock);
+  ts->port = letschat_room_server_get_port (ts->server);
+  ts->ready = TRUE;
+  g_cond_signal (&ts->cond);
+  g_mutex_unlock (&ts->lock);
+  g_main_loop_run (ts->loop);
+  letschat_room_server_shutdown (ts->server);
+  g_clear_object (&ts->server);
+  g_main_context_pop_thread_default (ts->context);
+  return NULL;
+}
+
+static TestServer *
+test_server_start (void)
+{
+  TestServer *ts = g_new0 (TestServer, 1);
+
+  g_mutex_init (&ts->lock);
+  g_cond_init (&ts->cond);
+  ts->context = g_main_context_new ();
+  ts->loop = g_main_loop_new (ts->context, FALSE);
+  ts->thread = g_thread_new ("test-server", server_thread, ts);
+  g_mutex_lock (&ts->lock);
+  while (!ts->ready)
+    g_cond_wait (&ts->cond, &ts->lock);
+  g_mutex_unlock (&ts->lock);
+  return ts;
+}
+
+static void
+test_server_stop (TestServer * ts)
+{
+  g_main_loop_quit (ts->loop);
+  g_thread_join (ts->thread);
+  g_main_loop_unref (ts->loop);
+  g_main_context_unref (ts->context);
+  g_free (ts);
+}
+
+static gchar *
+test_server_url (TestServer * ts)
+{
+  return g_strdup_printf ("ws://127.0.0.1:%u/ws", ts->port);
+}
+
+/* A port nothing listens on: bind port 0, note it, close. */
+static guint16
+free_port (void)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, 0), *bound;
+  guint16 port;
+
+  g_assert_true (g_socket_bind (s, addr, TRUE, NULL));
+  bound = g_socket_get_local_address (s, NULL);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_object_unref (bound);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  g_object_unref (s);
+  return port;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Parties and what they received.                                         */
+
+typedef struct
+{
+  GstElement *pipeline;
+  gint video_frames;            /* atomic */
+  gint audio_buffers;           /* atomic */
+  gchar *video_caps;            /* media type of the first video buffer */
+  gchar *audio_caps;
+  GHashTable *seen;             /* element message names seen */
+  GstMessage *error;
+} Party;
+
+static void
+on_video_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
+{
+  if (g_atomic_int_add (&p->video_frames, 1) == 0) {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    p->video_caps = g_strdup (gst_structure_get_name
+        (gst_caps_get_structure (caps, 0)));
+    gst_caps_unref (caps);
+  }
+}
+
+static void
+on_audio_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
+{
+  if (g_atomic_int_add (&p->audio_buffers, 1) == 0) {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    p->audio_caps = g_strdup (gst_structure_get_name
+        (gst_caps_get_structure (caps, 0)));
+    gst_caps_unref (caps);
+  }
+}
+
+/* @desc may name fakesinks "video" and "audio"; their buffers are counted.
+ * "URL" in @desc is replaced by @url. */
+static Party *
+party_new (const gchar * desc, const gchar * url)
+{
+  Party *p = g_new0 (Party, 1);
+  GError *error = NULL;
+  GstElement *sink;
+  gchar **parts = g_strsplit (desc, "URL", -1);
+  gchar *full = g_strjoinv (url, parts);
+
+  g_strfreev (parts);
+  p->pipeline = gst_parse_launch (full, &error);
+  g_assert_no_error (error);
+  g_free (full);
+  p->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
+  if (sink) {
+    g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
+    g_signal_connect (sink, "handoff", G_CALLBACK (on_video_handoff), p);
+    gst_object_unref (sink);
+  }
+  sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "audio");
+  if (sink) {
+    g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
+    g_signal_connect (sink, "handoff", G_CALLBACK (on_audio_handoff), p);
+    gst_object_unref (sink);
+  }
+  return p;
+}
+
+static void
+party_free (Party * p)
+{
+  gst_element_set_state (p->pipeline, GST_STATE_NULL);
+  gst_object_unref (p->pipeline);
+  g_hash_table_unref (p->seen);
+  g_free (p->video_caps);
+  g_free (p->audio_caps);
+  if (p->error)
+    gst_message_unref (p->error);
+  g_free (p);
+}
+
+static void
+party_play (Party * p)
+{
+  GstStateChangeReturn ret = gst_element_set_state (p->pipeline,
+      GST_STATE_PLAYING);
+  g_assert_cmpint (ret, !=, GST_STATE_CHANGE_FAILURE);
+}
+
+/* Reads the party's bus: notes element messages and keeps the first
+ * error. */
+static void
+party_poll (Party * p)
+{
+  GstBus *bus = gst_element_get_bus (p->pipeline);
+  GstMessage *msg;
+
+  while ((msg = gst_bus_pop (bus))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && !p->error) {
+      GError *err;
+      gchar *dbg;
+      gst_message_parse_error (msg, &err, &dbg);
+      g_test_message ("error from %s: %s (%s)", GST_OBJECT_NAME (msg->src),
+          err->message, dbg);
+      g_error_free (err);
+      g_free (dbg);
+      p->error = gst_message_ref (msg);
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (g_str_has_prefix (gst_structure_get_name (s), "letschat/")) {
+        gchar *str = gst_structure_to_string (s);
+        g_test_message ("%s: %s", GST_OBJECT_NAME (p->pipeline), str);
+        g_free (str);
+        g_hash_table_add (p->seen, g_strdup (gst_structure_get_name (s)));
+        if (gst_structure_has_name (s, "letschat/first-frame"))
+          g_hash_table_add (p->seen, g_strdup_printf ("codec:%s",
+                  gst_structure_get_string (s, "codec")));
+        if (gst_structure_has_name (s, "letschat/connection-state"))
+          g_hash_table_add (p->seen, g_strdup_printf ("state:%s",
+                  gst_structure_get_string (s, "state")));
+      }
+    }
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+}
+
+typedef gboolean (*Condition) (Party ** parties, gpointer data);
+
+/* Waits (with a deadline) until @cond holds, failing on any error. */
+static void
+wait_for (Party ** parties, Condition cond, gpointer data, const gchar * what)
+{
+  gint64 deadline = g_get_monotonic_time () + CALL_TIMEOUT_S * G_USEC_PER_SEC;
+  Party **p;
+
+  while (TRUE) {
+    for (p = parties; *p; p++) {
+      party_poll (*p);
+      if ((*p)->error) {
+        GError *err;
+        gst_message_parse_error ((*p)->error, &err, NULL);
+        g_error ("while waiting for %s: %s", what, err->message);
+      }
+    }
+    if (cond (parties, data))
+      return;
+    if (g_get_monotonic_time () > deadline)
+      break;
+    g_usleep (20 * 1000);
+  }
+  for (p = parties; *p; p++)
+    g_test_message ("%s: %d video frames, %d audio buffers",
+        GST_OBJECT_NAME ((*p)->pipeline), (*p)->video_frames,
+        (*p)->audio_buffers);
+  g_error ("timed out after %d s waiting for %s", CALL_TIMEOUT_S, what);
+}
+
+/* Waits for an error message on @p and returns its text. */
+static gchar *
+wait_for_error (Party * p)
+{
+  gint64 deadline = g_get_monotonic_time () + CALL_TIMEOUT_S * G_USEC_PER_SEC;
+  GError *err;
+  gchar *text;
+
+  while (!p->error && g_get_monotonic_time () < deadline) {
+    party_poll (p);
+    g_usleep (20 * 1000);
+  }
+  if (!p->error)
+    g_error ("no error message within %d s", CALL_TIMEOUT_S);
+  gst_message_parse_error (p->error, &err, NULL);
+  text = g_strdup (err->message);
+  g_error_free (err);
+  return text;
+}
+
+static gboolean
+receivers_got_media (Party ** parties, gpointer data)
+{
+  Party **p;
+  gint min_video = GPOINTER_TO_INT (data);
+
+  for (p = parties; *p; p++) {
+    if (!g_object_get_data (G_OBJECT ((*p)->pipeline), "receiver"))
+      continue;
+    if (g_atomic_int_get (&(*p)->video_frames) < min_video)
+      return FALSE;
+    if (g_object_get_data (G_OBJECT ((*p)->pipeline), "wants-audio") &&
+        g_atomic_int_get (&(*p)->audio_buffers) < 10)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+mark_receiver (Party * p, gboolean audio)
+{
+  g_object_set_data (G_OBJECT (p->pipeline), "receiver", GINT_TO_POINTER (1));
+  if (audio)
+    g_object_set_data (G_OBJECT (p->pipeline), "wants-audio",
+        GINT_TO_POINTER (1));
+}
+
+#define TEST_VIDEO "videotestsrc is-live=true ! " \
+  "video/x-raw,width=320,height=240,framerate=30/1"
+#define TEST_AUDIO "audiotestsrc is-live=true wave=ticks"
+
+/* ---------------------------------------------------------------------- */
+/* Calls                                                                   */
+
+/* A sender and a receiver, each in its own pipeline. */
+static void
+run_one_way_call (const gchar * sender_desc, const gchar * receiver_desc,
+    gboolean audio, const gchar * expect_video_caps,
+    const gchar * expect_codec)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *tx = party_new (sender_desc, url);
+  Party *rx = party_new (receiver_desc, url);
+  Party *parties[] = { tx, rx, NULL };
+
+  mark_receiver (rx, audio);
+  party_play (tx);
+  party_play (rx);
+  wait_for (parties, receivers_got_media, GINT_TO_POINTER (30),
+      ">= 30 video frames at the receiver");
+  g_assert_cmpstr (rx->video_caps, ==, expect_video_caps);
+  if (audio)
+    g_assert_cmpstr (rx->audio_caps, ==, "audio/x-raw");
+  g_assert_true (g_hash_table_contains (rx->seen, "letschat/joined"));
+  g_assert_true (g_hash_table_contains (rx->seen, "letschat/peer-joined"));
+  g_assert_true (g_hash_table_contains (rx->seen, "letschat/first-frame"));
+  g_assert_true (g_hash_table_contains (rx->seen, "state:connected"));
+  if (!g_hash_table_contains (rx->seen, expect_codec))
+    g_error ("the receiver did not get %s", expect_codec);
+  /* The sender sends only: it gets nothing, and asks nothing. */
+  g_assert_cmpint (tx->video_frames, ==, 0);
+
+  party_free (tx);
+  party_free (rx);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+static void
+test_sink_only_to_src_only (void)
+{
+  run_one_way_call (TEST_VIDEO " ! letschatsink name=s room=r1 "
+      "server-url=URL " TEST_AUDIO " ! s.",
+      "letschatsrc name=r room=r1 server-url=URL "
+      "r. ! video/x-raw ! fakesink name=video "
+      "r. ! audio/x-raw ! fakesink name=audio", TRUE, "video/x-raw",
+      "codec:VP8");
+}
+
+static void
+test_codec (const gchar * codec, const gchar * expect)
+{
+  gchar *sender = g_strdup_printf (TEST_VIDEO " ! letschatsink room=c "
+      "server-url=URL video-codec=%s", codec);
+
+  run_one_way_call (sender, "letschatsrc room=c server-url=URL ! "
+      "video/x-raw ! fakesink name=video", FALSE, "video/x-raw", expect);
+  g_free (sender);
+}
+
+static void
+test_video_codec_vp9 (void)
+{
+  test_codec ("vp9", "codec:VP9");
+}
+
+static void
+test_video_codec_h264 (void)
+{
+  test_codec ("h264", "codec:H264");
+}
+
+static void
+test_pre_encoded_h264 (void)
+{
+  run_one_way_call (TEST_VIDEO " ! x264enc tune=zerolatency key-int-max=30 "
+      "speed-preset=ultrafast ! video/x-h264,profile=constrained-baseline ! "
+      "letschatsink room=pre server-url=URL",
+      "letschatsrc room=pre server-url=URL ! video/x-raw ! "
+      "fakesink name=video", FALSE, "video/x-raw", "codec:H264");
+}
+
+static void
+test_pre_encoded_vp8_and_opus (void)
+{
+  run_one_way_call (TEST_VIDEO " ! vp8enc deadline=1 keyframe-max-dist=30 ! "
+      "letschatsink name=s room=pre8 server-url=URL "
+      TEST_AUDIO " ! opusenc ! s.",
+      "letschatsrc name=r room=pre8 server-url=URL "
+      "r. ! video/x-raw ! fakesink name=video "
+      "r. ! audio/x-raw ! fakesink name=audio", TRUE, "video/x-raw",
+      "codec:OPUS");
+}
+
+static void
+test_encoded_output (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *tx = party_new (TEST_VIDEO " ! letschatsink name=s room=enc "
+      "server-url=URL " TEST_AUDIO " ! s.", url);
+  Party *rx = party_new ("letschatsrc name=r room=enc server-url=URL "
+      "r. ! video/x-vp8 ! fakesink name=video "
+      "r. ! audio/x-opus ! fakesink name=audio", url);
+  Party *parties[] = { tx, rx, NULL };
+
+  mark_receiver (rx, TRUE);
+  party_play (tx);
+  party_play (rx);
+  wait_for (parties, receivers_got_media, GINT_TO_POINTER (30),
+      ">= 30 encoded frames");
+  /* Not decoded: the very bytes the sender's encoder made. */
+  g_assert_cmpstr (rx->video_caps, ==, "video/x-vp8");
+  g_assert_cmpstr (rx->audio_caps, ==, "audio/x-opus");
+  party_free (tx);
+  party_free (rx);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+/* Each party has a sink and a src of the same room: one party, media both
+ * ways, one peer connection. */
+static void
+test_two_way (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  const gchar *desc = TEST_VIDEO " ! letschatsink name=s room=both "
+      "server-url=URL " TEST_AUDIO " ! s. "
+      "letschatsrc name=r room=both server-url=URL "
+      "r. ! video/x-raw ! fakesink name=video "
+      "r. ! audio/x-raw ! fakesink name=audio";
+  Party *a = party_new (desc, url);
+  Party *b = party_new (desc, url);
+  Party *parties[] = { a, b, NULL };
+
+  mark_receiver (a, TRUE);
+  mark_receiver (b, TRUE);
+  party_play (a);
+  party_play (b);
+  wait_for (parties, receivers_got_media, GINT_TO_POINTER (30),
+      "both parties to receive >= 30 frames");
+  /* One party each: the room holds exactly two connections. */
+  g_assert_cmpuint (letschat_room_server_get_n_connections (ts->server), ==, 2);
+  party_free (a);
+  party_free (b);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+/* serve=true: the first pipeline is the room; no server process. */
+static void
+test_serve (void)
+{
+  guint16 port = free_port ();
+  gchar *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", port);
+  Party *tx = party_new (TEST_VIDEO " ! letschatsink room=served serve=true "
+      "server-url=URL", url);
+  Party *rx = party_new ("letschatsrc room=served server-url=URL ! "
+      "video/x-raw ! fakesink name=video", url);
+  Party *parties[] = { tx, rx, NULL };
+
+  mark_receiver (rx, FALSE);
+  party_play (tx);
+  party_play (rx);
+  wait_for (parties, receivers_got_media, GINT_TO_POINTER (30),
+      ">= 30 frames through the served room");
+  party_free (rx);
+  party_free (tx);
+  g_free (url);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Errors reach the bus with a message that says what to do.               */
+
+static void
+assert_contains (const gchar * text, const gchar * part)
+{
+  if (!strstr (text, part))
+    g_error ("error text '%s' does not mention '%s'", text, part);
+}
+
+static void
+test_error_unreachable (void)
+{
+  gchar *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", free_port ());
+  Party *p = party_new ("letschatsrc room=x server-url=URL ! fakesink", url);
+  gchar *text;
+
+  party_play (p);
+  text = wait_for_error (p);
+  assert_contains (text, "Could not connect");
+  assert_contains (text, url);
+  assert_contains (text, "serve=true");
+  g_free (text);
+  party_free (p);
+  g_free (url);
+}
+
+/* A server that accepts the TCP connection and never answers. */
+static void
+test_error_connect_timeout (void)
+{
+  GSocketListener *listener = g_socket_listener_new ();
+  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
+  gchar *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", port);
+  Party *p = party_new ("letschatsrc room=x connect-timeout=1 "
+      "server-url=URL ! fakesink", url);
+  gchar *text;
+
+  party_play (p);
+  text = wait_for_error (p);
+  assert_contains (text, "Could not connect");
+  assert_contains (text, url);
+  g_free (text);
+  party_free (p);
+  g_socket_listener_close (listener);
+  g_object_unref (listener);
+  g_free (url);
+}
+
+static void
+test_error_no_room (void)
+{
+  Party *p = party_new ("letschatsrc ! fakesink", "");
+  gchar *text;
+
+  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING), ==,
+      GST_STATE_CHANGE_FAILURE);
+  text = wait_for_error (p);
+  assert_contains (text, "No room set");
+  g_free (text);
+  party_free (p);
+}
+
+static gboolean
+both_joined (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen, "letschat/peer-joined") &&
+      g_hash_table_contains (parties[1]->seen, "letschat/peer-joined");
+}
+
+static void
+test_error_room_full (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *a = party_new (TEST_VIDEO " ! letschatsink room=full "
+      "server-url=URL", url);
+  Party *b = party_new ("letschatsrc room=full server-url=URL ! fakesink",
+      url);
+  Party *c = party_new ("letschatsrc room=full server-url=URL ! fakesink",
+      url);
+  Party *parties[] = { a, b, NULL };
+  gchar *text;
+
+  party_play (a);
+  party_play (b);
+  wait_for (parties, both_joined, NULL, "two parties in the room");
+  party_play (c);
+  text = wait_for_error (c);
+  assert_contains (text, "full");
+  assert_contains (text, "full");
+  g_free (text);
+  party_free (c);
+  party_free (a);
+  party_free (b);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+static gboolean
+first_joined (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen, "letschat/joined");
+}
+
+static void
+test_error_wrong_secret (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *a = party_new (TEST_VIDEO " ! letschatsink room=locked secret=right "
+      "server-url=URL", url);
+  Party *b = party_new ("letschatsrc room=locked secret=wrong "
+      "server-url=URL ! fakesink", url);
+  Party *parties[] = { a, NULL };
+  gchar *text;
+
+  party_play (a);
+  wait_for (parties, first_joined, NULL, "the first party to join");
+  party_play (b);
+  text = wait_for_error (b);
+  assert_contains (text, "secret");
+  g_free (text);
+  party_free (b);
+  party_free (a);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/call/sink-only-to-src-only", test_sink_only_to_src_only);
+  g_test_add_func ("/call/two-way", test_two_way);
+  g_test_add_func ("/call/serve", test_serve);
+  g_test_add_func ("/call/video-codec-vp9", test_video_codec_vp9);
+  g_test_add_func ("/call/video-codec-h264", test_video_codec_h264);
+  g_test_add_func ("/call/pre-encoded-h264", test_pre_encoded_h264);
+  g_test_add_func ("/call/pre-encoded-vp8-opus", test_pre_encoded_vp8_and_opus);
+  g_test_add_func ("/call/encoded-output", test_encoded_output);
+  g_test_add_func ("/errors/unreachable", test_error_unreachable);
+  g_test_add_func ("/errors/connect-timeout", test_error_connect_timeout);
+  g_test_add_func ("/errors/no-room", test_error_no_room);
+  g_test_add_func ("/errors/room-full", test_error_room_full);
+  g_test_add_func ("/errors/wrong-secret", test_error_wrong_secret);
+  return g_test_run ();
+}
