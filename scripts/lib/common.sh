@@ -1,0 +1,35 @@
+# Shared by ./scripts/check and ./scripts/demo: install what a fresh Debian 12
+# machine is missing, then configure and build. Sourced, not run.
+
+# Debian 12 packages letschat builds, tests and runs with.
+LETSCHAT_DEBIAN_PACKAGES=(
+  meson ninja-build pkg-config gcc indent
+  libglib2.0-dev libsoup-3.0-dev libjson-glib-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav gstreamer1.0-nice
+)
+
+letschat_install_deps() {
+  local missing=() p
+  for p in "${LETSCHAT_DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing missing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Configures (once) and builds into $LETSCHAT_BUILD (default: build/).
+letschat_build() {
+  LETSCHAT_BUILD=${LETSCHAT_BUILD:-build}
+  if [ ! -f "$LETSCHAT_BUILD/build.ninja" ]; then
+    meson setup "$LETSCHAT_BUILD" "$@"
+  fi
+  ninja -C "$LETSCHAT_BUILD"
+}
