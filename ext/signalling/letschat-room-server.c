@@ -141,8 +141,9 @@ send_text (Connection * conn, const gchar * text)
     soup_websocket_connection_send_text (conn->ws, text);
 }
 
+/* @room: the room the request was about, for the log line */
 static void
-send_error (Connection * conn, LetsChatProtocolError code,
+refuse (Connection * conn, const gchar * room, LetsChatProtocolError code,
     const gchar * message)
 {
   const gchar *wire_code = letschat_protocol_error_to_code (code);
@@ -150,8 +151,15 @@ send_error (Connection * conn, LetsChatProtocolError code,
   g_autofree gchar *escaped = g_strescape (message, NULL);
 
   g_info ("refused id=%s addr=%s room=%s code=%s: %s", conn->id,
-      conn->remote, conn->room ? conn->room->name : "-", wire_code, escaped);
+      conn->remote, room ? room : "-", wire_code, escaped);
   send_text (conn, text);
+}
+
+static void
+send_error (Connection * conn, LetsChatProtocolError code,
+    const gchar * message)
+{
+  refuse (conn, conn->room ? conn->room->name : NULL, code, message);
 }
 
 static Room *
@@ -304,14 +312,14 @@ handle_join (Connection * conn, LetsChatMessage * msg)
   /* The secret is checked before the room's size so that a stranger cannot
    * learn whether a protected room is busy. */
   if (required != NULL && !secret_equal (required, msg->secret)) {
-    send_error (conn, LETSCHAT_PROTOCOL_ERROR_UNAUTHORIZED,
+    refuse (conn, msg->room, LETSCHAT_PROTOCOL_ERROR_UNAUTHORIZED,
         msg->secret ? "Wrong secret for this room." :
         "This room needs a secret.");
     return;
   }
 
   if (room != NULL && room_n_parties (room) >= 2) {
-    send_error (conn, LETSCHAT_PROTOCOL_ERROR_ROOM_FULL,
+    refuse (conn, msg->room, LETSCHAT_PROTOCOL_ERROR_ROOM_FULL,
         "This room already has two parties.");
     return;
   }

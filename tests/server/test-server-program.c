@@ -1,0 +1,277 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* The installed program, run as a subprocess ($LETSCHAT_SERVER): its
+ * options, its output, a whole session through it, a clean SIGTERM, and a
+ * readable failure when the port is taken. */
+
+#include "letschat-protocol.h"
+#include "test-util.h"
+
+#include <signal.h>
+#include <string.h>
+
+typedef struct
+{
+  GSubprocess *process;
+  GDataInputStream *out;
+  GString *output;              /* everything read from stdout so far */
+  GCancellable *cancellable;
+  gboolean eof;
+  gboolean exited;
+  guint16 port;
+} Server;
+
+static const gchar *
+server_path (void)
+{
+  const gchar *path = g_getenv ("LETSCHAT_SERVER");
+
+  if (path == NULL)
+    g_error ("LETSCHAT_SERVER is not set: run through `meson test`");
+  return path;
+}
+
+static void read_next_line (Server * s);
+
+static void
+on_line (GObject * source, GAsyncResult * result, gpointer user_data)
+{
+  Server *s = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *line = NULL;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM
+      (source), result, NULL, &error);
+  if (line == NULL) {
+    s->eof = TRUE;
+    return;
+  }
+  g_string_append_printf (s->output, "%s\n", line);
+  read_next_line (s);
+}
+
+static void
+read_next_line (Server * s)
+{
+  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT,
+      s->cancellable, on_line, s);
+}
+
+static void
+on_exited (GObject * source, GAsyncResult * result, gpointer user_data)
+{
+  Server *s = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  s->exited = TRUE;
+}
+
+/* Starts the server with @args (NULL-terminated) on a free port and waits
+ * for its "listening" line. */
+static Server *
+server_start (const gchar * first_arg, ...)
+{
+  Server *s = g_new0 (Server, 1);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  const gchar *arg, *line, *colon;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) server_path ());
+  g_ptr_array_add (argv, (gpointer) "--port=0");
+  va_start (args, first_arg);
+  for (arg = first_arg; arg; arg = va_arg (args, const gchar *))
+      g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  s->process = g_subprocess_newv ((const gchar * const *) argv->pdata,
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
+  s->output = g_string_new (NULL);
+  s->cancellable = g_cancellable_new ();
+  read_next_line (s);
+  g_subprocess_wait_async (s->process, NULL, on_exited, s);
+
+  WAIT_UNTIL (strchr (s->output->str, '\n') || s->exited);
+  line = s->output->str;
+  g_assert_true (g_str_has_prefix (line,
+          "letschat-server listening on ws://127.0.0.1:"));
+  colon = strrchr (strstr (line, "ws://"), ':');
+  s->port = g_ascii_strtoull (colon + 1, NULL, 10);
+  g_assert_cmpuint (s->port, >, 0);
+  g_assert_nonnull (strstr (line, "/ws\n"));
+  return s;
+}
+
+static gchar *
+server_url (Server * s)
+{
+  return g_strdup_printf ("ws://127.0.0.1:%u/ws", s->port);
+}
+
+/* Sends SIGTERM and checks the exit is clean (status 0). */
+static void
+server_stop (Server * s)
+{
+  if (!s->exited) {
+    g_subprocess_send_signal (s->process, SIGTERM);
+    WAIT_UNTIL (s->exited && s->eof);
+  }
+  g_assert_true (g_subprocess_get_if_exited (s->process));
+  g_assert_cmpint (g_subprocess_get_exit_status (s->process), ==, 0);
+
+  g_cancellable_cancel (s->cancellable);
+  g_object_unref (s->cancellable);
+  g_object_unref (s->out);
+  g_object_unref (s->process);
+  g_string_free (s->output, TRUE);
+  g_free (s);
+}
+
+static void
+test_help (void)
+{
+  const gchar *argv[] = { server_path (), "--help", NULL };
+  g_autoptr (GSubprocess) p = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = NULL;
+
+  p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+  g_assert_nonnull (strstr (out, "Usage:"));
+  g_assert_nonnull (strstr (out, "--port"));
+  g_assert_nonnull (strstr (out, "--room-secret"));
+  g_assert_nonnull (strstr (out, "--ice-server"));
+}
+
+static void
+test_bad_options (void)
+{
+  const gchar *bad[][3] = {
+    {"--room-secret", "nosecret", NULL},
+    {"--room-secret", "bad room=x", NULL},
+    {"--ice-server", "http://example.org", NULL},
+    {"--port", "70000", NULL},
+    {"--no-such-option", NULL, NULL},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    const gchar *argv[] = { server_path (), "--port=0", bad[i][0], bad[i][1],
+      NULL
+    };
+    g_autoptr (GSubprocess) p = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *err = NULL;
+
+    p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+        G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+    g_assert_no_error (error);
+    g_subprocess_communicate_utf8 (p, NULL, NULL, NULL, &err, &error);
+    g_assert_no_error (error);
+    g_test_message ("%s %s -> %s", bad[i][0], bad[i][1], err);
+    g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 1);
+    g_assert_true (g_str_has_prefix (err, "letschat-server: "));
+  }
+}
+
+static void
+test_session (void)
+{
+  Server *s = server_start ("--room-secret", "vip=hunter2",
+      "--ice-server", "stun:stun.example.org:3478", NULL);
+  g_autofree gchar *url = server_url (s);
+  g_autoptr (JsonNode) offer = letschat_protocol_sdp_data_new ("offer", "o");
+  ClientPeer *a, *b;
+  JsonObject *ice;
+
+  a = client_peer_connect (url);
+  b = client_peer_connect (url);
+
+  letschat_client_join (a->client, "vip", "wrong", "A");
+  WAIT_UNTIL (a->n_errors == 1);
+  g_assert_cmpstr (a->error_code, ==, LETSCHAT_ERROR_UNAUTHORIZED);
+
+  client_peer_join (a, "vip", "hunter2", "A");
+  ice = json_array_get_object_element (json_node_get_array (a->ice_servers), 0);
+  g_assert_cmpstr (json_object_get_string_member (ice, "urls"), ==,
+      "stun:stun.example.org:3478");
+  client_peer_join (b, "vip", "hunter2", "B");
+  g_assert_cmpstr (b->welcome_peer_id, ==, a->id);
+
+  letschat_client_send_signal (b->client, offer);
+  WAIT_UNTIL (a->signals->len == 1);
+  g_assert_cmpstr (a->signal_from, ==, b->id);
+
+  /* one log line per join, with a timestamp, and never the secret */
+  WAIT_UNTIL (strstr (s->output->str, b->id) != NULL);
+  g_assert_nonnull (strstr (s->output->str, "join room=vip"));
+  g_assert_nonnull (strstr (s->output->str, "code=unauthorized"));
+  g_assert_null (strstr (s->output->str, "hunter2"));
+  g_assert_null (strstr (s->output->str, "wrong"));
+  g_assert_true (g_ascii_isdigit (strchr (s->output->str, '\n')[1]));
+
+  /* SIGTERM: both parties are told "going away", the program exits 0 */
+  g_subprocess_send_signal (s->process, SIGTERM);
+  WAIT_UNTIL (a->closed && b->closed);
+  g_assert_nonnull (a->closed_error);
+  g_assert_nonnull (strstr (a->closed_error->message, "1001"));
+  WAIT_UNTIL (s->exited);
+  g_test_message ("%s", s->output->str);
+  g_assert_nonnull (strstr (s->output->str, "shutting down"));
+
+  client_peer_free (a);
+  client_peer_free (b);
+  server_stop (s);
+}
+
+static void
+test_port_in_use (void)
+{
+  Server *s = server_start (NULL);
+  g_autofree gchar *port = g_strdup_printf ("--port=%u", s->port);
+  g_autofree gchar *where = g_strdup_printf ("127.0.0.1:%u", s->port);
+  const gchar *argv[] = { server_path (), port, NULL };
+  g_autoptr (GSubprocess) p = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = NULL;
+  g_autofree gchar *err = NULL;
+
+  p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("second server: %s", err);
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 1);
+  g_assert_nonnull (strstr (err, where));
+  g_assert_nonnull (strstr (err, "in use"));
+  g_assert_cmpstr (out, ==, "");
+
+  /* the first one did not notice */
+  g_assert_false (s->exited);
+  server_stop (s);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/program/help", test_help);
+  g_test_add_func ("/program/bad-options", test_bad_options);
+  g_test_add_func ("/program/session-and-sigterm", test_session);
+  g_test_add_func ("/program/port-in-use", test_port_in_use);
+
+  return g_test_run ();
+}
