@@ -68,6 +68,7 @@ struct _LetsChatRoomServer
   JsonArray *ice_servers;
   Room *waiting_stranger;       /* a stranger room with one party, or NULL */
 
+  guint16 port;
   guint max_message_size;
   gdouble rate_limit;
   guint rate_burst;
@@ -796,6 +797,25 @@ resolve_host (const gchar * host, GInetAddress ** address, GError ** error)
   return TRUE;
 }
 
+/* Read from the listening socket rather than soup_server_get_uris(),
+ * which leaks an address per call in libsoup 3.2. */
+static guint16
+bound_port (SoupServer * soup)
+{
+  GSList *listeners = soup_server_get_listeners (soup);
+  guint16 port = 0;
+
+  if (listeners) {
+    g_autoptr (GSocketAddress) addr =
+        g_socket_get_local_address (listeners->data, NULL);
+
+    if (G_IS_INET_SOCKET_ADDRESS (addr))
+      port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr));
+  }
+  g_slist_free (listeners);
+  return port;
+}
+
 gboolean
 letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
     guint16 port, GError ** error)
@@ -827,6 +847,7 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
     return FALSE;
   }
 
+  self->port = bound_port (self->soup);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
   return TRUE;
 }
@@ -834,18 +855,8 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
 guint16
 letschat_room_server_get_port (LetsChatRoomServer * self)
 {
-  GSList *uris;
-  guint16 port = 0;
-
   g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), 0);
-
-  if (self->soup == NULL)
-    return 0;
-  uris = soup_server_get_uris (self->soup);
-  if (uris)
-    port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  return port;
+  return self->port;
 }
 
 void
