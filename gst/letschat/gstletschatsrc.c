@@ -46,7 +46,7 @@
  * ## Example launch line: record the other party without re-encoding
  * |[
  * gst-launch-1.0 -e letschatsrc name=s room=demo ! video/x-vp8 ! queue ! webmmux name=m ! \
- *     filesink location=call.webm  s. ! audio/x-opus ! queue ! m.
+ *     filesink location=call.webm  s. ! audio/x-opus ! queue ! m.audio_%u
  * ]|
  *
  * Since: 0.1
@@ -83,6 +83,12 @@ struct _GstLetsChatSrc
 
   /* Only changed in state changes */
   GstLetsChatSession *session;
+
+  /* webrtcbin adds the streams of the other party from several streaming
+   * threads at once. Adding our pads one at a time lets whoever links them
+   * (gst-launch-1.0's delayed links try every unlinked pad) see one new pad
+   * at a time. */
+  GMutex add_stream_lock;
 };
 
 static GstStaticPadTemplate video_template =
@@ -203,6 +209,7 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
   gst_caps_unref (caps);
   video = g_str_equal (codec->media, "video");
 
+  g_mutex_lock (&self->add_stream_lock);
   GST_OBJECT_LOCK (self);
   name = g_strdup_printf (video ? "video_%u" : "audio_%u",
       video ? self->n_video++ : self->n_audio++);
@@ -220,6 +227,7 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
   decode = src_wants_decoded (ghost, codec);
   chain = gst_lets_chat_codec_make_receiver (codec, decode, &error);
   if (!chain) {
+    g_mutex_unlock (&self->add_stream_lock);
     GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("%s", error->message),
         (NULL));
     g_error_free (error);
@@ -263,6 +271,7 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
     GST_ELEMENT_ERROR (self, CORE, PAD, ("Could not link the %s stream of "
             "the other party", codec->encoding_name), (NULL));
   gst_object_unref (pad);
+  g_mutex_unlock (&self->add_stream_lock);
 
   GST_INFO_OBJECT (self, "%s: receiving %s%s", name, codec->encoding_name,
       decode ? ", decoded" : ", still encoded");
@@ -442,6 +451,7 @@ gst_lets_chat_src_finalize (GObject * object)
   GstLetsChatSrc *self = GST_LETS_CHAT_SRC (object);
 
   gst_lets_chat_settings_clear (&self->settings);
+  g_mutex_clear (&self->add_stream_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -493,5 +503,6 @@ gst_lets_chat_src_init (GstLetsChatSrc * self)
 {
   gst_lets_chat_settings_init (&self->settings);
   self->latency = DEFAULT_LATENCY;
+  g_mutex_init (&self->add_stream_lock);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
 }

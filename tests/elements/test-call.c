@@ -323,8 +323,7 @@ mark_receiver (Party * p, gboolean audio)
 /* A sender and a receiver, each in its own pipeline. */
 static void
 run_one_way_call (const gchar * sender_desc, const gchar * receiver_desc,
-    gboolean audio, const gchar * expect_video_caps,
-    const gchar * expect_codec)
+    gboolean audio, const gchar * expect_video_caps, const gchar * expect_codec)
 {
   TestServer *ts = test_server_start ();
   gchar *url = test_server_url (ts);
