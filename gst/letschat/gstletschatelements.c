@@ -50,6 +50,9 @@ letschat_post_start_error (GstElement * element,
   if (error->domain == GST_CORE_ERROR)
     GST_ELEMENT_ERROR (element, CORE, MISSING_PLUGIN, ("%s", error->message),
         (NULL));
+  else if (error->domain == GST_RESOURCE_ERROR)
+    GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS, ("%s", error->message),
+        (NULL));
   else if (settings->serve)
     GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ_WRITE,
         ("%s. Is another server already using that port? Change the port "

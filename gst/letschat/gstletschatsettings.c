@@ -42,10 +42,12 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "ice_servers are used when neither this nor turn-servers is set",
           NULL, PARAM_FLAGS));
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_TURN_SERVERS,
-      g_param_spec_boxed ("turn-servers", "TURN servers",
+      gst_param_spec_array ("turn-servers", "TURN servers",
           "TURN servers as turn(s)://user:password@host:port, e.g. "
-          "turn-servers=\"<turn://u:p@turn.example.org:3478>\"",
-          G_TYPE_STRV, PARAM_FLAGS));
+          "turn-servers='<\"turn://u:p@turn.example.org:3478\">'",
+          g_param_spec_string ("turn-server", "TURN server",
+              "A TURN server URI", NULL,
+              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS), PARAM_FLAGS));
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_SERVE,
       g_param_spec_boolean ("serve", "Serve",
           "Host the room server in this process at the host and port of "
@@ -120,10 +122,16 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_STUN_SERVER:
       replace_string (&s->stun_server, value);
       break;
-    case GST_LETS_CHAT_PROP_TURN_SERVERS:
+    case GST_LETS_CHAT_PROP_TURN_SERVERS:{
+      guint i, n = gst_value_array_get_size (value);
+
       g_strfreev (s->turn_servers);
-      s->turn_servers = g_value_dup_boxed (value);
+      s->turn_servers = g_new0 (gchar *, n + 1);
+      for (i = 0; i < n; i++)
+        s->turn_servers[i] =
+            g_value_dup_string (gst_value_array_get_value (value, i));
       break;
+    }
     case GST_LETS_CHAT_PROP_SERVE:
       s->serve = g_value_get_boolean (value);
       break;
@@ -156,9 +164,18 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_STUN_SERVER:
       g_value_set_string (value, s->stun_server);
       break;
-    case GST_LETS_CHAT_PROP_TURN_SERVERS:
-      g_value_set_boxed (value, s->turn_servers);
+    case GST_LETS_CHAT_PROP_TURN_SERVERS:{
+      gchar **t;
+
+      for (t = s->turn_servers; t && *t; t++) {
+        GValue v = G_VALUE_INIT;
+
+        g_value_init (&v, G_TYPE_STRING);
+        g_value_set_string (&v, *t);
+        gst_value_array_append_and_take_value (value, &v);
+      }
       break;
+    }
     case GST_LETS_CHAT_PROP_SERVE:
       g_value_set_boolean (value, s->serve);
       break;

@@ -617,6 +617,42 @@ test_error_wrong_secret (void)
   g_free (url);
 }
 
+/* serve=true where a server already listens: say so, and what to do. */
+static void
+test_error_serve_port_in_use (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *p = party_new ("letschatsrc room=x serve=true server-url=URL ! "
+      "fakesink", url);
+  gchar *text;
+
+  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING), ==,
+      GST_STATE_CHANGE_FAILURE);
+  text = wait_for_error (p);
+  assert_contains (text, "Could not host the room server");
+  assert_contains (text, "drop serve=true");
+  g_free (text);
+  party_free (p);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+static void
+test_error_bad_turn_server (void)
+{
+  Party *p = party_new ("letschatsrc room=x turn-servers=<\"nonsense\"> ! "
+      "fakesink", "");
+  gchar *text;
+
+  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING), ==,
+      GST_STATE_CHANGE_FAILURE);
+  text = wait_for_error (p);
+  assert_contains (text, "Invalid TURN server 'nonsense'");
+  g_free (text);
+  party_free (p);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -636,5 +672,7 @@ main (int argc, char **argv)
   g_test_add_func ("/errors/no-room", test_error_no_room);
   g_test_add_func ("/errors/room-full", test_error_room_full);
   g_test_add_func ("/errors/wrong-secret", test_error_wrong_secret);
+  g_test_add_func ("/errors/serve-port-in-use", test_error_serve_port_in_use);
+  g_test_add_func ("/errors/bad-turn-server", test_error_bad_turn_server);
   return g_test_run ();
 }
