@@ -34,6 +34,7 @@
 #include <gst/sdp/sdp.h>
 
 #include "gstletschatsession.h"
+#include "gstletschatrelay.h"
 #include "gstletschatserve.h"
 #include "gstletschatsrc.h"
 #include "letschat-client.h"
@@ -56,8 +57,17 @@ struct _GstLetsChatSession
   GstElement *src;              /* weak */
   guint holds;
   gboolean started;
+  gboolean stopped;             /* left the room: no more call changes */
 
+  /* The current peer connection. Replaced (on the session thread) when
+   * the other party leaves or the connection fails; pc_lock guards the
+   * pointer and the send streams attached to it against the sink's
+   * streaming threads. */
+  GMutex pc_lock;
   GstElement *webrtcbin;        /* owned by host */
+  GList *send_streams;          /* of SendStream */
+  guint generation;             /* of the current webrtcbin */
+  guint latency;
   GstLetsChatServeHandle *served;
 
   GThread *thread;
@@ -78,7 +88,20 @@ struct _GstLetsChatSession
   GstWebRTCSessionDescription *pending_offer;
   GQueue pending_candidates;    /* of JsonObject (ice) */
   GstClockTime peer_joined_time;
+  JsonNode *server_ice_servers; /* from welcome, for every new webrtcbin */
+  GSource *gap_source;          /* fills the src's pads while alone */
 };
+
+/* One stream the party sends: the sink's chain ends in a relay, which the
+ * session attaches to each new webrtcbin. */
+typedef struct
+{
+  GstLetsChatRelay *relay;
+  const GstLetsChatCodec *codec;
+  GstPad *webrtc_pad;           /* request pad of the webrtcbin it feeds */
+} SendStream;
+
+#define GENERATION_KEY "letschat-generation"
 
 G_DEFINE_TYPE (GstLetsChatSession, gst_lets_chat_session, GST_TYPE_OBJECT);
 
@@ -86,6 +109,10 @@ static GMutex registry_lock;
 static GList *registry;         /* of GstLetsChatSession, no refs */
 
 static void session_maybe_negotiate (GstLetsChatSession * self);
+static void session_restart_call (GstLetsChatSession * self,
+    const gchar * reason);
+static void session_start_gaps (GstLetsChatSession * self);
+static void session_stop_gaps (GstLetsChatSession * self);
 
 /* ---------------------------------------------------------------------- */
 /* Bus messages, always posted with no lock held.                          */
@@ -160,8 +187,10 @@ ice_url_to_webrtcbin (const gchar * url, const gchar * user,
 }
 
 static void
-session_apply_server_ice_servers (GstLetsChatSession * self, JsonNode * node)
+session_apply_server_ice_servers (GstLetsChatSession * self,
+    GstElement * webrtc)
 {
+  JsonNode *node = self->server_ice_servers;
   JsonArray *arr;
   guint i;
 
@@ -196,10 +225,10 @@ session_apply_server_ice_servers (GstLetsChatSession * self, JsonNode * node)
         continue;
       if (g_str_has_prefix (uri, "stun://")) {
         GST_INFO_OBJECT (self, "STUN server from the room server: %s", uri);
-        g_object_set (self->webrtcbin, "stun-server", uri, NULL);
+        g_object_set (webrtc, "stun-server", uri, NULL);
       } else {
         GST_INFO_OBJECT (self, "TURN server from the room server");
-        g_signal_emit_by_name (self->webrtcbin, "add-turn-server", uri, &ok);
+        g_signal_emit_by_name (webrtc, "add-turn-server", uri, &ok);
       }
     }
     g_list_free (list);
@@ -289,42 +318,69 @@ session_setup_transceivers (GstLetsChatSession * self)
   }
 }
 
+/* What a webrtcbin promise belongs to: replies from a webrtcbin that has
+ * since been replaced are dropped. */
 typedef struct
 {
   GstLetsChatSession *self;
-  GstPromise *promise;
-} PromiseReply;
+  guint generation;
+  gboolean is_offer;
+  GstPromise *promise;          /* the reply, once there */
+} PromiseContext;
 
-static void
-promise_reply_free (gpointer data)
+static PromiseContext *
+promise_context_new (GstLetsChatSession * self, gboolean is_offer)
 {
-  PromiseReply *r = data;
+  PromiseContext *c = g_new0 (PromiseContext, 1);
 
-  gst_object_unref (r->self);
-  gst_promise_unref (r->promise);
-  g_free (r);
+  c->self = gst_object_ref (self);
+  c->generation = self->generation;
+  c->is_offer = is_offer;
+  return c;
 }
 
-/* webrtcbin answers promises on its own thread: move to ours. */
 static void
-on_promise (GstPromise * promise, gpointer user_data, GSourceFunc func)
+promise_context_free (gpointer data)
 {
-  GstLetsChatSession *self = user_data;
-  PromiseReply *r = g_new0 (PromiseReply, 1);
+  PromiseContext *c = data;
 
-  r->self = gst_object_ref (self);
+  gst_object_unref (c->self);
+  if (c->promise)
+    gst_promise_unref (c->promise);
+  g_free (c);
+}
+
+/* webrtcbin answers promises on its own thread: move to ours. The change
+ * function's user data is freed with the promise, so hand a copy over. */
+static void
+on_promise (GstPromise * promise, PromiseContext * c, GSourceFunc func)
+{
+  PromiseContext *r = g_new0 (PromiseContext, 1);
+
+  *r = *c;
+  gst_object_ref (r->self);
   r->promise = gst_promise_ref (promise);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, func, r,
-      promise_reply_free);
+  g_main_context_invoke_full (c->self->context, G_PRIORITY_DEFAULT, func, r,
+      promise_context_free);
+}
+
+static GstPromise *
+session_new_promise (GstLetsChatSession * self, gboolean is_offer,
+    GstPromiseChangeFunc func)
+{
+  return gst_promise_new_with_change_func (func,
+      promise_context_new (self, is_offer), promise_context_free);
 }
 
 static GstWebRTCSessionDescription *
-promise_take_description (PromiseReply * r, const gchar * field)
+promise_take_description (PromiseContext * r)
 {
   const GstStructure *reply;
   GstWebRTCSessionDescription *desc = NULL;
   GError *error = NULL;
 
+  if (r->generation != r->self->generation)
+    return NULL;                /* from a peer connection that is gone */
   if (gst_promise_wait (r->promise) != GST_PROMISE_RESULT_REPLIED)
     return NULL;
   reply = gst_promise_get_reply (r->promise);
@@ -337,21 +393,18 @@ promise_take_description (PromiseReply * r, const gchar * field)
     g_error_free (error);
     return NULL;
   }
-  gst_structure_get (reply, field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc,
-      NULL);
+  gst_structure_get (reply, r->is_offer ? "offer" : "answer",
+      GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, NULL);
   return desc;
 }
 
 static gboolean
 session_on_description_created (gpointer data)
 {
-  PromiseReply *r = data;
+  PromiseContext *r = data;
   GstLetsChatSession *self = r->self;
-  gboolean is_offer = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (self),
-          "creating-offer"));
-  GstWebRTCSessionDescription *desc;
+  GstWebRTCSessionDescription *desc = promise_take_description (r);
 
-  desc = promise_take_description (r, is_offer ? "offer" : "answer");
   if (!desc)
     return G_SOURCE_REMOVE;
   g_signal_emit_by_name (self->webrtcbin, "set-local-description", desc, NULL);
@@ -384,15 +437,15 @@ session_flush_candidates (GstLetsChatSession * self)
 static gboolean
 session_on_remote_offer_set (gpointer data)
 {
-  PromiseReply *r = data;
+  PromiseContext *r = data;
   GstLetsChatSession *self = r->self;
   GstPromise *promise;
 
+  if (r->generation != self->generation)
+    return G_SOURCE_REMOVE;
   self->remote_set = TRUE;
   session_flush_candidates (self);
-  g_object_set_data (G_OBJECT (self), "creating-offer", GINT_TO_POINTER (0));
-  promise = gst_promise_new_with_change_func (on_description_created,
-      gst_object_ref (self), gst_object_unref);
+  promise = session_new_promise (self, FALSE, on_description_created);
   g_signal_emit_by_name (self->webrtcbin, "create-answer", NULL, promise);
   gst_promise_unref (promise);
   return G_SOURCE_REMOVE;
@@ -424,9 +477,7 @@ session_maybe_negotiate (GstLetsChatSession * self)
     self->offer_made = TRUE;
     session_setup_transceivers (self);
     GST_INFO_OBJECT (self, "creating the offer for %s", self->peer_id);
-    g_object_set_data (G_OBJECT (self), "creating-offer", GINT_TO_POINTER (1));
-    promise = gst_promise_new_with_change_func (on_description_created,
-        gst_object_ref (self), gst_object_unref);
+    promise = session_new_promise (self, TRUE, on_description_created);
     g_signal_emit_by_name (self->webrtcbin, "create-offer", NULL, promise);
     gst_promise_unref (promise);
   } else if (!self->offerer && self->pending_offer) {
@@ -435,8 +486,7 @@ session_maybe_negotiate (GstLetsChatSession * self)
     self->pending_offer = NULL;
     session_setup_transceivers (self);
     GST_INFO_OBJECT (self, "answering the offer of %s", self->peer_id);
-    promise = gst_promise_new_with_change_func (on_remote_offer_set,
-        gst_object_ref (self), gst_object_unref);
+    promise = session_new_promise (self, FALSE, on_remote_offer_set);
     g_signal_emit_by_name (self->webrtcbin, "set-remote-description", offer,
         promise);
     gst_promise_unref (promise);
@@ -461,6 +511,7 @@ session_set_peer (GstLetsChatSession * self, const gchar * id,
   g_free (self->peer_id);
   self->peer_id = g_strdup (id);
   self->peer_joined_time = gst_util_get_timestamp ();
+  session_stop_gaps (self);
   session_post (self, gst_structure_new ("letschat/peer-joined",
           "peer-id", G_TYPE_STRING, id,
           "peer-name", G_TYPE_STRING, name ? name : "", NULL));
@@ -475,7 +526,9 @@ on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
       peer_id ? "the other party is here: offering" : "waiting for a party");
   g_free (self->my_id);
   self->my_id = g_strdup (id);
-  session_apply_server_ice_servers (self, ice_servers);
+  g_clear_pointer (&self->server_ice_servers, json_node_unref);
+  self->server_ice_servers = ice_servers ? json_node_copy (ice_servers) : NULL;
+  session_apply_server_ice_servers (self, self->webrtcbin);
   session_post (self, gst_structure_new ("letschat/joined",
           "id", G_TYPE_STRING, id, "room", G_TYPE_STRING, room, NULL));
   if (peer_id) {
@@ -502,6 +555,10 @@ on_peer_left (LetsChatClient * client, const gchar * peer_id,
   g_clear_pointer (&self->peer_id, g_free);
   session_post (self, gst_structure_new ("letschat/peer-left",
           "peer-id", G_TYPE_STRING, peer_id, NULL));
+  /* The pipeline goes on: a fresh peer connection waits for the next
+   * party, and the src's pads stay, filled with gaps meanwhile. */
+  session_restart_call (self, "peer-left");
+  session_start_gaps (self);
 }
 
 static void
@@ -525,6 +582,10 @@ session_handle_sdp (GstLetsChatSession * self, JsonObject * sdp)
   }
   GST_DEBUG_OBJECT (self, "received %s:\n%s", type, text);
   if (g_str_equal (type, "offer")) {
+    /* An offer on top of a negotiated call: the other party started over
+     * (its connection failed, or it restarted). Start over too. */
+    if (self->remote_set || self->offer_made)
+      session_restart_call (self, "new-offer");
     desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, msg);
     if (self->pending_offer)
       gst_webrtc_session_description_free (self->pending_offer);
@@ -708,9 +769,17 @@ session_disconnect_cb (gpointer data)
 typedef struct
 {
   GstLetsChatSession *self;
+  guint generation;
   guint mline;
   gchar *candidate;             /* NULL: end of candidates */
 } LocalCandidate;
+
+static guint
+webrtc_generation (GstElement * webrtc)
+{
+  return GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (webrtc),
+          GENERATION_KEY));
+}
 
 static void
 local_candidate_free (gpointer data)
@@ -730,7 +799,7 @@ session_send_candidate_cb (gpointer data)
   JsonObject *obj = json_object_new ();
   JsonNode *node = json_node_new (JSON_NODE_OBJECT);
 
-  if (!self->client)
+  if (!self->client || c->generation != self->generation)
     goto out;
   if (c->candidate) {
     JsonObject *ice = json_object_new ();
@@ -762,12 +831,13 @@ out:
 }
 
 static void
-session_queue_candidate (GstLetsChatSession * self, guint mline,
-    const gchar * candidate)
+session_queue_candidate (GstLetsChatSession * self, GstElement * webrtc,
+    guint mline, const gchar * candidate)
 {
   LocalCandidate *c = g_new0 (LocalCandidate, 1);
 
   c->self = gst_object_ref (self);
+  c->generation = webrtc_generation (webrtc);
   c->mline = mline;
   c->candidate = g_strdup (candidate);
   g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
@@ -778,7 +848,7 @@ static void
 on_ice_candidate (GstElement * webrtc, guint mline, const gchar * candidate,
     GstLetsChatSession * self)
 {
-  session_queue_candidate (self, mline, candidate);
+  session_queue_candidate (self, webrtc, mline, candidate);
 }
 
 static void
@@ -789,7 +859,38 @@ on_ice_gathering_state (GstElement * webrtc, GParamSpec * pspec,
 
   g_object_get (webrtc, "ice-gathering-state", &state, NULL);
   if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
-    session_queue_candidate (self, 0, NULL);
+    session_queue_candidate (self, webrtc, 0, NULL);
+}
+
+typedef struct
+{
+  GstLetsChatSession *self;
+  guint generation;
+} GenerationRef;
+
+static void
+generation_ref_free (gpointer data)
+{
+  GenerationRef *g = data;
+
+  gst_object_unref (g->self);
+  g_free (g);
+}
+
+/* ICE or DTLS failed while the other party is still in the room: a new
+ * peer connection, negotiated through the room as at the start. */
+static gboolean
+session_connection_failed_cb (gpointer data)
+{
+  GenerationRef *g = data;
+  GstLetsChatSession *self = g->self;
+
+  if (g->generation != self->generation || !self->peer_id)
+    return G_SOURCE_REMOVE;
+  GST_WARNING_OBJECT (self, "the peer connection failed: starting over");
+  session_restart_call (self, "connection-failed");
+  session_maybe_negotiate (self);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -807,6 +908,15 @@ on_connection_state (GstElement * webrtc, GParamSpec * pspec,
   session_post (self, gst_structure_new ("letschat/connection-state",
           "state", G_TYPE_STRING, value->value_nick, NULL));
   g_type_class_unref (klass);
+
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    GenerationRef *g = g_new0 (GenerationRef, 1);
+
+    g->self = gst_object_ref (self);
+    g->generation = webrtc_generation (webrtc);
+    g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
+        session_connection_failed_cb, g, generation_ref_free);
+  }
 }
 
 /* A stream from the other party: letschatsrc builds its chain and pad.
@@ -831,7 +941,7 @@ on_webrtc_pad_added (GstElement * webrtc, GstPad * pad,
 
   if (src) {
     gst_lets_chat_src_add_stream (GST_LETS_CHAT_SRC (src), pad,
-        self->peer_joined_time);
+        webrtc_generation (webrtc), self->peer_joined_time);
     gst_object_unref (src);
   } else if (host) {
     GstElement *fakesink = gst_element_factory_make ("fakesink", NULL);
@@ -861,44 +971,209 @@ session_thread (gpointer data)
   return NULL;
 }
 
-static gboolean
-session_configure_webrtcbin (GstLetsChatSession * self, GError ** error)
+/* A new webrtcbin with the party's settings, not yet in any bin. */
+static GstElement *
+session_make_webrtcbin (GstLetsChatSession * self, GError ** error)
 {
+  GstElement *webrtc = gst_element_factory_make ("webrtcbin", NULL);
   gchar **t;
 
-  self->webrtcbin = gst_element_factory_make ("webrtcbin", NULL);
-  if (!self->webrtcbin) {
+  if (!webrtc) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
         "The GStreamer element 'webrtcbin' is missing: install "
         "gstreamer1.0-plugins-bad and gstreamer1.0-nice");
-    return FALSE;
+    return NULL;
   }
   /* One transport for every stream, as browsers do: fewer ICE checks,
    * faster setup. */
-  gst_util_set_object_arg (G_OBJECT (self->webrtcbin), "bundle-policy",
-      "max-bundle");
+  gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy", "max-bundle");
+  g_object_set (webrtc, "latency", self->latency, NULL);
   if (self->settings.stun_server)
-    g_object_set (self->webrtcbin, "stun-server", self->settings.stun_server,
-        NULL);
+    g_object_set (webrtc, "stun-server", self->settings.stun_server, NULL);
   for (t = self->settings.turn_servers; t && *t; t++) {
     gboolean ok = FALSE;
-    g_signal_emit_by_name (self->webrtcbin, "add-turn-server", *t, &ok);
+    g_signal_emit_by_name (webrtc, "add-turn-server", *t, &ok);
     if (!ok) {
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
           "Invalid TURN server '%s': write it as "
           "turn://user:password@host:port", *t);
-      return FALSE;
+      gst_object_unref (gst_object_ref_sink (webrtc));
+      return NULL;
     }
   }
-  g_signal_connect (self->webrtcbin, "on-ice-candidate",
+  session_apply_server_ice_servers (self, webrtc);
+  g_signal_connect (webrtc, "on-ice-candidate",
       G_CALLBACK (on_ice_candidate), self);
-  g_signal_connect (self->webrtcbin, "notify::ice-gathering-state",
+  g_signal_connect (webrtc, "notify::ice-gathering-state",
       G_CALLBACK (on_ice_gathering_state), self);
-  g_signal_connect (self->webrtcbin, "notify::connection-state",
+  g_signal_connect (webrtc, "notify::connection-state",
       G_CALLBACK (on_connection_state), self);
-  g_signal_connect (self->webrtcbin, "pad-added",
-      G_CALLBACK (on_webrtc_pad_added), self);
-  return TRUE;
+  g_signal_connect (webrtc, "pad-added", G_CALLBACK (on_webrtc_pad_added),
+      self);
+  return webrtc;
+}
+
+/* Called with pc_lock held. */
+static void
+send_stream_attach (SendStream * stream, GstElement * webrtc)
+{
+  GstWebRTCRTPTransceiver *t = NULL;
+  GstCaps *caps;
+
+  if (stream->webrtc_pad) {
+    GstElement *old = gst_pad_get_parent_element (stream->webrtc_pad);
+
+    gst_lets_chat_relay_attach (stream->relay, NULL);
+    if (old) {
+      gst_element_release_request_pad (old, stream->webrtc_pad);
+      gst_object_unref (old);
+    }
+    gst_clear_object (&stream->webrtc_pad);
+  }
+  if (!webrtc)
+    return;
+
+  stream->webrtc_pad = gst_element_request_pad_simple (webrtc, "sink_%u");
+  g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
+  caps = gst_lets_chat_codec_rtp_caps (stream->codec);
+  g_object_set (t, "codec-preferences", caps, "direction",
+      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
+  gst_caps_unref (caps);
+  gst_object_unref (t);
+  gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
+}
+
+/* Makes @webrtc the party's peer connection: in the host bin, running
+ * with the pipeline, fed by every send stream. Returns the one it
+ * replaces, for the caller to dispose of. */
+static GstElement *
+session_install_webrtcbin (GstLetsChatSession * self, GstElement * webrtc)
+{
+  GstElement *old, *host = session_get_host (self);
+  GList *l;
+
+  if (!host) {
+    gst_object_unref (gst_object_ref_sink (webrtc));
+    return NULL;
+  }
+  g_object_set_data (G_OBJECT (webrtc), GENERATION_KEY,
+      GUINT_TO_POINTER (self->generation + 1));
+  gst_bin_add (GST_BIN (host), webrtc);
+  /* webrtcbin holds network sinks (nicesink) that never see an EOS when the
+   * party only receives; a letschatsrc hosting it must not count as a sink,
+   * or the pipeline would wait for that EOS forever. */
+  if (GST_IS_LETS_CHAT_SRC (host)) {
+    GST_OBJECT_FLAG_UNSET (webrtc, GST_ELEMENT_FLAG_SINK);
+    GST_OBJECT_FLAG_UNSET (host, GST_ELEMENT_FLAG_SINK);
+  }
+  gst_element_sync_state_with_parent (webrtc);
+
+  g_mutex_lock (&self->pc_lock);
+  old = self->webrtcbin;
+  self->webrtcbin = webrtc;
+  self->generation++;
+  for (l = self->send_streams; l; l = l->next)
+    send_stream_attach (l->data, webrtc);
+  g_mutex_unlock (&self->pc_lock);
+
+  gst_object_unref (host);
+  return old;
+}
+
+static void
+session_dispose_webrtcbin (GstLetsChatSession * self, GstElement * webrtc)
+{
+  GstObject *parent;
+
+  if (!webrtc)
+    return;
+  g_signal_handlers_disconnect_by_data (webrtc, self);
+  /* The pipeline may be changing state right now: keep it from setting
+   * this webrtcbin back to PAUSED while we take it down. */
+  gst_element_set_locked_state (webrtc, TRUE);
+  gst_element_set_state (webrtc, GST_STATE_NULL);
+  parent = gst_object_get_parent (GST_OBJECT (webrtc));
+  if (parent) {
+    gst_bin_remove (GST_BIN (parent), webrtc);
+    gst_object_unref (parent);
+  }
+}
+
+/* Session thread: drop the peer connection and set up a fresh one, keeping
+ * everything the elements see (pads, chains) in place. */
+static void
+session_restart_call (GstLetsChatSession * self, const gchar * reason)
+{
+  GError *error = NULL;
+  GstElement *webrtc, *old;
+  gboolean stopped;
+
+  GST_OBJECT_LOCK (self);
+  stopped = self->stopped;
+  GST_OBJECT_UNLOCK (self);
+  if (stopped)
+    return;
+
+  GST_INFO_OBJECT (self, "new peer connection: %s", reason);
+  session_post (self, gst_structure_new ("letschat/call-reset",
+          "reason", G_TYPE_STRING, reason, NULL));
+
+  self->transceivers_ready = FALSE;
+  self->offer_made = FALSE;
+  self->remote_set = FALSE;
+  g_clear_pointer (&self->pending_offer, gst_webrtc_session_description_free);
+  g_queue_clear_full (&self->pending_candidates,
+      (GDestroyNotify) json_object_unref);
+
+  webrtc = session_make_webrtcbin (self, &error);
+  if (!webrtc) {
+    session_error (self, CORE, FAILED, ("Could not set up a new peer "
+            "connection: %s", error->message), (NULL));
+    g_error_free (error);
+    return;
+  }
+  old = session_install_webrtcbin (self, webrtc);
+  session_dispose_webrtcbin (self, old);
+}
+
+/* While the party is alone, the src's pads carry gap events, so that
+ * mixers and muxers downstream go on rather than wait. */
+#define GAP_INTERVAL (100 * GST_MSECOND)
+
+static gboolean
+session_push_gaps_cb (gpointer data)
+{
+  GstLetsChatSession *self = data;
+  GstElement *src = NULL;
+
+  GST_OBJECT_LOCK (self);
+  if (self->src)
+    src = gst_object_ref (self->src);
+  GST_OBJECT_UNLOCK (self);
+  if (src) {
+    gst_lets_chat_src_push_gap (GST_LETS_CHAT_SRC (src), GAP_INTERVAL);
+    gst_object_unref (src);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+session_start_gaps (GstLetsChatSession * self)
+{
+  if (self->gap_source)
+    return;
+  self->gap_source = g_timeout_source_new (GAP_INTERVAL / GST_MSECOND);
+  g_source_set_callback (self->gap_source, session_push_gaps_cb, self, NULL);
+  g_source_attach (self->gap_source, self->context);
+}
+
+static void
+session_stop_gaps (GstLetsChatSession * self)
+{
+  if (!self->gap_source)
+    return;
+  g_source_destroy (self->gap_source);
+  g_clear_pointer (&self->gap_source, g_source_unref);
 }
 
 static gpointer
@@ -924,6 +1199,7 @@ session_new (GstElement * element, gpointer toplevel,
     const GstLetsChatSettings * settings, GError ** error)
 {
   GstLetsChatSession *self = g_object_new (GST_TYPE_LETS_CHAT_SESSION, NULL);
+  GstElement *webrtc;
 
   gst_object_ref_sink (self);
   self->toplevel = toplevel;
@@ -934,18 +1210,11 @@ session_new (GstElement * element, gpointer toplevel,
     if (!self->served)
       goto failed;
   }
-  if (!session_configure_webrtcbin (self, error))
+  webrtc = session_make_webrtcbin (self, error);
+  if (!webrtc)
     goto failed;
-
   self->host = element;
-  gst_bin_add (GST_BIN (element), self->webrtcbin);
-  /* webrtcbin holds network sinks (nicesink) that never see an EOS when the
-   * party only receives; a letschatsrc hosting it must not count as a sink,
-   * or the pipeline would wait for that EOS forever. */
-  if (GST_IS_LETS_CHAT_SRC (element)) {
-    GST_OBJECT_FLAG_UNSET (self->webrtcbin, GST_ELEMENT_FLAG_SINK);
-    GST_OBJECT_FLAG_UNSET (element, GST_ELEMENT_FLAG_SINK);
-  }
+  session_install_webrtcbin (self, webrtc);
 
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
@@ -1007,16 +1276,69 @@ gst_lets_chat_session_start (GstLetsChatSession * self)
 {
   GST_OBJECT_LOCK (self);
   self->started = TRUE;
+  self->stopped = FALSE;
   GST_OBJECT_UNLOCK (self);
   g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
       session_start_cb, gst_object_ref (self), gst_object_unref);
+}
+
+typedef struct
+{
+  GstLetsChatSession *self;
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+} SyncCall;
+
+/* Leaves the room, on the session thread, before the caller goes on. */
+static gboolean
+session_stop_cb (gpointer data)
+{
+  SyncCall *call = data;
+  GstLetsChatSession *self = call->self;
+
+  session_stop_gaps (self);
+  if (self->client && self->join_sent)
+    letschat_client_leave (self->client);
+  self->join_sent = FALSE;
+  g_clear_pointer (&self->peer_id, g_free);
+
+  g_mutex_lock (&call->lock);
+  call->done = TRUE;
+  g_cond_signal (&call->cond);
+  g_mutex_unlock (&call->lock);
+  return G_SOURCE_REMOVE;
+}
+
+void
+gst_lets_chat_session_stop (GstLetsChatSession * self)
+{
+  SyncCall call = { self, };
+
+  GST_OBJECT_LOCK (self);
+  if (self->stopped || !self->thread) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
+  self->stopped = TRUE;
+  self->started = FALSE;
+  GST_OBJECT_UNLOCK (self);
+
+  g_mutex_init (&call.lock);
+  g_cond_init (&call.cond);
+  g_main_context_invoke (self->context, session_stop_cb, &call);
+  g_mutex_lock (&call.lock);
+  while (!call.done)
+    g_cond_wait (&call.cond, &call.lock);
+  g_mutex_unlock (&call.lock);
+  g_mutex_clear (&call.lock);
+  g_cond_clear (&call.cond);
 }
 
 void
 gst_lets_chat_session_release (GstLetsChatSession * self, GstElement * element)
 {
   gboolean last;
-  GstElement *host = NULL;
 
   g_mutex_lock (&registry_lock);
   GST_OBJECT_LOCK (self);
@@ -1026,7 +1348,6 @@ gst_lets_chat_session_release (GstLetsChatSession * self, GstElement * element)
     self->src = NULL;
   last = !self->sink && !self->src;
   if (last) {
-    host = self->host;
     self->host = NULL;
     registry = g_list_remove (registry, self);
   }
@@ -1034,14 +1355,17 @@ gst_lets_chat_session_release (GstLetsChatSession * self, GstElement * element)
   g_mutex_unlock (&registry_lock);
 
   if (last) {
+    GstElement *webrtc;
+
     g_main_context_invoke (self->context, session_disconnect_cb, self);
     g_thread_join (self->thread);
     self->thread = NULL;
-    if (host && self->webrtcbin) {
-      gst_element_set_state (self->webrtcbin, GST_STATE_NULL);
-      gst_bin_remove (GST_BIN (host), self->webrtcbin);
-      self->webrtcbin = NULL;
-    }
+    session_stop_gaps (self);
+    g_mutex_lock (&self->pc_lock);
+    webrtc = self->webrtcbin;
+    self->webrtcbin = NULL;
+    g_mutex_unlock (&self->pc_lock);
+    session_dispose_webrtcbin (self, webrtc);
   }
   gst_object_unref (self);
 }
@@ -1065,40 +1389,44 @@ gst_lets_chat_session_release_negotiation (GstLetsChatSession * self)
       session_release_hold_cb, gst_object_ref (self), gst_object_unref);
 }
 
-GstPad *
-gst_lets_chat_session_request_send_pad (GstLetsChatSession * self,
-    const GstLetsChatCodec * codec, GError ** error)
+gpointer
+gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
+    GstPad * upstream, const GstLetsChatCodec * codec)
 {
-  GstPad *pad;
-  GstWebRTCRTPTransceiver *t = NULL;
-  GstCaps *caps = gst_lets_chat_codec_rtp_caps (codec);
+  SendStream *stream = g_new0 (SendStream, 1);
 
-  pad = gst_element_request_pad_simple (self->webrtcbin, "sink_%u");
-  if (!pad) {
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_PAD,
-        "webrtcbin refused a new stream");
-    gst_caps_unref (caps);
-    return NULL;
-  }
-  g_object_get (pad, "transceiver", &t, NULL);
-  g_object_set (t, "codec-preferences", caps, "direction",
-      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
-  gst_object_unref (t);
-  gst_caps_unref (caps);
-  return pad;
+  stream->relay = gst_lets_chat_relay_new (upstream);
+  stream->codec = codec;
+  g_mutex_lock (&self->pc_lock);
+  self->send_streams = g_list_append (self->send_streams, stream);
+  if (self->webrtcbin)
+    send_stream_attach (stream, self->webrtcbin);
+  g_mutex_unlock (&self->pc_lock);
+  return stream;
 }
 
 void
-gst_lets_chat_session_release_send_pad (GstLetsChatSession * self, GstPad * pad)
+gst_lets_chat_session_remove_send_stream (GstLetsChatSession * self,
+    gpointer handle)
 {
-  if (self->webrtcbin)
-    gst_element_release_request_pad (self->webrtcbin, pad);
+  SendStream *stream = handle;
+
+  g_mutex_lock (&self->pc_lock);
+  self->send_streams = g_list_remove (self->send_streams, stream);
+  send_stream_attach (stream, NULL);
+  g_mutex_unlock (&self->pc_lock);
+  gst_lets_chat_relay_free (stream->relay);
+  g_free (stream);
 }
 
 void
 gst_lets_chat_session_set_latency (GstLetsChatSession * self, guint latency)
 {
-  g_object_set (self->webrtcbin, "latency", latency, NULL);
+  g_mutex_lock (&self->pc_lock);
+  self->latency = latency;
+  if (self->webrtcbin)
+    g_object_set (self->webrtcbin, "latency", latency, NULL);
+  g_mutex_unlock (&self->pc_lock);
 }
 
 static void
@@ -1111,8 +1439,9 @@ gst_lets_chat_session_finalize (GObject * object)
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->cancellable);
-  if (self->webrtcbin)
-    gst_object_unref (gst_object_ref_sink (self->webrtcbin));
+  g_assert (self->webrtcbin == NULL && self->send_streams == NULL);
+  g_clear_pointer (&self->server_ice_servers, json_node_unref);
+  g_mutex_clear (&self->pc_lock);
   g_queue_clear_full (&self->pending_candidates,
       (GDestroyNotify) json_object_unref);
   if (self->pending_offer)
@@ -1135,4 +1464,7 @@ static void
 gst_lets_chat_session_init (GstLetsChatSession * self)
 {
   g_queue_init (&self->pending_candidates);
+  g_mutex_init (&self->pc_lock);
+  /* webrtcbin's own default until a letschatsrc sets its latency. */
+  self->latency = 200;
 }

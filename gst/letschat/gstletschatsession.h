@@ -39,6 +39,10 @@ GstLetsChatSession *gst_lets_chat_session_acquire (GstElement * element,
  * soon as the WebSocket is open. */
 void gst_lets_chat_session_start (GstLetsChatSession * self);
 
+/* PAUSED->READY: leaves the room; the call changes no more, so the
+ * pipeline can stop without webrtcbins coming and going under it. */
+void gst_lets_chat_session_stop (GstLetsChatSession * self);
+
 /* READY->NULL: detaches @element; the last one out closes the call. */
 void gst_lets_chat_session_release (GstLetsChatSession * self,
     GstElement * element);
@@ -48,12 +52,13 @@ void gst_lets_chat_session_release (GstLetsChatSession * self,
 void gst_lets_chat_session_hold_negotiation (GstLetsChatSession * self);
 void gst_lets_chat_session_release_negotiation (GstLetsChatSession * self);
 
-/* A webrtcbin sink pad for sending @codec, its transceiver set up.
- * Returns a new reference. */
-GstPad *gst_lets_chat_session_request_send_pad (GstLetsChatSession * self,
-    const GstLetsChatCodec * codec, GError ** error);
-void gst_lets_chat_session_release_send_pad (GstLetsChatSession * self,
-    GstPad * pad);
+/* The sink's chain for one stream ends at @upstream (a payloader's src
+ * pad): the session feeds it to the current peer connection and to every
+ * later one. Returns a handle for remove_send_stream(). */
+gpointer gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
+    GstPad * upstream, const GstLetsChatCodec * codec);
+void gst_lets_chat_session_remove_send_stream (GstLetsChatSession * self,
+    gpointer handle);
 
 /* Jitter buffer of the party's webrtcbin, in milliseconds. */
 void gst_lets_chat_session_set_latency (GstLetsChatSession * self,

@@ -85,7 +85,7 @@ typedef struct
   gboolean configured;          /* chain built, linked to webrtcbin */
   gboolean holding;             /* holds the session's negotiation */
   GList *elements;
-  GstPad *webrtc_pad;
+  gpointer send_stream;         /* the session's handle */
 } SinkStream;
 
 struct _GstLetsChatSink
@@ -126,7 +126,6 @@ sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
   GstElement *first, *last;
   GstPad *pad;
   GList *l;
-  gboolean ok;
 
   if (encode) {
     GstLetsChatVideoCodec vc;
@@ -156,22 +155,12 @@ sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
   for (l = stream->elements; l && l->next; l = l->next)
     gst_element_link (l->data, l->next->data);
 
-  stream->webrtc_pad = gst_lets_chat_session_request_send_pad (self->session,
-      codec, error);
-  if (!stream->webrtc_pad)
-    return FALSE;
-
-  /* webrtcbin may live in the letschatsrc of this party, another bin:
-   * link across the hierarchy, as ghost pads do internally. */
+  /* The session feeds the payloader to this call's webrtcbin and to the
+   * next ones, if the other party leaves and another comes. */
   pad = gst_element_get_static_pad (last, "src");
-  ok = gst_pad_link_full (pad, stream->webrtc_pad,
-      GST_PAD_LINK_CHECK_NOTHING) == GST_PAD_LINK_OK;
+  stream->send_stream = gst_lets_chat_session_add_send_stream (self->session,
+      pad, codec);
   gst_object_unref (pad);
-  if (!ok) {
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
-        "Could not link the %s payloader to webrtcbin", codec->encoding_name);
-    return FALSE;
-  }
   for (l = stream->elements; l; l = l->next)
     gst_element_sync_state_with_parent (l->data);
 
@@ -258,22 +247,27 @@ sink_stream_query (GstPad * pad, GstObject * parent, GstQuery * query)
   return gst_pad_query_default (pad, parent, query);
 }
 
+/* Takes the chain behind a pad down, and its stream out of the call. */
 static void
-sink_stream_free (SinkStream * stream)
+sink_stream_drop_chain (SinkStream * stream)
 {
   GList *l;
 
+  if (stream->send_stream && stream->sink->session)
+    gst_lets_chat_session_remove_send_stream (stream->sink->session,
+        stream->send_stream);
+  stream->send_stream = NULL;
   for (l = stream->elements; l; l = l->next) {
     gst_element_set_state (l->data, GST_STATE_NULL);
     gst_bin_remove (GST_BIN (stream->sink), l->data);
   }
-  g_list_free (stream->elements);
-  if (stream->webrtc_pad) {
-    if (stream->sink->session)
-      gst_lets_chat_session_release_send_pad (stream->sink->session,
-          stream->webrtc_pad);
-    gst_object_unref (stream->webrtc_pad);
-  }
+  g_clear_pointer (&stream->elements, g_list_free);
+}
+
+static void
+sink_stream_free (SinkStream * stream)
+{
+  sink_stream_drop_chain (stream);
   g_free (stream);
 }
 
@@ -281,14 +275,7 @@ sink_stream_free (SinkStream * stream)
 static void
 sink_stream_reset (SinkStream * stream)
 {
-  GList *l;
-
-  for (l = stream->elements; l; l = l->next) {
-    gst_element_set_state (l->data, GST_STATE_NULL);
-    gst_bin_remove (GST_BIN (stream->sink), l->data);
-  }
-  g_clear_pointer (&stream->elements, g_list_free);
-  gst_clear_object (&stream->webrtc_pad);
+  sink_stream_drop_chain (stream);
   gst_ghost_pad_set_target (GST_GHOST_PAD (stream->ghost), NULL);
   stream->configured = FALSE;
   stream->holding = FALSE;
@@ -407,6 +394,9 @@ gst_lets_chat_sink_change_state (GstElement * element,
   GstStateChangeReturn ret;
 
   switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_lets_chat_session_stop (self->session);
+      break;
     case GST_STATE_CHANGE_NULL_TO_READY:
       if (!gst_lets_chat_sink_start (self))
         return GST_STATE_CHANGE_FAILURE;

@@ -79,7 +79,6 @@ struct _GstLetsChatSrc
   /* Protected by the object lock */
   GstLetsChatSettings settings;
   guint latency;
-  guint n_video, n_audio;
 
   /* Only changed in state changes */
   GstLetsChatSession *session;
@@ -89,7 +88,22 @@ struct _GstLetsChatSrc
    * (gst-launch-1.0's delayed links try every unlinked pad) see one new pad
    * at a time. */
   GMutex add_stream_lock;
+  GList *streams;               /* of SrcStream, under add_stream_lock */
+  guint generation;             /* of the peer connection streams came from */
+  guint n_video_now, n_audio_now;       /* streams of that connection */
 };
+
+/* One pad and the chain behind it. A pad outlives peer connections: the
+ * next party's first video stream arrives on video_0 again. */
+typedef struct
+{
+  GstPad *ghost;
+  gboolean video;
+  guint index;                  /* among streams of its kind */
+  gboolean decode;
+  const GstLetsChatCodec *codec;
+  GList *chain;
+} SrcStream;
 
 static GstStaticPadTemplate video_template =
     GST_STATIC_PAD_TEMPLATE ("video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
@@ -167,6 +181,33 @@ first_frame_free (gpointer data)
   g_free (f);
 }
 
+/* A pad nobody linked (`letschatsrc ! autovideosink` while the other party
+ * also sends audio) must not stop the call: its stream is dropped, and
+ * the bus says so once. */
+static GstPadProbeReturn
+src_unlinked_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GstPad *ghost = data;
+  GstLetsChatSrc *self;
+
+  if (gst_pad_is_linked (ghost))
+    return GST_PAD_PROBE_OK;
+  if (!g_object_get_data (G_OBJECT (ghost), "letschat-warned")) {
+    g_object_set_data (G_OBJECT (ghost), "letschat-warned",
+        GINT_TO_POINTER (1));
+    self = GST_LETS_CHAT_SRC (gst_pad_get_parent_element (ghost));
+    if (self) {
+      GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Pad %s is not linked: "
+              "the other party's %s is dropped. Link it (for example to "
+              "fakesink) to silence this.", GST_PAD_NAME (ghost),
+              g_str_has_prefix (GST_PAD_NAME (ghost), "video") ? "video" :
+              "audio"), (NULL));
+      gst_object_unref (self);
+    }
+  }
+  return GST_PAD_PROBE_DROP;
+}
+
 static GstPadProbeReturn
 src_first_buffer_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
@@ -184,20 +225,106 @@ src_first_buffer_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_REMOVE;
 }
 
+/* Builds the chain for @stream's codec behind its pad, and links
+ * @webrtc_pad to it. Called with add_stream_lock held. */
+static gboolean
+src_stream_build (GstLetsChatSrc * self, SrcStream * stream,
+    GstPad * webrtc_pad, GstClockTime since)
+{
+  GstElement *first, *last;
+  GstPad *pad;
+  GList *l;
+  GError *error = NULL;
+  FirstFrame *f;
+
+  stream->chain = gst_lets_chat_codec_make_receiver (stream->codec,
+      stream->decode, &error);
+  if (!stream->chain) {
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("%s", error->message),
+        (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  for (l = stream->chain; l; l = l->next) {
+    /* Start on a keyframe, and ask the sender for one on loss rather than
+     * waiting for the next periodic one. */
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (l->data),
+            "request-keyframe"))
+      g_object_set (l->data, "request-keyframe", TRUE, NULL);
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (l->data),
+            "wait-for-keyframe"))
+      g_object_set (l->data, "wait-for-keyframe", TRUE, NULL);
+    gst_bin_add (GST_BIN (self), l->data);
+  }
+  for (l = stream->chain; l && l->next; l = l->next)
+    gst_element_link (l->data, l->next->data);
+  first = g_list_first (stream->chain)->data;
+  last = g_list_last (stream->chain)->data;
+  for (l = stream->chain; l; l = l->next)
+    gst_element_sync_state_with_parent (l->data);
+
+  pad = gst_element_get_static_pad (last, "src");
+  gst_ghost_pad_set_target (GST_GHOST_PAD (stream->ghost), pad);
+  f = g_new0 (FirstFrame, 1);
+  f->src = self;
+  f->pad_name = gst_pad_get_name (stream->ghost);
+  f->codec = stream->codec->encoding_name;
+  f->since = since;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, src_first_buffer_probe,
+      f, first_frame_free);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_BUFFER_LIST, src_unlinked_probe,
+      gst_object_ref (stream->ghost), gst_object_unref);
+  gst_object_unref (pad);
+
+  /* webrtcbin may live in the letschatsink of this party: link across
+   * the two bins, as ghost pads do internally. */
+  pad = gst_element_get_static_pad (first, "sink");
+  if (gst_pad_link_full (webrtc_pad, pad, GST_PAD_LINK_CHECK_NOTHING) !=
+      GST_PAD_LINK_OK)
+    GST_ELEMENT_ERROR (self, CORE, PAD, ("Could not link the %s stream of "
+            "the other party", stream->codec->encoding_name), (NULL));
+  gst_object_unref (pad);
+  return TRUE;
+}
+
+static void
+src_stream_drop_chain (GstLetsChatSrc * self, SrcStream * stream)
+{
+  GList *l;
+
+  gst_ghost_pad_set_target (GST_GHOST_PAD (stream->ghost), NULL);
+  for (l = stream->chain; l; l = l->next) {
+    gst_element_set_state (l->data, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (self), l->data);
+  }
+  g_clear_pointer (&stream->chain, g_list_free);
+}
+
+static SrcStream *
+src_find_stream (GstLetsChatSrc * self, gboolean video, guint index)
+{
+  GList *l;
+
+  for (l = self->streams; l; l = l->next) {
+    SrcStream *stream = l->data;
+    if (stream->video == video && stream->index == index)
+      return stream;
+  }
+  return NULL;
+}
+
 void
 gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
-    GstClockTime peer_joined_time)
+    guint generation, GstClockTime peer_joined_time)
 {
   GstCaps *caps = gst_pad_get_current_caps (webrtc_pad);
   const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (caps);
+  SrcStream *stream;
   GstPadTemplate *templ;
-  GstPad *ghost, *pad;
-  GstElement *first, *last;
-  GList *chain, *l;
-  GError *error = NULL;
+  gboolean video;
+  guint index;
   gchar *name;
-  gboolean video, decode;
-  FirstFrame *f;
 
   if (!codec) {
     GST_ELEMENT_WARNING (self, STREAM, CODEC_NOT_FOUND,
@@ -210,73 +337,90 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
   video = g_str_equal (codec->media, "video");
 
   g_mutex_lock (&self->add_stream_lock);
-  GST_OBJECT_LOCK (self);
-  name = g_strdup_printf (video ? "video_%u" : "audio_%u",
-      video ? self->n_video++ : self->n_audio++);
-  GST_OBJECT_UNLOCK (self);
+  if (generation != self->generation) {
+    self->generation = generation;
+    self->n_video_now = self->n_audio_now = 0;
+  }
+  index = video ? self->n_video_now++ : self->n_audio_now++;
 
-  /* Add the pad first, without a target, so that whoever links it tells us
-   * (through its caps) whether it wants the stream decoded. */
-  templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
-      video ? "video_%u" : "audio_%u");
-  ghost = gst_ghost_pad_new_no_target_from_template (name, templ);
-  gst_pad_set_query_function (ghost, src_pad_query);
-  gst_pad_set_active (ghost, TRUE);
-  gst_element_add_pad (GST_ELEMENT (self), ghost);
+  stream = src_find_stream (self, video, index);
+  if (stream) {
+    /* The same pad again, for a new peer connection. A new codec means a
+     * new chain behind it (and new caps downstream). */
+    if (stream->codec != codec) {
+      src_stream_drop_chain (self, stream);
+      stream->codec = codec;
+    } else {
+      GstPad *sinkpad =
+          gst_element_get_static_pad (g_list_first (stream->chain)->data,
+          "sink");
+      GstPadLinkReturn ok = gst_pad_link_full (webrtc_pad, sinkpad,
+          GST_PAD_LINK_CHECK_NOTHING);
 
-  decode = src_wants_decoded (ghost, codec);
-  chain = gst_lets_chat_codec_make_receiver (codec, decode, &error);
-  if (!chain) {
-    g_mutex_unlock (&self->add_stream_lock);
-    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("%s", error->message),
-        (NULL));
-    g_error_free (error);
+      gst_object_unref (sinkpad);
+      g_mutex_unlock (&self->add_stream_lock);
+      GST_INFO_OBJECT (self, "%s: receiving %s again%s",
+          GST_PAD_NAME (stream->ghost), codec->encoding_name,
+          ok == GST_PAD_LINK_OK ? "" : " (could not link!)");
+      return;
+    }
+  } else {
+    stream = g_new0 (SrcStream, 1);
+    stream->video = video;
+    stream->index = index;
+    stream->codec = codec;
+    name = g_strdup_printf (video ? "video_%u" : "audio_%u", index);
+    /* Add the pad first, without a target, so that whoever links it tells
+     * us (through its caps) whether it wants the stream decoded. */
+    templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
+        video ? "video_%u" : "audio_%u");
+    stream->ghost = gst_ghost_pad_new_no_target_from_template (name, templ);
     g_free (name);
+    gst_pad_set_query_function (stream->ghost, src_pad_query);
+    gst_pad_set_active (stream->ghost, TRUE);
+    self->streams = g_list_append (self->streams, stream);
+    gst_element_add_pad (GST_ELEMENT (self), stream->ghost);
+    stream->decode = src_wants_decoded (stream->ghost, codec);
+  }
+
+  src_stream_build (self, stream, webrtc_pad, peer_joined_time);
+  g_mutex_unlock (&self->add_stream_lock);
+  GST_INFO_OBJECT (self, "%s: receiving %s%s", GST_PAD_NAME (stream->ghost),
+      codec->encoding_name, stream->decode ? ", decoded" : ", still encoded");
+}
+
+/* While the party waits for the other one: tell downstream that nothing
+ * comes for @duration from now, on every pad that has started. */
+void
+gst_lets_chat_src_push_gap (GstLetsChatSrc * self, GstClockTime duration)
+{
+  GstClockTime now = gst_element_get_current_running_time (GST_ELEMENT (self));
+  GList *pads = NULL, *l;
+
+  if (!GST_CLOCK_TIME_IS_VALID (now))
     return;
-  }
-  for (l = chain; l; l = l->next) {
-    /* Start on a keyframe, and ask the sender for one on loss rather than
-     * waiting for the next periodic one. */
-    if (g_object_class_find_property (G_OBJECT_GET_CLASS (l->data),
-            "request-keyframe"))
-      g_object_set (l->data, "request-keyframe", TRUE, NULL);
-    if (g_object_class_find_property (G_OBJECT_GET_CLASS (l->data),
-            "wait-for-keyframe"))
-      g_object_set (l->data, "wait-for-keyframe", TRUE, NULL);
-    gst_bin_add (GST_BIN (self), l->data);
-  }
-  for (l = chain; l && l->next; l = l->next)
-    gst_element_link (l->data, l->next->data);
-  first = g_list_first (chain)->data;
-  last = g_list_last (chain)->data;
-  for (l = chain; l; l = l->next)
-    gst_element_sync_state_with_parent (l->data);
-
-  pad = gst_element_get_static_pad (last, "src");
-  gst_ghost_pad_set_target (GST_GHOST_PAD (ghost), pad);
-  f = g_new0 (FirstFrame, 1);
-  f->src = self;
-  f->pad_name = g_strdup (name);
-  f->codec = codec->encoding_name;
-  f->since = peer_joined_time;
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, src_first_buffer_probe,
-      f, first_frame_free);
-  gst_object_unref (pad);
-
-  /* webrtcbin may live in the letschatsink of this party: link across
-   * the two bins, as ghost pads do internally. */
-  pad = gst_element_get_static_pad (first, "sink");
-  if (gst_pad_link_full (webrtc_pad, pad, GST_PAD_LINK_CHECK_NOTHING) !=
-      GST_PAD_LINK_OK)
-    GST_ELEMENT_ERROR (self, CORE, PAD, ("Could not link the %s stream of "
-            "the other party", codec->encoding_name), (NULL));
-  gst_object_unref (pad);
+  g_mutex_lock (&self->add_stream_lock);
+  for (l = self->streams; l; l = l->next)
+    pads =
+        g_list_prepend (pads, gst_object_ref (((SrcStream *) l->data)->ghost));
   g_mutex_unlock (&self->add_stream_lock);
 
-  GST_INFO_OBJECT (self, "%s: receiving %s%s", name, codec->encoding_name,
-      decode ? ", decoded" : ", still encoded");
-  g_list_free (chain);
-  g_free (name);
+  for (l = pads; l; l = l->next) {
+    GstEvent *seg_event = gst_pad_get_sticky_event (l->data,
+        GST_EVENT_SEGMENT, 0);
+    const GstSegment *segment;
+    guint64 position;
+
+    if (!seg_event)
+      continue;                 /* never started: nothing to continue */
+    gst_event_parse_segment (seg_event, &segment);
+    if (segment->format == GST_FORMAT_TIME &&
+        gst_segment_position_from_running_time_full (segment, GST_FORMAT_TIME,
+            now, &position) == 1)
+      gst_pad_push_event (l->data, gst_event_new_gap (position, duration));
+    gst_event_unref (seg_event);
+  }
+  g_list_free_full (pads, gst_object_unref);
 }
 
 static gboolean
@@ -322,8 +466,12 @@ gst_lets_chat_src_stop (GstLetsChatSrc * self)
     pads = g_list_prepend (pads, gst_object_ref (l->data));
   for (l = GST_BIN (self)->children; l; l = l->next)
     children = g_list_prepend (children, gst_object_ref (l->data));
-  self->n_video = self->n_audio = 0;
   GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->add_stream_lock);
+  g_list_free_full (self->streams, g_free);
+  self->streams = NULL;
+  self->generation = 0;
+  g_mutex_unlock (&self->add_stream_lock);
 
   for (l = pads; l; l = l->next) {
     gst_pad_set_active (l->data, FALSE);
@@ -371,6 +519,9 @@ gst_lets_chat_src_change_state (GstElement * element, GstStateChange transition)
   GstStateChangeReturn ret;
 
   switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_lets_chat_session_stop (self->session);
+      break;
     case GST_STATE_CHANGE_NULL_TO_READY:
       if (!gst_lets_chat_src_start (self))
         return GST_STATE_CHANGE_FAILURE;

@@ -653,6 +653,110 @@ test_error_bad_turn_server (void)
   party_free (p);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Calls that survive the other party leaving and coming back.             */
+
+static gchar *
+pad_names (GstElement * element)
+{
+  GString *names = g_string_new (NULL);
+  GList *l;
+
+  GST_OBJECT_LOCK (element);
+  for (l = element->srcpads; l; l = l->next)
+    g_string_append_printf (names, "%s%p ", GST_PAD_NAME (l->data), l->data);
+  GST_OBJECT_UNLOCK (element);
+  return g_string_free (names, FALSE);
+}
+
+static gboolean
+got_more_video (Party ** parties, gpointer data)
+{
+  return g_atomic_int_get (&parties[0]->video_frames) >= GPOINTER_TO_INT (data);
+}
+
+static gboolean
+saw_peer_left (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen, "letschat/peer-left");
+}
+
+/* The receiver stays; a sender joins, sends, leaves, 20 times. The
+ * receiving pipeline never errors, keeps the very same pads, and gets
+ * frames after every return. */
+static void
+test_peer_leaves_and_rejoins (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *rx = party_new ("letschatsrc name=r room=again server-url=URL "
+      "r. ! video/x-raw ! fakesink name=video "
+      "r. ! audio/x-raw ! fakesink name=audio", url);
+  Party *only_rx[] = { rx, NULL };
+  GstElement *src = gst_bin_get_by_name (GST_BIN (rx->pipeline), "r");
+  gchar *first_pads = NULL;
+  gint cycle, target;
+
+  party_play (rx);
+  for (cycle = 0; cycle < 20; cycle++) {
+    Party *tx = party_new (TEST_VIDEO " ! letschatsink name=s room=again "
+        "server-url=URL " TEST_AUDIO " ! s.", url);
+    Party *both[] = { rx, tx, NULL };
+    gchar *pads;
+
+    party_play (tx);
+    target = g_atomic_int_get (&rx->video_frames) + 15;
+    wait_for (both, got_more_video, GINT_TO_POINTER (target),
+        "frames after the sender (re)joined");
+    pads = pad_names (src);
+    if (!first_pads)
+      first_pads = g_strdup (pads);
+    g_assert_cmpstr (pads, ==, first_pads);
+    g_free (pads);
+
+    g_hash_table_remove (rx->seen, "letschat/peer-left");
+    party_free (tx);
+    wait_for (only_rx, saw_peer_left, NULL, "letschat/peer-left");
+  }
+  g_test_message ("20 cycles, %d frames, pads: %s", rx->video_frames,
+      first_pads);
+  g_assert_true (g_hash_table_contains (rx->seen, "letschat/call-reset"));
+  g_assert_null (rx->error);
+  g_free (first_pads);
+  gst_object_unref (src);
+  party_free (rx);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+/* The sender stays; receivers come and go: each one gets frames. */
+static void
+test_sender_waits_for_next_party (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *tx = party_new (TEST_VIDEO " ! letschatsink name=s room=wait "
+      "server-url=URL " TEST_AUDIO " ! s.", url);
+  gint cycle;
+
+  party_play (tx);
+  for (cycle = 0; cycle < 3; cycle++) {
+    Party *rx = party_new ("letschatsrc room=wait server-url=URL ! "
+        "video/x-raw ! fakesink name=video", url);
+    Party *both[] = { rx, tx, NULL };
+
+    party_play (rx);
+    wait_for (both, got_more_video, GINT_TO_POINTER (30),
+        "a new receiver to get >= 30 frames");
+    party_free (rx);
+  }
+  party_poll (tx);
+  g_assert_null (tx->error);
+  party_free (tx);
+  test_server_stop (ts);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -667,6 +771,10 @@ main (int argc, char **argv)
   g_test_add_func ("/call/pre-encoded-h264", test_pre_encoded_h264);
   g_test_add_func ("/call/pre-encoded-vp8-opus", test_pre_encoded_vp8_and_opus);
   g_test_add_func ("/call/encoded-output", test_encoded_output);
+  g_test_add_func ("/resilience/peer-leaves-and-rejoins",
+      test_peer_leaves_and_rejoins);
+  g_test_add_func ("/resilience/sender-waits-for-next-party",
+      test_sender_waits_for_next_party);
   g_test_add_func ("/errors/unreachable", test_error_unreachable);
   g_test_add_func ("/errors/connect-timeout", test_error_connect_timeout);
   g_test_add_func ("/errors/no-room", test_error_no_room);

@@ -1,0 +1,138 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/video/video.h>
+
+#include "gstletschatrelay.h"
+
+struct _GstLetsChatRelay
+{
+  GstPad *upstream;             /* the payloader's src pad */
+  GstPad *sinkpad;              /* linked to upstream */
+  GstPad *srcpad;               /* linked to the current webrtcbin, if any */
+};
+
+/* Whatever happens to the peer connection, the sender keeps going. */
+static GstFlowReturn
+relay_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
+{
+  GstLetsChatRelay *relay = gst_pad_get_element_private (pad);
+  GstFlowReturn ret = gst_pad_push (relay->srcpad, buffer);
+
+  if (ret == GST_FLOW_FLUSHING || ret == GST_FLOW_NOT_LINKED)
+    ret = GST_FLOW_OK;
+  return ret;
+}
+
+static gboolean
+relay_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstLetsChatRelay *relay = gst_pad_get_element_private (pad);
+  gboolean sticky = GST_EVENT_IS_STICKY (event);
+  gboolean ret = gst_pad_push_event (relay->srcpad, event);
+
+  /* Sticky events are kept on the src pad and sent to the next webrtcbin
+   * before its first buffer; that they found no peer now is fine. */
+  return sticky ? TRUE : ret;
+}
+
+/* With no webrtcbin attached, accept what the payloader makes: the next
+ * webrtcbin is set up for the same codec. */
+static gboolean
+relay_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstLetsChatRelay *relay = gst_pad_get_element_private (pad);
+  GstCaps *filter;
+
+  if (gst_pad_peer_query (relay->srcpad, query))
+    return TRUE;
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_ACCEPT_CAPS:
+      gst_query_set_accept_caps_result (query, TRUE);
+      return TRUE;
+    case GST_QUERY_CAPS:
+      gst_query_parse_caps (query, &filter);
+      gst_query_set_caps_result (query, filter ? filter : GST_CAPS_ANY);
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+static gboolean
+relay_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstLetsChatRelay *relay = gst_pad_get_element_private (pad);
+
+  return gst_pad_push_event (relay->sinkpad, event);
+}
+
+static gboolean
+relay_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstLetsChatRelay *relay = gst_pad_get_element_private (pad);
+
+  return gst_pad_peer_query (relay->sinkpad, query);
+}
+
+GstLetsChatRelay *
+gst_lets_chat_relay_new (GstPad * upstream)
+{
+  GstLetsChatRelay *relay = g_new0 (GstLetsChatRelay, 1);
+
+  relay->upstream = gst_object_ref (upstream);
+  relay->sinkpad = gst_object_ref_sink (gst_pad_new ("relay_sink",
+          GST_PAD_SINK));
+  relay->srcpad = gst_object_ref_sink (gst_pad_new ("relay_src", GST_PAD_SRC));
+  gst_pad_set_element_private (relay->sinkpad, relay);
+  gst_pad_set_element_private (relay->srcpad, relay);
+  gst_pad_set_chain_function (relay->sinkpad, relay_chain);
+  gst_pad_set_event_function (relay->sinkpad, relay_sink_event);
+  gst_pad_set_query_function (relay->sinkpad, relay_sink_query);
+  gst_pad_set_event_function (relay->srcpad, relay_src_event);
+  gst_pad_set_query_function (relay->srcpad, relay_src_query);
+  GST_OBJECT_FLAG_SET (relay->sinkpad, GST_PAD_FLAG_PROXY_CAPS |
+      GST_PAD_FLAG_PROXY_ALLOCATION);
+  gst_pad_set_active (relay->sinkpad, TRUE);
+  gst_pad_set_active (relay->srcpad, TRUE);
+  /* The pads have no parent element: skip the hierarchy check. */
+  gst_pad_link_full (upstream, relay->sinkpad, GST_PAD_LINK_CHECK_NOTHING);
+  return relay;
+}
+
+void
+gst_lets_chat_relay_attach (GstLetsChatRelay * relay, GstPad * webrtc_pad)
+{
+  GstPad *peer = gst_pad_get_peer (relay->srcpad);
+
+  if (peer) {
+    gst_pad_unlink (relay->srcpad, peer);
+    gst_object_unref (peer);
+  }
+  if (webrtc_pad) {
+    gst_pad_link_full (relay->srcpad, webrtc_pad, GST_PAD_LINK_CHECK_NOTHING);
+    /* A new peer connection needs a keyframe to start from. */
+    gst_pad_push_event (relay->sinkpad,
+        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+            TRUE, 0));
+  }
+}
+
+void
+gst_lets_chat_relay_free (GstLetsChatRelay * relay)
+{
+  gst_lets_chat_relay_attach (relay, NULL);
+  gst_pad_unlink (relay->upstream, relay->sinkpad);
+  gst_pad_set_active (relay->sinkpad, FALSE);
+  gst_pad_set_active (relay->srcpad, FALSE);
+  gst_object_unref (relay->sinkpad);
+  gst_object_unref (relay->srcpad);
+  gst_object_unref (relay->upstream);
+  g_free (relay);
+}
