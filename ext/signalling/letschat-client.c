@@ -315,8 +315,16 @@ void
 letschat_client_join (LetsChatClient * self, const gchar * room,
     const gchar * secret, const gchar * name)
 {
+  letschat_client_join_as (self, room, secret, name, NULL);
+}
+
+void
+letschat_client_join_as (LetsChatClient * self, const gchar * room,
+    const gchar * secret, const gchar * name, const gchar * previous_id)
+{
   g_return_if_fail (LETSCHAT_IS_CLIENT (self));
-  send_text (self, letschat_protocol_build_join (room, secret, name));
+  send_text (self, letschat_protocol_build_join_as (room, secret, name,
+          previous_id));
 }
 
 void

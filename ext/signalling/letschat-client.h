@@ -56,6 +56,11 @@ void letschat_client_join (LetsChatClient * self, const gchar * room,
     const gchar * secret, const gchar * name);
 
 /* Sends `signal` with @data (an object node with "sdp" or "ice"). */
+/* The same, asking to keep @previous_id (the id of this party's earlier
+ * connection): after a reconnection the other party sees it come back. */
+void letschat_client_join_as (LetsChatClient * self, const gchar * room,
+    const gchar * secret, const gchar * name, const gchar * previous_id);
+
 void letschat_client_send_signal (LetsChatClient * self, JsonNode * data);
 
 void letschat_client_leave (LetsChatClient * self);

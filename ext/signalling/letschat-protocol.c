@@ -279,8 +279,14 @@ parse_join (LetsChatMessage * msg, JsonObject * object, GError ** error)
   if (!get_string (object, "join", "room", FALSE, FALSE, &msg->room, error)
       || !get_string (object, "join", "secret", FALSE, FALSE, &msg->secret,
           error)
-      || !get_string (object, "join", "name", FALSE, TRUE, &msg->name, error))
+      || !get_string (object, "join", "name", FALSE, TRUE, &msg->name, error)
+      || !get_string (object, "join", "id", FALSE, FALSE, &msg->id, error))
     return FALSE;
+
+  if (msg->id != NULL && !letschat_protocol_party_id_is_valid (msg->id))
+    return bad_request (error,
+        "The id must be one this server gave: %d lowercase hex digits",
+        LETSCHAT_PARTY_ID_LENGTH);
 
   if (msg->room != NULL && msg->room[0] == '\0')
     msg->room = NULL;
@@ -558,9 +564,27 @@ add_peer (JsonBuilder * builder, const gchar * id, const gchar * name,
   json_builder_end_object (builder);
 }
 
+gboolean
+letschat_protocol_party_id_is_valid (const gchar * id)
+{
+  gsize i;
+
+  for (i = 0; id[i]; i++)
+    if (!g_ascii_isxdigit (id[i]) || g_ascii_isupper (id[i]))
+      return FALSE;
+  return i == LETSCHAT_PARTY_ID_LENGTH;
+}
+
 gchar *
 letschat_protocol_build_join (const gchar * room, const gchar * secret,
     const gchar * name)
+{
+  return letschat_protocol_build_join_as (room, secret, name, NULL);
+}
+
+gchar *
+letschat_protocol_build_join_as (const gchar * room, const gchar * secret,
+    const gchar * name, const gchar * id)
 {
   JsonBuilder *builder = begin_message ("join");
 
@@ -570,6 +594,8 @@ letschat_protocol_build_join (const gchar * room, const gchar * secret,
     add_string (builder, "secret", secret);
   if (name)
     add_string (builder, "name", name);
+  if (id)
+    add_string (builder, "id", id);
   json_builder_set_member_name (builder, "version");
   json_builder_add_int_value (builder, LETSCHAT_PROTOCOL_VERSION);
   return end_message (builder);

@@ -25,6 +25,10 @@ G_BEGIN_DECLS
 #define LETSCHAT_ERROR_NOT_JOINED    "not-joined"
 #define LETSCHAT_ERROR_ALREADY_JOINED "already-joined"
 
+/* Party ids: 16 random bytes as lowercase hex. */
+#define LETSCHAT_PARTY_ID_LENGTH 32
+gboolean letschat_protocol_party_id_is_valid (const gchar * id);
+
 /* TRUE if @room is 1..64 chars of [A-Za-z0-9_.-]. */
 gboolean letschat_protocol_room_name_is_valid (const gchar * room);
 
@@ -88,7 +92,9 @@ typedef struct
   const gchar *from;
 
   /* welcome: this party's @id and @room, @peers (array node),
-   * @ice_servers (array node, an empty one if the server sent none). */
+   * @ice_servers (array node, an empty one if the server sent none).
+   * join: @id, if set, is the id this party had before it lost its
+   * connection, asked for again so the other party sees it return. */
   const gchar *id;
   JsonNode *peers;
   JsonNode *ice_servers;
@@ -119,6 +125,8 @@ gboolean letschat_protocol_signal_data_is_valid (JsonNode * data,
 /* Builders: each returns one serialized message (a text frame), free with
  * g_free(). NULL arguments are left out (or sent as null where the
  * protocol requires the field). */
+gchar *letschat_protocol_build_join_as (const gchar * room,
+    const gchar * secret, const gchar * name, const gchar * id);
 gchar *letschat_protocol_build_join (const gchar * room, const gchar * secret,
     const gchar * name);
 gchar *letschat_protocol_build_signal (const gchar * from, JsonNode * data);

@@ -267,6 +267,27 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
       room_n_parties (room), room->stranger ? " stranger" : "");
 }
 
+/* A party that lost its connection (or whose server restarted) comes back
+ * under its old id, so the other party knows it is the same one and the
+ * call, still flowing peer to peer, goes on. Ids are not credentials: room
+ * secrets protect rooms. An id held by a connected party is not given. */
+static void
+connection_take_previous_id (Connection * conn, const gchar * id)
+{
+  GHashTableIter iter;
+  Connection *other;
+
+  if (id == NULL || g_str_equal (id, conn->id))
+    return;
+  g_hash_table_iter_init (&iter, conn->server->connections);
+  while (g_hash_table_iter_next (&iter, (gpointer *) & other, NULL))
+    if (g_str_equal (other->id, id))
+      return;
+  g_info ("resume id=%s was=%s addr=%s", id, conn->id, conn->remote);
+  g_free (conn->id);
+  conn->id = g_strdup (id);
+}
+
 static void
 handle_join (Connection * conn, LetsChatMessage * msg)
 {
@@ -336,6 +357,7 @@ handle_join (Connection * conn, LetsChatMessage * msg)
     g_hash_table_insert (self->rooms, room->name, room);
   }
 
+  connection_take_previous_id (conn, msg->id);
   connection_enter_room (conn, room, msg->name);
 }
 
