@@ -88,6 +88,11 @@ struct _GstLetsChatSession
   GstWebRTCSessionDescription *pending_offer;
   GQueue pending_candidates;    /* of JsonObject (ice) */
   GstClockTime peer_joined_time;
+  /* Back on the room server after losing it, the other party has not shown
+   * up yet: it may be reconnecting too, or gone for good. */
+  gboolean peer_unconfirmed;
+  guint reconnect_delay;        /* ms; 0: connected */
+  GSource *reconnect_source;
   JsonNode *server_ice_servers; /* from welcome, for every new webrtcbin */
   GSource *gap_source;          /* fills the src's pads while alone */
 };
@@ -522,19 +527,32 @@ on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
     const gchar * peer_id, const gchar * peer_name, JsonNode * ice_servers,
     GstLetsChatSession * self)
 {
-  GST_INFO_OBJECT (self, "joined room %s as %s, %s", room, id,
-      peer_id ? "the other party is here: offering" : "waiting for a party");
+  gboolean again = self->my_id != NULL;
+
+  GST_INFO_OBJECT (self, "%s room %s as %s, %s", again ? "back in" : "joined",
+      room, id, peer_id ? "the other party is here" : "alone");
   g_free (self->my_id);
   self->my_id = g_strdup (id);
   g_clear_pointer (&self->server_ice_servers, json_node_unref);
   self->server_ice_servers = ice_servers ? json_node_copy (ice_servers) : NULL;
   session_apply_server_ice_servers (self, self->webrtcbin);
-  session_post (self, gst_structure_new ("letschat/joined",
-          "id", G_TYPE_STRING, id, "room", G_TYPE_STRING, room, NULL));
+  session_post (self, gst_structure_new (again ? "letschat/server-reconnected"
+          : "letschat/joined", "id", G_TYPE_STRING, id, "room",
+          G_TYPE_STRING, room, NULL));
+
+  if (peer_id && g_strcmp0 (peer_id, self->peer_id) == 0) {
+    /* Both came back to the server; the call never stopped. */
+    self->peer_unconfirmed = FALSE;
+    return;
+  }
   if (peer_id) {
+    if (self->peer_id)
+      session_restart_call (self, "peer-changed");
     self->offerer = TRUE;
     session_set_peer (self, peer_id, peer_name);
     session_maybe_negotiate (self);
+  } else if (self->peer_id) {
+    self->peer_unconfirmed = TRUE;
   }
 }
 
@@ -542,7 +560,14 @@ static void
 on_peer_joined (LetsChatClient * client, const gchar * peer_id,
     const gchar * peer_name, GstLetsChatSession * self)
 {
+  if (g_strcmp0 (peer_id, self->peer_id) == 0) {
+    GST_INFO_OBJECT (self, "%s is back on the room server", peer_id);
+    self->peer_unconfirmed = FALSE;
+    return;
+  }
   GST_INFO_OBJECT (self, "%s joined: waiting for its offer", peer_id);
+  if (self->peer_id)
+    session_restart_call (self, "peer-changed");
   self->offerer = FALSE;
   session_set_peer (self, peer_id, peer_name);
 }
@@ -553,6 +578,7 @@ on_peer_left (LetsChatClient * client, const gchar * peer_id,
 {
   GST_INFO_OBJECT (self, "%s left the room", peer_id);
   g_clear_pointer (&self->peer_id, g_free);
+  self->peer_unconfirmed = FALSE;
   session_post (self, gst_structure_new ("letschat/peer-left",
           "peer-id", G_TYPE_STRING, peer_id, NULL));
   /* The pipeline goes on: a fresh peer connection waits for the next
@@ -656,6 +682,8 @@ on_server_error (LetsChatClient * client, const gchar * code,
   }
 }
 
+static void session_schedule_reconnect (GstLetsChatSession * self);
+
 static void
 on_closed (LetsChatClient * client, const GError * error,
     GstLetsChatSession * self)
@@ -667,6 +695,11 @@ on_closed (LetsChatClient * client, const GError * error,
     session_error (self, RESOURCE, READ,
         ("The room server at %s closed the connection before this party "
             "could join", self->settings.server_url), ("%s", error->message));
+  } else if (self->settings.reconnect) {
+    GST_WARNING_OBJECT (self, "lost the room server: %s", error->message);
+    session_post (self, gst_structure_new ("letschat/server-lost",
+            "reason", G_TYPE_STRING, error->message, NULL));
+    session_schedule_reconnect (self);
   } else {
     GstElement *host = session_get_host (self);
     if (host) {
@@ -692,8 +725,10 @@ session_maybe_join (GstLetsChatSession * self)
     return;
   self->join_sent = TRUE;
   GST_INFO_OBJECT (self, "joining room %s", self->settings.room);
-  letschat_client_join (self->client, self->settings.room,
-      self->settings.secret, self->settings.display_name);
+  /* After a reconnection, ask for the id we had: the other party then
+   * knows it is us, and the call goes on. */
+  letschat_client_join_as (self->client, self->settings.room,
+      self->settings.secret, self->settings.display_name, self->my_id);
 }
 
 static void
@@ -704,7 +739,12 @@ on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
 
   if (!letschat_client_connect_finish (LETSCHAT_CLIENT (source), result,
           &error)) {
-    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      /* stopping */
+    } else if (self->my_id && self->settings.reconnect) {
+      GST_DEBUG_OBJECT (self, "room server still away: %s", error->message);
+      session_schedule_reconnect (self);
+    } else
       session_error (self, RESOURCE, OPEN_READ,
           ("Could not connect to the letschat room server at %s. Start "
               "letschat-server there, set server-url to where it runs, or "
@@ -714,6 +754,7 @@ on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
   } else {
     GST_INFO_OBJECT (self, "connected to %s", self->settings.server_url);
     self->connected = TRUE;
+    self->reconnect_delay = 0;
     session_maybe_join (self);
   }
   gst_object_unref (self);
@@ -739,6 +780,51 @@ session_connect_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+session_drop_client (GstLetsChatSession * self)
+{
+  if (!self->client)
+    return;
+  g_signal_handlers_disconnect_by_data (self->client, self);
+  letschat_client_close (self->client);
+  g_clear_object (&self->client);
+}
+
+static gboolean
+session_reconnect_cb (gpointer data)
+{
+  GstLetsChatSession *self = data;
+
+  g_clear_pointer (&self->reconnect_source, g_source_unref);
+  GST_INFO_OBJECT (self, "reconnecting to %s", self->settings.server_url);
+  session_drop_client (self);
+  self->connected = FALSE;
+  self->join_sent = FALSE;
+  session_connect_cb (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Backoff: 250 ms, 500 ms, then every 1 s, so that a server that comes
+ * back is rejoined within about a second, at little cost while it is
+ * away. */
+static void
+session_schedule_reconnect (GstLetsChatSession * self)
+{
+  gboolean stopped;
+
+  GST_OBJECT_LOCK (self);
+  stopped = self->stopped;
+  GST_OBJECT_UNLOCK (self);
+  if (stopped || self->reconnect_source)
+    return;
+  self->reconnect_delay = self->reconnect_delay ?
+      MIN (self->reconnect_delay * 2, 1000) : 250;
+  self->reconnect_source = g_timeout_source_new (self->reconnect_delay);
+  g_source_set_callback (self->reconnect_source, session_reconnect_cb, self,
+      NULL);
+  g_source_attach (self->reconnect_source, self->context);
+}
+
 static gboolean
 session_start_cb (gpointer data)
 {
@@ -752,13 +838,13 @@ session_disconnect_cb (gpointer data)
   GstLetsChatSession *self = data;
 
   g_cancellable_cancel (self->cancellable);
-  if (self->client) {
-    g_signal_handlers_disconnect_by_data (self->client, self);
-    if (self->join_sent)
-      letschat_client_leave (self->client);
-    letschat_client_close (self->client);
-    g_clear_object (&self->client);
+  if (self->reconnect_source) {
+    g_source_destroy (self->reconnect_source);
+    g_clear_pointer (&self->reconnect_source, g_source_unref);
   }
+  if (self->client && self->join_sent)
+    letschat_client_leave (self->client);
+  session_drop_client (self);
   g_main_loop_quit (self->loop);
   return G_SOURCE_REMOVE;
 }
@@ -887,6 +973,14 @@ session_connection_failed_cb (gpointer data)
 
   if (g->generation != self->generation || !self->peer_id)
     return G_SOURCE_REMOVE;
+  if (self->peer_unconfirmed) {
+    /* It never came back to the room server: it is gone. */
+    gchar *gone = g_strdup (self->peer_id);
+
+    on_peer_left (self->client, gone, self);
+    g_free (gone);
+    return G_SOURCE_REMOVE;
+  }
   GST_WARNING_OBJECT (self, "the peer connection failed: starting over");
   session_restart_call (self, "connection-failed");
   session_maybe_negotiate (self);

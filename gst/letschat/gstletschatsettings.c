@@ -58,6 +58,12 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "Seconds to wait for the room server to answer before posting an "
           "error (0: wait for the operating system's own timeout)", 0, 3600,
           GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_RECONNECT,
+      g_param_spec_boolean ("reconnect", "Reconnect",
+          "When the connection to the room server is lost, keep the call "
+          "going and reconnect: first after 250 ms, then doubling up to "
+          "every 1 s, until it answers; rejoin the room as the same party",
+          TRUE, PARAM_FLAGS));
 }
 
 void
@@ -66,6 +72,7 @@ gst_lets_chat_settings_init (GstLetsChatSettings * s)
   memset (s, 0, sizeof (*s));
   s->server_url = g_strdup (GST_LETS_CHAT_DEFAULT_SERVER_URL);
   s->connect_timeout = GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT;
+  s->reconnect = TRUE;
 }
 
 void
@@ -138,6 +145,9 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_CONNECT_TIMEOUT:
       s->connect_timeout = g_value_get_uint (value);
       break;
+    case GST_LETS_CHAT_PROP_RECONNECT:
+      s->reconnect = g_value_get_boolean (value);
+      break;
     default:
       return FALSE;
   }
@@ -181,6 +191,9 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
       break;
     case GST_LETS_CHAT_PROP_CONNECT_TIMEOUT:
       g_value_set_uint (value, s->connect_timeout);
+      break;
+    case GST_LETS_CHAT_PROP_RECONNECT:
+      g_value_set_boolean (value, s->reconnect);
       break;
     default:
       return FALSE;

@@ -27,6 +27,7 @@ typedef struct
   GStrv turn_servers;
   gboolean serve;
   guint connect_timeout;        /* seconds */
+  gboolean reconnect;
 } GstLetsChatSettings;
 
 enum
@@ -39,6 +40,7 @@ enum
   GST_LETS_CHAT_PROP_TURN_SERVERS,
   GST_LETS_CHAT_PROP_SERVE,
   GST_LETS_CHAT_PROP_CONNECT_TIMEOUT,
+  GST_LETS_CHAT_PROP_RECONNECT,
   /* Element-specific properties are numbered from here. */
   GST_LETS_CHAT_PROP_LAST
 };

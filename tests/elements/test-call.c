@@ -13,6 +13,7 @@
 #include <gst/gst.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <signal.h>
 
 #include "letschat-room-server.h"
 
@@ -757,6 +758,148 @@ test_sender_waits_for_next_party (void)
   g_free (url);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Real processes, killed for real.                                         */
+
+static GSubprocess *
+spawn_server (guint16 port)
+{
+  const gchar *path = g_getenv ("LETSCHAT_SERVER");
+  gchar *port_str = g_strdup_printf ("%u", port);
+  GError *error = NULL;
+  GSubprocess *proc;
+  GSocketClient *probe = g_socket_client_new ();
+  GSocketConnection *conn = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_assert_nonnull (path);
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, path,
+      "--port", port_str, NULL);
+  g_assert_no_error (error);
+  /* Ready when it accepts connections. */
+  while (!conn && g_get_monotonic_time () < deadline) {
+    conn = g_socket_client_connect_to_host (probe, "127.0.0.1", port, NULL,
+        NULL);
+    if (!conn)
+      g_usleep (20 * 1000);
+  }
+  g_assert_nonnull (conn);
+  g_object_unref (conn);
+  g_object_unref (probe);
+  g_free (port_str);
+  return proc;
+}
+
+static void
+kill_process (GSubprocess * proc)
+{
+  g_subprocess_send_signal (proc, SIGKILL);
+  g_subprocess_wait (proc, NULL, NULL);
+  g_object_unref (proc);
+}
+
+static gboolean
+both_reconnected (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen,
+      "letschat/server-reconnected") &&
+      g_hash_table_contains (parties[1]->seen, "letschat/server-reconnected");
+}
+
+/* The server is SIGKILLed mid-call: frames keep coming peer to peer; when
+ * it is back on the same port both parties rejoin as themselves, and a
+ * later leave/rejoin works. */
+static void
+test_server_killed_and_restarted (void)
+{
+  guint16 port = free_port ();
+  gchar *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", port);
+  GSubprocess *server = spawn_server (port);
+  Party *rx = party_new ("letschatsrc room=phoenix server-url=URL ! "
+      "video/x-raw ! fakesink name=video", url);
+  Party *tx = party_new (TEST_VIDEO " ! letschatsink room=phoenix "
+      "server-url=URL", url);
+  Party *parties[] = { rx, tx, NULL };
+  Party *later;
+  gint target;
+
+  party_play (rx);
+  party_play (tx);
+  wait_for (parties, got_more_video, GINT_TO_POINTER (30), "the call");
+
+  kill_process (server);
+  target = g_atomic_int_get (&rx->video_frames) + 60;
+  wait_for (parties, got_more_video, GINT_TO_POINTER (target),
+      "frames while the server is down");
+  g_assert_true (g_hash_table_contains (rx->seen, "letschat/server-lost"));
+  g_assert_true (g_hash_table_contains (tx->seen, "letschat/server-lost"));
+
+  server = spawn_server (port);
+  wait_for (parties, both_reconnected, NULL, "both parties to rejoin");
+  g_assert_false (g_hash_table_contains (rx->seen, "letschat/peer-left"));
+  /* Both came back as themselves: the call was not even renegotiated. */
+  g_assert_false (g_hash_table_contains (rx->seen, "letschat/call-reset"));
+  g_assert_false (g_hash_table_contains (tx->seen, "letschat/call-reset"));
+  target = g_atomic_int_get (&rx->video_frames) + 30;
+  wait_for (parties, got_more_video, GINT_TO_POINTER (target),
+      "frames after the server came back");
+
+  /* Leave and rejoin through the restarted server. */
+  party_free (tx);
+  later = party_new (TEST_VIDEO " ! letschatsink room=phoenix "
+      "server-url=URL", url);
+  parties[1] = later;
+  party_play (later);
+  target = g_atomic_int_get (&rx->video_frames) + 30;
+  wait_for (parties, got_more_video, GINT_TO_POINTER (target),
+      "frames from a new party after the restart");
+
+  party_free (later);
+  party_free (rx);
+  kill_process (server);
+  g_free (url);
+}
+
+/* The sending process is SIGKILLed: the receiver is told peer-left, and a
+ * new party can join and call. */
+static void
+test_party_killed (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  gchar *sink = g_strdup_printf ("server-url=%s", url);
+  Party *rx = party_new ("letschatsrc room=crash server-url=URL ! "
+      "video/x-raw ! fakesink name=video", url);
+  Party *only_rx[] = { rx, NULL };
+  Party *tx, *parties[] = { rx, NULL, NULL };
+  GError *error = NULL;
+  GSubprocess *sender;
+  gint target;
+
+  party_play (rx);
+  sender = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+      G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, "gst-launch-1.0",
+      "videotestsrc", "is-live=true", "!", "letschatsink", "room=crash", sink,
+      NULL);
+  g_assert_no_error (error);
+  wait_for (only_rx, got_more_video, GINT_TO_POINTER (30),
+      "frames from the gst-launch-1.0 sender");
+  kill_process (sender);
+  wait_for (only_rx, saw_peer_left, NULL, "letschat/peer-left");
+
+  tx = party_new (TEST_VIDEO " ! letschatsink room=crash server-url=URL", url);
+  parties[1] = tx;
+  party_play (tx);
+  target = g_atomic_int_get (&rx->video_frames) + 30;
+  wait_for (parties, got_more_video, GINT_TO_POINTER (target),
+      "frames from the next party");
+  party_free (tx);
+  party_free (rx);
+  test_server_stop (ts);
+  g_free (sink);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -775,6 +918,9 @@ main (int argc, char **argv)
       test_peer_leaves_and_rejoins);
   g_test_add_func ("/resilience/sender-waits-for-next-party",
       test_sender_waits_for_next_party);
+  g_test_add_func ("/resilience/server-killed-and-restarted",
+      test_server_killed_and_restarted);
+  g_test_add_func ("/resilience/party-killed", test_party_killed);
   g_test_add_func ("/errors/unreachable", test_error_unreachable);
   g_test_add_func ("/errors/connect-timeout", test_error_connect_timeout);
   g_test_add_func ("/errors/no-room", test_error_no_room);
