@@ -142,6 +142,8 @@ main (int argc, char **argv)
   gint max_message_size = LETSCHAT_DEFAULT_MAX_MESSAGE_SIZE;
   gdouble rate_limit = 0;
   gint rate_burst = 0;
+  gint ping_interval = LETSCHAT_DEFAULT_PING_INTERVAL;
+  gint ping_timeout = LETSCHAT_DEFAULT_PING_TIMEOUT;
   g_auto (GStrv) room_secrets = NULL;
   g_auto (GStrv) ice_servers = NULL;
   gboolean version = FALSE;
@@ -158,6 +160,11 @@ main (int argc, char **argv)
         "Messages per second per connection on average (default 50)", "N"},
     {"rate-burst", 0, 0, G_OPTION_ARG_INT, &rate_burst,
         "Messages a connection may send at once (default 200)", "N"},
+    {"ping-interval", 0, 0, G_OPTION_ARG_INT, &ping_interval,
+        "Seconds between pings to each party (default 10)", "S"},
+    {"ping-timeout", 0, 0, G_OPTION_ARG_INT, &ping_timeout,
+        "Seconds without an answer after which a party counts as gone "
+          "and the other one is told peer-left (default 30, 0: never)", "S"},
     {"room-secret", 's', 0, G_OPTION_ARG_STRING_ARRAY, &room_secrets,
           "Only admit parties presenting SECRET into ROOM (repeatable)",
         "ROOM=SECRET"},
@@ -222,6 +229,13 @@ main (int argc, char **argv)
     g_object_set (server, "rate-limit", rate_limit, NULL);
   if (rate_burst > 0)
     g_object_set (server, "rate-burst", (guint) rate_burst, NULL);
+  if (ping_interval < 1 || ping_timeout < 0) {
+    g_printerr ("letschat-server: --ping-interval must be at least 1 and "
+        "--ping-timeout at least 0\n");
+    return 1;
+  }
+  g_object_set (server, "ping-interval", (guint) ping_interval,
+      "ping-timeout", (guint) ping_timeout, NULL);
 
   if (!add_room_secrets (server, room_secrets, &error)
       || !add_ice_servers (server, ice_servers, &error)) {

@@ -47,6 +47,8 @@ typedef struct
   gdouble tokens;
   gint64 last_refill_us;
   gboolean told_rate_limited;
+
+  gint64 last_heard_us;         /* last message or pong from the client */
 } Connection;
 
 struct _Room
@@ -72,6 +74,9 @@ struct _LetsChatRoomServer
   guint max_message_size;
   gdouble rate_limit;
   guint rate_burst;
+  guint ping_interval;          /* s */
+  guint ping_timeout;           /* s, 0: never */
+  GSource *liveness_check;
 };
 
 enum
@@ -81,6 +86,8 @@ enum
   PROP_RATE_LIMIT,
   PROP_RATE_BURST,
   PROP_PORT,
+  PROP_PING_INTERVAL,
+  PROP_PING_TIMEOUT,
   N_PROPERTIES
 };
 
@@ -289,6 +296,48 @@ connection_take_previous_id (Connection * conn, const gchar * id)
 }
 
 static void
+on_pong (SoupWebsocketConnection * ws, GBytes * message, gpointer user_data)
+{
+  Connection *conn = user_data;
+
+  conn->last_heard_us = g_get_monotonic_time ();
+}
+
+/* A party whose machine vanished (lid closed, network gone) never closes
+ * its socket: without an answer to our pings for ping-timeout seconds it
+ * is closed, which frees its seat and tells the other party peer-left. */
+static gboolean
+check_liveness (gpointer user_data)
+{
+  LetsChatRoomServer *self = user_data;
+  gint64 limit = g_get_monotonic_time () -
+      (gint64) self->ping_timeout * G_USEC_PER_SEC;
+  g_autoptr (GPtrArray) dead = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  Connection *conn;
+  guint i;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL)) {
+    if (conn->last_heard_us < limit &&
+        soup_websocket_connection_get_state (conn->ws) ==
+        SOUP_WEBSOCKET_STATE_OPEN) {
+      g_info ("timeout id=%s addr=%s: no answer for %u s", conn->id,
+          conn->remote, self->ping_timeout);
+      /* Its seat is free now, not when the close handshake (which a dead
+       * party never answers) gives up. */
+      connection_leave_room (conn, "timeout");
+      g_ptr_array_add (dead, g_object_ref (conn->ws));
+    }
+  }
+  /* Closing may end in on_closed(), which changes the table. */
+  for (i = 0; i < dead->len; i++)
+    soup_websocket_connection_close (g_ptr_array_index (dead, i),
+        SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "no answer to pings");
+  return G_SOURCE_CONTINUE;
+}
+
+static void
 handle_join (Connection * conn, LetsChatMessage * msg)
 {
   LetsChatRoomServer *self = conn->server;
@@ -426,6 +475,8 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
   gsize size;
   const gchar *text = g_bytes_get_data (bytes, &size);
 
+  conn->last_heard_us = g_get_monotonic_time ();
+
   if (!connection_take_token (conn)) {
     if (!conn->told_rate_limited) {
       g_autofree gchar *message =
@@ -525,11 +576,13 @@ on_websocket (SoupServer * soup, SoupServerMessage * message,
 
   soup_websocket_connection_set_max_incoming_payload_size (ws,
       (guint64) self->max_message_size * SOUP_PAYLOAD_FACTOR);
-  /* Pings keep NATs open and find dead peers; libsoup answers the peer's
-   * pings on its own. */
-  soup_websocket_connection_set_keepalive_interval (ws, 30);
+  /* Pings keep NATs open and find dead peers (see check_liveness); libsoup
+   * answers the peer's pings on its own. */
+  soup_websocket_connection_set_keepalive_interval (ws, self->ping_interval);
+  conn->last_heard_us = g_get_monotonic_time ();
 
   g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
+  g_signal_connect (ws, "pong", G_CALLBACK (on_pong), conn);
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
   g_hash_table_add (self->connections, conn);
 
@@ -582,6 +635,8 @@ letschat_room_server_init (LetsChatRoomServer * self)
   self->max_message_size = LETSCHAT_DEFAULT_MAX_MESSAGE_SIZE;
   self->rate_limit = DEFAULT_RATE_LIMIT;
   self->rate_burst = DEFAULT_RATE_BURST;
+  self->ping_interval = LETSCHAT_DEFAULT_PING_INTERVAL;
+  self->ping_timeout = LETSCHAT_DEFAULT_PING_TIMEOUT;
 }
 
 static void
@@ -629,6 +684,12 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
     case PROP_RATE_BURST:
       self->rate_burst = g_value_get_uint (value);
       break;
+    case PROP_PING_INTERVAL:
+      self->ping_interval = g_value_get_uint (value);
+      break;
+    case PROP_PING_TIMEOUT:
+      self->ping_timeout = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -650,6 +711,12 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_RATE_BURST:
       g_value_set_uint (value, self->rate_burst);
+      break;
+    case PROP_PING_INTERVAL:
+      g_value_set_uint (value, self->ping_interval);
+      break;
+    case PROP_PING_TIMEOUT:
+      g_value_set_uint (value, self->ping_timeout);
       break;
     case PROP_PORT:
       g_value_set_uint (value, letschat_room_server_get_port (self));
@@ -694,6 +761,20 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       g_param_spec_uint ("port", "Port",
       "The TCP port the server listens on (0 before listening)", 0,
       G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_PING_INTERVAL] =
+      g_param_spec_uint ("ping-interval", "Ping interval",
+      "Seconds between the WebSocket pings sent to each party. Set before "
+      "listening", 1, 3600, LETSCHAT_DEFAULT_PING_INTERVAL,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_PING_TIMEOUT] =
+      g_param_spec_uint ("ping-timeout", "Ping timeout",
+      "Seconds without a message or a pong after which a party counts as "
+      "gone: its socket is closed and the other party told peer-left "
+      "(0: never). Set before listening", 0, 3600,
+      LETSCHAT_DEFAULT_PING_TIMEOUT, G_PARAM_READWRITE |
+      G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 }
@@ -870,6 +951,12 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   }
 
   self->port = bound_port (self->soup);
+  if (self->ping_timeout > 0) {
+    self->liveness_check = g_timeout_source_new_seconds (1);
+    g_source_set_callback (self->liveness_check, check_liveness, self, NULL);
+    g_source_attach (self->liveness_check,
+        g_main_context_get_thread_default ());
+  }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
   return TRUE;
 }
@@ -890,6 +977,11 @@ letschat_room_server_shutdown (LetsChatRoomServer * self)
   guint i;
 
   g_return_if_fail (LETSCHAT_IS_ROOM_SERVER (self));
+
+  if (self->liveness_check) {
+    g_source_destroy (self->liveness_check);
+    g_clear_pointer (&self->liveness_check, g_source_unref);
+  }
 
   /* Connections stay in the table until libsoup reports them closed, so
    * that callers can wait for the close handshakes (n_connections). The

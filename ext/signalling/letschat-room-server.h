@@ -24,6 +24,9 @@ G_BEGIN_DECLS
  * Properties (set before listen):
  * - "max-message-size" (guint, default 65536): bigger messages are refused
  *   with `too-large`.
+ * - "ping-interval" (guint s, default 10), "ping-timeout" (guint s, default
+ *   30, 0: never): a party heard nothing from for ping-timeout is closed
+ *   and the other party told `peer-left`.
  * - "rate-limit" (gdouble, default 50) and "rate-burst" (guint, default
  *   200): a token bucket per connection; messages beyond it are refused
  *   with `rate-limited`.
@@ -38,6 +41,8 @@ G_DECLARE_FINAL_TYPE (LetsChatRoomServer, letschat_room_server, LETSCHAT,
 
 #define LETSCHAT_DEFAULT_PORT 8443
 #define LETSCHAT_DEFAULT_MAX_MESSAGE_SIZE 65536
+#define LETSCHAT_DEFAULT_PING_INTERVAL 10
+#define LETSCHAT_DEFAULT_PING_TIMEOUT 30
 
 LetsChatRoomServer *letschat_room_server_new (void);
 

@@ -355,6 +355,148 @@ test_peer_left_on_close (Fixture * f, gconstpointer data)
   WAIT_UNTIL (letschat_room_server_get_n_rooms (f->server) == 0);
 }
 
+/* A party that froze (its machine slept, its network vanished) keeps its
+ * socket open but answers no ping: after ping-timeout the server closes
+ * it and the other party hears peer-left. The frozen party is a client on
+ * its own thread that, once joined, stops running its main context. */
+typedef struct
+{
+  gchar *url;
+  GMutex lock;
+  GCond cond;
+  gboolean joined;
+  gboolean release;
+} FrozenParty;
+
+static void
+frozen_connected (GObject * source, GAsyncResult * result, gpointer data)
+{
+  SoupWebsocketConnection **ws = data;
+
+  *ws = soup_session_websocket_connect_finish (SOUP_SESSION (source),
+      result, NULL);
+}
+
+static void
+frozen_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
+    gpointer data)
+{
+  gboolean *welcomed = data;
+
+  *welcomed = TRUE;
+}
+
+static gpointer
+frozen_party_thread (gpointer data)
+{
+  FrozenParty *fp = data;
+  GMainContext *context = g_main_context_new ();
+  SoupSession *session;
+  SoupWebsocketConnection *ws = NULL;
+  SoupMessage *msg;
+  gboolean welcomed = FALSE;
+
+  g_main_context_push_thread_default (context);
+  session = soup_session_new ();
+  msg = soup_message_new ("GET", fp->url);
+  soup_session_websocket_connect_async (session, msg, NULL, NULL,
+      G_PRIORITY_DEFAULT, NULL, frozen_connected, &ws);
+  while (!ws)
+    g_main_context_iteration (context, TRUE);
+  g_signal_connect (ws, "message", G_CALLBACK (frozen_message), &welcomed);
+  soup_websocket_connection_send_text (ws,
+      "{\"type\":\"join\",\"room\":\"frozen\"}");
+  while (!welcomed)
+    g_main_context_iteration (context, TRUE);
+
+  /* Frozen: nothing runs this context any more, so no pong goes out. */
+  g_mutex_lock (&fp->lock);
+  fp->joined = TRUE;
+  g_cond_signal (&fp->cond);
+  while (!fp->release)
+    g_cond_wait (&fp->cond, &fp->lock);
+  g_mutex_unlock (&fp->lock);
+
+  g_object_unref (ws);
+  g_object_unref (msg);
+  g_object_unref (session);
+  while (g_main_context_iteration (context, FALSE));
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  return NULL;
+}
+
+static void
+test_ping_timeout (Fixture * f, gconstpointer data)
+{
+  FrozenParty fp = { f->url, };
+  GThread *thread;
+  ClientPeer *a;
+  gint64 frozen_at;
+
+  g_object_set (f->server, "ping-interval", 1, "ping-timeout", 2, NULL);
+  a = client_peer_connect (f->url);
+  client_peer_join (a, "frozen", NULL, "Alice");
+  WAIT_UNTIL (a->id != NULL);
+
+  g_mutex_init (&fp.lock);
+  g_cond_init (&fp.cond);
+  thread = g_thread_new ("frozen-party", frozen_party_thread, &fp);
+  WAIT_UNTIL (a->n_joined == 1);
+  g_mutex_lock (&fp.lock);
+  while (!fp.joined)
+    g_cond_wait (&fp.cond, &fp.lock);
+  g_mutex_unlock (&fp.lock);
+  frozen_at = g_get_monotonic_time ();
+
+  /* Alice keeps answering pings and stays; the frozen party goes. */
+  WAIT_UNTIL_MS (a->n_left == 1, 10000);
+  g_test_message ("peer-left %.1f s after the party froze",
+      (g_get_monotonic_time () - frozen_at) / 1e6);
+  g_assert_false (a->closed);
+  /* Its socket goes too, once the unanswered close handshake gives up. */
+  WAIT_UNTIL_MS (letschat_room_server_get_n_connections (f->server) == 1,
+      10000);
+
+  g_mutex_lock (&fp.lock);
+  fp.release = TRUE;
+  g_cond_signal (&fp.cond);
+  g_mutex_unlock (&fp.lock);
+  g_thread_join (thread);
+  g_mutex_clear (&fp.lock);
+  g_cond_clear (&fp.cond);
+  client_peer_free (a);
+}
+
+/* join may ask for the id of the party's earlier connection. */
+static void
+test_join_previous_id (Fixture * f, gconstpointer data)
+{
+  const gchar *wanted = "0123456789abcdef0123456789abcdef";
+  RawPeer *a = raw_peer_connect (f->session, f->url);
+  RawPeer *b = raw_peer_connect (f->session, f->url);
+  JsonObject *welcome;
+
+  raw_peer_send (a, "{\"type\":\"join\",\"room\":\"again\","
+      "\"id\":\"0123456789abcdef0123456789abcdef\"}");
+  welcome = raw_peer_expect (a, "welcome");
+  g_assert_cmpstr (json_object_get_string_member (welcome, "id"), ==, wanted);
+
+  /* Held by a connected party: not given twice. */
+  raw_peer_send (b, "{\"type\":\"join\",\"room\":\"again\","
+      "\"id\":\"0123456789abcdef0123456789abcdef\"}");
+  welcome = raw_peer_expect (b, "welcome");
+  g_assert_cmpstr (json_object_get_string_member (welcome, "id"), !=, wanted);
+  raw_peer_free (b);
+
+  b = raw_peer_connect (f->session, f->url);
+  raw_peer_send (b, "{\"type\":\"join\",\"room\":\"other\","
+      "\"id\":\"NOT-AN-ID\"}");
+  raw_peer_expect_error (b, LETSCHAT_ERROR_BAD_REQUEST);
+  raw_peer_free (b);
+  raw_peer_free (a);
+}
+
 static void
 test_secret_first_sets (Fixture * f, gconstpointer data)
 {
@@ -787,6 +929,8 @@ main (int argc, char **argv)
   ADD ("/server/signal/not-joined", test_not_joined);
   ADD ("/server/leave/rejoin", test_leave_rejoin);
   ADD ("/server/leave/peer-left-on-close", test_peer_left_on_close);
+  ADD ("/server/leave/ping-timeout", test_ping_timeout);
+  ADD ("/server/join/previous-id", test_join_previous_id);
   ADD ("/server/secret/first-party-sets", test_secret_first_sets);
   ADD ("/server/secret/checked-before-full",
       test_secret_full_room_unauthorized_first);
