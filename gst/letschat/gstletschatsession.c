@@ -91,6 +91,7 @@ struct _GstLetsChatSession
   /* Back on the room server after losing it, the other party has not shown
    * up yet: it may be reconnecting too, or gone for good. */
   gboolean peer_unconfirmed;
+  GSource *offer_wait;          /* offer ourselves if none comes */
   guint reconnect_delay;        /* ms; 0: connected */
   GSource *reconnect_source;
   JsonNode *server_ice_servers; /* from welcome, for every new webrtcbin */
@@ -556,6 +557,44 @@ on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
   }
 }
 
+/* The newcomer offers. But a party coming back to the room server may
+ * believe its call with us is still up, and not offer; so if no offer
+ * comes, we make one (a glare is settled in session_handle_sdp). */
+#define OFFER_WAIT_MS 3000
+
+static gboolean
+session_offer_wait_cb (gpointer data)
+{
+  GstLetsChatSession *self = data;
+
+  g_clear_pointer (&self->offer_wait, g_source_unref);
+  if (!self->peer_id || self->remote_set || self->pending_offer ||
+      self->offer_made)
+    return G_SOURCE_REMOVE;
+  GST_INFO_OBJECT (self, "no offer from %s: offering", self->peer_id);
+  self->offerer = TRUE;
+  session_maybe_negotiate (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+session_cancel_offer_wait (GstLetsChatSession * self)
+{
+  if (self->offer_wait) {
+    g_source_destroy (self->offer_wait);
+    g_clear_pointer (&self->offer_wait, g_source_unref);
+  }
+}
+
+static void
+session_wait_for_offer (GstLetsChatSession * self)
+{
+  session_cancel_offer_wait (self);
+  self->offer_wait = g_timeout_source_new (OFFER_WAIT_MS);
+  g_source_set_callback (self->offer_wait, session_offer_wait_cb, self, NULL);
+  g_source_attach (self->offer_wait, self->context);
+}
+
 static void
 on_peer_joined (LetsChatClient * client, const gchar * peer_id,
     const gchar * peer_name, GstLetsChatSession * self)
@@ -570,6 +609,7 @@ on_peer_joined (LetsChatClient * client, const gchar * peer_id,
     session_restart_call (self, "peer-changed");
   self->offerer = FALSE;
   session_set_peer (self, peer_id, peer_name);
+  session_wait_for_offer (self);
 }
 
 static void
@@ -579,6 +619,7 @@ on_peer_left (LetsChatClient * client, const gchar * peer_id,
   GST_INFO_OBJECT (self, "%s left the room", peer_id);
   g_clear_pointer (&self->peer_id, g_free);
   self->peer_unconfirmed = FALSE;
+  session_cancel_offer_wait (self);
   session_post (self, gst_structure_new ("letschat/peer-left",
           "peer-id", G_TYPE_STRING, peer_id, NULL));
   /* The pipeline goes on: a fresh peer connection waits for the next
@@ -608,8 +649,17 @@ session_handle_sdp (GstLetsChatSession * self, JsonObject * sdp)
   }
   GST_DEBUG_OBJECT (self, "received %s:\n%s", type, text);
   if (g_str_equal (type, "offer")) {
-    /* An offer on top of a negotiated call: the other party started over
-     * (its connection failed, or it restarted). Start over too. */
+    session_cancel_offer_wait (self);
+    /* Both offered at once: the party with the greater id keeps its offer,
+     * the other one answers. */
+    if (self->offer_made && !self->remote_set &&
+        g_strcmp0 (self->my_id, self->peer_id) > 0) {
+      GST_INFO_OBJECT (self, "both offered: ours stands");
+      gst_sdp_message_free (msg);
+      return;
+    }
+    /* An offer on top of a negotiated call (or of our own offer): the other
+     * party started over. Start over too. */
     if (self->remote_set || self->offer_made)
       session_restart_call (self, "new-offer");
     desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, msg);
@@ -842,6 +892,7 @@ session_disconnect_cb (gpointer data)
     g_source_destroy (self->reconnect_source);
     g_clear_pointer (&self->reconnect_source, g_source_unref);
   }
+  session_cancel_offer_wait (self);
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);
   session_drop_client (self);
@@ -1392,6 +1443,7 @@ session_stop_cb (gpointer data)
   GstLetsChatSession *self = call->self;
 
   session_stop_gaps (self);
+  session_cancel_offer_wait (self);
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);
   self->join_sent = FALSE;
