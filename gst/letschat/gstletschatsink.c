@@ -41,6 +41,22 @@
  * - `letschat/peer-left`: `peer-id`.
  * - `letschat/connection-state`: `state` (new, connecting, connected,
  *   disconnected, failed, closed): the peer connection's state.
+ * - `letschat/call-reset`: `reason` (peer-left, peer-changed,
+ *   connection-failed, new-offer): the peer connection was replaced by a new
+ *   one; the elements' pads stay.
+ * - `letschat/server-lost`: `reason`: the room server went away; media
+ *   already flowing continues, and the element reconnects (see
+ *   #GstLetsChatSink:reconnect).
+ * - `letschat/server-reconnected`: `id`, `room`: back in the room.
+ *
+ * ## When the other party leaves
+ *
+ * The pipeline keeps running. letschatsink waits for the next party and
+ * sends to it; letschatsrc keeps its pads (downstream sees gap events
+ * meanwhile, never EOS) and the next party's media continues on them. When
+ * the peer connection fails (ICE or DTLS), a new one is negotiated through
+ * the room. When the room server goes away, the call goes on peer to peer
+ * and the element rejoins the room as the same party when it comes back.
  *
  * ## Example launch line: host a room and send a test call
  * |[
