@@ -146,6 +146,13 @@ main (int argc, char **argv)
   gint ping_timeout = LETSCHAT_DEFAULT_PING_TIMEOUT;
   g_auto (GStrv) room_secrets = NULL;
   g_auto (GStrv) ice_servers = NULL;
+  g_auto (GStrv) allowed_origins = NULL;
+  g_autofree gchar *tls_cert = NULL;
+  g_autofree gchar *tls_key = NULL;
+  gint join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
+  gint max_connections = LETSCHAT_DEFAULT_MAX_CONNECTIONS;
+  gint max_rooms = LETSCHAT_DEFAULT_MAX_ROOMS;
+  gint max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"host", 'H', 0, G_OPTION_ARG_STRING, &host,
@@ -172,6 +179,25 @@ main (int argc, char **argv)
           "STUN/TURN server handed to every party in welcome (repeatable): "
           "stun:HOST:PORT, stun://HOST:PORT or turn://USER:PASS@HOST:PORT",
         "URI"},
+    {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
+        "PEM certificate (chain): serve https:// and wss:// instead of "
+          "http:// and ws:// (needs --tls-key)", "FILE"},
+    {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+        "PEM private key of --tls-cert", "FILE"},
+    {"join-timeout", 0, 0, G_OPTION_ARG_INT, &join_timeout,
+        "Seconds a connection may stay without joining a room (default 30, "
+          "0: forever)", "S"},
+    {"max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+        "WebSocket connections open at once (default 1000)", "N"},
+    {"max-rooms", 0, 0, G_OPTION_ARG_INT, &max_rooms,
+        "Rooms live at once (default 500)", "N"},
+    {"max-per-ip", 0, 0, G_OPTION_ARG_INT, &max_per_ip,
+        "WebSocket connections open at once from one IP address (default "
+          "32)", "N"},
+    {"allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_origins,
+        "Web origin (e.g. https://example.org) whose pages may connect, "
+          "besides this server's own page and clients sending no Origin; "
+          "\"*\" for any (repeatable)", "ORIGIN"},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version,
         "Print the version and exit", NULL},
     {NULL}
@@ -236,6 +262,26 @@ main (int argc, char **argv)
   }
   g_object_set (server, "ping-interval", (guint) ping_interval,
       "ping-timeout", (guint) ping_timeout, NULL);
+  if (join_timeout < 0 || max_connections < 1 || max_rooms < 1
+      || max_per_ip < 1) {
+    g_printerr ("letschat-server: --join-timeout must be at least 0, and "
+        "--max-connections, --max-rooms and --max-per-ip at least 1\n");
+    return 1;
+  }
+  g_object_set (server, "join-timeout", (guint) join_timeout,
+      "max-connections", (guint) max_connections, "max-rooms",
+      (guint) max_rooms, "max-per-ip", (guint) max_per_ip,
+      "allowed-origins", allowed_origins, NULL);
+
+  if ((tls_cert == NULL) != (tls_key == NULL)) {
+    g_printerr ("letschat-server: --tls-cert and --tls-key go together\n");
+    return 1;
+  }
+  if (tls_cert && !letschat_room_server_set_tls_files (server, tls_cert,
+          tls_key, &error)) {
+    g_printerr ("letschat-server: %s\n", error->message);
+    return 1;
+  }
 
   if (!add_room_secrets (server, room_secrets, &error)
       || !add_ice_servers (server, ice_servers, &error)) {
@@ -249,9 +295,9 @@ main (int argc, char **argv)
   }
 
   /* An IPv6 literal needs brackets in a URL. */
-  g_print ("letschat-server listening on ws://%s%s%s:%u/ws\n",
-      strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "",
-      letschat_room_server_get_port (server));
+  g_print ("letschat-server listening on %s://%s%s%s:%u/ws\n",
+      tls_cert ? "wss" : "ws", strchr (host, ':') ? "[" : "", host,
+      strchr (host, ':') ? "]" : "", letschat_room_server_get_port (server));
   fflush (stdout);
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -38,6 +38,9 @@ struct _LetsChatClient
   gboolean timed_out;
 
   GError *ws_error;             /* last error reported by the socket */
+
+  gboolean insecure_tls;
+  GTlsCertificateFlags tls_errors;      /* of the last refused certificate */
   gboolean closing;             /* letschat_client_close() was called */
 };
 
@@ -176,6 +179,54 @@ connect_cleanup (LetsChatClient * self)
   g_clear_object (&self->connect_cancellable);
 }
 
+/* Only called for a certificate that failed validation. */
+static gboolean
+on_accept_certificate (SoupMessage * msg, GTlsCertificate * cert,
+    GTlsCertificateFlags errors, gpointer user_data)
+{
+  LetsChatClient *self = user_data;
+
+  self->tls_errors = errors;
+  if (self->insecure_tls)
+    g_warning ("Accepting the invalid TLS certificate of %s because TLS "
+        "validation is off: anybody on the network path can read and change "
+        "this connection", self->url);
+  return self->insecure_tls;
+}
+
+/* What went wrong with the certificate, in words, and what to do. */
+static gchar *
+describe_tls_errors (LetsChatClient * self)
+{
+  GString *s = g_string_new ("The room server's TLS certificate was refused:");
+  GTlsCertificateFlags f = self->tls_errors;
+
+  if (f & G_TLS_CERTIFICATE_UNKNOWN_CA)
+    g_string_append (s, " it is not signed by a trusted certificate "
+        "authority (self-signed or private CA)");
+  if (f & G_TLS_CERTIFICATE_BAD_IDENTITY)
+    g_string_append_printf (s, "%s it is not valid for this host name",
+        f & G_TLS_CERTIFICATE_UNKNOWN_CA ? ";" : "");
+  if (f & G_TLS_CERTIFICATE_EXPIRED)
+    g_string_append (s, "; it has expired");
+  if (f & G_TLS_CERTIFICATE_NOT_ACTIVATED)
+    g_string_append (s, "; it is not valid yet (check the clocks)");
+  if (f & G_TLS_CERTIFICATE_REVOKED)
+    g_string_append (s, "; it has been revoked");
+  if (f & G_TLS_CERTIFICATE_INSECURE)
+    g_string_append (s, "; it uses an insecure algorithm");
+  if (f & G_TLS_CERTIFICATE_GENERIC_ERROR || f == 0)
+    g_string_append (s, "; it could not be verified");
+  if (f & G_TLS_CERTIFICATE_UNKNOWN_CA)
+    g_string_append (s, ". Set tls-ca-file to the server's certificate (or "
+        "its CA) to trust it");
+  else if (f & G_TLS_CERTIFICATE_BAD_IDENTITY)
+    g_string_append (s, ". Use the host name the certificate was made for "
+        "in the URL");
+  g_string_append_printf (s, " (%s)", self->url);
+  return g_string_free (s, FALSE);
+}
+
 static void
 on_websocket_connected (GObject * source, GAsyncResult * result,
     gpointer user_data)
@@ -197,6 +248,11 @@ on_websocket_connected (GObject * source, GAsyncResult * result,
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
           "Timed out after %u ms connecting to %s", self->timeout_ms,
           self->url);
+    } else if (self->tls_errors && !self->insecure_tls) {
+      g_autofree gchar *why = describe_tls_errors (self);
+
+      g_task_return_new_error (task, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+          "%s", why);
     } else if (user_cancelled) {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
           "Connecting to %s was cancelled", self->url);
@@ -278,6 +334,9 @@ letschat_client_connect_async (LetsChatClient * self, const gchar * url,
     return;
   }
   msg = soup_message_new_from_uri (SOUP_METHOD_GET, uri);
+  self->tls_errors = 0;
+  g_signal_connect (msg, "accept-certificate",
+      G_CALLBACK (on_accept_certificate), self);
 
   self->connect_task = g_steal_pointer (&task);
   self->closing = FALSE;
@@ -301,6 +360,38 @@ letschat_client_connect_async (LetsChatClient * self, const gchar * url,
   soup_session_websocket_connect_async (self->session, msg, NULL, NULL,
       G_PRIORITY_DEFAULT, self->connect_cancellable, on_websocket_connected,
       self);
+}
+
+gboolean
+letschat_client_set_tls_ca_file (LetsChatClient * self, const gchar * file,
+    GError ** error)
+{
+  g_autoptr (GTlsDatabase) db = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  g_return_val_if_fail (LETSCHAT_IS_CLIENT (self), FALSE);
+
+  if (file == NULL) {
+    db = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+    soup_session_set_tls_database (self->session, db);
+    return TRUE;
+  }
+  db = g_tls_file_database_new (file, &local_error);
+  if (db == NULL) {
+    g_set_error (error, local_error->domain, local_error->code,
+        "Could not read the CA file %s (PEM certificates): %s", file,
+        local_error->message);
+    return FALSE;
+  }
+  soup_session_set_tls_database (self->session, db);
+  return TRUE;
+}
+
+void
+letschat_client_set_insecure_tls (LetsChatClient * self, gboolean insecure)
+{
+  g_return_if_fail (LETSCHAT_IS_CLIENT (self));
+  self->insecure_tls = insecure;
 }
 
 gboolean

@@ -47,6 +47,17 @@ LetsChatClient *letschat_client_new (void);
 void letschat_client_connect_async (LetsChatClient * self, const gchar * url,
     guint timeout_ms, GCancellable * cancellable,
     GAsyncReadyCallback callback, gpointer user_data);
+/* wss:// only trusts the system's CA store by default. This trusts the
+ * PEM certificates in @file instead (a self-signed server certificate or
+ * a private CA); NULL goes back to the system store. */
+gboolean letschat_client_set_tls_ca_file (LetsChatClient * self,
+    const gchar * file, GError ** error);
+
+/* Accepts any server certificate (with a warning on each connection):
+ * for tests only, the connection can then be read by anybody on the way. */
+void letschat_client_set_insecure_tls (LetsChatClient * self,
+    gboolean insecure);
+
 gboolean letschat_client_connect_finish (LetsChatClient * self,
     GAsyncResult * result, GError ** error);
 

@@ -27,6 +27,9 @@
 #define DEFAULT_RATE_LIMIT 50.0
 #define DEFAULT_RATE_BURST 200
 
+/* WebSocket close codes (RFC 6455) */
+#define CLOSE_POLICY_VIOLATION 1008
+
 /* libsoup closes the socket (1009) on frames over its own limit. We set it
  * well above ours so that an oversize message gets a polite `too-large` and
  * the socket survives; only frames over this factor are cut off. */
@@ -41,12 +44,16 @@ typedef struct
   gchar *id;
   gchar *name;
   gchar *remote;                /* address, for log lines */
+  gchar *ip;                    /* key into per_ip */
   Room *room;
+  gboolean ever_joined;
+  gint64 connected_us;
 
   /* token bucket */
   gdouble tokens;
   gint64 last_refill_us;
   gboolean told_rate_limited;
+  guint dropped;                /* messages dropped since told */
 
   gint64 last_heard_us;         /* last message or pong from the client */
 } Connection;
@@ -77,6 +84,14 @@ struct _LetsChatRoomServer
   guint ping_interval;          /* s */
   guint ping_timeout;           /* s, 0: never */
   GSource *liveness_check;
+
+  GTlsCertificate *tls_certificate;
+  guint join_timeout;           /* s, 0: never */
+  guint max_connections;
+  guint max_rooms;
+  guint max_per_ip;
+  GStrv allowed_origins;
+  GHashTable *per_ip;           /* ip -> count of open connections */
 };
 
 enum
@@ -88,6 +103,12 @@ enum
   PROP_PORT,
   PROP_PING_INTERVAL,
   PROP_PING_TIMEOUT,
+  PROP_TLS_CERTIFICATE,
+  PROP_JOIN_TIMEOUT,
+  PROP_MAX_CONNECTIONS,
+  PROP_MAX_ROOMS,
+  PROP_MAX_PER_IP,
+  PROP_ALLOWED_ORIGINS,
   N_PROPERTIES
 };
 
@@ -256,6 +277,7 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
   else
     room->parties[1] = conn;
   conn->room = room;
+  conn->ever_joined = TRUE;
 
   ice_servers = json_node_init_array (json_node_alloc (), self->ice_servers);
   welcome = letschat_protocol_build_welcome (conn->id, room->name,
@@ -317,9 +339,24 @@ check_liveness (gpointer user_data)
   Connection *conn;
   guint i;
 
+  g_autoptr (GPtrArray) idle = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 join_limit = g_get_monotonic_time () -
+      (gint64) self->join_timeout * G_USEC_PER_SEC;
+
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL)) {
-    if (conn->last_heard_us < limit &&
+    /* A socket that never joins only holds a slot of max-connections and
+     * max-per-ip: an attacker could fill them with idle sockets. */
+    if (self->join_timeout > 0 && !conn->ever_joined
+        && conn->connected_us < join_limit
+        && soup_websocket_connection_get_state (conn->ws) ==
+        SOUP_WEBSOCKET_STATE_OPEN) {
+      g_info ("timeout id=%s addr=%s: no join within %u s", conn->id,
+          conn->remote, self->join_timeout);
+      g_ptr_array_add (idle, g_object_ref (conn->ws));
+      continue;
+    }
+    if (self->ping_timeout > 0 && conn->last_heard_us < limit &&
         soup_websocket_connection_get_state (conn->ws) ==
         SOUP_WEBSOCKET_STATE_OPEN) {
       g_info ("timeout id=%s addr=%s: no answer for %u s", conn->id,
@@ -334,7 +371,27 @@ check_liveness (gpointer user_data)
   for (i = 0; i < dead->len; i++)
     soup_websocket_connection_close (g_ptr_array_index (dead, i),
         SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "no answer to pings");
+  for (i = 0; i < idle->len; i++)
+    soup_websocket_connection_close (g_ptr_array_index (idle, i),
+        CLOSE_POLICY_VIOLATION, "no join in time");
   return G_SOURCE_CONTINUE;
+}
+
+/* Rooms cost memory and log lines: a client looping over fresh room
+ * names must hit a ceiling. The protocol has no code of its own for this;
+ * rate-limited says "later", which is what the party should do. */
+static gboolean
+refuse_if_no_room_left (Connection * conn, const gchar * room)
+{
+  LetsChatRoomServer *self = conn->server;
+  g_autofree gchar *message = NULL;
+
+  if (g_hash_table_size (self->rooms) < self->max_rooms)
+    return FALSE;
+  message = g_strdup_printf ("The server already holds its maximum of %u "
+      "rooms; try again later.", self->max_rooms);
+  refuse (conn, room, LETSCHAT_PROTOCOL_ERROR_RATE_LIMITED, message);
+  return TRUE;
 }
 
 static void
@@ -356,6 +413,9 @@ handle_join (Connection * conn, LetsChatMessage * msg)
     room = self->waiting_stranger;
     if (room == NULL || room_n_parties (room) != 1) {
       g_autofree gchar *name = NULL;
+
+      if (refuse_if_no_room_left (conn, NULL))
+        return;
 
       do {
         gchar *hex = random_hex (8);
@@ -399,6 +459,9 @@ handle_join (Connection * conn, LetsChatMessage * msg)
     /* The first party sets the secret, unless one was configured. An empty
      * secret means none. */
     const gchar *secret = required;
+
+    if (refuse_if_no_room_left (conn, msg->room))
+      return;
 
     if (secret == NULL && msg->secret && msg->secret[0])
       secret = msg->secret;
@@ -485,6 +548,17 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
           self->rate_limit, self->rate_burst);
       send_error (conn, LETSCHAT_PROTOCOL_ERROR_RATE_LIMITED, message);
       conn->told_rate_limited = TRUE;
+      conn->dropped = 0;
+    } else if (++conn->dropped >= self->rate_burst
+        && soup_websocket_connection_get_state (ws) ==
+        SOUP_WEBSOCKET_STATE_OPEN) {
+      /* Told once, it went on for another whole burst: not a client that
+       * will slow down. Its seat is freed for the other party. */
+      g_info ("closing id=%s addr=%s: rate limit ignored", conn->id,
+          conn->remote);
+      connection_leave_room (conn, "rate-limited");
+      soup_websocket_connection_close (ws, CLOSE_POLICY_VIOLATION,
+          "rate limit exceeded");
     }
     return;
   }
@@ -535,6 +609,17 @@ connection_free (Connection * conn)
   g_free (conn->id);
   g_free (conn->name);
   g_free (conn->remote);
+  if (conn->ip) {
+    guint n = GPOINTER_TO_UINT (g_hash_table_lookup (conn->server->per_ip,
+            conn->ip));
+
+    if (n <= 1)
+      g_hash_table_remove (conn->server->per_ip, conn->ip);
+    else
+      g_hash_table_insert (conn->server->per_ip, g_strdup (conn->ip),
+          GUINT_TO_POINTER (n - 1));
+    g_free (conn->ip);
+  }
   g_free (conn);
 }
 
@@ -551,28 +636,76 @@ on_closed (SoupWebsocketConnection * ws, gpointer user_data)
 }
 
 static void
+on_refused_closed (SoupWebsocketConnection * ws, gpointer user_data)
+{
+  g_object_unref (ws);
+}
+
+/* Over a limit: the party is told why in an `error` (its client shows it)
+ * and the socket is closed (1008: libsoup 3.2 takes 1013 "try again
+ * later" for a protocol error). */
+static void
+refuse_connection (SoupWebsocketConnection * ws, const gchar * ip,
+    const gchar * message)
+{
+  g_autofree gchar *text = letschat_protocol_build_error
+      (LETSCHAT_ERROR_RATE_LIMITED, message);
+
+  g_info ("refused connection addr=%s code=%s: %s", ip,
+      LETSCHAT_ERROR_RATE_LIMITED, message);
+  /* held until the close handshake is over */
+  g_object_ref (ws);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_refused_closed), NULL);
+  soup_websocket_connection_send_text (ws, text);
+  soup_websocket_connection_close (ws, CLOSE_POLICY_VIOLATION, "over a limit");
+}
+
+static void
 on_websocket (SoupServer * soup, SoupServerMessage * message,
     const char *path, SoupWebsocketConnection * ws, gpointer user_data)
 {
   LetsChatRoomServer *self = user_data;
-  Connection *conn = g_new0 (Connection, 1);
+  Connection *conn;
   GSocketAddress *addr = soup_server_message_get_remote_address (message);
+  g_autofree gchar *ip = NULL;
+  guint n_from_ip;
 
+  if (G_IS_INET_SOCKET_ADDRESS (addr))
+    ip = g_inet_address_to_string (g_inet_socket_address_get_address
+        (G_INET_SOCKET_ADDRESS (addr)));
+  else
+    ip = g_strdup ("?");
+  n_from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_ip, ip));
+
+  if (g_hash_table_size (self->connections) >= self->max_connections) {
+    g_autofree gchar *why = g_strdup_printf ("The server is at its maximum "
+        "of %u connections; try again later.", self->max_connections);
+    refuse_connection (ws, ip, why);
+    return;
+  }
+  if (n_from_ip >= self->max_per_ip) {
+    g_autofree gchar *why = g_strdup_printf ("Too many connections from "
+        "your address (at most %u); close some and try again.",
+        self->max_per_ip);
+    refuse_connection (ws, ip, why);
+    return;
+  }
+
+  conn = g_new0 (Connection, 1);
   conn->server = self;
   conn->ws = g_object_ref (ws);
   conn->id = random_hex (16);
   conn->tokens = self->rate_burst;
   conn->last_refill_us = g_get_monotonic_time ();
-  if (G_IS_INET_SOCKET_ADDRESS (addr)) {
-    GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (addr);
-    g_autofree gchar *ip =
-        g_inet_address_to_string (g_inet_socket_address_get_address (inet));
-
+  conn->connected_us = conn->last_refill_us;
+  conn->ip = g_strdup (ip);
+  g_hash_table_insert (self->per_ip, g_strdup (ip),
+      GUINT_TO_POINTER (n_from_ip + 1));
+  if (G_IS_INET_SOCKET_ADDRESS (addr))
     conn->remote = g_strdup_printf ("%s:%u", ip,
-        g_inet_socket_address_get_port (inet));
-  } else {
+        g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)));
+  else
     conn->remote = g_strdup ("?");
-  }
 
   soup_websocket_connection_set_max_incoming_payload_size (ws,
       (guint64) self->max_message_size * SOUP_PAYLOAD_FACTOR);
@@ -622,6 +755,77 @@ on_http (SoupServer * soup, SoupServerMessage * message, const char *path,
   serve_index (message);
 }
 
+/* "host[:port]" with the scheme's default port filled in, lower case,
+ * or NULL. */
+static gchar *
+host_port_key (const gchar * scheme, const gchar * host_port)
+{
+  g_autofree gchar *url = g_strdup_printf ("%s://%s/", scheme, host_port);
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  gint port;
+  g_autofree gchar *host = NULL;
+
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return NULL;
+  port = g_uri_get_port (uri);
+  if (port <= 0)
+    port = g_str_equal (scheme, "https") ? 443 : 80;
+  host = g_ascii_strdown (g_uri_get_host (uri), -1);
+  return g_strdup_printf ("%s:%d", host, port);
+}
+
+/* Browsers send Origin with every WebSocket handshake, and a page from any
+ * site can open one: without this check any web page a user visits could
+ * use their browser against the server. Clients that are not browsers
+ * send no Origin; they are not what the check is for. */
+static gboolean
+origin_is_allowed (LetsChatRoomServer * self, SoupServerMessage * message)
+{
+  SoupMessageHeaders *headers =
+      soup_server_message_get_request_headers (message);
+  const gchar *origin = soup_message_headers_get_one (headers, "Origin");
+  const gchar *host = soup_message_headers_get_one (headers, "Host");
+  const gchar *own_scheme = self->tls_certificate ? "https" : "http";
+  g_autoptr (GUri) uri = NULL;
+  g_autofree gchar *origin_key = NULL, *own_key = NULL;
+  gchar **allowed;
+
+  if (origin == NULL)
+    return TRUE;
+  for (allowed = self->allowed_origins; allowed && *allowed; allowed++) {
+    if (g_str_equal (*allowed, "*")
+        || g_ascii_strcasecmp (*allowed, origin) == 0)
+      return TRUE;
+  }
+
+  /* The server's own page: same scheme, host and port as the request. */
+  uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || host == NULL
+      || g_strcmp0 (g_uri_get_scheme (uri), own_scheme) != 0)
+    return FALSE;
+  origin_key = host_port_key (own_scheme, origin + strlen (own_scheme) + 3);
+  own_key = host_port_key (own_scheme, host);
+  return origin_key && own_key && g_str_equal (origin_key, own_key);
+}
+
+static void
+on_early_ws (SoupServer * soup, SoupServerMessage * message,
+    const char *path, GHashTable * query, gpointer user_data)
+{
+  LetsChatRoomServer *self = user_data;
+  static const gchar body[] = "This page's origin may not use this letschat "
+      "server (see --allowed-origin).\n";
+
+  if (origin_is_allowed (self, message))
+    return;
+  g_info ("refused handshake origin=%s: not an allowed origin",
+      soup_message_headers_get_one
+      (soup_server_message_get_request_headers (message), "Origin"));
+  soup_server_message_set_status (message, SOUP_STATUS_FORBIDDEN, NULL);
+  soup_server_message_set_response (message, "text/plain; charset=utf-8",
+      SOUP_MEMORY_STATIC, body, strlen (body));
+}
+
 static void
 letschat_room_server_init (LetsChatRoomServer * self)
 {
@@ -637,6 +841,11 @@ letschat_room_server_init (LetsChatRoomServer * self)
   self->rate_burst = DEFAULT_RATE_BURST;
   self->ping_interval = LETSCHAT_DEFAULT_PING_INTERVAL;
   self->ping_timeout = LETSCHAT_DEFAULT_PING_TIMEOUT;
+  self->join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
+  self->max_connections = LETSCHAT_DEFAULT_MAX_CONNECTIONS;
+  self->max_rooms = LETSCHAT_DEFAULT_MAX_ROOMS;
+  self->max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
+  self->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 static void
@@ -663,7 +872,10 @@ letschat_room_server_finalize (GObject * object)
   g_hash_table_unref (self->connections);
   g_hash_table_unref (self->rooms);
   g_hash_table_unref (self->room_secrets);
+  g_hash_table_unref (self->per_ip);
   json_array_unref (self->ice_servers);
+  g_clear_object (&self->tls_certificate);
+  g_strfreev (self->allowed_origins);
 
   G_OBJECT_CLASS (letschat_room_server_parent_class)->finalize (object);
 }
@@ -689,6 +901,25 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
       break;
     case PROP_PING_TIMEOUT:
       self->ping_timeout = g_value_get_uint (value);
+      break;
+    case PROP_TLS_CERTIFICATE:
+      g_set_object (&self->tls_certificate, g_value_get_object (value));
+      break;
+    case PROP_JOIN_TIMEOUT:
+      self->join_timeout = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CONNECTIONS:
+      self->max_connections = g_value_get_uint (value);
+      break;
+    case PROP_MAX_ROOMS:
+      self->max_rooms = g_value_get_uint (value);
+      break;
+    case PROP_MAX_PER_IP:
+      self->max_per_ip = g_value_get_uint (value);
+      break;
+    case PROP_ALLOWED_ORIGINS:
+      g_strfreev (self->allowed_origins);
+      self->allowed_origins = g_value_dup_boxed (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -717,6 +948,24 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_PING_TIMEOUT:
       g_value_set_uint (value, self->ping_timeout);
+      break;
+    case PROP_TLS_CERTIFICATE:
+      g_value_set_object (value, self->tls_certificate);
+      break;
+    case PROP_JOIN_TIMEOUT:
+      g_value_set_uint (value, self->join_timeout);
+      break;
+    case PROP_MAX_CONNECTIONS:
+      g_value_set_uint (value, self->max_connections);
+      break;
+    case PROP_MAX_ROOMS:
+      g_value_set_uint (value, self->max_rooms);
+      break;
+    case PROP_MAX_PER_IP:
+      g_value_set_uint (value, self->max_per_ip);
+      break;
+    case PROP_ALLOWED_ORIGINS:
+      g_value_set_boxed (value, self->allowed_origins);
       break;
     case PROP_PORT:
       g_value_set_uint (value, letschat_room_server_get_port (self));
@@ -775,6 +1024,44 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       "(0: never). Set before listening", 0, 3600,
       LETSCHAT_DEFAULT_PING_TIMEOUT, G_PARAM_READWRITE |
       G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_TLS_CERTIFICATE] =
+      g_param_spec_object ("tls-certificate", "TLS certificate",
+      "Certificate with its private key: the server then speaks https:// "
+      "and wss:// only. Set before listening", G_TYPE_TLS_CERTIFICATE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_JOIN_TIMEOUT] =
+      g_param_spec_uint ("join-timeout", "Join timeout",
+      "Seconds a connection may stay open without joining a room before it "
+      "is closed (0: forever)", 0, 3600, LETSCHAT_DEFAULT_JOIN_TIMEOUT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_MAX_CONNECTIONS] =
+      g_param_spec_uint ("max-connections", "Max connections",
+      "WebSocket connections open at once; more are refused (error "
+      "rate-limited, close 1008)", 1, G_MAXUINT,
+      LETSCHAT_DEFAULT_MAX_CONNECTIONS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_MAX_ROOMS] =
+      g_param_spec_uint ("max-rooms", "Max rooms",
+      "Rooms live at once; joins that would open another are refused "
+      "(error rate-limited)", 1, G_MAXUINT, LETSCHAT_DEFAULT_MAX_ROOMS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_MAX_PER_IP] =
+      g_param_spec_uint ("max-per-ip", "Max per IP",
+      "WebSocket connections open at once from one IP address", 1,
+      G_MAXUINT, LETSCHAT_DEFAULT_MAX_PER_IP,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_ALLOWED_ORIGINS] =
+      g_param_spec_boxed ("allowed-origins", "Allowed origins",
+      "Web origins (e.g. https://example.org) whose pages may connect, "
+      "besides the server's own page and clients that send no Origin; "
+      "\"*\" allows every origin", G_TYPE_STRV,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 }
@@ -878,6 +1165,27 @@ letschat_room_server_add_ice_server_uri (LetsChatRoomServer * self,
   return TRUE;
 }
 
+gboolean
+letschat_room_server_set_tls_files (LetsChatRoomServer * self,
+    const gchar * cert_file, const gchar * key_file, GError ** error)
+{
+  g_autoptr (GTlsCertificate) cert = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), FALSE);
+  g_return_val_if_fail (cert_file != NULL && key_file != NULL, FALSE);
+
+  cert = g_tls_certificate_new_from_files (cert_file, key_file, &local_error);
+  if (cert == NULL) {
+    g_set_error (error, local_error->domain, local_error->code,
+        "Could not use the TLS certificate %s with the key %s (both PEM): "
+        "%s", cert_file, key_file, local_error->message);
+    return FALSE;
+  }
+  g_object_set (self, "tls-certificate", cert, NULL);
+  return TRUE;
+}
+
 static gboolean
 resolve_host (const gchar * host, GInetAddress ** address, GError ** error)
 {
@@ -934,15 +1242,19 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   if (!resolve_host (host, &address, error))
     return FALSE;
 
-  self->soup = soup_server_new ("server-header", "letschat ", NULL);
+  self->soup = soup_server_new ("server-header", "letschat ",
+      "tls-certificate", self->tls_certificate, NULL);
   soup_server_add_handler (self->soup, "/", on_http, self, NULL);
-  /* Origin NULL: any origin may connect for now (no cookies or ambient
-   * authority are involved; rooms are protected by their secrets). */
+  /* Origin NULL here: on_early_ws() checks it, with the server's own
+   * page and allowed-origins. */
+  soup_server_add_early_handler (self->soup, "/ws", on_early_ws, self, NULL);
   soup_server_add_websocket_handler (self->soup, "/ws", NULL, NULL,
       on_websocket, self, NULL);
 
   socket_address = g_inet_socket_address_new (address, port);
-  if (!soup_server_listen (self->soup, socket_address, 0, &listen_error)) {
+  if (!soup_server_listen (self->soup, socket_address,
+          self->tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0,
+          &listen_error)) {
     ip = g_inet_address_to_string (address);
     g_set_error (error, listen_error->domain, listen_error->code,
         "Could not listen on %s:%u: %s", ip, port, listen_error->message);
@@ -951,7 +1263,7 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   }
 
   self->port = bound_port (self->soup);
-  if (self->ping_timeout > 0) {
+  if (self->ping_timeout > 0 || self->join_timeout > 0) {
     self->liveness_check = g_timeout_source_new_seconds (1);
     g_source_set_callback (self->liveness_check, check_liveness, self, NULL);
     g_source_attach (self->liveness_check,

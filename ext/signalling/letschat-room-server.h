@@ -31,6 +31,19 @@ G_BEGIN_DECLS
  *   200): a token bucket per connection; messages beyond it are refused
  *   with `rate-limited`.
  * - "port" (guint, read-only): the bound port.
+ * - "tls-certificate" (GTlsCertificate): serve https:// and wss:// (see
+ *   letschat_room_server_set_tls_files()).
+ * - "join-timeout" (guint s, default 30, 0: never): sockets that have not
+ *   joined a room by then are closed (1008).
+ * - "max-connections" (default 1000), "max-per-ip" (default 32): more
+ *   WebSockets are answered with a `rate-limited` error and closed (1008).
+ * - "max-rooms" (default 500): a join that would open one more room gets
+ *   `rate-limited`.
+ * - "allowed-origins" (GStrv): web origins allowed besides the server's
+ *   own page and clients sending no Origin ("*": all); others get 403.
+ *
+ * A connection that goes on sending a whole rate-burst of messages after
+ * being told `rate-limited` is closed (1008).
  *
  * Log lines (one per join, leave and refused request) go through g_log with
  * the domain "letschat-server" at G_LOG_LEVEL_INFO. Secrets are never logged.
@@ -43,6 +56,10 @@ G_DECLARE_FINAL_TYPE (LetsChatRoomServer, letschat_room_server, LETSCHAT,
 #define LETSCHAT_DEFAULT_MAX_MESSAGE_SIZE 65536
 #define LETSCHAT_DEFAULT_PING_INTERVAL 10
 #define LETSCHAT_DEFAULT_PING_TIMEOUT 30
+#define LETSCHAT_DEFAULT_JOIN_TIMEOUT 30
+#define LETSCHAT_DEFAULT_MAX_CONNECTIONS 1000
+#define LETSCHAT_DEFAULT_MAX_ROOMS 500
+#define LETSCHAT_DEFAULT_MAX_PER_IP 32
 
 LetsChatRoomServer *letschat_room_server_new (void);
 
@@ -61,6 +78,12 @@ void letschat_room_server_add_ice_server (LetsChatRoomServer * self,
  * split into {urls: "turn:host:port", username, credential}. */
 gboolean letschat_room_server_add_ice_server_uri (LetsChatRoomServer * self,
     const gchar * uri, GError ** error);
+
+/* Loads a PEM certificate (chain) and its private key: the server then
+ * serves https:// and wss:// only. Call before listen. The error names the
+ * file that could not be used. */
+gboolean letschat_room_server_set_tls_files (LetsChatRoomServer * self,
+    const gchar * cert_file, const gchar * key_file, GError ** error);
 
 /* Listens on @host (an IP address or "localhost"), @port (0: any free
  * port, see get_port). */

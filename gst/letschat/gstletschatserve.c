@@ -21,6 +21,8 @@ struct _GstLetsChatServeHandle
   gint refcount;                /* under serve_lock */
   gchar *host;
   guint16 port;
+  gchar *tls_cert_file;         /* NULL: ws:// */
+  gchar *tls_key_file;
   GThread *thread;
   GMainContext *context;
   GMainLoop *loop;
@@ -53,7 +55,9 @@ serve_thread (gpointer data)
 
   g_main_context_push_thread_default (h->context);
   h->server = letschat_room_server_new ();
-  letschat_room_server_listen (h->server, h->host, h->port, &error);
+  if (h->tls_cert_file == NULL || letschat_room_server_set_tls_files
+      (h->server, h->tls_cert_file, h->tls_key_file, &error))
+    letschat_room_server_listen (h->server, h->host, h->port, &error);
 
   g_mutex_lock (&h->lock);
   h->error = error;
@@ -85,11 +89,14 @@ handle_free (GstLetsChatServeHandle * h)
   g_cond_clear (&h->cond);
   g_free (h->key);
   g_free (h->host);
+  g_free (h->tls_cert_file);
+  g_free (h->tls_key_file);
   g_free (h);
 }
 
 GstLetsChatServeHandle *
-gst_lets_chat_serve_acquire (const gchar * server_url, GError ** error)
+gst_lets_chat_serve_acquire (const gchar * server_url,
+    const gchar * tls_cert_file, const gchar * tls_key_file, GError ** error)
 {
   GstLetsChatServeHandle *h;
   g_autoptr (GUri) uri = NULL;
@@ -103,9 +110,20 @@ gst_lets_chat_serve_acquire (const gchar * server_url, GError ** error)
   uri = g_uri_parse (server_url, G_URI_FLAGS_NONE, error);
   if (!uri)
     return NULL;
-  if (g_strcmp0 (g_uri_get_scheme (uri), "ws") != 0) {
+  if (g_strcmp0 (g_uri_get_scheme (uri), "wss") == 0) {
+    if (tls_cert_file == NULL || tls_key_file == NULL) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "serve=true with a wss:// server-url needs the certificate to "
+          "serve: set tls-cert-file and tls-key-file (PEM)");
+      return NULL;
+    }
+  } else if (g_strcmp0 (g_uri_get_scheme (uri), "ws") == 0) {
+    /* ws:// serves without TLS whatever tls-cert-file says */
+    tls_cert_file = tls_key_file = NULL;
+  } else {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-        "serve=true hosts a ws:// server; '%s' is not a ws:// URL", server_url);
+        "serve=true hosts a ws:// or wss:// server; '%s' is neither",
+        server_url);
     return NULL;
   }
   port = g_uri_get_port (uri);
@@ -129,6 +147,8 @@ gst_lets_chat_serve_acquire (const gchar * server_url, GError ** error)
   h->refcount = 1;
   h->host = g_strdup (g_uri_get_host (uri));
   h->port = port;
+  h->tls_cert_file = g_strdup (tls_cert_file);
+  h->tls_key_file = g_strdup (tls_key_file);
   g_mutex_init (&h->lock);
   g_cond_init (&h->cond);
   h->context = g_main_context_new ();
@@ -149,7 +169,8 @@ gst_lets_chat_serve_acquire (const gchar * server_url, GError ** error)
     handle_free (h);
     return NULL;
   }
-  GST_INFO ("room server hosted in this process at ws://%s/ws", h->key);
+  GST_INFO ("room server hosted in this process at %s://%s/ws",
+      h->tls_cert_file ? "wss" : "ws", h->key);
   g_hash_table_insert (servers, h->key, h);
   g_mutex_unlock (&serve_lock);
   return h;

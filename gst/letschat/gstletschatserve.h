@@ -16,9 +16,10 @@ G_BEGIN_DECLS
 typedef struct _GstLetsChatServeHandle GstLetsChatServeHandle;
 
 /* Starts (or shares) the server at the host and port of @server_url.
- * Fails if the address cannot be bound. */
+ * A wss:// URL needs @tls_cert_file and @tls_key_file (PEM). Fails if the
+ * address cannot be bound or the certificate not be used. */
 GstLetsChatServeHandle *gst_lets_chat_serve_acquire (const gchar * server_url,
-    GError ** error);
+    const gchar * tls_cert_file, const gchar * tls_key_file, GError ** error);
 void gst_lets_chat_serve_release (GstLetsChatServeHandle * handle);
 
 G_END_DECLS

@@ -794,7 +794,10 @@ on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
     } else if (self->my_id && self->settings.reconnect) {
       GST_DEBUG_OBJECT (self, "room server still away: %s", error->message);
       session_schedule_reconnect (self);
-    } else
+    } else if (error->domain == G_TLS_ERROR)
+      /* names the certificate problem and what to do about it */
+      session_error (self, RESOURCE, OPEN_READ, ("%s", error->message), (NULL));
+    else
       session_error (self, RESOURCE, OPEN_READ,
           ("Could not connect to the letschat room server at %s. Start "
               "letschat-server there, set server-url to where it runs, or "
@@ -824,6 +827,28 @@ session_connect_cb (gpointer data)
   g_signal_connect (self->client, "server-error",
       G_CALLBACK (on_server_error), self);
   g_signal_connect (self->client, "closed", G_CALLBACK (on_closed), self);
+  if (self->settings.tls_ca_file) {
+    GError *error = NULL;
+
+    if (!letschat_client_set_tls_ca_file (self->client,
+            self->settings.tls_ca_file, &error)) {
+      session_error (self, RESOURCE, OPEN_READ, ("%s", error->message), (NULL));
+      g_error_free (error);
+      return G_SOURCE_REMOVE;
+    }
+  }
+  if (self->settings.insecure_tls) {
+    GstElement *host = session_get_host (self);
+
+    letschat_client_set_insecure_tls (self->client, TRUE);
+    if (host && !self->my_id)
+      GST_ELEMENT_WARNING (host, RESOURCE, SETTINGS,
+          ("insecure-tls is on: any certificate is accepted from %s, so "
+              "anybody on the network path can read and change the "
+              "signalling. Use tls-ca-file instead.",
+              self->settings.server_url), (NULL));
+    g_clear_object (&host);
+  }
   letschat_client_connect_async (self->client, self->settings.server_url,
       self->settings.connect_timeout * 1000, self->cancellable,
       on_connected, gst_object_ref (self));
@@ -1351,7 +1376,8 @@ session_new (GstElement * element, gpointer toplevel,
   gst_lets_chat_settings_copy (&self->settings, settings);
 
   if (settings->serve) {
-    self->served = gst_lets_chat_serve_acquire (settings->server_url, error);
+    self->served = gst_lets_chat_serve_acquire (settings->server_url,
+        settings->tls_cert_file, settings->tls_key_file, error);
     if (!self->served)
       goto failed;
   }

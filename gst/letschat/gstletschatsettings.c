@@ -64,6 +64,24 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "going and reconnect: first after 250 ms, then doubling up to "
           "every 1 s, until it answers; rejoin the room as the same party",
           TRUE, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+          "PEM file of the certificate(s) to trust for a wss:// server-url "
+          "(its self-signed certificate or private CA) instead of the "
+          "system's CA store", NULL, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_INSECURE_TLS,
+      g_param_spec_boolean ("insecure-tls", "Insecure TLS",
+          "Accept any certificate from a wss:// server. For tests only: "
+          "anybody on the network path can then read and change the "
+          "signalling (use tls-ca-file instead)", FALSE, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_TLS_CERT_FILE,
+      g_param_spec_string ("tls-cert-file", "TLS certificate file",
+          "With serve=true and a wss:// server-url: the PEM certificate the "
+          "hosted room server presents", NULL, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_TLS_KEY_FILE,
+      g_param_spec_string ("tls-key-file", "TLS key file",
+          "With serve=true and a wss:// server-url: the PEM private key of "
+          "tls-cert-file", NULL, PARAM_FLAGS));
 }
 
 void
@@ -84,6 +102,9 @@ gst_lets_chat_settings_clear (GstLetsChatSettings * s)
   g_clear_pointer (&s->display_name, g_free);
   g_clear_pointer (&s->stun_server, g_free);
   g_clear_pointer (&s->turn_servers, g_strfreev);
+  g_clear_pointer (&s->tls_ca_file, g_free);
+  g_clear_pointer (&s->tls_cert_file, g_free);
+  g_clear_pointer (&s->tls_key_file, g_free);
 }
 
 void
@@ -98,6 +119,9 @@ gst_lets_chat_settings_copy (GstLetsChatSettings * dest,
   dest->display_name = g_strdup (src->display_name);
   dest->stun_server = g_strdup (src->stun_server);
   dest->turn_servers = g_strdupv (src->turn_servers);
+  dest->tls_ca_file = g_strdup (src->tls_ca_file);
+  dest->tls_cert_file = g_strdup (src->tls_cert_file);
+  dest->tls_key_file = g_strdup (src->tls_key_file);
 }
 
 static void
@@ -148,6 +172,18 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_RECONNECT:
       s->reconnect = g_value_get_boolean (value);
       break;
+    case GST_LETS_CHAT_PROP_TLS_CA_FILE:
+      replace_string (&s->tls_ca_file, value);
+      break;
+    case GST_LETS_CHAT_PROP_INSECURE_TLS:
+      s->insecure_tls = g_value_get_boolean (value);
+      break;
+    case GST_LETS_CHAT_PROP_TLS_CERT_FILE:
+      replace_string (&s->tls_cert_file, value);
+      break;
+    case GST_LETS_CHAT_PROP_TLS_KEY_FILE:
+      replace_string (&s->tls_key_file, value);
+      break;
     default:
       return FALSE;
   }
@@ -194,6 +230,18 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
       break;
     case GST_LETS_CHAT_PROP_RECONNECT:
       g_value_set_boolean (value, s->reconnect);
+      break;
+    case GST_LETS_CHAT_PROP_TLS_CA_FILE:
+      g_value_set_string (value, s->tls_ca_file);
+      break;
+    case GST_LETS_CHAT_PROP_INSECURE_TLS:
+      g_value_set_boolean (value, s->insecure_tls);
+      break;
+    case GST_LETS_CHAT_PROP_TLS_CERT_FILE:
+      g_value_set_string (value, s->tls_cert_file);
+      break;
+    case GST_LETS_CHAT_PROP_TLS_KEY_FILE:
+      g_value_set_string (value, s->tls_key_file);
       break;
     default:
       return FALSE;

@@ -28,6 +28,10 @@ typedef struct
   gboolean serve;
   guint connect_timeout;        /* seconds */
   gboolean reconnect;
+  gchar *tls_ca_file;
+  gboolean insecure_tls;
+  gchar *tls_cert_file;         /* serve=true with wss:// */
+  gchar *tls_key_file;
 } GstLetsChatSettings;
 
 enum
@@ -41,6 +45,10 @@ enum
   GST_LETS_CHAT_PROP_SERVE,
   GST_LETS_CHAT_PROP_CONNECT_TIMEOUT,
   GST_LETS_CHAT_PROP_RECONNECT,
+  GST_LETS_CHAT_PROP_TLS_CA_FILE,
+  GST_LETS_CHAT_PROP_INSECURE_TLS,
+  GST_LETS_CHAT_PROP_TLS_CERT_FILE,
+  GST_LETS_CHAT_PROP_TLS_KEY_FILE,
   /* Element-specific properties are numbered from here. */
   GST_LETS_CHAT_PROP_LAST
 };
