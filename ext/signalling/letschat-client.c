@@ -368,6 +368,7 @@ letschat_client_set_tls_ca_file (LetsChatClient * self, const gchar * file,
 {
   g_autoptr (GTlsDatabase) db = NULL;
   g_autoptr (GError) local_error = NULL;
+  g_autofree gchar *path = NULL;
 
   g_return_val_if_fail (LETSCHAT_IS_CLIENT (self), FALSE);
 
@@ -376,7 +377,10 @@ letschat_client_set_tls_ca_file (LetsChatClient * self, const gchar * file,
     soup_session_set_tls_database (self->session, db);
     return TRUE;
   }
-  db = g_tls_file_database_new (file, &local_error);
+  /* glib-networking does not find a relative path (gst-launch-1.0 ...
+   * tls-ca-file=cert.pem): resolve it against the current directory. */
+  path = g_canonicalize_filename (file, NULL);
+  db = g_tls_file_database_new (path, &local_error);
   if (db == NULL) {
     g_set_error (error, local_error->domain, local_error->code,
         "Could not read the CA file %s (PEM certificates): %s", file,

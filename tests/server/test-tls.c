@@ -14,6 +14,7 @@
 #include "test-util.h"
 
 #include <gst/gst.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define CERT CERTS_DIR "/localhost.pem"
@@ -104,6 +105,22 @@ test_wss_with_ca_file (Fixture * f, gconstpointer data)
 
   client_peer_free (a);
   client_peer_free (b);
+}
+
+/* tls-ca-file=cert.pem on a command line is relative to the directory
+ * the program runs in. */
+static void
+test_wss_relative_ca_file (Fixture * f, gconstpointer data)
+{
+  g_autofree gchar *cwd = g_get_current_dir ();
+  ClientPeer *a;
+
+  g_assert_cmpint (g_chdir (CERTS_DIR), ==, 0);
+  a = connect_with_ca (f, "localhost.pem");
+  g_assert_cmpint (g_chdir (cwd), ==, 0);
+  g_assert_no_error (a->connect_error);
+  client_peer_join (a, "relative", NULL, NULL);
+  client_peer_free (a);
 }
 
 /* Without the CA file the system store does not know the certificate: the
@@ -345,6 +362,8 @@ main (int argc, char **argv)
 
   g_test_add ("/tls/wss-with-ca-file", Fixture, NULL, fixture_setup,
       test_wss_with_ca_file, fixture_teardown);
+  g_test_add ("/tls/wss-relative-ca-file", Fixture, NULL, fixture_setup,
+      test_wss_relative_ca_file, fixture_teardown);
   g_test_add ("/tls/wss-unknown-ca", Fixture, NULL, fixture_setup,
       test_wss_unknown_ca, fixture_teardown);
   g_test_add ("/tls/wss-wrong-host", Fixture, NULL,
