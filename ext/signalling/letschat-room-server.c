@@ -19,6 +19,7 @@
 
 #include "letschat-room-server.h"
 #include "letschat-protocol.h"
+#include "letschat-web-resources.h"
 
 #include <libsoup/soup.h>
 #include <string.h>
@@ -722,19 +723,26 @@ on_websocket (SoupServer * soup, SoupServerMessage * message,
   g_info ("connect id=%s addr=%s", conn->id, conn->remote);
 }
 
-/* The landing page. A browser client will replace it; until then it says
- * where to connect. */
-static void
-serve_index (SoupServerMessage * message)
+/* The browser client (web/), compiled in as a GResource. Every room path
+ * gets the same page: it reads the room from the address. */
+static const gchar *
+web_resource_for_path (const gchar * path, const gchar ** content_type)
 {
-  static const gchar page[] =
-      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-      "<title>letschat</title></head>\n<body><p>letschat room server "
-      "\xe2\x80\x94 WebSocket endpoint /ws</p></body></html>\n";
-
-  soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (message, "text/html; charset=utf-8",
-      SOUP_MEMORY_STATIC, page, strlen (page));
+  *content_type = "text/html; charset=utf-8";
+  if (g_str_equal (path, "/"))
+    return "index.html";
+  if (g_str_has_prefix (path, "/r/")
+      && letschat_protocol_room_name_is_valid (path + 3))
+    return "index.html";
+  if (g_str_equal (path, "/app.js")) {
+    *content_type = "text/javascript; charset=utf-8";
+    return "app.js";
+  }
+  if (g_str_equal (path, "/style.css")) {
+    *content_type = "text/css; charset=utf-8";
+    return "style.css";
+  }
+  return NULL;
 }
 
 static void
@@ -742,8 +750,12 @@ on_http (SoupServer * soup, SoupServerMessage * message, const char *path,
     GHashTable * query, gpointer user_data)
 {
   const gchar *method = soup_server_message_get_method (message);
+  const gchar *name, *content_type;
+  g_autofree gchar *resource_path = NULL;
+  g_autoptr (GBytes) body = NULL;
 
-  if (g_strcmp0 (path, "/") != 0) {
+  name = web_resource_for_path (path, &content_type);
+  if (!name) {
     soup_server_message_set_status (message, SOUP_STATUS_NOT_FOUND, NULL);
     return;
   }
@@ -752,7 +764,18 @@ on_http (SoupServer * soup, SoupServerMessage * message, const char *path,
         NULL);
     return;
   }
-  serve_index (message);
+  /* Looked up in our own resource rather than the global table: the
+   * signalling library is static, and this reference keeps the page linked
+   * into every program that uses it. */
+  resource_path = g_strconcat ("/org/letschat/web/", name, NULL);
+  body = g_resource_lookup_data (letschat_web_get_resource (), resource_path,
+      G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  g_assert (body);
+  soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers
+      (message), "Cache-Control", "no-cache");
+  soup_server_message_set_response (message, content_type,
+      SOUP_MEMORY_COPY, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
 }
 
 /* "host[:port]" with the scheme's default port filled in, lower case,

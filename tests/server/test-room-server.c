@@ -115,10 +115,26 @@ test_http_index (Fixture * f, gconstpointer data)
   g_assert_cmpuint (status, ==, 200);
   g_assert_cmpstr (content_type, ==, "text/html");
   text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-  g_assert_nonnull (strstr (text,
-          "letschat room server \xe2\x80\x94 WebSocket endpoint /ws"));
+  /* The browser client, built into the server. */
+  g_assert_nonnull (strstr (text, "<script src=\"/app.js\">"));
+
+  /* A room's own address opens the same page; the page reads the room. */
+  g_clear_pointer (&body, g_bytes_unref);
+  body = http_get (f, "/r/kitchen", &status, &content_type);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpstr (content_type, ==, "text/html");
+
+  g_clear_pointer (&body, g_bytes_unref);
+  body = http_get (f, "/app.js", &status, &content_type);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpstr (content_type, ==, "text/javascript");
+  g_assert_cmpuint (g_bytes_get_size (body), >, 1000);
 
   body404 = http_get (f, "/nope", &status, NULL);
+  g_assert_cmpuint (status, ==, 404);
+  g_clear_pointer (&body404, g_bytes_unref);
+  /* Not a valid room name (docs/protocol.md): no page. */
+  body404 = http_get (f, "/r/no%20room", &status, NULL);
   g_assert_cmpuint (status, ==, 404);
 }
 
