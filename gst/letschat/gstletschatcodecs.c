@@ -112,9 +112,67 @@ gst_lets_chat_codec_receivable_rtp_caps (const gchar * media)
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (codecs); i++) {
-    if (g_str_equal (codecs[i].media, media))
-      gst_caps_append (caps, gst_lets_chat_codec_rtp_caps (&codecs[i]));
+    GstCaps *one;
+
+    if (!g_str_equal (codecs[i].media, media))
+      continue;
+    one = gst_lets_chat_codec_rtp_caps (&codecs[i]);
+    /* webrtcbin writes no "profile" into an offer, and Chromium reads an
+     * H264 without profile-level-id as baseline 1.0, which it will not
+     * send: name constrained baseline 3.1, what browsers send. */
+    if (&codecs[i] == CODEC_H264)
+      gst_caps_set_simple (one, "profile-level-id", G_TYPE_STRING, "42e01f",
+          NULL);
+    gst_caps_append (caps, one);
   }
+  return caps;
+}
+
+/* The formats of @media, an m-line of the other party's offer, that we can
+ * receive: in the offer's order (the offerer's preference) and with its
+ * payload types, which webrtcbin 1.22 needs to answer. H264 only in
+ * packetization mode 1. NULL if there is none. */
+GstCaps *
+gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
+{
+  GstCaps *caps = gst_caps_new_empty ();
+  guint i, j;
+
+  for (i = 0; i < gst_sdp_media_formats_len (media); i++) {
+    gint pt = (gint) g_ascii_strtoll (gst_sdp_media_get_format (media, i),
+        NULL, 10);
+    GstCaps *offered = gst_sdp_media_get_caps_from_media (media, pt);
+    const GstStructure *s;
+    const gchar *enc;
+
+    if (!offered)
+      continue;
+    s = gst_caps_get_structure (offered, 0);
+    enc = gst_structure_get_string (s, "encoding-name");
+    for (j = 0; enc && j < G_N_ELEMENTS (codecs); j++) {
+      GstCaps *one;
+      const gchar *plid;
+
+      if (g_ascii_strcasecmp (enc, codecs[j].encoding_name) != 0
+          || !g_str_equal (codecs[j].media, gst_sdp_media_get_media (media)))
+        continue;
+      if (&codecs[j] == CODEC_H264
+          && g_strcmp0 (gst_structure_get_string (s, "packetization-mode"),
+              "1") != 0)
+        break;
+      one = gst_lets_chat_codec_rtp_caps (&codecs[j]);
+      gst_caps_set_simple (one, "payload", G_TYPE_INT, pt, NULL);
+      plid = gst_structure_get_string (s, "profile-level-id");
+      if (&codecs[j] == CODEC_H264 && plid)
+        gst_caps_set_simple (one, "profile-level-id", G_TYPE_STRING, plid,
+            NULL);
+      gst_caps_append (caps, one);
+      break;
+    }
+    gst_caps_unref (offered);
+  }
+  if (gst_caps_is_empty (caps))
+    gst_clear_caps (&caps);
   return caps;
 }
 

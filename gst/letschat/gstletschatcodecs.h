@@ -6,6 +6,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/sdp/sdp.h>
 
 G_BEGIN_DECLS
 
@@ -46,6 +47,8 @@ GstCaps *gst_lets_chat_codec_rtp_caps (const GstLetsChatCodec * codec);
  * preference, as RTP caps (for a receive-only transceiver). */
 GstCaps *gst_lets_chat_codec_receivable_rtp_caps (const gchar * media);
 /* Template caps: every raw and encoded format of @media. */
+GstCaps *gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia *
+    media);
 GstCaps *gst_lets_chat_codec_all_caps (const gchar * media);
 
 /* Builders of the chains around webrtcbin. Each returns elements still

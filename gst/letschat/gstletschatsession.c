@@ -463,6 +463,54 @@ on_remote_offer_set (GstPromise * promise, gpointer user_data)
   on_promise (promise, user_data, session_on_remote_offer_set);
 }
 
+/* The receive-only transceivers take the formats of the offer's m-line of
+ * their kind, in the offer's order and with its payload types: webrtcbin
+ * 1.22 cannot answer other payload types, and the offerer's first choice is
+ * what it means to send. */
+static void
+session_receive_as_offered (GstLetsChatSession * self,
+    GstWebRTCSessionDescription * offer)
+{
+  GArray *transceivers = NULL;
+  gboolean used[64] = { FALSE };
+  guint i, m;
+
+  g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
+  for (i = 0; transceivers && i < transceivers->len; i++) {
+    GstWebRTCRTPTransceiver *t =
+        g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
+    GstWebRTCRTPTransceiverDirection direction;
+    GstCaps *prefs = NULL, *caps = NULL;
+    const gchar *kind;
+
+    g_object_get (t, "direction", &direction, "codec-preferences", &prefs,
+        NULL);
+    if (direction == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY && prefs
+        && !gst_caps_is_empty (prefs)) {
+      kind = gst_structure_get_string (gst_caps_get_structure (prefs, 0),
+          "media");
+      for (m = 0; !caps && m < gst_sdp_message_medias_len (offer->sdp)
+          && m < G_N_ELEMENTS (used); m++) {
+        const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
+
+        if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media), kind))
+          continue;
+        used[m] = TRUE;
+        caps = gst_lets_chat_codec_receivable_caps_from_offer (media);
+      }
+      if (caps) {
+        GST_DEBUG_OBJECT (self, "receiving %s as offered: %" GST_PTR_FORMAT,
+            kind, caps);
+        g_object_set (t, "codec-preferences", caps, NULL);
+        gst_caps_unref (caps);
+      }
+    }
+    gst_clear_caps (&prefs);
+  }
+  if (transceivers)
+    g_array_unref (transceivers);
+}
+
 static void
 session_maybe_negotiate (GstLetsChatSession * self)
 {
@@ -491,6 +539,7 @@ session_maybe_negotiate (GstLetsChatSession * self)
 
     self->pending_offer = NULL;
     session_setup_transceivers (self);
+    session_receive_as_offered (self, offer);
     GST_INFO_OBJECT (self, "answering the offer of %s", self->peer_id);
     promise = session_new_promise (self, FALSE, on_remote_offer_set);
     g_signal_emit_by_name (self->webrtcbin, "set-remote-description", offer,
