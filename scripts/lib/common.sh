@@ -9,7 +9,11 @@ LETSCHAT_DEBIAN_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gstreamer1.0-libav gstreamer1.0-nice
+  chromium
 )
+# The browser tests run on node with npm (any install of them will do).
+command -v node >/dev/null 2>&1 || LETSCHAT_DEBIAN_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || LETSCHAT_DEBIAN_PACKAGES+=(npm)
 
 letschat_install_deps() {
   local missing=() p
@@ -17,12 +21,18 @@ letschat_install_deps() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
       || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "Installing missing Debian packages: ${missing[*]}"
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing missing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+  # playwright-core for tests/browser, exactly as package-lock.json says.
+  if [ ! -d node_modules/playwright-core ]; then
+    echo "Installing the npm packages of package-lock.json"
+    npm ci --no-audit --no-fund
+  fi
 }
 
 # Configures (once) and builds into $LETSCHAT_BUILD (default: build/).

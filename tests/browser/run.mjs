@@ -1,0 +1,119 @@
+// The browser tests: headless Chromium on the page served by a real
+// letschat-server, against another page or a gst-launch-1.0 party.
+//
+//   node run.mjs page-page
+//   node run.mjs page-to-src|sink-to-page|two-way vp8|h264 page-first|pipeline-first
+//
+// "page-first": the page joins first, so the pipeline offers;
+// "pipeline-first": the pipeline waits and answers the page's offer.
+import {
+  startServer, launchBrowser, openPage, startPipeline, waitFor, waitCount,
+  waitFramesDecoded, artefactPath, remoteVideoSpread, pageStatus, cleanup, log,
+} from './harness.mjs';
+
+const [kind, codec = 'vp8', order = 'page-first'] = process.argv.slice(2);
+const room = `t-${kind}-${codec}-${order}-${process.pid}`;
+const CODEC_MIME = { vp8: 'video/VP8', h264: 'video/H264' };
+
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+async function joinPage(context, server, name, extra = '') {
+  const page = await openPage(context, `${server.http}/r/${room}?name=${name}${extra}`, name);
+  return page;
+}
+
+async function waitState(page, re, label) {
+  await waitFor(`${label}: state ${re}`, async () => re.test((await pageStatus(page)).state), 30000);
+}
+
+async function chatBetweenPages(a, b) {
+  for (const [from, to, text] of [[a, b, 'hello from A, ünïcode ✓'], [b, a, 'and back from B']]) {
+    await waitFor('chat channel open', () => from.evaluate(() => window.letschat.call.dc?.readyState === 'open'), 30000);
+    assert(await from.evaluate((t) => window.letschat.sendChat(t), text), 'sendChat refused ' + text);
+    await waitFor(`chat "${text}" to arrive`, () => to.evaluate((t) => window.letschat.received.includes(t), text), 30000);
+    // The other party's panel shows it, as a person would read it.
+    await waitFor('message shown', () => to.locator('#messages li.them', { hasText: text }).count(), 5000);
+  }
+}
+
+function sinkLine(server) {
+  return `videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! ` +
+    `letschatsink name=s room=${room} server-url=${server.ws} video-codec=${codec} display-name=pipeline ` +
+    `audiotestsrc is-live=true wave=ticks ! s.`;
+}
+function srcLine(server) {
+  return `letschatsrc name=r room=${room} server-url=${server.ws} ` +
+    `r. ! video/x-raw ! fakesink name=count sync=false silent=false ` +
+    `r. ! audio/x-raw ! fakesink sync=false`;
+}
+
+async function pageAndPipeline(context, server, description, label) {
+  // ?codec= makes the page put that codec first, so that the codec under test
+  // is used whichever side offers.
+  let page, party;
+  if (order === 'page-first') {
+    page = await joinPage(context, server, 'page', `&codec=${codec}`);
+    await waitState(page, /Waiting for the other party/, 'page');
+    party = startPipeline(label, description);
+  } else {
+    party = startPipeline(label, description);
+    await waitFor('the pipeline to join', () => party.lines.some((l) => l.includes('letschat/joined')), 30000);
+    page = await joinPage(context, server, 'page', `&codec=${codec}`);
+  }
+  return { page, party };
+}
+
+async function checkRemoteVideo(page, label) {
+  const stats = await waitFramesDecoded(page, label);
+  assert(stats.codec === CODEC_MIME[codec], `${label}: decoded ${stats.codec}, expected ${CODEC_MIME[codec]}`);
+  const spread = await remoteVideoSpread(page);
+  const shot = artefactPath(`${kind}-${codec}-${order}.png`);
+  await page.screenshot({ path: shot });
+  log(`${label}: screenshot ${shot}, remote video luma spread ${spread}`);
+  assert(spread > 40, `${label}: the remote video looks blank (luma spread ${spread})`);
+}
+
+async function main() {
+  const server = await startServer();
+  const context = await launchBrowser();
+
+  if (kind === 'page-page') {
+    const a = await joinPage(context, server, 'A');
+    await waitState(a, /Waiting for the other party/, 'A');
+    const b = await joinPage(context, server, 'B');
+    await waitFramesDecoded(a, 'A');
+    await waitFramesDecoded(b, 'B');
+    await chatBetweenPages(a, b);
+    await b.click('#hangup');
+    await waitState(a, /The other party left/, 'A');
+  } else if (kind === 'page-to-src') {
+    const { page, party } = await pageAndPipeline(context, server, srcLine(server), 'src');
+    await waitCount(party, 'count', 60, 'src');
+    const stats = await page.evaluate(() => window.letschat.stats());
+    assert(stats.sendCodec === CODEC_MIME[codec], `page sent ${stats.sendCodec}, expected ${CODEC_MIME[codec]}`);
+  } else if (kind === 'sink-to-page') {
+    const { page } = await pageAndPipeline(context, server, sinkLine(server), 'sink');
+    await checkRemoteVideo(page, 'page');
+  } else if (kind === 'two-way') {
+    const { page, party } = await pageAndPipeline(context, server,
+      `${sinkLine(server)} ${srcLine(server)}`, 'two-way');
+    await checkRemoteVideo(page, 'page');
+    await waitCount(party, 'count', 60, 'pipeline');
+    const stats = await page.evaluate(() => window.letschat.stats());
+    assert(stats.sendCodec === CODEC_MIME[codec], `page sent ${stats.sendCodec}, expected ${CODEC_MIME[codec]}`);
+  } else {
+    throw new Error('unknown test ' + kind);
+  }
+}
+
+const guard = setTimeout(() => { console.error('FAIL: the whole test took over 150 s'); process.exit(1); }, 150000);
+try {
+  await main();
+  log('PASS');
+} catch (e) {
+  console.error('FAIL:', e.message);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+  clearTimeout(guard);
+}
