@@ -18,6 +18,7 @@
 #define G_LOG_DOMAIN "letschat-server"
 
 #include "letschat-room-server.h"
+#include "letschat-room-server-private.h"
 #include "letschat-protocol.h"
 #include "letschat-web-resources.h"
 
@@ -57,6 +58,12 @@ typedef struct
   guint dropped;                /* messages dropped since told */
 
   gint64 last_heard_us;         /* last message or pong from the client */
+
+  /* A connection without a socket (ws NULL), for the fuzzer: replies go
+   * to send_func, and closing only marks it closed. */
+  LetsChatRoomServerSendFunc send_func;
+  gpointer send_data;
+  gushort virtual_close_code;   /* 0 while open */
 } Connection;
 
 struct _Room
@@ -161,9 +168,23 @@ secret_equal (const gchar * a, const gchar * b)
   return diff == 0;
 }
 
+static gboolean
+connection_is_open (Connection * conn)
+{
+  if (conn->ws == NULL)
+    return conn->virtual_close_code == 0;
+  return soup_websocket_connection_get_state (conn->ws) ==
+      SOUP_WEBSOCKET_STATE_OPEN;
+}
+
 static void
 send_text (Connection * conn, const gchar * text)
 {
+  if (conn->ws == NULL) {
+    if (connection_is_open (conn))
+      conn->send_func (text, conn->send_data);
+    return;
+  }
   /* A party may be half-way through closing; libsoup asserts on sending to
    * a socket that is not open. */
   if (soup_websocket_connection_get_state (conn->ws) ==
@@ -346,6 +367,8 @@ check_liveness (gpointer user_data)
 
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL)) {
+    if (conn->ws == NULL)
+      continue;
     /* A socket that never joins only holds a slot of max-connections and
      * max-per-ip: an attacker could fill them with idle sockets. */
     if (self->join_timeout > 0 && !conn->ever_joined
@@ -528,16 +551,15 @@ connection_take_token (Connection * conn)
   return TRUE;
 }
 
+/* Everything a connection's bytes can do to the server goes through here
+ * (the fuzzer calls it directly). */
 static void
-on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
-    gpointer user_data)
+connection_receive (Connection * conn, gboolean is_text, const gchar * text,
+    gsize size)
 {
-  Connection *conn = user_data;
   LetsChatRoomServer *self = conn->server;
   g_autoptr (LetsChatMessage) msg = NULL;
   g_autoptr (GError) error = NULL;
-  gsize size;
-  const gchar *text = g_bytes_get_data (bytes, &size);
 
   conn->last_heard_us = g_get_monotonic_time ();
 
@@ -550,16 +572,17 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
       send_error (conn, LETSCHAT_PROTOCOL_ERROR_RATE_LIMITED, message);
       conn->told_rate_limited = TRUE;
       conn->dropped = 0;
-    } else if (++conn->dropped >= self->rate_burst
-        && soup_websocket_connection_get_state (ws) ==
-        SOUP_WEBSOCKET_STATE_OPEN) {
+    } else if (++conn->dropped >= self->rate_burst && connection_is_open (conn)) {
       /* Told once, it went on for another whole burst: not a client that
        * will slow down. Its seat is freed for the other party. */
       g_info ("closing id=%s addr=%s: rate limit ignored", conn->id,
           conn->remote);
       connection_leave_room (conn, "rate-limited");
-      soup_websocket_connection_close (ws, CLOSE_POLICY_VIOLATION,
-          "rate limit exceeded");
+      if (conn->ws)
+        soup_websocket_connection_close (conn->ws, CLOSE_POLICY_VIOLATION,
+            "rate limit exceeded");
+      else
+        conn->virtual_close_code = CLOSE_POLICY_VIOLATION;
     }
     return;
   }
@@ -573,12 +596,15 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
     return;
   }
 
-  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+  if (!is_text) {
     send_error (conn, LETSCHAT_PROTOCOL_ERROR_BAD_REQUEST,
         "Binary frames are not part of the protocol: send JSON text.");
     return;
   }
 
+  /* An empty frame's data may be NULL (found by the fuzzer) */
+  if (text == NULL)
+    text = "";
   msg = letschat_message_parse (text, size, LETSCHAT_PROTOCOL_FROM_CLIENT,
       &error);
   if (msg == NULL) {
@@ -603,10 +629,22 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
 }
 
 static void
+on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
+    gpointer user_data)
+{
+  gsize size;
+  const gchar *text = g_bytes_get_data (bytes, &size);
+
+  connection_receive (user_data, type == SOUP_WEBSOCKET_DATA_TEXT, text, size);
+}
+
+static void
 connection_free (Connection * conn)
 {
-  g_signal_handlers_disconnect_by_data (conn->ws, conn);
-  g_object_unref (conn->ws);
+  if (conn->ws) {
+    g_signal_handlers_disconnect_by_data (conn->ws, conn);
+    g_object_unref (conn->ws);
+  }
   g_free (conn->id);
   g_free (conn->name);
   g_free (conn->remote);
@@ -1325,7 +1363,8 @@ letschat_room_server_shutdown (LetsChatRoomServer * self)
   sockets = g_ptr_array_new_with_free_func (g_object_unref);
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL))
-    g_ptr_array_add (sockets, g_object_ref (conn->ws));
+    if (conn->ws)
+      g_ptr_array_add (sockets, g_object_ref (conn->ws));
 
   for (i = 0; i < sockets->len; i++) {
     SoupWebsocketConnection *ws = g_ptr_array_index (sockets, i);
@@ -1351,4 +1390,126 @@ letschat_room_server_get_n_rooms (LetsChatRoomServer * self)
 {
   g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), 0);
   return g_hash_table_size (self->rooms);
+}
+
+/* Connections without sockets, for the fuzzer (see
+ * letschat-room-server-private.h). */
+
+gpointer
+letschat_room_server_open_virtual (LetsChatRoomServer * self,
+    const gchar * ip, LetsChatRoomServerSendFunc send_func, gpointer data)
+{
+  Connection *conn;
+  guint n_from_ip;
+
+  g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), NULL);
+
+  n_from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_ip, ip));
+  if (g_hash_table_size (self->connections) >= self->max_connections
+      || n_from_ip >= self->max_per_ip)
+    return NULL;
+
+  conn = g_new0 (Connection, 1);
+  conn->server = self;
+  conn->send_func = send_func;
+  conn->send_data = data;
+  conn->id = random_hex (16);
+  conn->tokens = self->rate_burst;
+  conn->last_refill_us = g_get_monotonic_time ();
+  conn->connected_us = conn->last_refill_us;
+  conn->last_heard_us = conn->last_refill_us;
+  conn->ip = g_strdup (ip);
+  conn->remote = g_strdup (ip);
+  g_hash_table_insert (self->per_ip, g_strdup (ip),
+      GUINT_TO_POINTER (n_from_ip + 1));
+  g_hash_table_add (self->connections, conn);
+  return conn;
+}
+
+void
+letschat_room_server_virtual_receive (gpointer conn, gboolean is_text,
+    const gchar * data, gsize size)
+{
+  if (connection_is_open (conn))
+    connection_receive (conn, is_text, data, size);
+}
+
+gboolean
+letschat_room_server_virtual_is_open (gpointer conn)
+{
+  return connection_is_open (conn);
+}
+
+void
+letschat_room_server_close_virtual (gpointer data)
+{
+  Connection *conn = data;
+
+  connection_leave_room (conn, "closed");
+  /* frees conn */
+  g_hash_table_remove (conn->server->connections, conn);
+}
+
+/* What must hold after any sequence of messages. */
+gboolean
+letschat_room_server_check_invariants (LetsChatRoomServer * self, gchar ** why)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  guint per_ip_total = 0;
+
+#define FAIL(...) G_STMT_START { *why = g_strdup_printf (__VA_ARGS__); \
+    return FALSE; } G_STMT_END
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Room *room = value;
+    guint i;
+
+    if (!g_str_equal (key, room->name))
+      FAIL ("room %s is filed under %s", room->name, (gchar *) key);
+    if (room_n_parties (room) == 0)
+      FAIL ("room %s is empty but alive", room->name);
+    if (room->parties[0] && room->parties[0] == room->parties[1])
+      FAIL ("room %s holds one party twice", room->name);
+    if (!room->stranger && !letschat_protocol_room_name_is_valid (room->name))
+      FAIL ("room name %s is not valid", room->name);
+    for (i = 0; i < 2; i++) {
+      Connection *c = room->parties[i];
+
+      if (c == NULL)
+        continue;
+      if (!g_hash_table_contains (self->connections, c))
+        FAIL ("room %s holds a freed connection", room->name);
+      if (c->room != room)
+        FAIL ("room %s holds %s, which is in another room", room->name, c->id);
+    }
+  }
+  if (g_hash_table_size (self->rooms) > self->max_rooms)
+    FAIL ("%u rooms, over max-rooms %u", g_hash_table_size (self->rooms),
+        self->max_rooms);
+  if (self->waiting_stranger && (!self->waiting_stranger->stranger
+          || room_n_parties (self->waiting_stranger) != 1
+          || g_hash_table_lookup (self->rooms,
+              self->waiting_stranger->name) != self->waiting_stranger))
+    FAIL ("the waiting stranger room is not a live stranger room of one");
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    Connection *c = key;
+
+    if (c->room && c->room->parties[0] != c && c->room->parties[1] != c)
+      FAIL ("%s thinks it is in room %s, which does not hold it", c->id,
+          c->room->name);
+    if (c->name && g_utf8_strlen (c->name, -1) > LETSCHAT_DISPLAY_NAME_MAX)
+      FAIL ("%s has a display name over the limit", c->id);
+  }
+  g_hash_table_iter_init (&iter, self->per_ip);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    per_ip_total += GPOINTER_TO_UINT (value);
+  if (per_ip_total != g_hash_table_size (self->connections))
+    FAIL ("per-IP counts add up to %u for %u connections", per_ip_total,
+        g_hash_table_size (self->connections));
+#undef FAIL
+  return TRUE;
 }

@@ -188,6 +188,21 @@ test_max_rooms (Fixture * f, gconstpointer data)
   raw_peer_free (c);
 }
 
+/* An empty text frame (found by the fuzzer, whose case is in
+ * tests/fuzz/crashes/empty-frame) is a bad request, not a crash. */
+static void
+test_empty_frame (Fixture * f, gconstpointer data)
+{
+  RawPeer *p;
+
+  fixture_listen (f);
+  p = raw_peer_connect (f->session, f->url);
+  raw_peer_send (p, "");
+  raw_peer_expect_error (p, LETSCHAT_ERROR_BAD_REQUEST);
+  raw_peer_join (p, "after", NULL);
+  raw_peer_free (p);
+}
+
 typedef struct
 {
   SoupWebsocketConnection *ws;
@@ -308,6 +323,7 @@ main (int argc, char **argv)
   ADD ("/limits/max-connections", test_max_connections);
   ADD ("/limits/max-per-ip", test_max_per_ip);
   ADD ("/limits/max-rooms", test_max_rooms);
+  ADD ("/limits/empty-frame", test_empty_frame);
   ADD ("/limits/origin-default", test_origin_default);
   ADD ("/limits/origin-allowed", test_origin_allowed);
 #undef ADD
