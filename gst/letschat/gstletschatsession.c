@@ -92,6 +92,9 @@ struct _GstLetsChatSession
    * up yet: it may be reconnecting too, or gone for good. */
   gboolean peer_unconfirmed;
   GSource *offer_wait;          /* offer ourselves if none comes */
+  GSource *media_watch;         /* media-timeout, checked once a second */
+  gint64 last_media_us;         /* written by streaming threads */
+  gint media_seen;              /* atomic: media on this connection */
   guint reconnect_delay;        /* ms; 0: connected */
   GSource *reconnect_source;
   JsonNode *server_ice_servers; /* from welcome, for every new webrtcbin */
@@ -119,6 +122,7 @@ static void session_restart_call (GstLetsChatSession * self,
     const gchar * reason);
 static void session_start_gaps (GstLetsChatSession * self);
 static void session_stop_gaps (GstLetsChatSession * self);
+static gboolean session_media_watch_cb (gpointer data);
 
 /* ---------------------------------------------------------------------- */
 /* Bus messages, always posted with no lock held.                          */
@@ -952,7 +956,15 @@ session_schedule_reconnect (GstLetsChatSession * self)
 static gboolean
 session_start_cb (gpointer data)
 {
-  session_maybe_join (data);
+  GstLetsChatSession *self = data;
+
+  if (self->settings.media_timeout > 0 && !self->media_watch) {
+    self->media_watch = g_timeout_source_new_seconds (1);
+    g_source_set_callback (self->media_watch, session_media_watch_cb, self,
+        NULL);
+    g_source_attach (self->media_watch, self->context);
+  }
+  session_maybe_join (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -967,6 +979,10 @@ session_disconnect_cb (gpointer data)
     g_clear_pointer (&self->reconnect_source, g_source_unref);
   }
   session_cancel_offer_wait (self);
+  if (self->media_watch) {
+    g_source_destroy (self->media_watch);
+    g_clear_pointer (&self->media_watch, g_source_unref);
+  }
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);
   session_drop_client (self);
@@ -1108,6 +1124,7 @@ session_connection_failed_cb (gpointer data)
   }
   GST_WARNING_OBJECT (self, "the peer connection failed: starting over");
   session_restart_call (self, "connection-failed");
+  self->offerer = TRUE;
   session_maybe_negotiate (self);
   return G_SOURCE_REMOVE;
 }
@@ -1138,6 +1155,41 @@ on_connection_state (GstElement * webrtc, GParamSpec * pspec,
   }
 }
 
+static GstPadProbeReturn
+on_media (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstLetsChatSession *self = user_data;
+
+  self->last_media_us = g_get_monotonic_time ();
+  g_atomic_int_set (&self->media_seen, 1);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Media had been flowing and stopped for media-timeout: the peer connection
+ * is dead even if ICE has not said so yet. Only once media arrived on this
+ * connection, so that a party that sends nothing is not restarted over and
+ * over. */
+static gboolean
+session_media_watch_cb (gpointer data)
+{
+  GstLetsChatSession *self = data;
+  gint64 silent_us;
+
+  if (!self->peer_id || !g_atomic_int_get (&self->media_seen))
+    return G_SOURCE_CONTINUE;
+  silent_us = g_get_monotonic_time () - self->last_media_us;
+  if (silent_us < (gint64) self->settings.media_timeout * G_USEC_PER_SEC)
+    return G_SOURCE_CONTINUE;
+  GST_WARNING_OBJECT (self, "no media for %u s: starting over",
+      self->settings.media_timeout);
+  session_restart_call (self, "no-media");
+  /* The other party may see nothing wrong: we offer (a glare, if it also
+   * started over, is settled in session_handle_sdp). */
+  self->offerer = TRUE;
+  session_maybe_negotiate (self);
+  return G_SOURCE_CONTINUE;
+}
+
 /* A stream from the other party: letschatsrc builds its chain and pad.
  * Without a src the party only sends, so nothing should arrive; if
  * something does, it is dropped inside the host rather than left
@@ -1150,6 +1202,8 @@ on_webrtc_pad_added (GstElement * webrtc, GstPad * pad,
 
   if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
     return;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_BUFFER_LIST, on_media, self, NULL);
 
   GST_OBJECT_LOCK (self);
   if (self->src)
@@ -1340,6 +1394,7 @@ session_restart_call (GstLetsChatSession * self, const gchar * reason)
   self->transceivers_ready = FALSE;
   self->offer_made = FALSE;
   self->remote_set = FALSE;
+  g_atomic_int_set (&self->media_seen, 0);
   g_clear_pointer (&self->pending_offer, gst_webrtc_session_description_free);
   g_queue_clear_full (&self->pending_candidates,
       (GDestroyNotify) json_object_unref);
@@ -1519,6 +1574,10 @@ session_stop_cb (gpointer data)
 
   session_stop_gaps (self);
   session_cancel_offer_wait (self);
+  if (self->media_watch) {
+    g_source_destroy (self->media_watch);
+    g_clear_pointer (&self->media_watch, g_source_unref);
+  }
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);
   self->join_sent = FALSE;

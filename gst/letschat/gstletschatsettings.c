@@ -82,6 +82,12 @@ gst_lets_chat_settings_install (GObjectClass * klass)
       g_param_spec_string ("tls-key-file", "TLS key file",
           "With serve=true and a wss:// server-url: the PEM private key of "
           "tls-cert-file", NULL, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_MEDIA_TIMEOUT,
+      g_param_spec_uint ("media-timeout", "Media timeout",
+          "Seconds without any media from the other party, after media had "
+          "been flowing, before the peer connection counts as dead and a new "
+          "one is negotiated through the room (0: never)", 0, 3600,
+          GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT, PARAM_FLAGS));
 }
 
 void
@@ -91,6 +97,7 @@ gst_lets_chat_settings_init (GstLetsChatSettings * s)
   s->server_url = g_strdup (GST_LETS_CHAT_DEFAULT_SERVER_URL);
   s->connect_timeout = GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT;
   s->reconnect = TRUE;
+  s->media_timeout = GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT;
 }
 
 void
@@ -172,6 +179,9 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_RECONNECT:
       s->reconnect = g_value_get_boolean (value);
       break;
+    case GST_LETS_CHAT_PROP_MEDIA_TIMEOUT:
+      s->media_timeout = g_value_get_uint (value);
+      break;
     case GST_LETS_CHAT_PROP_TLS_CA_FILE:
       replace_string (&s->tls_ca_file, value);
       break;
@@ -230,6 +240,9 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
       break;
     case GST_LETS_CHAT_PROP_RECONNECT:
       g_value_set_boolean (value, s->reconnect);
+      break;
+    case GST_LETS_CHAT_PROP_MEDIA_TIMEOUT:
+      g_value_set_uint (value, s->media_timeout);
       break;
     case GST_LETS_CHAT_PROP_TLS_CA_FILE:
       g_value_set_string (value, s->tls_ca_file);

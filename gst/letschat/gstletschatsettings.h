@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 
 #define GST_LETS_CHAT_DEFAULT_SERVER_URL "ws://127.0.0.1:8443/ws"
 #define GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT 10
+#define GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT 10
 
 typedef struct
 {
@@ -28,6 +29,7 @@ typedef struct
   gboolean serve;
   guint connect_timeout;        /* seconds */
   gboolean reconnect;
+  guint media_timeout;          /* seconds, 0: off */
   gchar *tls_ca_file;
   gboolean insecure_tls;
   gchar *tls_cert_file;         /* serve=true with wss:// */
@@ -45,6 +47,7 @@ enum
   GST_LETS_CHAT_PROP_SERVE,
   GST_LETS_CHAT_PROP_CONNECT_TIMEOUT,
   GST_LETS_CHAT_PROP_RECONNECT,
+  GST_LETS_CHAT_PROP_MEDIA_TIMEOUT,
   GST_LETS_CHAT_PROP_TLS_CA_FILE,
   GST_LETS_CHAT_PROP_INSECURE_TLS,
   GST_LETS_CHAT_PROP_TLS_CERT_FILE,

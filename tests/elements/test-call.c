@@ -900,6 +900,42 @@ test_party_killed (void)
   g_free (url);
 }
 
+static gboolean
+saw_no_media_reset (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen, "letschat/call-reset");
+}
+
+/* The sender stops sending (its pipeline paused) for longer than the
+ * receiver's media-timeout: the receiver starts over, and when media comes
+ * again the call is back. */
+static void
+test_media_timeout (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *rx = party_new ("letschatsrc room=quiet media-timeout=2 "
+      "server-url=URL ! video/x-raw ! fakesink name=video", url);
+  Party *tx = party_new (TEST_VIDEO " ! letschatsink room=quiet "
+      "server-url=URL", url);
+  Party *parties[] = { rx, tx, NULL };
+  gint target;
+
+  party_play (rx);
+  party_play (tx);
+  wait_for (parties, got_more_video, GINT_TO_POINTER (30), "the call");
+  gst_element_set_state (tx->pipeline, GST_STATE_PAUSED);
+  wait_for (parties, saw_no_media_reset, NULL, "a call reset for no media");
+  party_play (tx);
+  target = g_atomic_int_get (&rx->video_frames) + 30;
+  wait_for (parties, got_more_video, GINT_TO_POINTER (target),
+      "frames after the sender resumed");
+  party_free (tx);
+  party_free (rx);
+  test_server_stop (ts);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -921,6 +957,7 @@ main (int argc, char **argv)
   g_test_add_func ("/resilience/server-killed-and-restarted",
       test_server_killed_and_restarted);
   g_test_add_func ("/resilience/party-killed", test_party_killed);
+  g_test_add_func ("/resilience/media-timeout", test_media_timeout);
   g_test_add_func ("/errors/unreachable", test_error_unreachable);
   g_test_add_func ("/errors/connect-timeout", test_error_connect_timeout);
   g_test_add_func ("/errors/no-room", test_error_no_room);
