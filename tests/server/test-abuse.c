@@ -15,6 +15,7 @@
 #include "test-util.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +25,18 @@
 /* what "flat" means: a few MiB of allocator slack, not growth per message */
 #define MAX_GROWTH_KB (8 * 1024)
 
+/* A failed assertion must not leave the server behind (nor keep meson
+ * waiting on its inherited pipes). */
+static void
+die_with_parent (gpointer unused)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static gchar *
 start_server (GSubprocess ** proc)
 {
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   const gchar *server = g_getenv ("LETSCHAT_SERVER");
   g_autoptr (GError) error = NULL;
   g_autoptr (GDataInputStream) out = NULL;
@@ -35,9 +45,11 @@ start_server (GSubprocess ** proc)
   const gchar *url;
 
   g_assert_nonnull (server);
-  *proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, server,
-      "--port", "0", "--max-per-ip", "100", "--room-secret", "vault=s3cret",
-      NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  *proc = g_subprocess_launcher_spawn (launcher, &error, server, "--port",
+      "0", "--max-per-ip", "100", "--room-secret", "vault=s3cret", NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*proc));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);
@@ -212,7 +224,13 @@ test_abuse (void)
       "rate-limited %u times", rss_start, rss_mid, rss_end, abuser.n_sent,
       abuser.n_closed, abuser.n_rate_limited);
   g_assert_cmpuint (abuser.n_sent, ==, N_HOSTILE);
+#ifdef __SANITIZE_ADDRESS__
+  /* ASan keeps freed memory in quarantine (256 MiB) on purpose: resident
+   * memory says nothing there. The normal build checks it. */
+  g_test_message ("AddressSanitizer build: memory not checked");
+#else
   g_assert_cmpuint (rss_end, <, rss_start + MAX_GROWTH_KB);
+#endif
   g_assert_cmpuint (abuser.n_rate_limited, >, 0);
   g_assert_cmpuint (abuser.n_closed, >, 0);
 
