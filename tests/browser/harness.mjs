@@ -99,10 +99,12 @@ export async function pageStatus(page) {
   }));
 }
 
-export async function waitFramesDecoded(page, label, n = 60, timeoutMs = 90000) {
+// @party: the gst-launch-1.0 party sending, if any: its exit fails at once.
+export async function waitFramesDecoded(page, label, n = 60, timeoutMs = 90000, party = null) {
   let stats;
   try {
     await waitFor(`${label}: ${n} video frames decoded`, async () => {
+      if (party && party.exited !== null) throw new Error(`the pipeline exited (${party.exited})`);
       stats = await page.evaluate(() => window.letschat.stats());
       return stats.framesDecoded >= n;
     }, timeoutMs, 500);

@@ -63,8 +63,8 @@ async function pageAndPipeline(context, server, description, label) {
   return { page, party };
 }
 
-async function checkRemoteVideo(page, label) {
-  const stats = await waitFramesDecoded(page, label);
+async function checkRemoteVideo(page, label, party) {
+  const stats = await waitFramesDecoded(page, label, 60, 90000, party);
   assert(stats.codec === CODEC_MIME[codec], `${label}: decoded ${stats.codec}, expected ${CODEC_MIME[codec]}`);
   const spread = await remoteVideoSpread(page);
   const shot = artefactPath(`${kind}-${codec}-${order}.png`);
@@ -92,12 +92,12 @@ async function main() {
     const stats = await page.evaluate(() => window.letschat.stats());
     assert(stats.sendCodec === CODEC_MIME[codec], `page sent ${stats.sendCodec}, expected ${CODEC_MIME[codec]}`);
   } else if (kind === 'sink-to-page') {
-    const { page } = await pageAndPipeline(context, server, sinkLine(server), 'sink');
-    await checkRemoteVideo(page, 'page');
+    const { page, party } = await pageAndPipeline(context, server, sinkLine(server), 'sink');
+    await checkRemoteVideo(page, 'page', party);
   } else if (kind === 'two-way') {
     const { page, party } = await pageAndPipeline(context, server,
       `${sinkLine(server)} ${srcLine(server)}`, 'two-way');
-    await checkRemoteVideo(page, 'page');
+    await checkRemoteVideo(page, 'page', party);
     await waitCount(party, 'count', 60, 'pipeline');
     const stats = await page.evaluate(() => window.letschat.stats());
     assert(stats.sendCodec === CODEC_MIME[codec], `page sent ${stats.sendCodec}, expected ${CODEC_MIME[codec]}`);

@@ -253,6 +253,10 @@ function useChannel(dc) {
   dc.onclose = () => { if (call.dc === dc) { $('chat-text').disabled = true; $('chat-send').disabled = true; } };
   dc.onmessage = (e) => {
     if (typeof e.data !== 'string') return;  // chat is text only
+    if (new TextEncoder().encode(e.data).length > CHAT_MAX_BYTES) {
+      console.warn('ignored a chat message over ' + CHAT_MAX_BYTES + ' bytes');
+      return;
+    }
     window.letschat.received.push(e.data);
     addMessage('them', e.data);
   };
