@@ -7,7 +7,8 @@
 /* TLS end to end on 127.0.0.1: the room server with a self-signed
  * certificate (tests/server/certs, valid until 2126), LetsChatClient and
  * the elements trusting it with a CA file, and the clear errors a user
- * gets when the certificate is not trusted or made for another host. */
+ * gets when the certificate is not trusted, made for another host, or
+ * expired. */
 
 #include "letschat-room-server.h"
 #include "letschat-protocol.h"
@@ -21,6 +22,8 @@
 #define KEY CERTS_DIR "/localhost.key"
 #define OTHER_CERT CERTS_DIR "/other-host.pem"
 #define OTHER_KEY CERTS_DIR "/other-host.key"
+#define EXPIRED_CERT CERTS_DIR "/expired.pem"
+#define EXPIRED_KEY CERTS_DIR "/expired.key"
 
 typedef struct
 {
@@ -55,6 +58,12 @@ static void
 fixture_setup_other_host (Fixture * f, gconstpointer data)
 {
   start_server (f, OTHER_CERT, OTHER_KEY);
+}
+
+static void
+fixture_setup_expired (Fixture * f, gconstpointer data)
+{
+  start_server (f, EXPIRED_CERT, EXPIRED_KEY);
 }
 
 static void
@@ -147,6 +156,17 @@ test_wss_wrong_host (Fixture * f, gconstpointer data)
   g_assert_error (a->connect_error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
   g_assert_nonnull (strstr (a->connect_error->message,
           "not valid for this host name"));
+  client_peer_free (a);
+}
+
+/* A trusted certificate that expired in 2001 is refused, and said so. */
+static void
+test_wss_expired (Fixture * f, gconstpointer data)
+{
+  ClientPeer *a = connect_with_ca (f, EXPIRED_CERT);
+
+  g_assert_error (a->connect_error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+  g_assert_nonnull (strstr (a->connect_error->message, "it has expired"));
   client_peer_free (a);
 }
 
@@ -368,6 +388,8 @@ main (int argc, char **argv)
       test_wss_unknown_ca, fixture_teardown);
   g_test_add ("/tls/wss-wrong-host", Fixture, NULL,
       fixture_setup_other_host, test_wss_wrong_host, fixture_teardown);
+  g_test_add ("/tls/wss-expired", Fixture, NULL, fixture_setup_expired,
+      test_wss_expired, fixture_teardown);
   g_test_add ("/tls/wss-insecure", Fixture, NULL, fixture_setup,
       test_wss_insecure, fixture_teardown);
   g_test_add ("/tls/https-page", Fixture, NULL, fixture_setup,
