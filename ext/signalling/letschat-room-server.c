@@ -586,7 +586,13 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
     }
     return;
   }
-  conn->told_rate_limited = FALSE;
+  /* Only a client that let its bucket fill up again has slowed down: one
+   * that keeps the rate just under the limit between floods still has its
+   * drops counted (and, independent of timing, gets closed). */
+  if (conn->tokens + 1.0 >= self->rate_burst) {
+    conn->told_rate_limited = FALSE;
+    conn->dropped = 0;
+  }
 
   if (size > self->max_message_size) {
     g_autofree gchar *message =
