@@ -106,6 +106,7 @@ struct _GstLetsChatSession
 typedef struct
 {
   GstLetsChatRelay *relay;
+  GstPad *upstream;             /* the payloader's src pad */
   const GstLetsChatCodec *codec;
   GstPad *webrtc_pad;           /* request pad of the webrtcbin it feeds */
 } SendStream;
@@ -123,6 +124,7 @@ static void session_restart_call (GstLetsChatSession * self,
 static void session_start_gaps (GstLetsChatSession * self);
 static void session_stop_gaps (GstLetsChatSession * self);
 static gboolean session_media_watch_cb (gpointer data);
+static void send_stream_set_payload_type (SendStream * stream, guint pt);
 
 /* ---------------------------------------------------------------------- */
 /* Bus messages, always posted with no lock held.                          */
@@ -515,6 +517,71 @@ session_receive_as_offered (GstLetsChatSession * self,
     g_array_unref (transceivers);
 }
 
+/* Answering, each stream we send takes the payload type the offer gives
+ * its codec (a browser puts H264 at 108, say): webrtcbin 1.22 cannot
+ * answer another one. The payloader follows, at its next buffer.
+ * Known limit: if caps with our own payload type already reached webrtcbin
+ * (the sink started before the offer came), webrtcbin 1.22 answers from
+ * those and rejects the m-line; replacing its pad before answering trips
+ * an assertion in webrtcbin. Same payload types on both sides (VP8 at 96,
+ * Opus at 111, as browsers use) are not affected. */
+static void
+session_send_as_offered (GstLetsChatSession * self,
+    GstWebRTCSessionDescription * offer)
+{
+  gboolean used[64] = { FALSE };
+  GList *l;
+  guint m;
+
+  g_mutex_lock (&self->pc_lock);
+  for (l = self->send_streams; l; l = l->next) {
+    SendStream *stream = l->data;
+    GstCaps *offered = NULL, *prefs = NULL;
+    GstWebRTCRTPTransceiver *t = NULL;
+    guint i;
+    gint pt;
+
+    for (m = 0; m < gst_sdp_message_medias_len (offer->sdp)
+        && m < G_N_ELEMENTS (used); m++) {
+      const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
+
+      if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media),
+              stream->codec->media))
+        continue;
+      used[m] = TRUE;
+      offered = gst_lets_chat_codec_receivable_caps_from_offer (media);
+      break;
+    }
+    for (i = 0; !prefs && offered && i < gst_caps_get_size (offered); i++) {
+      GstCaps *one = gst_caps_copy_nth (offered, i);
+
+      if (gst_lets_chat_codec_for_caps (one) == stream->codec)
+        prefs = gst_caps_ref (one);
+      gst_caps_unref (one);
+    }
+    gst_clear_caps (&offered);
+    if (!prefs || !stream->webrtc_pad) {
+      GST_WARNING_OBJECT (self, "the offer has no %s for us to send",
+          stream->codec->encoding_name);
+      gst_clear_caps (&prefs);
+      continue;
+    }
+    gst_structure_get_int (gst_caps_get_structure (prefs, 0), "payload", &pt);
+    /* The stream says its own profile-level-id (x264's 42c01f for the
+     * browser's 42e01f, the same profile): naming one here would fail. */
+    gst_structure_remove_field (gst_caps_get_structure (prefs, 0),
+        "profile-level-id");
+    GST_DEBUG_OBJECT (self, "sending %s as offered: %" GST_PTR_FORMAT,
+        stream->codec->encoding_name, prefs);
+    g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
+    g_object_set (t, "codec-preferences", prefs, NULL);
+    gst_object_unref (t);
+    send_stream_set_payload_type (stream, pt);
+    gst_caps_unref (prefs);
+  }
+  g_mutex_unlock (&self->pc_lock);
+}
+
 static void
 session_maybe_negotiate (GstLetsChatSession * self)
 {
@@ -544,6 +611,7 @@ session_maybe_negotiate (GstLetsChatSession * self)
     self->pending_offer = NULL;
     session_setup_transceivers (self);
     session_receive_as_offered (self, offer);
+    session_send_as_offered (self, offer);
     GST_INFO_OBJECT (self, "answering the offer of %s", self->peer_id);
     promise = session_new_promise (self, FALSE, on_remote_offer_set);
     g_signal_emit_by_name (self->webrtcbin, "set-remote-description", offer,
@@ -1018,6 +1086,22 @@ local_candidate_free (gpointer data)
   g_free (c);
 }
 
+/* The a=mid of m-line @mline of the local description, or NULL. */
+static gchar *
+session_local_mid (GstLetsChatSession * self, guint mline)
+{
+  GstWebRTCSessionDescription *local = NULL;
+  gchar *mid = NULL;
+
+  g_object_get (self->webrtcbin, "local-description", &local, NULL);
+  if (local && mline < gst_sdp_message_medias_len (local->sdp))
+    mid = g_strdup (gst_sdp_media_get_attribute_val
+        (gst_sdp_message_get_media (local->sdp, mline), "mid"));
+  if (local)
+    gst_webrtc_session_description_free (local);
+  return mid;
+}
+
 static gboolean
 session_send_candidate_cb (gpointer data)
 {
@@ -1030,20 +1114,20 @@ session_send_candidate_cb (gpointer data)
     goto out;
   if (c->candidate) {
     JsonObject *ice = json_object_new ();
-    GstWebRTCRTPTransceiver *t = NULL;
-    gchar *mid = NULL;
+    gchar *mid = session_local_mid (self, c->mline);
 
-    g_signal_emit_by_name (self->webrtcbin, "get-transceiver", c->mline, &t);
-    if (t)
-      g_object_get (t, "mid", &mid, NULL);
     json_object_set_string_member (ice, "candidate", c->candidate);
     json_object_set_int_member (ice, "sdpMLineIndex", c->mline);
-    /* Browsers match candidates by mid; with bundle every candidate
-     * belongs to the first m-line. */
-    json_object_set_string_member (ice, "sdpMid", mid ? mid : "0");
+    GST_LOG_OBJECT (self, "local candidate, m-line %u, mid %s: %s", c->mline,
+        GST_STR_NULL (mid), c->candidate);
+    /* Browsers match candidates by mid: the one of that m-line in our
+     * description; null (the index alone) if it cannot be known. */
+    if (mid)
+      json_object_set_string_member (ice, "sdpMid", mid);
+    else
+      json_object_set_null_member (ice, "sdpMid");
     json_object_set_object_member (obj, "ice", ice);
     g_free (mid);
-    gst_clear_object (&t);
   } else {
     json_object_set_null_member (obj, "ice");
   }
@@ -1244,6 +1328,24 @@ session_thread (gpointer data)
   return NULL;
 }
 
+/* No UPnP port mapping: libnice would multicast SSDP discovery to the
+ * local network and ask the router to open ports, which nobody asked for
+ * (a STUN or TURN server does that job properly when configured). */
+static void
+webrtcbin_disable_upnp (GstElement * webrtc)
+{
+  GObject *ice = NULL, *agent = NULL;
+
+  g_object_get (webrtc, "ice-agent", &ice, NULL);
+  if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
+    g_object_get (ice, "agent", &agent, NULL);
+  if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent),
+          "upnp"))
+    g_object_set (agent, "upnp", FALSE, NULL);
+  g_clear_object (&agent);
+  g_clear_object (&ice);
+}
+
 /* A new webrtcbin with the party's settings, not yet in any bin. */
 static GstElement *
 session_make_webrtcbin (GstLetsChatSession * self, GError ** error)
@@ -1260,6 +1362,7 @@ session_make_webrtcbin (GstLetsChatSession * self, GError ** error)
   /* One transport for every stream, as browsers do: fewer ICE checks,
    * faster setup. */
   gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy", "max-bundle");
+  webrtcbin_disable_upnp (webrtc);
   g_object_set (webrtc, "latency", self->latency, NULL);
   if (self->settings.stun_server)
     g_object_set (webrtc, "stun-server", self->settings.stun_server, NULL);
@@ -1284,6 +1387,24 @@ session_make_webrtcbin (GstLetsChatSession * self, GError ** error)
   g_signal_connect (webrtc, "pad-added", G_CALLBACK (on_webrtc_pad_added),
       self);
   return webrtc;
+}
+
+/* Makes the payloader stamp @pt, renegotiating its caps at its next
+ * buffer if that changes anything. */
+static void
+send_stream_set_payload_type (SendStream * stream, guint pt)
+{
+  GstElement *payloader = gst_pad_get_parent_element (stream->upstream);
+  guint current;
+
+  if (!payloader)
+    return;
+  g_object_get (payloader, "pt", &current, NULL);
+  if (current != pt) {
+    g_object_set (payloader, "pt", pt, NULL);
+    gst_pad_send_event (stream->upstream, gst_event_new_reconfigure ());
+  }
+  gst_object_unref (payloader);
 }
 
 /* Called with pc_lock held. */
@@ -1313,6 +1434,8 @@ send_stream_attach (SendStream * stream, GstElement * webrtc)
       GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
   gst_caps_unref (caps);
   gst_object_unref (t);
+  /* An earlier answer may have changed it. */
+  send_stream_set_payload_type (stream, stream->codec->payload_type);
   gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
 }
 
@@ -1676,6 +1799,7 @@ gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
   SendStream *stream = g_new0 (SendStream, 1);
 
   stream->relay = gst_lets_chat_relay_new (upstream);
+  stream->upstream = gst_object_ref (upstream);
   stream->codec = codec;
   g_mutex_lock (&self->pc_lock);
   self->send_streams = g_list_append (self->send_streams, stream);
@@ -1696,6 +1820,7 @@ gst_lets_chat_session_remove_send_stream (GstLetsChatSession * self,
   send_stream_attach (stream, NULL);
   g_mutex_unlock (&self->pc_lock);
   gst_lets_chat_relay_free (stream->relay);
+  gst_object_unref (stream->upstream);
   g_free (stream);
 }
 
