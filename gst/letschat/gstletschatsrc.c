@@ -35,7 +35,19 @@
  *
  * Besides the messages listed for letschatsink, it posts
  * `letschat/first-frame` (`pad`, `codec`, `ms-since-peer-joined`) when the
- * first buffer of a stream leaves it.
+ * first buffer of a stream leaves it, and, for recording applications:
+ *
+ * - `letschat/stream-started` (`pad`, `codec`, `encoded`, `keyframe`): the
+ *   first buffer left a pad; a video stream always starts on a keyframe
+ *   (`keyframe` is then TRUE), so a recording of it plays from its start.
+ * - `letschat/stream-ended` (`pad`, `reason`): EOS left a pad (`reason` is
+ *   `eos`): a muxer downstream can now finalize its file.
+ *
+ * When a video stream starts, letschatsrc asks the other party for a
+ * keyframe at once (RTCP PLI) instead of waiting for its next periodic one;
+ * an upstream force-key-unit event sent into a pad (a recording branch
+ * that starts later, see gst_video_event_new_upstream_force_key_unit())
+ * reaches the other party the same way.
  *
  * ## Example launch line: watch and hear the other party
  * |[
@@ -58,6 +70,8 @@
 #include "gstletschatelements.h"
 #include "gstletschatsrc.h"
 #include "gstletschatsession.h"
+
+#include <gst/video/video.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_src_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_src_debug
@@ -225,6 +239,45 @@ src_first_buffer_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_REMOVE;
 }
 
+/* Posts letschat/stream-started for the first buffer out of a pad and
+ * letschat/stream-ended for EOS, so that an application knows when its
+ * recording has media and when the file can be closed. */
+static GstPadProbeReturn
+src_recording_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GstLetsChatSrc *self = data;
+  GstStructure *s = NULL;
+  /* Not add_stream_lock: it is held while old chains stop, which waits for
+   * their streaming threads, which may be in here. */
+  const gchar *codec = g_object_get_data (G_OBJECT (pad), "letschat-codec");
+  gboolean encoded =
+      GPOINTER_TO_INT (g_object_get_data (G_OBJECT (pad), "letschat-encoded"));
+
+  if (info->type & (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST)) {
+    GstBuffer *buf = (info->type & GST_PAD_PROBE_TYPE_BUFFER) ?
+        GST_PAD_PROBE_INFO_BUFFER (info) :
+        gst_buffer_list_get (GST_PAD_PROBE_INFO_BUFFER_LIST (info), 0);
+
+    if (g_object_get_data (G_OBJECT (pad), "letschat-started"))
+      return GST_PAD_PROBE_OK;
+    g_object_set_data (G_OBJECT (pad), "letschat-started", GINT_TO_POINTER (1));
+    s = gst_structure_new ("letschat/stream-started",
+        "pad", G_TYPE_STRING, GST_PAD_NAME (pad),
+        "codec", G_TYPE_STRING, codec ? codec : "",
+        "encoded", G_TYPE_BOOLEAN, encoded,
+        "keyframe", G_TYPE_BOOLEAN, buf &&
+        !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT), NULL);
+  } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
+    s = gst_structure_new ("letschat/stream-ended",
+        "pad", G_TYPE_STRING, GST_PAD_NAME (pad),
+        "reason", G_TYPE_STRING, "eos", NULL);
+  }
+  if (s)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self), s));
+  return GST_PAD_PROBE_OK;
+}
+
 /* Builds the chain for @stream's codec behind its pad, and links
  * @webrtc_pad to it. Called with add_stream_lock held. */
 static gboolean
@@ -263,6 +316,10 @@ src_stream_build (GstLetsChatSrc * self, SrcStream * stream,
   for (l = stream->chain; l; l = l->next)
     gst_element_sync_state_with_parent (l->data);
 
+  g_object_set_data (G_OBJECT (stream->ghost), "letschat-codec",
+      (gpointer) stream->codec->encoding_name);
+  g_object_set_data (G_OBJECT (stream->ghost), "letschat-encoded",
+      GINT_TO_POINTER (!stream->decode));
   pad = gst_element_get_static_pad (last, "src");
   gst_ghost_pad_set_target (GST_GHOST_PAD (stream->ghost), pad);
   f = g_new0 (FirstFrame, 1);
@@ -285,6 +342,17 @@ src_stream_build (GstLetsChatSrc * self, SrcStream * stream,
     GST_ELEMENT_ERROR (self, CORE, PAD, ("Could not link the %s stream of "
             "the other party", stream->codec->encoding_name), (NULL));
   gst_object_unref (pad);
+
+  /* A recording must start on a keyframe, and the depayloader drops all
+   * until one comes: ask the sender for one now (webrtcbin turns this into
+   * an RTCP PLI) rather than wait for its next periodic keyframe. */
+  if (stream->video) {
+    pad = gst_element_get_static_pad (last, "src");
+    gst_pad_send_event (pad,
+        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+            TRUE, 0));
+    gst_object_unref (pad);
+  }
   return TRUE;
 }
 
@@ -377,6 +445,9 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
     stream->ghost = gst_ghost_pad_new_no_target_from_template (name, templ);
     g_free (name);
     gst_pad_set_query_function (stream->ghost, src_pad_query);
+    gst_pad_add_probe (stream->ghost, GST_PAD_PROBE_TYPE_BUFFER |
+        GST_PAD_PROBE_TYPE_BUFFER_LIST |
+        GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, src_recording_probe, self, NULL);
     gst_pad_set_active (stream->ghost, TRUE);
     self->streams = g_list_append (self->streams, stream);
     gst_element_add_pad (GST_ELEMENT (self), stream->ghost);
