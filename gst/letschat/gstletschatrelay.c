@@ -35,8 +35,16 @@ relay_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstLetsChatRelay *relay = gst_pad_get_element_private (pad);
   gboolean sticky = GST_EVENT_IS_STICKY (event);
-  gboolean ret = gst_pad_push_event (relay->srcpad, event);
+  gboolean ret;
 
+  /* The end of what the pipeline sends is not the end of a peer connection
+   * (letschatsink reports it itself); kept as a sticky event it would even
+   * end the next peer connection's stream before it starts. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    gst_event_unref (event);
+    return TRUE;
+  }
+  ret = gst_pad_push_event (relay->srcpad, event);
   /* Sticky events are kept on the src pad and sent to the next webrtcbin
    * before its first buffer; that they found no peer now is fine. */
   return sticky ? TRUE : ret;

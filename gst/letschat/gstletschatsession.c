@@ -530,6 +530,7 @@ session_send_as_offered (GstLetsChatSession * self,
     GstWebRTCSessionDescription * offer)
 {
   gboolean used[64] = { FALSE };
+  GString *missing = g_string_new (NULL);
   GList *l;
   guint m;
 
@@ -561,7 +562,7 @@ session_send_as_offered (GstLetsChatSession * self,
     }
     gst_clear_caps (&offered);
     if (!prefs || !stream->webrtc_pad) {
-      GST_WARNING_OBJECT (self, "the offer has no %s for us to send",
+      g_string_append_printf (missing, "%s%s", missing->len ? ", " : "",
           stream->codec->encoding_name);
       gst_clear_caps (&prefs);
       continue;
@@ -580,6 +581,19 @@ session_send_as_offered (GstLetsChatSession * self,
     gst_caps_unref (prefs);
   }
   g_mutex_unlock (&self->pc_lock);
+
+  if (missing->len) {
+    GstElement *host = session_get_host (self);
+
+    if (host) {
+      GST_ELEMENT_WARNING (host, STREAM, CODEC_NOT_FOUND,
+          ("The other party does not take %s: that stream is not sent. "
+              "Choose a codec both parties have (video-codec, or what the "
+              "pipeline feeds letschatsink).", missing->str), (NULL));
+      gst_object_unref (host);
+    }
+  }
+  g_string_free (missing, TRUE);
 }
 
 static void

@@ -100,6 +100,7 @@ typedef struct
   gboolean video;
   gboolean configured;          /* chain built, linked to webrtcbin */
   gboolean holding;             /* holds the session's negotiation */
+  gboolean eos;                 /* got EOS, under the sink's object lock */
   GList *elements;
   gpointer send_stream;         /* the session's handle */
 } SinkStream;
@@ -197,6 +198,42 @@ sink_stream_release_hold (SinkStream * stream)
   }
 }
 
+/* webrtcbin's network sinks never end, so the bin would never post EOS:
+ * letschatsink does, once every one of its pads got EOS, for
+ * gst-launch-1.0 -e and applications that stop by sending EOS. */
+static void
+sink_stream_track_eos (GstLetsChatSink * self, SinkStream * stream,
+    GstEvent * event)
+{
+  gboolean all = TRUE;
+  GList *l;
+
+  GST_OBJECT_LOCK (self);
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_EOS:
+      stream->eos = TRUE;
+      for (l = self->streams; l; l = l->next)
+        all &= ((SinkStream *) l->data)->eos;
+      break;
+    case GST_EVENT_STREAM_START:
+    case GST_EVENT_FLUSH_STOP:
+      stream->eos = FALSE;
+      all = FALSE;
+      break;
+    default:
+      all = FALSE;
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  if (all) {
+    GstMessage *eos = gst_message_new_eos (GST_OBJECT (self));
+
+    gst_message_set_seqnum (eos, gst_event_get_seqnum (event));
+    gst_element_post_message (GST_ELEMENT (self), eos);
+  }
+}
+
 /* The first caps on a pad decide its chain. Later caps (a new resolution,
  * say) just flow through it. */
 static gboolean
@@ -204,6 +241,8 @@ sink_stream_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstLetsChatSink *self = GST_LETS_CHAT_SINK (parent);
   SinkStream *stream = gst_pad_get_element_private (pad);
+
+  sink_stream_track_eos (self, stream, event);
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS && !stream->configured) {
     GstCaps *caps;
@@ -293,6 +332,7 @@ sink_stream_reset (SinkStream * stream)
 {
   sink_stream_drop_chain (stream);
   gst_ghost_pad_set_target (GST_GHOST_PAD (stream->ghost), NULL);
+  stream->eos = FALSE;
   stream->configured = FALSE;
   stream->holding = FALSE;
 }
