@@ -369,8 +369,23 @@ gst_lets_chat_codec_make_receiver (const GstLetsChatCodec * codec,
               GST_PAD_SINK, error));
   } else if (codec == CODEC_OPUS) {
     chain = g_list_append (chain, make ("rtpopusdepay", error));
-    if (decode)
+    if (decode) {
       chain = g_list_append (chain, make ("opusdec", error));
+    } else {
+      /* rtpopusdepay says the rate only when the sender's description
+       * gives sprop-maxcapturerate (browsers do not); Matroska and WebM
+       * muxers need it. Opus is 48 kHz on the wire whatever was captured
+       * (RFC 7587). */
+      GstElement *filter = make ("capsfilter", error);
+
+      if (filter) {
+        GstCaps *caps = gst_caps_from_string ("audio/x-opus,rate=48000");
+
+        g_object_set (filter, "caps", caps, NULL);
+        gst_caps_unref (caps);
+      }
+      chain = g_list_append (chain, filter);
+    }
   }
 
   if (!chain || !check_made (chain, error)) {
