@@ -85,6 +85,8 @@ struct _GstLetsChatSession
   gboolean transceivers_ready;
   gboolean offer_made;
   gboolean remote_set;
+  /* Both descriptions applied: webrtcbin takes media on its sink pads. */
+  gboolean negotiated;
   GstWebRTCSessionDescription *pending_offer;
   GQueue pending_candidates;    /* of JsonObject (ice) */
   GstClockTime peer_joined_time;
@@ -410,6 +412,39 @@ promise_take_description (PromiseContext * r)
   return desc;
 }
 
+/* Session thread, once both descriptions are applied: webrtcbin has set up
+ * what it sends with, so the send streams can go in. Before this,
+ * webrtcbin would hold a buffer on its sink pad (blocking the pipeline's
+ * streaming thread) until negotiation ends, which may be never. */
+static gboolean
+session_on_negotiated (gpointer data)
+{
+  PromiseContext *r = data;
+  GstLetsChatSession *self = r->self;
+  GList *l;
+
+  if (r->generation != self->generation)
+    return G_SOURCE_REMOVE;
+  g_mutex_lock (&self->pc_lock);
+  self->negotiated = TRUE;
+  GST_INFO_OBJECT (self, "negotiated: sending %u streams",
+      g_list_length (self->send_streams));
+  for (l = self->send_streams; l; l = l->next) {
+    SendStream *stream = l->data;
+
+    if (stream->webrtc_pad)
+      gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
+  }
+  g_mutex_unlock (&self->pc_lock);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_negotiated (GstPromise * promise, gpointer user_data)
+{
+  on_promise (promise, user_data, session_on_negotiated);
+}
+
 static gboolean
 session_on_description_created (gpointer data)
 {
@@ -419,7 +454,18 @@ session_on_description_created (gpointer data)
 
   if (!desc)
     return G_SOURCE_REMOVE;
-  g_signal_emit_by_name (self->webrtcbin, "set-local-description", desc, NULL);
+  if (r->is_offer) {
+    g_signal_emit_by_name (self->webrtcbin, "set-local-description", desc,
+        NULL);
+  } else {
+    /* Our answer applied, the call is negotiated. */
+    GstPromise *promise = gst_promise_new_with_change_func (on_negotiated,
+        promise_context_new (self, FALSE), promise_context_free);
+
+    g_signal_emit_by_name (self->webrtcbin, "set-local-description", desc,
+        promise);
+    gst_promise_unref (promise);
+  }
   if (self->client)
     session_send_sdp (self, desc);
   gst_webrtc_session_description_free (desc);
@@ -519,12 +565,10 @@ session_receive_as_offered (GstLetsChatSession * self,
 
 /* Answering, each stream we send takes the payload type the offer gives
  * its codec (a browser puts H264 at 108, say): webrtcbin 1.22 cannot
- * answer another one. The payloader follows, at its next buffer.
- * Known limit: if caps with our own payload type already reached webrtcbin
- * (the sink started before the offer came), webrtcbin 1.22 answers from
- * those and rejects the m-line; replacing its pad before answering trips
- * an assertion in webrtcbin. Same payload types on both sides (VP8 at 96,
- * Opus at 111, as browsers use) are not affected. */
+ * answer another one. The payloader follows, at its next buffer. This
+ * works because no caps have reached webrtcbin's pad yet (the relay links
+ * only once the call is negotiated): webrtcbin 1.22 would answer from
+ * caps its pad received rather than from the codec preferences. */
 static void
 session_send_as_offered (GstLetsChatSession * self,
     GstWebRTCSessionDescription * offer)
@@ -804,9 +848,13 @@ session_handle_sdp (GstLetsChatSession * self, JsonObject * sdp)
     self->offerer = FALSE;
     session_maybe_negotiate (self);
   } else {
+    GstPromise *promise = gst_promise_new_with_change_func (on_negotiated,
+        promise_context_new (self, FALSE), promise_context_free);
+
     desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_ANSWER, msg);
     g_signal_emit_by_name (self->webrtcbin, "set-remote-description", desc,
-        NULL);
+        promise);
+    gst_promise_unref (promise);
     gst_webrtc_session_description_free (desc);
     self->remote_set = TRUE;
     session_flush_candidates (self);
@@ -1450,7 +1498,8 @@ send_stream_attach (SendStream * stream, GstElement * webrtc)
   gst_object_unref (t);
   /* An earlier answer may have changed it. */
   send_stream_set_payload_type (stream, stream->codec->payload_type);
-  gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
+  /* The relay links to the pad once the call is negotiated
+   * (session_on_negotiated); until then it drops what comes. */
 }
 
 /* Makes @webrtc the party's peer connection: in the host bin, running
@@ -1531,6 +1580,9 @@ session_restart_call (GstLetsChatSession * self, const gchar * reason)
   self->transceivers_ready = FALSE;
   self->offer_made = FALSE;
   self->remote_set = FALSE;
+  g_mutex_lock (&self->pc_lock);
+  self->negotiated = FALSE;
+  g_mutex_unlock (&self->pc_lock);
   g_atomic_int_set (&self->media_seen, 0);
   g_clear_pointer (&self->pending_offer, gst_webrtc_session_description_free);
   g_queue_clear_full (&self->pending_candidates,
