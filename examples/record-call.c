@@ -180,9 +180,12 @@ main (int argc, char **argv)
     return 2;
   }
 
-  /* The local streams are split: one copy to the other party, one encoded
-   * for the file. The other party's streams come out of letschatsrc still
-   * encoded (the caps filters ask for it), so they are not re-encoded. The
+  /* The local streams are encoded once, with the settings letschatsink
+   * itself uses for a call (real time, a keyframe at least every 2 s), and
+   * split: one copy to the other party, one to the file. Keyframes the
+   * other party asks for reach the encoder through the tee, so the file
+   * gets them too. The other party's streams come out of letschatsrc still
+   * encoded (the caps filters ask for it), so nothing is re-encoded. The
    * queues in front of the muxer hold what one side has recorded while the
    * muxer waits for the other (for example until the other party arrives);
    * they hold encoded data only, so they are unbounded. */
@@ -190,15 +193,17 @@ main (int argc, char **argv)
       "serve=%s  letschatsrc name=r room=%s server-url=%s "
       "matroskamux name=m ! filesink name=file "
       "%s ! videoconvert ! videoscale ! videorate ! "
-      "video/x-raw,width=640,height=480,framerate=30/1 ! tee name=vt "
+      "video/x-raw,width=640,height=480,framerate=30/1 ! "
+      "vp8enc deadline=1 lag-in-frames=0 cpu-used=8 threads=1 end-usage=cbr "
+      "target-bitrate=1000000 keyframe-max-dist=60 error-resilient=1 ! "
+      "tee name=vt "
       "vt. ! queue ! s. "
-      "vt. ! queue ! vp8enc deadline=1 keyframe-max-dist=60 ! "
-      "queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! "
+      "vt. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! "
       "m.video_0 "
-      "%s ! audioconvert ! audioresample ! tee name=at "
+      "%s ! audioconvert ! audioresample ! "
+      "opusenc audio-type=restricted-lowdelay ! tee name=at "
       "at. ! queue ! s. "
-      "at. ! queue ! audioconvert ! audioresample ! opusenc ! "
-      "queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! "
+      "at. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! "
       "m.audio_0 "
       "r. ! capsfilter name=remote_video "
       "caps=\"video/x-vp8;video/x-vp9;video/x-h264\" ! "
