@@ -9,6 +9,7 @@
 
 #include "gstletschatelements.h"
 #include "letschat-protocol.h"
+#include "gstletschatsession.h"
 
 void
 letschat_element_init (GstPlugin * plugin)
@@ -73,4 +74,42 @@ letschat_can_set_property (GstElement * element, GParamSpec * pspec)
     return FALSE;
   }
   return TRUE;
+}
+
+/* Warnings, not errors: a chat message that cannot go is the user's to
+ * hear about, and no reason to stop the call. */
+static gboolean
+letschat_element_send_chat (GstElement * element, const gchar * text)
+{
+  GstLetsChatSession *session = gst_lets_chat_session_find (element);
+  GError *error = NULL;
+  gboolean ok;
+
+  if (!session) {
+    GST_ELEMENT_WARNING (element, RESOURCE, WRITE,
+        ("The chat message was not sent: %s is not in a room yet (set the "
+            "pipeline to PLAYING first)", GST_ELEMENT_NAME (element)), (NULL));
+    return FALSE;
+  }
+  ok = gst_lets_chat_session_send_chat (session, text, &error);
+  if (!ok) {
+    GST_ELEMENT_WARNING (element, RESOURCE, WRITE, ("%s", error->message),
+        (NULL));
+    g_error_free (error);
+  }
+  gst_object_unref (session);
+  return ok;
+}
+
+void
+letschat_element_install_chat_signals (GstElementClass * klass)
+{
+  GType type = G_TYPE_FROM_CLASS (klass);
+
+  g_signal_new_class_handler ("send-chat", type,
+      G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (letschat_element_send_chat), NULL, NULL, NULL,
+      G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+  g_signal_new ("chat-received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }

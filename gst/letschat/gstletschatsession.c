@@ -37,6 +37,7 @@
 #include "gstletschatrelay.h"
 #include "gstletschatserve.h"
 #include "gstletschatsrc.h"
+#include "gstletschattextchat.h"
 #include "letschat-client.h"
 #include "letschat-protocol.h"
 
@@ -69,6 +70,9 @@ struct _GstLetsChatSession
   guint generation;             /* of the current webrtcbin */
   guint latency;
   GstLetsChatServeHandle *served;
+  /* Text chat with the current other party; NULL while alone. Set on the
+   * session thread, read by applications sending chat. */
+  GstLetsChatTextChat *chat;
 
   GThread *thread;
   GMainContext *context;
@@ -81,6 +85,7 @@ struct _GstLetsChatSession
   gboolean join_sent;
   gchar *my_id;
   gchar *peer_id;
+  gchar *peer_name;
   gboolean offerer;
   gboolean transceivers_ready;
   gboolean offer_made;
@@ -121,6 +126,7 @@ static GMutex registry_lock;
 static GList *registry;         /* of GstLetsChatSession, no refs */
 
 static void session_maybe_negotiate (GstLetsChatSession * self);
+static void session_create_chat_channel (GstLetsChatSession * self);
 static void session_restart_call (GstLetsChatSession * self,
     const gchar * reason);
 static void session_start_gaps (GstLetsChatSession * self);
@@ -659,6 +665,7 @@ session_maybe_negotiate (GstLetsChatSession * self)
   if (self->offerer && !self->offer_made) {
     self->offer_made = TRUE;
     session_setup_transceivers (self);
+    session_create_chat_channel (self);
     GST_INFO_OBJECT (self, "creating the offer for %s", self->peer_id);
     promise = session_new_promise (self, TRUE, on_description_created);
     g_signal_emit_by_name (self->webrtcbin, "create-offer", NULL, promise);
@@ -687,6 +694,99 @@ session_release_hold_cb (gpointer data)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Text chat (session thread)                                              */
+
+/* Every element of the party emits chat-received: the application may
+ * hold either. The bus hears it once. */
+static void
+session_chat_received (const gchar * text, gpointer user_data)
+{
+  GstLetsChatSession *self = user_data;
+  GstElement *elements[2];
+  guint i;
+
+  GST_OBJECT_LOCK (self);
+  elements[0] = self->sink ? gst_object_ref (self->sink) : NULL;
+  elements[1] = self->src ? gst_object_ref (self->src) : NULL;
+  GST_OBJECT_UNLOCK (self);
+
+  session_post (self, gst_structure_new ("letschat/chat",
+          "from", G_TYPE_STRING, self->peer_id,
+          "from-name", G_TYPE_STRING, self->peer_name ? self->peer_name : "",
+          "text", G_TYPE_STRING, text, NULL));
+  for (i = 0; i < G_N_ELEMENTS (elements); i++) {
+    if (!elements[i])
+      continue;
+    g_signal_emit_by_name (elements[i], "chat-received", self->peer_id, text);
+    gst_object_unref (elements[i]);
+  }
+}
+
+static void
+session_chat_problem (const gchar * sentence, gpointer user_data)
+{
+  GstElement *host = session_get_host (user_data);
+
+  if (host) {
+    GST_ELEMENT_WARNING (host, STREAM, FAILED, ("%s", sentence), (NULL));
+    gst_object_unref (host);
+  }
+}
+
+static const GstLetsChatTextChatCallbacks chat_callbacks = {
+  session_chat_received,
+  session_chat_problem,
+};
+
+/* A new other party, or none (@with_peer FALSE): a new chat. */
+static void
+session_reset_chat (GstLetsChatSession * self, gboolean with_peer)
+{
+  GstLetsChatTextChat *old;
+
+  g_mutex_lock (&self->pc_lock);
+  old = self->chat;
+  self->chat = with_peer ?
+      gst_lets_chat_text_chat_new (self->context, &chat_callbacks, self) : NULL;
+  g_mutex_unlock (&self->pc_lock);
+  if (old)
+    gst_lets_chat_text_chat_close (old);
+}
+
+static void
+session_set_chat_channel (GstLetsChatSession * self,
+    GstWebRTCDataChannel * channel)
+{
+  GstLetsChatTextChat *chat = NULL;
+
+  g_mutex_lock (&self->pc_lock);
+  if (self->chat)
+    chat = gst_lets_chat_text_chat_ref (self->chat);
+  g_mutex_unlock (&self->pc_lock);
+  if (chat) {
+    gst_lets_chat_text_chat_set_channel (chat, channel);
+    gst_lets_chat_text_chat_unref (chat);
+  }
+}
+
+/* The offerer opens the chat channel, before its offer so that the offer
+ * carries it (docs/protocol.md). */
+static void
+session_create_chat_channel (GstLetsChatSession * self)
+{
+  GstWebRTCDataChannel *channel = NULL;
+
+  g_signal_emit_by_name (self->webrtcbin, "create-data-channel",
+      GST_LETS_CHAT_TEXT_CHAT_LABEL, NULL, &channel);
+  if (!channel) {
+    GST_WARNING_OBJECT (self, "could not create the chat channel");
+    return;
+  }
+  session_set_chat_channel (self, channel);
+  gst_object_unref (channel);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Room events (session thread)                                            */
 
 static void
@@ -695,7 +795,10 @@ session_set_peer (GstLetsChatSession * self, const gchar * id,
 {
   g_free (self->peer_id);
   self->peer_id = g_strdup (id);
+  g_free (self->peer_name);
+  self->peer_name = g_strdup (name ? name : "");
   self->peer_joined_time = gst_util_get_timestamp ();
+  session_reset_chat (self, TRUE);
   session_stop_gaps (self);
   session_post (self, gst_structure_new ("letschat/peer-joined",
           "peer-id", G_TYPE_STRING, id,
@@ -797,6 +900,7 @@ on_peer_left (LetsChatClient * client, const gchar * peer_id,
 {
   GST_INFO_OBJECT (self, "%s left the room", peer_id);
   g_clear_pointer (&self->peer_id, g_free);
+  session_reset_chat (self, FALSE);
   self->peer_unconfirmed = FALSE;
   session_cancel_offer_wait (self);
   session_post (self, gst_structure_new ("letschat/peer-left",
@@ -1115,6 +1219,7 @@ session_disconnect_cb (gpointer data)
   }
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);
+  session_reset_chat (self, FALSE);
   session_drop_client (self);
   g_main_loop_quit (self->loop);
   return G_SOURCE_REMOVE;
@@ -1379,6 +1484,33 @@ on_webrtc_pad_added (GstElement * webrtc, GstPad * pad,
 /* ---------------------------------------------------------------------- */
 /* Life cycle                                                              */
 
+/* webrtcbin's thread: the other party opened a data channel. The chat
+ * takes it here and now, not on the session thread: its first message may
+ * come right behind it. */
+static void
+on_webrtc_data_channel (GstElement * webrtc, GstWebRTCDataChannel * channel,
+    GstLetsChatSession * self)
+{
+  GstLetsChatTextChat *chat = NULL;
+  gchar *label = NULL;
+
+  g_object_get (channel, "label", &label, NULL);
+  if (g_strcmp0 (label, GST_LETS_CHAT_TEXT_CHAT_LABEL) != 0) {
+    GST_INFO_OBJECT (self, "ignoring data channel '%s'", label);
+    g_free (label);
+    return;
+  }
+  g_free (label);
+  g_mutex_lock (&self->pc_lock);
+  if (self->chat && webrtc_generation (webrtc) == self->generation)
+    chat = gst_lets_chat_text_chat_ref (self->chat);
+  g_mutex_unlock (&self->pc_lock);
+  if (chat) {
+    gst_lets_chat_text_chat_set_channel (chat, channel);
+    gst_lets_chat_text_chat_unref (chat);
+  }
+}
+
 static gpointer
 session_thread (gpointer data)
 {
@@ -1448,6 +1580,8 @@ session_make_webrtcbin (GstLetsChatSession * self, GError ** error)
       G_CALLBACK (on_connection_state), self);
   g_signal_connect (webrtc, "pad-added", G_CALLBACK (on_webrtc_pad_added),
       self);
+  g_signal_connect (webrtc, "on-data-channel",
+      G_CALLBACK (on_webrtc_data_channel), self);
   return webrtc;
 }
 
@@ -1587,6 +1721,7 @@ session_restart_call (GstLetsChatSession * self, const gchar * reason)
   g_clear_pointer (&self->pending_offer, gst_webrtc_session_description_free);
   g_queue_clear_full (&self->pending_candidates,
       (GDestroyNotify) json_object_unref);
+  session_set_chat_channel (self, NULL);
 
   webrtc = session_make_webrtcbin (self, &error);
   if (!webrtc) {
@@ -1771,6 +1906,7 @@ session_stop_cb (gpointer data)
     letschat_client_leave (self->client);
   self->join_sent = FALSE;
   g_clear_pointer (&self->peer_id, g_free);
+  session_reset_chat (self, FALSE);
 
   g_mutex_lock (&call->lock);
   call->done = TRUE;
@@ -1890,6 +2026,52 @@ gst_lets_chat_session_remove_send_stream (GstLetsChatSession * self,
   g_free (stream);
 }
 
+gboolean
+gst_lets_chat_session_send_chat (GstLetsChatSession * self,
+    const gchar * text, GError ** error)
+{
+  GstLetsChatTextChat *chat = NULL;
+  gchar *why;
+  gboolean ok;
+
+  g_mutex_lock (&self->pc_lock);
+  if (self->chat)
+    chat = gst_lets_chat_text_chat_ref (self->chat);
+  g_mutex_unlock (&self->pc_lock);
+
+  if (!chat) {
+    /* Bad text is worth saying first: it would not go later either. */
+    why = gst_lets_chat_text_chat_check (text);
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+        "The chat message was not sent: %s", why ? why :
+        "nobody else is in the room yet");
+    g_free (why);
+    return FALSE;
+  }
+  ok = gst_lets_chat_text_chat_send (chat, text, error);
+  gst_lets_chat_text_chat_unref (chat);
+  return ok;
+}
+
+GstLetsChatSession *
+gst_lets_chat_session_find (GstElement * element)
+{
+  GstLetsChatSession *found = NULL;
+  GList *l;
+
+  g_mutex_lock (&registry_lock);
+  for (l = registry; l && !found; l = l->next) {
+    GstLetsChatSession *session = l->data;
+
+    GST_OBJECT_LOCK (session);
+    if (session->sink == element || session->src == element)
+      found = gst_object_ref (session);
+    GST_OBJECT_UNLOCK (session);
+  }
+  g_mutex_unlock (&registry_lock);
+  return found;
+}
+
 void
 gst_lets_chat_session_set_latency (GstLetsChatSession * self, guint latency)
 {
@@ -1919,6 +2101,8 @@ gst_lets_chat_session_finalize (GObject * object)
     gst_webrtc_session_description_free (self->pending_offer);
   g_free (self->my_id);
   g_free (self->peer_id);
+  g_free (self->peer_name);
+  g_assert (self->chat == NULL);
   gst_lets_chat_settings_clear (&self->settings);
   G_OBJECT_CLASS (gst_lets_chat_session_parent_class)->finalize (object);
 }

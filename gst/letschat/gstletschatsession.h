@@ -10,7 +10,6 @@
 #include "gstletschatsettings.h"
 
 G_BEGIN_DECLS
-
 /* GstLetsChatSession: one party of a call. It owns the room signalling
  * (a LetsChatClient on a private thread) and the one webrtcbin of the
  * party, and makes the offer or the answer. A letschatsink and a letschatsrc
@@ -59,6 +58,16 @@ gpointer gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
     GstPad * upstream, const GstLetsChatCodec * codec);
 void gst_lets_chat_session_remove_send_stream (GstLetsChatSession * self,
     gpointer handle);
+
+/* The party of @element (a letschatsink or letschatsrc between READY and
+ * NULL), or NULL. */
+GstLetsChatSession *gst_lets_chat_session_find (GstElement * element);
+
+/* Any thread: sends @text to the other party's chat (waiting for the chat
+ * to open if the call is still connecting). FALSE with a sentence for the
+ * user in @error if it cannot go. */
+gboolean gst_lets_chat_session_send_chat (GstLetsChatSession * self,
+    const gchar * text, GError ** error);
 
 /* Jitter buffer of the party's webrtcbin, in milliseconds. */
 void gst_lets_chat_session_set_latency (GstLetsChatSession * self,

@@ -48,6 +48,17 @@
  *   already flowing continues, and the element reconnects (see
  *   #GstLetsChatSink:reconnect).
  * - `letschat/server-reconnected`: `id`, `room`: back in the room.
+ * - `letschat/chat`: `from` (the other party's id), `from-name`, `text`:
+ *   the other party typed a chat message (see #GstLetsChatSink::send-chat).
+ *
+ * ## Text chat
+ *
+ * The other party's chat (a browser on the room's page, or another
+ * pipeline) arrives as the #GstLetsChatSink::chat-received signal and the
+ * `letschat/chat` bus message, so `gst-launch-1.0 -m` shows what it types;
+ * the #GstLetsChatSink::send-chat action signal answers. letschatsrc has the
+ * same two signals: use whichever element the application holds.
+ * `examples/chat.c` chats from a terminal.
  *
  * ## When the other party leaves
  *
@@ -558,6 +569,30 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
           "encoded input is sent as it is)", GST_TYPE_LETS_CHAT_VIDEO_CODEC,
           DEFAULT_VIDEO_CODEC, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstLetsChatSink::send-chat:
+   * @sink: the #GstLetsChatSink
+   * @text: UTF-8 text, 1 to 4096 bytes
+   *
+   * Sends @text to the other party's chat. While the call is connecting
+   * the message waits and goes out when the chat opens. Returns %FALSE
+   * (and posts a warning saying why) if it cannot go: no other party in
+   * the room, empty, too long or not UTF-8.
+   *
+   * Since: 0.1
+   */
+  /**
+   * GstLetsChatSink::chat-received:
+   * @sink: the #GstLetsChatSink
+   * @from: the other party's id (as in `letschat/peer-joined`)
+   * @text: what it typed (valid UTF-8, at most 4096 bytes)
+   *
+   * The other party sent a chat message. Emitted from an internal thread.
+   *
+   * Since: 0.1
+   */
+  letschat_element_install_chat_signals (element_class);
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);

@@ -705,6 +705,28 @@ gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
+  /**
+   * GstLetsChatSrc::send-chat:
+   * @src: the #GstLetsChatSrc
+   * @text: UTF-8 text, 1 to 4096 bytes
+   *
+   * Sends @text to the other party's chat, as
+   * #GstLetsChatSink::send-chat does.
+   *
+   * Since: 0.1
+   */
+  /**
+   * GstLetsChatSrc::chat-received:
+   * @src: the #GstLetsChatSrc
+   * @from: the other party's id (as in `letschat/peer-joined`)
+   * @text: what it typed (valid UTF-8, at most 4096 bytes)
+   *
+   * The other party sent a chat message. Emitted from an internal thread.
+   *
+   * Since: 0.1
+   */
+  letschat_element_install_chat_signals (element_class);
+
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
   gst_element_class_set_static_metadata (element_class,

@@ -119,8 +119,14 @@ export async function waitFramesDecoded(page, label, n = 60, timeoutMs = 90000, 
 // "count*" (their last-message lines under -v) and keeps -m messages.
 export function startPipeline(label, description) {
   const args = ['-m', '-v', ...description.split(/\s+/).filter(Boolean)];
-  const proc = spawn('gst-launch-1.0', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const party = { proc, counts: {}, lines: [], exited: null };
+  return startProgram(label, 'gst-launch-1.0', args);
+}
+
+// Any party program; with stdin: true, party.proc.stdin takes its input
+// (examples/chat reads chat lines there).
+export function startProgram(label, command, args, { stdin = false } = {}) {
+  const proc = spawn(command, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const party = { proc, counts: {}, lines: [], errors: [], exited: null };
   onCleanup(() => stop(proc));
   let rest = '';
   proc.stdout.on('data', (d) => {
@@ -135,7 +141,10 @@ export function startPipeline(label, description) {
       log(`[${label}] ${line}`);
     }
   });
-  proc.stderr.on('data', (d) => log(`[${label} stderr] ${d.toString().trimEnd()}`));
+  proc.stderr.on('data', (d) => {
+    party.errors.push(d.toString());
+    log(`[${label} stderr] ${d.toString().trimEnd()}`);
+  });
   proc.on('exit', (code, sig) => { party.exited = code ?? sig; log(`[${label}] exited ${party.exited}`); });
   return party;
 }

@@ -3,11 +3,14 @@
 //
 //   node run.mjs page-page
 //   node run.mjs page-to-src|sink-to-page|two-way vp8|h264 page-first|pipeline-first
+//   node run.mjs chat sink|src|both page-first|pipeline-first
 //
+// "chat": the page and examples/chat (a party with only a letschatsink, only
+// a letschatsrc, or both) type to each other.
 // "page-first": the page joins first, so the pipeline offers;
 // "pipeline-first": the pipeline waits and answers the page's offer.
 import {
-  startServer, launchBrowser, openPage, startPipeline, waitFor, waitCount,
+  startServer, launchBrowser, openPage, startPipeline, startProgram, waitFor, waitCount,
   waitFramesDecoded, artefactPath, remoteVideoSpread, pageStatus, cleanup, log,
 } from './harness.mjs';
 
@@ -63,6 +66,53 @@ async function pageAndPipeline(context, server, description, label) {
   return { page, party };
 }
 
+// The party of a chat test: examples/chat, its "party" element being a
+// letschatsink, a letschatsrc, or both in one pipeline (codec names which).
+function startChatParty(server) {
+  const at = `room=${room} server-url=${server.ws}`;
+  const video = 'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1';
+  const listen = 'party. ! fakesink party. ! fakesink';
+  const desc = {
+    sink: `${video} ! letschatsink name=party ${at}`,
+    src: `letschatsrc name=party ${at} ${listen}`,
+    both: `${video} ! letschatsink name=s ${at} letschatsrc name=party ${at} ${listen}`,
+  }[codec];
+  return startProgram(`chat-${codec}`, process.env.LETSCHAT_CHAT || 'build/examples/chat',
+    ['--name', 'pipeline', '--pipeline', desc], { stdin: true });
+}
+
+async function chatPageAndPipeline(context, server) {
+  let page, party;
+  if (order === 'page-first') {
+    page = await joinPage(context, server, 'page');
+    await waitState(page, /Waiting for the other party/, 'page');
+    party = startChatParty(server);
+  } else {
+    party = startChatParty(server);
+    await waitFor('the pipeline to join', () => party.lines.some((l) => l.startsWith('joined room')), 30000);
+    page = await joinPage(context, server, 'page');
+  }
+  await waitFor('the page\'s chat to open', () => page.evaluate(() => window.letschat.call.dc?.readyState === 'open'), 60000);
+  // Page to pipeline: printed by examples/chat with the page's display name.
+  const fromPage = 'hello from the page, ünïcode ✓';
+  assert(await page.evaluate((t) => window.letschat.sendChat(t), fromPage), 'the page refused to send');
+  await waitFor('the pipeline to print the page\'s message',
+    () => party.lines.includes(`chat: page: ${fromPage}`), 30000);
+  // Pipeline to page: a line on examples/chat's stdin, shown in the panel.
+  const fromPipeline = 'hello from the pipeline ✓';
+  party.proc.stdin.write(fromPipeline + '\n');
+  await waitFor('the page to receive the pipeline\'s message',
+    () => page.evaluate((t) => window.letschat.received.includes(t), fromPipeline), 30000);
+  await waitFor('message shown', () => page.locator('#messages li.them', { hasText: fromPipeline }).count(), 5000);
+  // Over-long text from the other side: ignored, with a warning that says so.
+  await page.evaluate(() => window.letschat.call.dc.send('x'.repeat(5000)));
+  await waitFor('the pipeline to warn about the long message',
+    () => party.errors.join('').includes('Ignored a chat message from the other party: it is 5000 bytes long'), 30000);
+  // And the chat goes on.
+  assert(await page.evaluate(() => window.letschat.sendChat('still here')), 'the page refused to send');
+  await waitFor('the chat to go on', () => party.lines.includes('chat: page: still here'), 30000);
+}
+
 async function checkRemoteVideo(page, label, party) {
   const stats = await waitFramesDecoded(page, label, 60, 90000, party);
   assert(stats.codec === CODEC_MIME[codec], `${label}: decoded ${stats.codec}, expected ${CODEC_MIME[codec]}`);
@@ -101,6 +151,8 @@ async function main() {
     await waitCount(party, 'count', 60, 'pipeline');
     const stats = await page.evaluate(() => window.letschat.stats());
     assert(stats.sendCodec === CODEC_MIME[codec], `page sent ${stats.sendCodec}, expected ${CODEC_MIME[codec]}`);
+  } else if (kind === 'chat') {
+    await chatPageAndPipeline(context, server);
   } else {
     throw new Error('unknown test ' + kind);
   }

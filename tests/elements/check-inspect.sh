@@ -19,5 +19,10 @@ for element in letschatsink letschatsrc; do
 done
 gst-inspect-1.0 letschatsrc | grep -qE "^  latency +: .{30,}" || { echo "letschatsrc: latency undocumented"; fail=1; }
 gst-inspect-1.0 letschatsink | grep -qE "^  video-codec +: .{30,}" || { echo "letschatsink: video-codec undocumented"; fail=1; }
+for element in letschatsink letschatsrc; do
+  out=$(gst-inspect-1.0 "$element" 2>&1)
+  printf '%s\n' "$out" | grep -q '"chat-received" :  void' || { echo "$element: no chat-received signal"; fail=1; }
+  printf '%s\n' "$out" | grep -q '"send-chat" :  gboolean' || { echo "$element: no send-chat action"; fail=1; }
+done
 [ $fail -eq 0 ] && echo "both elements load and document every property and pad"
 exit $fail

@@ -121,6 +121,10 @@ typedef struct
   gchar *audio_caps;
   GHashTable *seen;             /* element message names seen */
   GstMessage *error;
+  GPtrArray *warnings;          /* texts of warning messages */
+  GPtrArray *bus_chats;         /* "from-name|text" of letschat/chat */
+  GMutex chat_lock;
+  GPtrArray *signal_chats;      /* "element|from|text" of chat-received */
 } Party;
 
 static void
@@ -161,6 +165,10 @@ party_new (const gchar * desc, const gchar * url)
   g_assert_no_error (error);
   g_free (full);
   p->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  p->warnings = g_ptr_array_new_with_free_func (g_free);
+  p->bus_chats = g_ptr_array_new_with_free_func (g_free);
+  p->signal_chats = g_ptr_array_new_with_free_func (g_free);
+  g_mutex_init (&p->chat_lock);
 
   sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
   if (sink) {
@@ -183,6 +191,10 @@ party_free (Party * p)
   gst_element_set_state (p->pipeline, GST_STATE_NULL);
   gst_object_unref (p->pipeline);
   g_hash_table_unref (p->seen);
+  g_ptr_array_unref (p->warnings);
+  g_ptr_array_unref (p->bus_chats);
+  g_ptr_array_unref (p->signal_chats);
+  g_mutex_clear (&p->chat_lock);
   g_free (p->video_caps);
   g_free (p->audio_caps);
   if (p->error)
@@ -216,6 +228,13 @@ party_poll (Party * p)
       g_error_free (err);
       g_free (dbg);
       p->error = gst_message_ref (msg);
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+      GError *err;
+      gst_message_parse_warning (msg, &err, NULL);
+      g_test_message ("warning from %s: %s", GST_OBJECT_NAME (msg->src),
+          err->message);
+      g_ptr_array_add (p->warnings, g_strdup (err->message));
+      g_error_free (err);
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
       const GstStructure *s = gst_message_get_structure (msg);
       if (g_str_has_prefix (gst_structure_get_name (s), "letschat/")) {
@@ -226,6 +245,13 @@ party_poll (Party * p)
         if (gst_structure_has_name (s, "letschat/first-frame"))
           g_hash_table_add (p->seen, g_strdup_printf ("codec:%s",
                   gst_structure_get_string (s, "codec")));
+        if (gst_structure_has_name (s, "letschat/chat"))
+          g_ptr_array_add (p->bus_chats, g_strdup_printf ("%s|%s",
+                  gst_structure_get_string (s, "from-name"),
+                  gst_structure_get_string (s, "text")));
+        if (gst_structure_has_name (s, "letschat/joined"))
+          g_object_set_data_full (G_OBJECT (p->pipeline), "id",
+              g_strdup (gst_structure_get_string (s, "id")), g_free);
         if (gst_structure_has_name (s, "letschat/connection-state"))
           g_hash_table_add (p->seen, g_strdup_printf ("state:%s",
                   gst_structure_get_string (s, "state")));
@@ -936,6 +962,213 @@ test_media_timeout (void)
   g_free (url);
 }
 
+
+/* ---------------------------------------------------------------------- */
+/* Text chat                                                               */
+
+static void
+on_chat_received (GstElement * element, const gchar * from, const gchar * text,
+    Party * p)
+{
+  g_mutex_lock (&p->chat_lock);
+  g_ptr_array_add (p->signal_chats, g_strdup_printf ("%s|%s|%s",
+          GST_ELEMENT_NAME (element), from, text));
+  g_mutex_unlock (&p->chat_lock);
+}
+
+static void
+watch_chat (Party * p, const gchar * name)
+{
+  GstElement *e = gst_bin_get_by_name (GST_BIN (p->pipeline), name);
+
+  g_signal_connect (e, "chat-received", G_CALLBACK (on_chat_received), p);
+  gst_object_unref (e);
+}
+
+static gboolean
+send_chat (Party * p, const gchar * name, const gchar * text)
+{
+  GstElement *e = gst_bin_get_by_name (GST_BIN (p->pipeline), name);
+  gboolean ok = FALSE;
+
+  g_signal_emit_by_name (e, "send-chat", text, &ok);
+  gst_object_unref (e);
+  return ok;
+}
+
+static gboolean
+array_has (GPtrArray * array, const gchar * want)
+{
+  guint i;
+
+  for (i = 0; i < array->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (array, i), want) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+got_signal_chat (Party ** parties, gpointer data)
+{
+  gboolean found;
+
+  g_mutex_lock (&parties[0]->chat_lock);
+  found = array_has (parties[0]->signal_chats, data);
+  g_mutex_unlock (&parties[0]->chat_lock);
+  return found;
+}
+
+static gboolean
+got_warning (Party ** parties, gpointer data)
+{
+  guint i;
+
+  for (i = 0; i < parties[0]->warnings->len; i++)
+    if (strstr (g_ptr_array_index (parties[0]->warnings, i), data))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+peer_joined (Party ** parties, gpointer data)
+{
+  Party **p;
+
+  for (p = parties; *p; p++)
+    if (!g_hash_table_contains ((*p)->seen, "letschat/peer-joined"))
+      return FALSE;
+  return TRUE;
+}
+
+/* Waits for "element|from|text" at @to, where from is @from's id. */
+static void
+expect_chat (Party * to, const gchar * element, Party * from,
+    const gchar * text)
+{
+  Party *parties[] = { to, from, NULL };
+  gchar *want = g_strdup_printf ("%s|%s|%s", element,
+      (gchar *) g_object_get_data (G_OBJECT (from->pipeline), "id"), text);
+
+  wait_for (parties, got_signal_chat, want, want);
+  g_free (want);
+}
+
+/* A party with only a sink and one with only a src chat both ways. The
+ * first message is sent as soon as the other party is there, before the
+ * call is connected: it waits for the chat to open. */
+static void
+test_chat_sink_only_and_src_only (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *a = party_new (TEST_VIDEO " ! letschatsink name=s room=chat "
+      "display-name=Ann server-url=URL", url);
+  Party *b = party_new ("letschatsrc name=r room=chat display-name=Bob "
+      "server-url=URL r. ! fakesink", url);
+  Party *parties[] = { a, b, NULL };
+  const gchar *hello = "héllo from the sink ✓";
+
+  watch_chat (a, "s");
+  watch_chat (b, "r");
+  party_play (a);
+  party_play (b);
+  wait_for (parties, peer_joined, NULL, "both parties to see each other");
+  g_assert_true (send_chat (a, "s", hello));
+  expect_chat (b, "r", a, hello);
+  g_assert_true (send_chat (b, "r", "and back from the src"));
+  expect_chat (a, "s", b, "and back from the src");
+  /* The bus says it too, with the sender's display name. */
+  party_poll (b);
+  g_assert_true (array_has (b->bus_chats, "Ann|héllo from the sink ✓"));
+
+  party_free (a);
+  party_free (b);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+/* Sink and src in one party: each element emits chat-received (the
+ * application may hold either), the bus hears it once. */
+static void
+test_chat_two_way (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  const gchar *desc = TEST_VIDEO " ! letschatsink name=s room=chat2 "
+      "server-url=URL letschatsrc name=r room=chat2 server-url=URL "
+      "r. ! fakesink";
+  Party *a = party_new (desc, url);
+  Party *b = party_new (desc, url);
+  Party *parties[] = { a, b, NULL };
+  guint i, n = 0;
+
+  watch_chat (a, "s");
+  watch_chat (a, "r");
+  watch_chat (b, "s");
+  watch_chat (b, "r");
+  party_play (a);
+  party_play (b);
+  wait_for (parties, peer_joined, NULL, "both parties to see each other");
+  g_assert_true (send_chat (a, "r", "one"));
+  g_assert_true (send_chat (b, "s", "two"));
+  expect_chat (b, "s", a, "one");
+  expect_chat (b, "r", a, "one");
+  expect_chat (a, "s", b, "two");
+  expect_chat (a, "r", b, "two");
+  g_usleep (200 * 1000);
+  party_poll (b);
+  for (i = 0; i < b->bus_chats->len; i++)
+    n += g_str_has_suffix (g_ptr_array_index (b->bus_chats, i), "|one");
+  g_assert_cmpuint (n, ==, 1);
+
+  party_free (a);
+  party_free (b);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+/* What cannot be a chat message is refused with a readable warning, and
+ * the chat goes on. */
+static void
+test_chat_refused (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *a = party_new (TEST_VIDEO " ! letschatsink name=s room=chat3 "
+      "server-url=URL", url);
+  Party *b = party_new ("letschatsrc name=r room=chat3 server-url=URL "
+      "r. ! fakesink", url);
+  Party *alone[] = { a, NULL };
+  Party *parties[] = { a, b, NULL };
+  gchar *long_text = g_strnfill (4097, 'x');
+  gchar *max_text = g_strnfill (4096, 'y');
+
+  watch_chat (b, "r");
+  g_assert_false (send_chat (a, "s", "too early"));
+  wait_for (alone, got_warning, "not in a room yet", "not-in-a-room warning");
+  party_play (a);
+  g_ptr_array_set_size (a->warnings, 0);
+  party_play (b);
+  wait_for (parties, peer_joined, NULL, "both parties to see each other");
+
+  g_assert_false (send_chat (a, "s", ""));
+  wait_for (alone, got_warning, "it is empty", "empty warning");
+  g_assert_false (send_chat (a, "s", long_text));
+  wait_for (alone, got_warning, "it is 4097 bytes long, more than the 4096",
+      "too-long warning");
+  g_assert_false (send_chat (a, "s", "bad \xff\xfe bytes"));
+  wait_for (alone, got_warning, "it is not valid UTF-8", "UTF-8 warning");
+  g_assert_true (send_chat (a, "s", max_text));
+  expect_chat (b, "r", a, max_text);
+
+  g_free (long_text);
+  g_free (max_text);
+  party_free (a);
+  party_free (b);
+  test_server_stop (ts);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -958,6 +1191,10 @@ main (int argc, char **argv)
       test_server_killed_and_restarted);
   g_test_add_func ("/resilience/party-killed", test_party_killed);
   g_test_add_func ("/resilience/media-timeout", test_media_timeout);
+  g_test_add_func ("/chat/sink-only-and-src-only",
+      test_chat_sink_only_and_src_only);
+  g_test_add_func ("/chat/two-way", test_chat_two_way);
+  g_test_add_func ("/chat/refused", test_chat_refused);
   g_test_add_func ("/errors/unreachable", test_error_unreachable);
   g_test_add_func ("/errors/connect-timeout", test_error_connect_timeout);
   g_test_add_func ("/errors/no-room", test_error_no_room);
