@@ -10,6 +10,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gstreamer1.0-libav gstreamer1.0-nice
   chromium
+  python3-matplotlib  # scripts/bench draws its plot with it
 )
 # The browser tests run on node with npm (any install of them will do).
 command -v node >/dev/null 2>&1 || LETSCHAT_DEBIAN_PACKAGES+=(nodejs)
