@@ -133,6 +133,19 @@ gst_lets_chat_relay_attach (GstLetsChatRelay * relay, GstPad * webrtc_pad)
 }
 
 void
+gst_lets_chat_relay_set_upstream (GstLetsChatRelay * relay, GstPad * upstream)
+{
+  GstPad *peer = gst_pad_get_peer (relay->sinkpad);
+
+  if (peer) {
+    gst_pad_unlink (peer, relay->sinkpad);
+    gst_object_unref (peer);
+  }
+  gst_object_replace ((GstObject **) & relay->upstream, GST_OBJECT (upstream));
+  gst_pad_link_full (upstream, relay->sinkpad, GST_PAD_LINK_CHECK_NOTHING);
+}
+
+void
 gst_lets_chat_relay_free (GstLetsChatRelay * relay)
 {
   gst_lets_chat_relay_attach (relay, NULL);

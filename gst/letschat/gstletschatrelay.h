@@ -8,7 +8,6 @@
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
-
 /* GstLetsChatRelay: where a sending chain (encoder, payloader) meets the
  * party's current peer connection.
  *
@@ -28,6 +27,10 @@ typedef struct _GstLetsChatRelay GstLetsChatRelay;
 /* Links @upstream (a payloader's src pad) to a new relay. */
 GstLetsChatRelay *gst_lets_chat_relay_new (GstPad * upstream);
 void gst_lets_chat_relay_free (GstLetsChatRelay * relay);
+
+/* The sending chain was rebuilt (another codec): take from @upstream. */
+void gst_lets_chat_relay_set_upstream (GstLetsChatRelay * relay,
+    GstPad * upstream);
 
 /* Attaches to (or, with NULL, detaches from) a webrtcbin sink pad. */
 void gst_lets_chat_relay_attach (GstLetsChatRelay * relay, GstPad * webrtc_pad);

@@ -116,6 +116,10 @@ typedef struct
   GstPad *upstream;             /* the payloader's src pad */
   const GstLetsChatCodec *codec;
   GstPad *webrtc_pad;           /* request pad of the webrtcbin it feeds */
+  /* Set for a stream the sink encodes: it can change codec. */
+  GstLetsChatSwitchCodecFunc switch_codec;
+  gpointer switch_data;
+  const GstLetsChatCodec *preferred;    /* what it was made with */
 } SendStream;
 
 #define GENERATION_KEY "letschat-generation"
@@ -576,6 +580,99 @@ session_receive_as_offered (GstLetsChatSession * self,
  * works because no caps have reached webrtcbin's pad yet (the relay links
  * only once the call is negotiated): webrtcbin 1.22 would answer from
  * caps its pad received rather than from the codec preferences. */
+/* Session thread, no lock held: @stream encodes to @codec from now on, if
+ * its sink can rebuild the chain. The transceiver offers @codec. */
+static gboolean
+session_switch_send_codec (GstLetsChatSession * self, SendStream * stream,
+    const GstLetsChatCodec * codec)
+{
+  GstWebRTCRTPTransceiver *t = NULL;
+  GstPad *upstream;
+  GstCaps *caps;
+
+  if (!stream->switch_codec || stream->codec == codec)
+    return stream->codec == codec;
+  GST_INFO_OBJECT (self, "switching a stream from %s to %s",
+      stream->codec->encoding_name, codec->encoding_name);
+  upstream = stream->switch_codec (stream->switch_data, codec);
+  if (!upstream)
+    return FALSE;
+  gst_lets_chat_relay_set_upstream (stream->relay, upstream);
+  g_mutex_lock (&self->pc_lock);
+  gst_object_replace ((GstObject **) & stream->upstream, GST_OBJECT (upstream));
+  stream->codec = codec;
+  if (stream->webrtc_pad) {
+    g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
+    caps = gst_lets_chat_codec_rtp_caps (codec);
+    g_object_set (t, "codec-preferences", caps, NULL);
+    gst_caps_unref (caps);
+    gst_object_unref (t);
+  }
+  g_mutex_unlock (&self->pc_lock);
+  gst_object_unref (upstream);
+  return TRUE;
+}
+
+/* Offering: every stream the sink encodes goes back to the codec its
+ * properties chose (an earlier answer may have switched it). */
+static void
+session_send_preferred_codecs (GstLetsChatSession * self)
+{
+  GList *l, *streams;
+
+  g_mutex_lock (&self->pc_lock);
+  streams = g_list_copy (self->send_streams);
+  g_mutex_unlock (&self->pc_lock);
+  for (l = streams; l; l = l->next) {
+    SendStream *stream = l->data;
+
+    session_switch_send_codec (self, stream, stream->preferred);
+  }
+  g_list_free (streams);
+}
+
+/* Answering: a stream the sink encodes takes the first codec of its
+ * m-line in the offer that letschat can send: the offerer's choice. */
+static void
+session_send_codecs_as_offered (GstLetsChatSession * self,
+    GstWebRTCSessionDescription * offer)
+{
+  gboolean used[64] = { FALSE };
+  GList *l, *streams;
+  guint m, i;
+
+  g_mutex_lock (&self->pc_lock);
+  streams = g_list_copy (self->send_streams);
+  g_mutex_unlock (&self->pc_lock);
+  for (l = streams; l; l = l->next) {
+    SendStream *stream = l->data;
+    const GstLetsChatCodec *wanted = NULL;
+    GstCaps *offered = NULL;
+
+    for (m = 0; m < gst_sdp_message_medias_len (offer->sdp)
+        && m < G_N_ELEMENTS (used); m++) {
+      const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
+
+      if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media),
+              stream->codec->media))
+        continue;
+      used[m] = TRUE;
+      offered = gst_lets_chat_codec_receivable_caps_from_offer (media);
+      break;
+    }
+    for (i = 0; !wanted && offered && i < gst_caps_get_size (offered); i++) {
+      GstCaps *one = gst_caps_copy_nth (offered, i);
+
+      wanted = gst_lets_chat_codec_for_caps (one);
+      gst_caps_unref (one);
+    }
+    gst_clear_caps (&offered);
+    if (wanted && stream->switch_codec)
+      session_switch_send_codec (self, stream, wanted);
+  }
+  g_list_free (streams);
+}
+
 static void
 session_send_as_offered (GstLetsChatSession * self,
     GstWebRTCSessionDescription * offer)
@@ -585,6 +682,7 @@ session_send_as_offered (GstLetsChatSession * self,
   GList *l;
   guint m;
 
+  session_send_codecs_as_offered (self, offer);
   g_mutex_lock (&self->pc_lock);
   for (l = self->send_streams; l; l = l->next) {
     SendStream *stream = l->data;
@@ -665,6 +763,7 @@ session_maybe_negotiate (GstLetsChatSession * self)
 
   if (self->offerer && !self->offer_made) {
     self->offer_made = TRUE;
+    session_send_preferred_codecs (self);
     session_setup_transceivers (self);
     session_create_chat_channel (self);
     GST_INFO_OBJECT (self, "creating the offer for %s", self->peer_id);
@@ -2027,12 +2126,25 @@ gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
   stream->relay = gst_lets_chat_relay_new (upstream);
   stream->upstream = gst_object_ref (upstream);
   stream->codec = codec;
+  stream->preferred = codec;
   g_mutex_lock (&self->pc_lock);
   self->send_streams = g_list_append (self->send_streams, stream);
   if (self->webrtcbin)
     send_stream_attach (stream, self->webrtcbin);
   g_mutex_unlock (&self->pc_lock);
   return stream;
+}
+
+void
+gst_lets_chat_session_set_send_stream_switchable (GstLetsChatSession * self,
+    gpointer handle, GstLetsChatSwitchCodecFunc func, gpointer user_data)
+{
+  SendStream *stream = handle;
+
+  g_mutex_lock (&self->pc_lock);
+  stream->switch_codec = func;
+  stream->switch_data = user_data;
+  g_mutex_unlock (&self->pc_lock);
 }
 
 void

@@ -56,6 +56,17 @@ void gst_lets_chat_session_release_negotiation (GstLetsChatSession * self);
  * later one. Returns a handle for remove_send_stream(). */
 gpointer gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
     GstPad * upstream, const GstLetsChatCodec * codec);
+
+/* For a stream the sink encodes itself: rebuilds its chain for @codec and
+ * returns the new payloader's src pad, or NULL if it could not (the old
+ * chain then stays). Called on the session thread, before negotiating. */
+typedef GstPad *(*GstLetsChatSwitchCodecFunc) (gpointer user_data,
+    const GstLetsChatCodec * codec);
+
+/* Answering, the session switches such a stream to the codec the offer
+ * prefers; offering, back to @preferred (the sink's video-codec). */
+void gst_lets_chat_session_set_send_stream_switchable (GstLetsChatSession *
+    self, gpointer handle, GstLetsChatSwitchCodecFunc func, gpointer user_data);
 void gst_lets_chat_session_remove_send_stream (GstLetsChatSession * self,
     gpointer handle);
 

@@ -114,6 +114,13 @@ typedef struct
   gboolean eos;                 /* got EOS, under the sink's object lock */
   GList *elements;
   gpointer send_stream;         /* the session's handle */
+
+  /* Changing codec: the streaming thread waits in a pad probe while the
+   * session thread rebuilds the chain. */
+  GMutex switch_lock;
+  GCond switch_cond;
+  gboolean switch_parked;       /* the streaming thread waits */
+  gboolean switch_done;         /* it may go on */
 } SinkStream;
 
 struct _GstLetsChatSink
@@ -144,6 +151,104 @@ G_DEFINE_TYPE (GstLetsChatSink, gst_lets_chat_sink, GST_TYPE_BIN);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (letschatsink, "letschatsink",
     GST_RANK_NONE, GST_TYPE_LETS_CHAT_SINK, letschat_element_init (plugin));
 
+/* Adds the chain for @codec to the sink and links it; returns its first
+ * and last elements. */
+static GList *
+sink_stream_make_chain (SinkStream * stream, const GstLetsChatCodec * codec,
+    gboolean encode, GError ** error)
+{
+  GList *elements = gst_lets_chat_codec_make_sender (codec, encode, error);
+  GList *l;
+
+  for (l = elements; l; l = l->next)
+    gst_bin_add (GST_BIN (stream->sink), l->data);
+  for (l = elements; l && l->next; l = l->next)
+    gst_element_link (l->data, l->next->data);
+  return elements;
+}
+
+static GstPadProbeReturn
+sink_stream_park (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  SinkStream *stream = data;
+
+  g_mutex_lock (&stream->switch_lock);
+  stream->switch_parked = TRUE;
+  g_cond_broadcast (&stream->switch_cond);
+  while (!stream->switch_done)
+    g_cond_wait (&stream->switch_cond, &stream->switch_lock);
+  g_mutex_unlock (&stream->switch_lock);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* Session thread, before the answer (or offer) is made: the other party
+ * wants another codec than the one this raw stream is encoded to. The
+ * streaming thread is parked at the pad (between two buffers) while the
+ * old chain goes and the new one comes; nothing reaches webrtcbin yet, so
+ * the call only ever sees the new codec. */
+static GstPad *
+sink_stream_switch_codec (gpointer data, const GstLetsChatCodec * codec)
+{
+  SinkStream *stream = data;
+  GstLetsChatSink *self = stream->sink;
+  GError *error = NULL;
+  GList *elements, *l;
+  GstPad *pad, *upstream = NULL;
+  gint64 deadline = g_get_monotonic_time () + G_TIME_SPAN_SECOND;
+  gboolean parked;
+  gulong probe;
+
+  elements = sink_stream_make_chain (stream, codec, TRUE, &error);
+  if (!elements) {
+    GST_ELEMENT_WARNING (self, STREAM, ENCODE, ("Could not switch to %s, "
+            "which the other party prefers: %s", codec->encoding_name,
+            error->message), (NULL));
+    g_error_free (error);
+    return NULL;
+  }
+
+  g_mutex_lock (&stream->switch_lock);
+  stream->switch_parked = FALSE;
+  stream->switch_done = FALSE;
+  g_mutex_unlock (&stream->switch_lock);
+  probe = gst_pad_add_probe (stream->ghost, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_BUFFER_LIST, sink_stream_park, stream, NULL);
+  g_mutex_lock (&stream->switch_lock);
+  while (!stream->switch_parked &&
+      g_cond_wait_until (&stream->switch_cond, &stream->switch_lock, deadline));
+  parked = stream->switch_parked;
+  g_mutex_unlock (&stream->switch_lock);
+
+  if (parked) {
+    for (l = stream->elements; l; l = l->next) {
+      gst_element_set_state (l->data, GST_STATE_NULL);
+      gst_bin_remove (GST_BIN (self), l->data);
+    }
+    g_list_free (stream->elements);
+    stream->elements = elements;
+    for (l = elements; l; l = l->next)
+      gst_element_sync_state_with_parent (l->data);
+    pad = gst_element_get_static_pad (g_list_first (elements)->data, "sink");
+    gst_ghost_pad_set_target (GST_GHOST_PAD (stream->ghost), pad);
+    gst_object_unref (pad);
+    upstream = gst_element_get_static_pad (g_list_last (elements)->data, "src");
+    GST_INFO_OBJECT (self, "%s: now sending %s (encoded here)",
+        GST_PAD_NAME (stream->ghost), codec->encoding_name);
+  } else {
+    /* Nothing flows (a source that stopped): keep the chain. */
+    gst_pad_remove_probe (stream->ghost, probe);
+    for (l = elements; l; l = l->next)
+      gst_bin_remove (GST_BIN (self), l->data);
+    g_list_free (elements);
+  }
+
+  g_mutex_lock (&stream->switch_lock);
+  stream->switch_done = TRUE;
+  g_cond_broadcast (&stream->switch_cond);
+  g_mutex_unlock (&stream->switch_lock);
+  return upstream;
+}
+
 static gboolean
 sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
 {
@@ -173,15 +278,11 @@ sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
     return FALSE;
   }
 
-  stream->elements = gst_lets_chat_codec_make_sender (codec, encode, error);
+  stream->elements = sink_stream_make_chain (stream, codec, encode, error);
   if (!stream->elements)
     return FALSE;
-  for (l = stream->elements; l; l = l->next)
-    gst_bin_add (GST_BIN (self), l->data);
   first = g_list_first (stream->elements)->data;
   last = g_list_last (stream->elements)->data;
-  for (l = stream->elements; l && l->next; l = l->next)
-    gst_element_link (l->data, l->next->data);
 
   /* The session feeds the payloader to this call's webrtcbin and to the
    * next ones, if the other party leaves and another comes. */
@@ -189,6 +290,11 @@ sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
   stream->send_stream = gst_lets_chat_session_add_send_stream (self->session,
       pad, codec);
   gst_object_unref (pad);
+  /* Raw input can be encoded to whatever the other party prefers. Only
+   * video: Opus is the one audio codec. */
+  if (encode && stream->video)
+    gst_lets_chat_session_set_send_stream_switchable (self->session,
+        stream->send_stream, sink_stream_switch_codec, stream);
   for (l = stream->elements; l; l = l->next)
     gst_element_sync_state_with_parent (l->data);
 
@@ -334,6 +440,8 @@ static void
 sink_stream_free (SinkStream * stream)
 {
   sink_stream_drop_chain (stream);
+  g_mutex_clear (&stream->switch_lock);
+  g_cond_clear (&stream->switch_cond);
   g_free (stream);
 }
 
@@ -357,6 +465,8 @@ gst_lets_chat_sink_request_new_pad (GstElement * element,
   gchar *pad_name;
 
   stream->sink = self;
+  g_mutex_init (&stream->switch_lock);
+  g_cond_init (&stream->switch_cond);
   stream->video = templ == gst_element_class_get_pad_template
       (GST_ELEMENT_GET_CLASS (element), "video_%u");
   GST_OBJECT_LOCK (self);
@@ -559,14 +669,19 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
   /**
    * GstLetsChatSink:video-codec:
    *
-   * The codec raw video is encoded to. Already encoded input keeps its own.
+   * The codec raw video is encoded to when this party makes the offer.
+   * When it answers, raw video is encoded to the first codec of the other
+   * party's offer that letschat can send (a browser's preference, say);
+   * the encoder is swapped before any of it is sent. Already encoded
+   * input keeps its own codec.
    *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_VIDEO_CODEC,
       g_param_spec_enum ("video-codec", "Video codec",
-          "Codec that raw video is encoded to before sending (already "
-          "encoded input is sent as it is)", GST_TYPE_LETS_CHAT_VIDEO_CODEC,
+          "Codec that raw video is encoded to when this party offers; "
+          "answering, it follows the other party's preference. Already "
+          "encoded input is sent as it is", GST_TYPE_LETS_CHAT_VIDEO_CODEC,
           DEFAULT_VIDEO_CODEC, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 

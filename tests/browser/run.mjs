@@ -4,6 +4,7 @@
 //   node run.mjs page-page
 //   node run.mjs page-to-src|sink-to-page|two-way vp8|h264 page-first|pipeline-first
 //   node run.mjs chat sink|src|both page-first|pipeline-first
+//   node run.mjs sink-follows-offer vp8|h264 pipeline-first
 //
 // "chat": the page and examples/chat (a party with only a letschatsink, only
 // a letschatsrc, or both) type to each other.
@@ -39,9 +40,10 @@ async function chatBetweenPages(a, b) {
   }
 }
 
-function sinkLine(server) {
+function sinkLine(server, videoCodec = codec) {
+  const choice = videoCodec ? `video-codec=${videoCodec} ` : '';
   return `videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! ` +
-    `letschatsink name=s room=${room} server-url=${server.ws} video-codec=${codec} display-name=pipeline ` +
+    `letschatsink name=s room=${room} server-url=${server.ws} ${choice}display-name=pipeline ` +
     `audiotestsrc is-live=true wave=ticks ! s.`;
 }
 function srcLine(server) {
@@ -151,6 +153,12 @@ async function main() {
     await waitCount(party, 'count', 60, 'pipeline');
     const stats = await page.evaluate(() => window.letschat.stats());
     assert(stats.sendCodec === CODEC_MIME[codec], `page sent ${stats.sendCodec}, expected ${CODEC_MIME[codec]}`);
+  } else if (kind === 'sink-follows-offer') {
+    // A letschatsink left at its default codec answers the page's offer,
+    // which prefers the codec under test: it encodes that one.
+    assert(order === 'pipeline-first', 'the page must offer: run it pipeline-first');
+    const { page, party } = await pageAndPipeline(context, server, sinkLine(server, null), 'sink');
+    await checkRemoteVideo(page, 'page', party);
   } else if (kind === 'chat') {
     await chatPageAndPipeline(context, server);
   } else {
