@@ -120,6 +120,7 @@ typedef struct
   GstLetsChatSwitchCodecFunc switch_codec;
   gpointer switch_data;
   const GstLetsChatCodec *preferred;    /* what it was made with */
+  gboolean chosen;              /* ... by the application: keep it if offered */
 } SendStream;
 
 #define GENERATION_KEY "letschat-generation"
@@ -526,6 +527,29 @@ on_remote_offer_set (GstPromise * promise, gpointer user_data)
   on_promise (promise, user_data, session_on_remote_offer_set);
 }
 
+/* An offer's m-lines are matched to our transceivers in order, kind by
+ * kind: the formats of the first m-line of @kind not yet taken (@used has
+ * a flag per m-line), as caps in the offer's order; NULL if none is left. */
+#define OFFER_MAX_MEDIA 64
+
+static GstCaps *
+offer_take_media (GstWebRTCSessionDescription * offer, gboolean * used,
+    const gchar * kind)
+{
+  guint m;
+
+  for (m = 0; m < gst_sdp_message_medias_len (offer->sdp)
+      && m < OFFER_MAX_MEDIA; m++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
+
+    if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media), kind))
+      continue;
+    used[m] = TRUE;
+    return gst_lets_chat_codec_receivable_caps_from_offer (media);
+  }
+  return NULL;
+}
+
 /* The receive-only transceivers take the formats of the offer's m-line of
  * their kind, in the offer's order and with its payload types: webrtcbin
  * 1.22 cannot answer other payload types, and the offerer's first choice is
@@ -535,8 +559,8 @@ session_receive_as_offered (GstLetsChatSession * self,
     GstWebRTCSessionDescription * offer)
 {
   GArray *transceivers = NULL;
-  gboolean used[64] = { FALSE };
-  guint i, m;
+  gboolean used[OFFER_MAX_MEDIA] = { FALSE };
+  guint i;
 
   g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
   for (i = 0; transceivers && i < transceivers->len; i++) {
@@ -552,15 +576,7 @@ session_receive_as_offered (GstLetsChatSession * self,
         && !gst_caps_is_empty (prefs)) {
       kind = gst_structure_get_string (gst_caps_get_structure (prefs, 0),
           "media");
-      for (m = 0; !caps && m < gst_sdp_message_medias_len (offer->sdp)
-          && m < G_N_ELEMENTS (used); m++) {
-        const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
-
-        if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media), kind))
-          continue;
-        used[m] = TRUE;
-        caps = gst_lets_chat_codec_receivable_caps_from_offer (media);
-      }
+      caps = offer_take_media (offer, used, kind);
       if (caps) {
         GST_DEBUG_OBJECT (self, "receiving %s as offered: %" GST_PTR_FORMAT,
             kind, caps);
@@ -631,15 +647,16 @@ session_send_preferred_codecs (GstLetsChatSession * self)
   g_list_free (streams);
 }
 
-/* Answering: a stream the sink encodes takes the first codec of its
- * m-line in the offer that letschat can send: the offerer's choice. */
+/* Answering: a stream the sink encodes takes the codec the application
+ * chose (video-codec) if the offer has it, or else the first codec of its
+ * m-line that letschat can send: the offerer's preference. */
 static void
 session_send_codecs_as_offered (GstLetsChatSession * self,
     GstWebRTCSessionDescription * offer)
 {
-  gboolean used[64] = { FALSE };
+  gboolean used[OFFER_MAX_MEDIA] = { FALSE };
   GList *l, *streams;
-  guint m, i;
+  guint i;
 
   g_mutex_lock (&self->pc_lock);
   streams = g_list_copy (self->send_streams);
@@ -649,22 +666,19 @@ session_send_codecs_as_offered (GstLetsChatSession * self,
     const GstLetsChatCodec *wanted = NULL;
     GstCaps *offered = NULL;
 
-    for (m = 0; m < gst_sdp_message_medias_len (offer->sdp)
-        && m < G_N_ELEMENTS (used); m++) {
-      const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
-
-      if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media),
-              stream->codec->media))
-        continue;
-      used[m] = TRUE;
-      offered = gst_lets_chat_codec_receivable_caps_from_offer (media);
-      break;
-    }
-    for (i = 0; !wanted && offered && i < gst_caps_get_size (offered); i++) {
+    offered = offer_take_media (offer, used, stream->codec->media);
+    for (i = 0; offered && i < gst_caps_get_size (offered); i++) {
       GstCaps *one = gst_caps_copy_nth (offered, i);
+      const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (one);
 
-      wanted = gst_lets_chat_codec_for_caps (one);
       gst_caps_unref (one);
+      if (!wanted)
+        wanted = codec;
+      /* The application's choice stands wherever the offer has it. */
+      if (codec && stream->chosen && codec == stream->preferred) {
+        wanted = codec;
+        break;
+      }
     }
     gst_clear_caps (&offered);
     if (wanted && stream->switch_codec)
@@ -677,10 +691,9 @@ static void
 session_send_as_offered (GstLetsChatSession * self,
     GstWebRTCSessionDescription * offer)
 {
-  gboolean used[64] = { FALSE };
+  gboolean used[OFFER_MAX_MEDIA] = { FALSE };
   GString *missing = g_string_new (NULL);
   GList *l;
-  guint m;
 
   session_send_codecs_as_offered (self, offer);
   g_mutex_lock (&self->pc_lock);
@@ -691,17 +704,7 @@ session_send_as_offered (GstLetsChatSession * self,
     guint i;
     gint pt;
 
-    for (m = 0; m < gst_sdp_message_medias_len (offer->sdp)
-        && m < G_N_ELEMENTS (used); m++) {
-      const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
-
-      if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media),
-              stream->codec->media))
-        continue;
-      used[m] = TRUE;
-      offered = gst_lets_chat_codec_receivable_caps_from_offer (media);
-      break;
-    }
+    offered = offer_take_media (offer, used, stream->codec->media);
     for (i = 0; !prefs && offered && i < gst_caps_get_size (offered); i++) {
       GstCaps *one = gst_caps_copy_nth (offered, i);
 
@@ -2137,13 +2140,15 @@ gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
 
 void
 gst_lets_chat_session_set_send_stream_switchable (GstLetsChatSession * self,
-    gpointer handle, GstLetsChatSwitchCodecFunc func, gpointer user_data)
+    gpointer handle, GstLetsChatSwitchCodecFunc func, gpointer user_data,
+    gboolean chosen)
 {
   SendStream *stream = handle;
 
   g_mutex_lock (&self->pc_lock);
   stream->switch_codec = func;
   stream->switch_data = user_data;
+  stream->chosen = chosen;
   g_mutex_unlock (&self->pc_lock);
 }
 

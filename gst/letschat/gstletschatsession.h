@@ -64,9 +64,11 @@ typedef GstPad *(*GstLetsChatSwitchCodecFunc) (gpointer user_data,
     const GstLetsChatCodec * codec);
 
 /* Answering, the session switches such a stream to the codec the offer
- * prefers; offering, back to @preferred (the sink's video-codec). */
+ * prefers, unless the application @chosen its codec and the offer has it;
+ * offering, back to the codec it was made with (the sink's video-codec). */
 void gst_lets_chat_session_set_send_stream_switchable (GstLetsChatSession *
-    self, gpointer handle, GstLetsChatSwitchCodecFunc func, gpointer user_data);
+    self, gpointer handle, GstLetsChatSwitchCodecFunc func,
+    gpointer user_data, gboolean chosen);
 void gst_lets_chat_session_remove_send_stream (GstLetsChatSession * self,
     gpointer handle);
 

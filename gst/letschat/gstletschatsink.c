@@ -130,6 +130,7 @@ struct _GstLetsChatSink
   /* Protected by the object lock */
   GstLetsChatSettings settings;
   GstLetsChatVideoCodec video_codec;
+  gboolean video_codec_chosen;  /* set by the application, not default */
   GList *streams;
   guint n_video, n_audio;
 
@@ -292,9 +293,15 @@ sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
   gst_object_unref (pad);
   /* Raw input can be encoded to whatever the other party prefers. Only
    * video: Opus is the one audio codec. */
-  if (encode && stream->video)
+  if (encode && stream->video) {
+    gboolean chosen;
+
+    GST_OBJECT_LOCK (self);
+    chosen = self->video_codec_chosen;
+    GST_OBJECT_UNLOCK (self);
     gst_lets_chat_session_set_send_stream_switchable (self->session,
-        stream->send_stream, sink_stream_switch_codec, stream);
+        stream->send_stream, sink_stream_switch_codec, stream, chosen);
+  }
   for (l = stream->elements; l; l = l->next)
     gst_element_sync_state_with_parent (l->data);
 
@@ -615,6 +622,7 @@ gst_lets_chat_sink_set_property (GObject * object, guint prop_id,
     switch (prop_id) {
       case PROP_VIDEO_CODEC:
         self->video_codec = g_value_get_enum (value);
+        self->video_codec_chosen = TRUE;
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -669,20 +677,21 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
   /**
    * GstLetsChatSink:video-codec:
    *
-   * The codec raw video is encoded to when this party makes the offer.
-   * When it answers, raw video is encoded to the first codec of the other
-   * party's offer that letschat can send (a browser's preference, say);
-   * the encoder is swapped before any of it is sent. Already encoded
-   * input keeps its own codec.
+   * The codec raw video is encoded to. When this party answers an offer
+   * that does not include it, or when video-codec was left at its default,
+   * raw video is encoded to the first codec of the offer that letschat can
+   * send instead (a browser's preference, say); the encoder is swapped
+   * before any of it is sent. Already encoded input keeps its own codec.
    *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_VIDEO_CODEC,
       g_param_spec_enum ("video-codec", "Video codec",
-          "Codec that raw video is encoded to when this party offers; "
-          "answering, it follows the other party's preference. Already "
-          "encoded input is sent as it is", GST_TYPE_LETS_CHAT_VIDEO_CODEC,
-          DEFAULT_VIDEO_CODEC, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          "Codec that raw video is encoded to. Left at its default, it "
+          "follows the preference of the other party's offer when answering "
+          "it. Already encoded input is sent as it is",
+          GST_TYPE_LETS_CHAT_VIDEO_CODEC, DEFAULT_VIDEO_CODEC,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
   /**
