@@ -113,6 +113,9 @@ async function chatPageAndPipeline(context, server) {
   // And the chat goes on.
   assert(await page.evaluate(() => window.letschat.sendChat('still here')), 'the page refused to send');
   await waitFor('the chat to go on', () => party.lines.includes('chat: page: still here'), 30000);
+  const shot = artefactPath(`chat-${codec}-${order}.png`);
+  await page.screenshot({ path: shot });
+  log(`screenshot ${shot}`);
 }
 
 async function checkRemoteVideo(page, label, party) {
