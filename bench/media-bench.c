@@ -31,7 +31,9 @@
  * `letschat/first-frame` ms-since-peer-joined is recorded beside it.
  *
  * CPU: getrusage() of this process (both parties, capture and encode
- * included) over the measured seconds, after a 3 s warm-up.
+ * included) over the measured seconds, after a 3 s warm-up; beside it, the
+ * share of the machine other processes used meanwhile (/proc/stat), since
+ * on a shared machine that is what the latency tail follows.
  *
  * Milestones (ms after t0, per party): offer set, answer set, ICE
  * connected, peer connection connected (DTLS done), first RTP packet out
@@ -43,6 +45,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -521,6 +524,26 @@ dtls_certificate_ms (void)
   return ms;
 }
 
+/* CPU seconds the whole machine was busy since boot (/proc/stat), so that
+ * what other processes took during a measurement can be reported. */
+static gdouble
+machine_busy_s (void)
+{
+  gchar *text = NULL;
+  guint64 v[8] = { 0 };
+  gdouble busy = -1;
+
+  if (g_file_get_contents ("/proc/stat", &text, NULL, NULL) &&
+      sscanf (text, "cpu %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
+          G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
+          G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &v[0],
+          &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8)
+    /* all but idle and iowait, in USER_HZ (100 on Linux) */
+    busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / 100.0;
+  g_free (text);
+  return busy;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -544,7 +567,7 @@ main (int argc, char **argv)
   GError *error = NULL;
   Party *a = &parties[0], *b = &parties[1];
   gint64 t0, start = 0, end = 0;
-  gdouble cpu0 = 0, cpu1 = 0;
+  gdouble cpu0 = 0, cpu1 = 0, busy0 = 0, busy1 = 0;
   gint i;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -609,12 +632,14 @@ main (int argc, char **argv)
   if (seconds > 0) {
     wait_until (NULL, NULL, WARMUP_S * 1000);
     cpu0 = rusage_s ();
+    busy0 = machine_busy_s ();
     start = g_get_monotonic_time ();
     measuring = TRUE;
     wait_until (NULL, NULL, seconds * 1000);
     measuring = FALSE;
     end = g_get_monotonic_time ();
     cpu1 = rusage_s ();
+    busy1 = machine_busy_s ();
     if (failed)
       goto fail;
   }
@@ -637,6 +662,10 @@ main (int argc, char **argv)
         b->rendered_ms->len);
     g_print ("\"seconds\": %.3f, \"cpu_s\": %.3f,\n", (end - start) / 1e6,
         cpu1 - cpu0);
+    /* other processes' share of the machine's cores meanwhile */
+    g_print ("\"others_cpu_share\": %.3f,\n", busy0 < 0 ? -1.0 :
+        (busy1 - busy0 - (cpu1 - cpu0)) / ((end - start) / 1e6) /
+        g_get_num_processors ());
     g_print ("\"frames_unreadable\": %u,\n", a->unreadable + b->unreadable);
     print_array ("decoded_ms", a->decoded_ms, TRUE);
     print_array ("rendered_ms", a->rendered_ms, TRUE);

@@ -108,7 +108,8 @@ def main():
             g2g[name] = cpu[name] = {"failed": True}
             continue
         g2g[name] = {"encoder": r["encoder"], "frames": len(r["decoded_ms"]),
-                     "unreadable": r["frames_unreadable"]}
+                     "unreadable": r["frames_unreadable"],
+                     "others_cpu_share": r.get("others_cpu_share")}
         for kind in ("decoded", "rendered"):
             s = r[kind + "_ms"]
             g2g[name][kind] = {"p50": pct(s, 50), "p95": pct(s, 95),
@@ -164,6 +165,9 @@ def main():
         cpu["baseline-same-encoder"].get("cpu_s_per_min"), "<= 1.05x")
     row("CPU s per min, sendrecv's vp8enc", cpu["letschat"].get("cpu_s_per_min"),
         cpu["baseline"].get("cpu_s_per_min"), "")
+    print("other processes' share of the cores during the runs: %s" % ", ".join(
+        "%s %s" % (n, g2g[n].get("others_cpu_share")) for n in
+        ("letschat", "baseline", "baseline-same-encoder")))
     print("DTLS certificate (first dtlsdec of a process): p50 %s ms, max %s ms"
           % (media["dtls_certificate_ms"]["p50"], media["dtls_certificate_ms"]["max"]))
     for impl in ("letschat", "baseline"):
