@@ -106,6 +106,7 @@ static gchar *server_url = NULL;
 static gchar *room = NULL;
 static gint seconds = 0;
 static gint timeout_s = 30;
+static gint latency = -1;
 
 /* ---------------------------------------------------------------------- */
 /* Frame numbers in the picture                                            */
@@ -400,6 +401,7 @@ party_init (Party * party, gint index)
   GstElement *stamp, *src;
   GstPad *pad;
   GstBus *bus;
+  gchar *latency_arg;
 
   party->index = index;
   g_mutex_init (&party->lock);
@@ -407,10 +409,13 @@ party_init (Party * party, gint index)
   party->decoded_ms = g_array_new (FALSE, FALSE, sizeof (gdouble));
   party->rendered_ms = g_array_new (FALSE, FALSE, sizeof (gdouble));
 
+  latency_arg = latency >= 0 ? g_strdup_printf ("latency=%d", latency) :
+      g_strdup ("");
   if (g_str_equal (impl, "letschat"))
     desc = g_strdup_printf (SOURCE "! letschatsink name=s room=%s "
-        "server-url=%s letschatsrc name=r room=%s server-url=%s "
-        "r. ! video/x-raw ! " RECEIVER, room, server_url, room, server_url);
+        "server-url=%s letschatsrc name=r room=%s server-url=%s %s "
+        "r. ! video/x-raw ! " RECEIVER, room, server_url, room, server_url,
+        latency_arg);
   else
     desc = g_strdup_printf ("webrtcbin name=sendrecv bundle-policy=max-bundle "
         SOURCE "! videoconvert ! queue ! %s ! rtpvp8pay ! queue ! "
@@ -419,6 +424,7 @@ party_init (Party * party, gint index)
         SENDRECV_VP8);
   party->pipeline = gst_parse_launch (desc, &error);
   g_free (desc);
+  g_free (latency_arg);
   if (!party->pipeline) {
     g_printerr ("%s\n", error->message);
     exit (1);
@@ -560,6 +566,9 @@ main (int argc, char **argv)
         "measure latency and CPU for this long (0: call setup only)", "S"},
     {"dtls-certificate", 0, 0, G_OPTION_ARG_NONE, &dtls_only,
         "only time making the process's DTLS certificate", NULL},
+    {"latency", 0, 0, G_OPTION_ARG_INT, &latency,
+        "letschat: letschatsrc's latency (jitter buffer, ms) instead of its "
+          "default", "MS"},
     {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "give up after", "S"},
     {NULL}
   };

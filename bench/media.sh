@@ -14,10 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-calls=20 seconds=30 out=""
+calls=20 seconds=30 out="" quick=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) calls=5 seconds=10 ;;
+    --quick) calls=5 seconds=10 quick=-quick ;;
     --calls) calls=$2; shift ;;
     --seconds) seconds=$2; shift ;;
     --out) out=$2; shift ;;
@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 build=${LETSCHAT_BUILD:-build}
-out=${out:-bench/results/$(date -u +%Y-%m-%d)-$(hostname).json}
+out=${out:-bench/results/$(date -u +%Y-%m-%d)-$(hostname)$quick.json}
 bench=$build/bench/letschat-media-bench
 export GST_PLUGIN_PATH=$PWD/$build/gst/letschat
 [ -x "$bench" ] || { echo "build first: ninja -C $build" >&2; exit 1; }
