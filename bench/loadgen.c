@@ -447,6 +447,12 @@ on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
     g_signal_connect (party->ws, "message", G_CALLBACK (on_message), party);
     g_signal_connect (party->ws, "closed", G_CALLBACK (on_closed), party);
     lg->connected++;
+    /* ramp: a room joins as soon as both its parties are connected, not
+     * when the whole level is (the server closes sockets that do not join
+     * within its join-timeout) */
+    if (lg->hold && party->room->step == STEP_JOIN_A
+        && party->room->party[!party->index].ws)
+      room_ready (party->room);
   }
   connect_next (lg);
 }
@@ -511,9 +517,10 @@ all_closed (Loadgen * lg)
   return lg->closed >= lg->connected;
 }
 
-/* Opens sockets until there are @n_rooms rooms; FALSE if any failed. */
+/* Opens sockets until there are @n_rooms rooms; FALSE if any failed or
+ * connecting took longer than @timeout_s. */
 static gboolean
-add_rooms (Loadgen * lg, guint n_rooms)
+add_rooms (Loadgen * lg, guint n_rooms, gdouble timeout_s)
 {
   while (lg->rooms->len < n_rooms) {
     Room *room = g_new0 (Room, 1);
@@ -531,8 +538,7 @@ add_rooms (Loadgen * lg, guint n_rooms)
     g_ptr_array_add (lg->rooms, room);
   }
   connect_next (lg);
-  run_until (all_connected, lg, 600);
-  return lg->connect_failed == 0;
+  return run_until (all_connected, lg, timeout_s) && lg->connect_failed == 0;
 }
 
 static void
@@ -632,22 +638,22 @@ run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
       ", \"probe_rate\": %.0f, \"levels\": [", rss_before, probe_rate);
   for (level = levels; *level; level++) {
     guint n_rooms = atoi (*level);
-    guint first_new = lg->rooms->len, i;
+    guint i;
     gint64 t0 = g_get_monotonic_time ();
     gdouble connect_s, setup_s, p99;
     gint64 rss;
     gboolean ok;
 
     g_printerr ("loadgen: ramp to %u rooms\n", n_rooms);
-    ok = add_rooms (lg, n_rooms);
-    connect_s = (g_get_monotonic_time () - t0) / 1e6;
-
-    /* the new rooms join, offer, answer and trickle, then hold */
+    /* the new rooms join, offer, answer and trickle as their parties
+     * connect, then hold */
     lg->probe = FALSE;
-    for (i = first_new; i < lg->rooms->len; i++)
-      room_ready (g_ptr_array_index (lg->rooms, i));
-    t0 = g_get_monotonic_time ();
     phase_begin (lg, 0);
+    ok = add_rooms (lg, n_rooms, 150);
+    connect_s = (g_get_monotonic_time () - t0) / 1e6;
+    if (!ok && lg->connect_failed == 0)
+      stopped = "connecting took over 150 s";
+    t0 = g_get_monotonic_time ();
     ok = ok && run_until (all_held, lg, 120) && lg->errors == 0;
     phase_end (lg);
     setup_s = (g_get_monotonic_time () - t0) / 1e6;
@@ -684,7 +690,8 @@ run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
         lg->connected - lg->closed, rss, p99, lg->errors);
 
     if (!ok || lg->errors > 0) {
-      stopped = "errors";
+      if (g_str_equal (stopped, "all levels reached"))
+        stopped = lg->closed > 0 ? "sockets closed by the server" : "errors";
       break;
     }
     max_sockets = lg->connected - lg->closed;
@@ -772,7 +779,7 @@ main (int argc, char **argv)
         "8000,9000", ",", -1);
     run_ramp (&lg, server_pid, level_list, probe_rate, probe_s, max_p99, out);
   } else if (g_str_equal (mode, "latency") || g_str_equal (mode, "saturate")) {
-    if (!add_rooms (&lg, rooms))
+    if (!add_rooms (&lg, rooms, 300))
       g_printerr ("loadgen: %u of %u sockets failed to connect\n",
           lg.connect_failed, rooms * 2);
     run_cycles (&lg, server_pid, g_str_equal (mode, "latency") ? rate : 0,

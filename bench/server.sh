@@ -105,13 +105,18 @@ run() {
 servers="letschat node"
 [ -n "$only" ] && servers=$only
 for s in $servers; do
-  run "$s" ramp --levels "$levels" --probe-rate 2000 --probe-seconds "$probe_s"
+  # latency "blows up" past 250 ms: the probe's p99 at a level where the
+  # server still answers but no call could be set up in time
+  run "$s" ramp --levels "$levels" --probe-rate 2000 --probe-seconds "$probe_s" \
+    --max-p99 250
   run "$s" latency --rooms "$rooms" --rate 10000 --duration "$duration"
   run "$s" saturate --rooms "$rooms" --duration "$duration"
 done
 
 mkdir -p "$top/bench/results"
-out=$top/bench/results/server-$(date -u +%Y%m%dT%H%M%SZ)$([ $quick = 1 ] && echo -quick).json
+suffix=""
+[ $quick = 1 ] && suffix=-quick
+out=$top/bench/results/server-$(date -u +%Y%m%dT%H%M%SZ)$suffix.json
 /usr/bin/python3 - "$work" "$out" "$quick" "$servers" <<'EOF'
 import json, os, platform, subprocess, sys
 work, out, quick, servers = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4].split()
