@@ -1294,6 +1294,28 @@ bound_port (SoupServer * soup)
   return port;
 }
 
+/* soup_server_listen() keeps GSocket's listen backlog of 10: a burst of
+ * parties reconnecting at once (a server restart) would get connection
+ * resets. The kernel caps the backlog at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
+
+static gboolean
+listen_with_backlog (SoupServer * soup, GSocketAddress * address,
+    SoupServerListenOptions options, GError ** error)
+{
+  g_autoptr (GSocket) socket = NULL;
+
+  socket = g_socket_new (g_socket_address_get_family (address),
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, address, TRUE, error)
+      || !g_socket_listen (socket, error))
+    return FALSE;
+  return soup_server_listen_socket (soup, socket, options, error);
+}
+
 gboolean
 letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
     guint16 port, GError ** error)
@@ -1319,7 +1341,7 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
       on_websocket, self, NULL);
 
   socket_address = g_inet_socket_address_new (address, port);
-  if (!soup_server_listen (self->soup, socket_address,
+  if (!listen_with_backlog (self->soup, socket_address,
           self->tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0,
           &listen_error)) {
     ip = g_inet_address_to_string (address);
