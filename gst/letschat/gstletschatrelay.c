@@ -126,10 +126,16 @@ gst_lets_chat_relay_attach (GstLetsChatRelay * relay, GstPad * webrtc_pad)
   if (webrtc_pad) {
     gst_pad_link_full (relay->srcpad, webrtc_pad, GST_PAD_LINK_CHECK_NOTHING);
     /* A new peer connection needs a keyframe to start from. */
-    gst_pad_push_event (relay->sinkpad,
-        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
-            TRUE, 0));
+    gst_lets_chat_relay_request_keyframe (relay);
   }
+}
+
+void
+gst_lets_chat_relay_request_keyframe (GstLetsChatRelay * relay)
+{
+  gst_pad_push_event (relay->sinkpad,
+      gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
+          0));
 }
 
 void

@@ -28,6 +28,9 @@ typedef struct _GstLetsChatRelay GstLetsChatRelay;
 GstLetsChatRelay *gst_lets_chat_relay_new (GstPad * upstream);
 void gst_lets_chat_relay_free (GstLetsChatRelay * relay);
 
+/* Asks the encoder upstream for a keyframe (force-key-unit). */
+void gst_lets_chat_relay_request_keyframe (GstLetsChatRelay * relay);
+
 /* The sending chain was rebuilt (another codec): take from @upstream. */
 void gst_lets_chat_relay_set_upstream (GstLetsChatRelay * relay,
     GstPad * upstream);
