@@ -39,10 +39,9 @@
 
 #define RING 64                 /* signals one party may have in flight */
 #define N_ICE 20                /* both parties' candidates */
-/* letschat-server accepts from a backlog of 10 (GSocket's default, which
- * SoupServer keeps): more handshakes at once get resets, see
- * docs/performance.md. */
-#define CONNECTS_IN_FLIGHT 8
+/* Handshakes at once. Before d0e139c letschat-server listened with a
+ * backlog of 10 and more than that got resets; Node's is 511. */
+#define CONNECTS_IN_FLIGHT 64
 #define CONNECT_TRIES 3
 
 typedef struct _Room Room;
