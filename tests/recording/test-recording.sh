@@ -218,15 +218,19 @@ case $out in
   *.ogg) demux="oggdemux name=d"; vsel="d. ! video/x-theora"; asel="d. ! audio/x-vorbis" ;;
 esac
 # Every frame decodes, no error; first and last timestamps of each track.
-# Of a whole call, the other party's tracks too.
+# Of a whole call, the other party's tracks too. The queues are unbounded:
+# a whole call's tracks start up to seconds apart, and every sink must
+# preroll before any plays, so a queue that filled first would block the
+# demuxer for good.
+q="queue max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 extra=""
 case $case_name in whole-call*|record-call)
-  extra="d.video_1 ! queue ! decodebin ! fakesink name=rvideo silent=false
-    d.audio_1 ! queue ! decodebin ! fakesink name=raudio silent=false" ;;
+  extra="d.video_1 ! $q ! decodebin ! fakesink name=rvideo silent=false
+    d.audio_1 ! $q ! decodebin ! fakesink name=raudio silent=false" ;;
 esac
 gst-launch-1.0 -v filesrc location="$out" ! $demux \
-  $vsel ! queue ! decodebin ! fakesink name=video silent=false \
-  $asel ! queue ! decodebin ! fakesink name=audio silent=false $extra \
+  $vsel ! $q ! decodebin ! fakesink name=video silent=false \
+  $asel ! $q ! decodebin ! fakesink name=audio silent=false $extra \
   >"$work/decode.log" 2>&1 || fail "decoding the file failed"
 grep -qiE "ERROR|WARNING" "$work/decode.log" && fail "errors while decoding"
 frames=$(grep -c "video: last-message = chain" "$work/decode.log")
