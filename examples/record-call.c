@@ -14,7 +14,8 @@
  * The local streams are encoded once (VP8 and Opus) and go both to the
  * other party and into the file; the other party's streams go into the file
  * as they arrive, without re-encoding. Ctrl-C or --duration finalizes the
- * file. See docs/recording.md.
+ * file; the file is streamable Matroska, so even a recorder killed outright
+ * leaves a file that plays. See docs/recording.md.
  */
 #include <gst/gst.h>
 #include <glib-unix.h>
@@ -187,27 +188,28 @@ main (int argc, char **argv)
    * gets them too. The other party's streams come out of letschatsrc still
    * encoded (the caps filters ask for it), so nothing is re-encoded.
    *
-   * The queues in front of the muxer hold what one side has recorded while
-   * the muxer waits for the other (for example until the other party
-   * arrives); they hold encoded data only, so they are unbounded. Unlike
-   * the gst-launch-1.0 recipes, the muxer is not streamable and the queues
-   * to the call are not leaky: with both, the recording-record-call test
-   * failed its timing checks far more often (docs/recording.md, known
-   * limits). */
+   * The queues to the call are leaky: with another party that does not
+   * receive, the call takes nothing from them, and a full queue would stop
+   * the tee and so the recording. The queues in front of the muxer hold
+   * what one side has recorded while the muxer waits for the other (for
+   * example until the other party arrives); they hold encoded data only, so
+   * they are unbounded. streamable=true: no index or duration to write at
+   * the end, so what is on disk plays even when the process is killed
+   * (docs/recording.md, "What a killed recorder leaves"). */
   desc = g_strdup_printf ("letschatsink name=s room=%s server-url=%s "
       "serve=%s  letschatsrc name=r room=%s server-url=%s "
-      "matroskamux name=m ! filesink name=file "
+      "matroskamux name=m streamable=true ! filesink name=file "
       "%s ! videoconvert ! videoscale ! videorate ! "
       "video/x-raw,width=640,height=480,framerate=30/1 ! "
       "vp8enc deadline=1 lag-in-frames=0 cpu-used=8 threads=1 end-usage=cbr "
       "target-bitrate=1000000 keyframe-max-dist=60 error-resilient=1 ! "
       "tee name=vt "
-      "vt. ! queue ! s. "
+      "vt. ! queue leaky=downstream ! s. "
       "vt. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! "
       "m.video_0 "
       "%s ! audioconvert ! audioresample ! "
       "opusenc audio-type=restricted-lowdelay ! tee name=at "
-      "at. ! queue ! s. "
+      "at. ! queue leaky=downstream ! s. "
       "at. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! "
       "m.audio_0 "
       "r. ! capsfilter name=remote_video "
