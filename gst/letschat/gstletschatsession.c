@@ -1725,6 +1725,35 @@ webrtcbin_tune_ice (GstElement * webrtc)
   g_clear_object (&ice);
 }
 
+/* rtpjitterbuffer holds a stream's first packet for its whole latency
+ * before it lets anything out, even when packets arrive in order: 50 ms
+ * of every call's setup. With faststart it starts as soon as a few
+ * consecutive packets are in (a keyframe is many), and keeps its latency
+ * for reordering afterwards. */
+#define JITTERBUFFER_FASTSTART_PACKETS 5
+
+static void
+on_new_jitterbuffer (GstElement * rtpbin, GstElement * jitterbuffer,
+    guint session, guint ssrc, gpointer user_data)
+{
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer),
+          "faststart-min-packets"))
+    g_object_set (jitterbuffer, "faststart-min-packets",
+        JITTERBUFFER_FASTSTART_PACKETS, NULL);
+}
+
+static void
+webrtcbin_tune_jitterbuffers (GstElement * webrtc)
+{
+  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+
+  if (rtpbin) {
+    g_signal_connect (rtpbin, "new-jitterbuffer",
+        G_CALLBACK (on_new_jitterbuffer), NULL);
+    gst_object_unref (rtpbin);
+  }
+}
+
 /* A new webrtcbin with the party's settings, not yet in any bin. */
 static GstElement *
 session_make_webrtcbin (GstLetsChatSession * self, GError ** error)
@@ -1742,6 +1771,7 @@ session_make_webrtcbin (GstLetsChatSession * self, GError ** error)
    * faster setup. */
   gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy", "max-bundle");
   webrtcbin_tune_ice (webrtc);
+  webrtcbin_tune_jitterbuffers (webrtc);
   g_object_set (webrtc, "latency", self->latency, NULL);
   if (self->settings.stun_server)
     g_object_set (webrtc, "stun-server", self->settings.stun_server, NULL);
