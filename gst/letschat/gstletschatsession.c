@@ -428,6 +428,51 @@ promise_take_description (PromiseContext * r)
   return desc;
 }
 
+/* Whether the answer lets this stream be sent: it can refuse it (the other
+ * party only sends, or has no codec for it). webrtcbin never takes media
+ * on the sink pad of a transceiver that does not send: a relay linked
+ * there would block the sink's streaming thread for good (and with it
+ * EOS), so such a stream stays dropped at the relay. Read from the answer
+ * itself: webrtcbin 1.22's transceiver current-direction does not follow
+ * it. Called with pc_lock held. */
+static gboolean
+send_stream_is_sent (GstLetsChatSession * self, SendStream * stream)
+{
+  GstWebRTCRTPTransceiver *t = NULL;
+  GstWebRTCSessionDescription *answer = NULL;
+  const GstSDPMedia *media;
+  gboolean sent = FALSE;
+  guint mline = G_MAXUINT;
+
+  g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
+  if (t) {
+    g_object_get (t, "mlineindex", &mline, NULL);
+    gst_object_unref (t);
+  }
+  /* Our answer when we answered, the other party's when we offered. */
+  g_object_get (self->webrtcbin, self->offerer ? "current-remote-description"
+      : "current-local-description", &answer, NULL);
+  if (answer && mline < gst_sdp_message_medias_len (answer->sdp)) {
+    media = gst_sdp_message_get_media (answer->sdp, mline);
+    if (gst_sdp_media_get_port (media) == 0)
+      sent = FALSE;
+    else if (gst_sdp_media_get_attribute_val (media, "inactive"))
+      sent = FALSE;
+    else if (gst_sdp_media_get_attribute_val (media, "sendonly"))
+      sent = !self->offerer;
+    else if (gst_sdp_media_get_attribute_val (media, "recvonly"))
+      sent = self->offerer;
+    else
+      sent = TRUE;
+  }
+  if (answer)
+    gst_webrtc_session_description_free (answer);
+  GST_INFO_OBJECT (self, "%s stream (m-line %u): %s",
+      stream->codec->encoding_name, mline,
+      sent ? "sent" : "not taken by the other party");
+  return sent;
+}
+
 /* Session thread, once both descriptions are applied: webrtcbin has set up
  * what it sends with, so the send streams can go in. Before this,
  * webrtcbin would hold a buffer on its sink pad (blocking the pipeline's
@@ -443,12 +488,10 @@ session_on_negotiated (gpointer data)
     return G_SOURCE_REMOVE;
   g_mutex_lock (&self->pc_lock);
   self->negotiated = TRUE;
-  GST_INFO_OBJECT (self, "negotiated: sending %u streams",
-      g_list_length (self->send_streams));
   for (l = self->send_streams; l; l = l->next) {
     SendStream *stream = l->data;
 
-    if (stream->webrtc_pad)
+    if (stream->webrtc_pad && send_stream_is_sent (self, stream))
       gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
   }
   g_mutex_unlock (&self->pc_lock);

@@ -228,6 +228,8 @@ party_poll (Party * p)
       g_error_free (err);
       g_free (dbg);
       p->error = gst_message_ref (msg);
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      g_hash_table_add (p->seen, g_strdup ("eos"));
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
       GError *err;
       gst_message_parse_warning (msg, &err, NULL);
@@ -756,6 +758,50 @@ test_peer_leaves_and_rejoins (void)
   g_free (url);
 }
 
+static gboolean
+first_saw_eos (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen, "eos");
+}
+
+static gboolean
+first_connected (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen, "state:connected");
+}
+
+/* The other party only sends: the answer refuses this party's video. Its
+ * stream must not be left blocked inside webrtcbin, or the end of the
+ * source (EOS; Ctrl-C with gst-launch-1.0 -e) would never get through and
+ * the pipeline would never end. */
+static void
+test_stream_refused_still_ends (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *other = party_new (TEST_VIDEO " ! letschatsink room=refused "
+      "server-url=URL", url);
+  /* 150 frames: 5 s, ending well after the call is up. letschatsrc's pad
+   * is left unlinked (it drops): letschatsink is the pipeline's one sink. */
+  Party *a = party_new ("videotestsrc is-live=true num-buffers=150 ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! "
+      "letschatsink name=s room=refused server-url=URL "
+      "letschatsrc name=r room=refused server-url=URL", url);
+  Party *parties[] = { a, other, NULL };
+
+  party_play (other);
+  wait_for (parties + 1, first_joined, NULL, "the sending party to join");
+  party_play (a);
+  wait_for (parties, first_connected, NULL, "the call to connect");
+  wait_for (parties, first_saw_eos, NULL, "the pipeline's EOS when its "
+      "source ends");
+
+  party_free (a);
+  party_free (other);
+  test_server_stop (ts);
+  g_free (url);
+}
+
 /* The sender stays; receivers come and go: each one gets frames. */
 static void
 test_sender_waits_for_next_party (void)
@@ -1191,6 +1237,8 @@ main (int argc, char **argv)
       test_server_killed_and_restarted);
   g_test_add_func ("/resilience/party-killed", test_party_killed);
   g_test_add_func ("/resilience/media-timeout", test_media_timeout);
+  g_test_add_func ("/call/stream-refused-still-ends",
+      test_stream_refused_still_ends);
   g_test_add_func ("/chat/sink-only-and-src-only",
       test_chat_sink_only_and_src_only);
   g_test_add_func ("/chat/two-way", test_chat_two_way);
