@@ -11,6 +11,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   gstreamer1.0-libav gstreamer1.0-nice
   chromium
   python3-matplotlib  # scripts/bench draws its plot with it
+  python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
 )
 # The browser tests run on node with npm (any install of them will do).
 command -v node >/dev/null 2>&1 || LETSCHAT_DEBIAN_PACKAGES+=(nodejs)
