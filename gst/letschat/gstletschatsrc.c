@@ -43,6 +43,12 @@
  * - `letschat/stream-ended` (`pad`, `reason`): EOS left a pad (`reason` is
  *   `eos`): a muxer downstream can now finalize its file.
  *
+ * EOS sent to letschatsrc (`gst-launch-1.0 -e`, or the application sending
+ * EOS to the pipeline) goes out of every pad. If the other party never
+ * sent a video (or an audio) stream, `video_0` (or `audio_0`) is added at
+ * that moment to carry just the EOS: a branch waiting for it, such as a
+ * muxer's track, ends too, and the recording finishes.
+ *
  * When a video stream starts, letschatsrc asks the other party for a
  * keyframe at once (RTCP PLI) instead of waiting for its next periodic one;
  * an upstream force-key-unit event sent into a pad (a recording branch
@@ -369,6 +375,33 @@ src_stream_drop_chain (GstLetsChatSrc * self, SrcStream * stream)
   g_clear_pointer (&stream->chain, g_list_free);
 }
 
+/* Adds pad video_<index> or audio_<index>, without a target, so that
+ * whoever links it tells us (through its caps) whether it wants the stream
+ * decoded. Called with add_stream_lock held. */
+static SrcStream *
+src_stream_new (GstLetsChatSrc * self, gboolean video, guint index)
+{
+  SrcStream *stream = g_new0 (SrcStream, 1);
+  GstPadTemplate *templ;
+  gchar *name;
+
+  stream->video = video;
+  stream->index = index;
+  name = g_strdup_printf (video ? "video_%u" : "audio_%u", index);
+  templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
+      video ? "video_%u" : "audio_%u");
+  stream->ghost = gst_ghost_pad_new_no_target_from_template (name, templ);
+  g_free (name);
+  gst_pad_set_query_function (stream->ghost, src_pad_query);
+  gst_pad_add_probe (stream->ghost, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_BUFFER_LIST |
+      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, src_recording_probe, self, NULL);
+  gst_pad_set_active (stream->ghost, TRUE);
+  self->streams = g_list_append (self->streams, stream);
+  gst_element_add_pad (GST_ELEMENT (self), stream->ghost);
+  return stream;
+}
+
 static SrcStream *
 src_find_stream (GstLetsChatSrc * self, gboolean video, guint index)
 {
@@ -389,10 +422,8 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
   GstCaps *caps = gst_pad_get_current_caps (webrtc_pad);
   const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (caps);
   SrcStream *stream;
-  GstPadTemplate *templ;
   gboolean video;
   guint index;
-  gchar *name;
 
   if (!codec) {
     GST_ELEMENT_WARNING (self, STREAM, CODEC_NOT_FOUND,
@@ -417,6 +448,10 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
      * new chain behind it (and new caps downstream). */
     if (stream->codec != codec) {
       src_stream_drop_chain (self, stream);
+      /* A pad made at EOS with nobody there (see send_event) has no
+       * codec yet: ask what is linked to it now. */
+      if (!stream->codec)
+        stream->decode = src_wants_decoded (stream->ghost, codec);
       stream->codec = codec;
     } else {
       GstPad *sinkpad =
@@ -433,24 +468,8 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
       return;
     }
   } else {
-    stream = g_new0 (SrcStream, 1);
-    stream->video = video;
-    stream->index = index;
+    stream = src_stream_new (self, video, index);
     stream->codec = codec;
-    name = g_strdup_printf (video ? "video_%u" : "audio_%u", index);
-    /* Add the pad first, without a target, so that whoever links it tells
-     * us (through its caps) whether it wants the stream decoded. */
-    templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
-        video ? "video_%u" : "audio_%u");
-    stream->ghost = gst_ghost_pad_new_no_target_from_template (name, templ);
-    g_free (name);
-    gst_pad_set_query_function (stream->ghost, src_pad_query);
-    gst_pad_add_probe (stream->ghost, GST_PAD_PROBE_TYPE_BUFFER |
-        GST_PAD_PROBE_TYPE_BUFFER_LIST |
-        GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, src_recording_probe, self, NULL);
-    gst_pad_set_active (stream->ghost, TRUE);
-    self->streams = g_list_append (self->streams, stream);
-    gst_element_add_pad (GST_ELEMENT (self), stream->ghost);
     stream->decode = src_wants_decoded (stream->ghost, codec);
   }
 
@@ -564,6 +583,35 @@ gst_lets_chat_src_stop (GstLetsChatSrc * self)
 /* The other party's streams never end by themselves: an EOS sent to the
  * pipeline (gst-launch-1.0 -e, an application stopping a recording) goes out
  * of every pad at once, so muxers downstream can finalize their files. */
+static void
+src_add_missing_first_pads (GstLetsChatSrc * self)
+{
+  GList *added = NULL, *l;
+  gboolean video;
+
+  g_mutex_lock (&self->add_stream_lock);
+  for (video = FALSE; video <= TRUE; video++) {
+    if (!src_find_stream (self, video, 0))
+      added = g_list_prepend (added,
+          gst_object_ref (src_stream_new (self, video, 0)->ghost));
+  }
+  g_mutex_unlock (&self->add_stream_lock);
+
+  for (l = added; l; l = l->next) {
+    GstSegment segment;
+    gchar *id = gst_pad_create_stream_id (l->data, GST_ELEMENT (self),
+        GST_PAD_NAME (l->data));
+
+    GST_INFO_OBJECT (self, "%s: added at EOS, nobody sent this kind",
+        GST_PAD_NAME (l->data));
+    gst_pad_push_event (l->data, gst_event_new_stream_start (id));
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_pad_push_event (l->data, gst_event_new_segment (&segment));
+    g_free (id);
+  }
+  g_list_free_full (added, gst_object_unref);
+}
+
 static gboolean
 gst_lets_chat_src_send_event (GstElement * element, GstEvent * event)
 {
@@ -571,6 +619,12 @@ gst_lets_chat_src_send_event (GstElement * element, GstEvent * event)
 
   if (GST_EVENT_TYPE (event) != GST_EVENT_EOS)
     return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+
+  /* The end before a party ever sent a video or an audio stream: what
+   * waits for one (a muxer's track, linked with gst-launch-1.0's "r. !")
+   * must end too, or a recording never finishes. So video_0 and audio_0
+   * appear now, to carry just the EOS. */
+  src_add_missing_first_pads (GST_LETS_CHAT_SRC (element));
 
   GST_OBJECT_LOCK (element);
   for (l = element->srcpads; l; l = l->next)

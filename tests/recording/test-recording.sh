@@ -13,8 +13,9 @@
 #   sender-leaves | sender-killed | server-killed    other endings
 #   recorder-killed         the recorder gets SIGKILL: what is on disk plays
 #   reencode                other party decoded, re-encoded to Theora/Vorbis
-#   whole-call | whole-call-left   the whole call as one gst-launch-1.0 line,
-#                           Ctrl-C with the other party there / gone
+#   whole-call | whole-call-left | whole-call-alone   the whole call as one
+#                           gst-launch-1.0 line, Ctrl-C with the other party
+#                           there / gone / never there
 #   record-call             examples/record-call, both parties
 set -u
 case_name=$1
@@ -77,11 +78,11 @@ start_party() {
 }
 
 short_ok=0 # how much shorter than its wall-clock time the file may be (s)
-if [ "$case_name" = whole-call ] || [ "$case_name" = whole-call-left ]; then
+if [ "${case_name#whole-call}" != "$case_name" ]; then
   # The whole call in one gst-launch-1.0 line (docs/recording.md): the
   # local streams encoded once and teed to the call and the file, the other
-  # party's streams as they arrive; 4 tracks.
-  start_party
+  # party's streams as they arrive; 4 tracks (2 when nobody came).
+  [ $case_name = whole-call-alone ] || start_party
   out="$work/call.mkv"
   unbounded="max-size-buffers=0 max-size-bytes=0 max-size-time=0"
   gst-launch-1.0 -e -m letschatsink name=s room=rec server-url="$url" \
@@ -104,8 +105,10 @@ if [ "$case_name" = whole-call ] || [ "$case_name" = whole-call-left ]; then
   # The local tracks start when the pipeline plays.
   wait_log "$work/recorder.log" "Setting pipeline to PLAYING" 30
   t0=$(date +%s.%N)
-  wait_log "$work/recorder.log" "letschat/stream-started, pad=(string)video_0" 40
-  wait_log "$work/recorder.log" "letschat/stream-started, pad=(string)audio_0" 40
+  if [ $case_name != whole-call-alone ]; then
+    wait_log "$work/recorder.log" "letschat/stream-started, pad=(string)video_0" 40
+    wait_log "$work/recorder.log" "letschat/stream-started, pad=(string)audio_0" 40
+  fi
   sleep 5
   if [ $case_name = whole-call-left ]; then
     kill -INT $sender; wait_exit $sender 20
@@ -119,6 +122,9 @@ if [ "$case_name" = whole-call ] || [ "$case_name" = whole-call-left ]; then
   grep -q "letschat/stream-ended, pad=(string)video_0, reason=(string)eos" \
     "$work/recorder.log" || fail "no letschat/stream-ended for video_0"
   want_tracks="video:2 audio:2"
+  # Nobody came: letschatsrc's video_0 and audio_0 carried only the EOS
+  # that let the muxer finish; the file has the local tracks.
+  [ $case_name = whole-call-alone ] && want_tracks="video:1 audio:1"
 elif [ "$case_name" = record-call ]; then
   # Two parties, each recording the whole call: 4 tracks per file.
   out="$work/call.mkv"
@@ -227,7 +233,7 @@ esac
 # end seconds early, with half its frames, where ffprobe counted them all).
 q="queue max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 extra=""
-case $case_name in whole-call*|record-call)
+case $case_name in whole-call-alone) ;; whole-call*|record-call)
   extra="d.video_1 ! $q ! decodebin ! fakesink name=rvideo
     d.audio_1 ! $q ! decodebin ! fakesink name=raudio" ;;
 esac
@@ -264,7 +270,7 @@ echo "decoded $frames video frames; video ${vf}..${vl} s, audio ${af}..${al} s; 
 # A frame to PNG, and back: the SMPTE bars, not a grey or green frame.
 # Of a whole call, the other party's video too.
 vsels=("$vsel")
-case $case_name in whole-call*|record-call) vsels+=(d.video_1) ;; esac
+case $case_name in whole-call-alone) ;; whole-call*|record-call) vsels+=(d.video_1) ;; esac
 for v in "${vsels[@]}"; do
 echo "frame of $v:"
 gst-launch-1.0 -q filesrc location="$out" ! $demux $v ! decodebin ! videoconvert ! \
