@@ -697,41 +697,39 @@ session_send_preferred_codecs (GstLetsChatSession * self)
 /* Answering: a stream the sink encodes takes the codec the application
  * chose (video-codec) if the offer has it, or else the first codec of its
  * m-line that letschat can send: the offerer's preference. */
-static void
-session_send_codecs_as_offered (GstLetsChatSession * self,
-    GstWebRTCSessionDescription * offer)
+static const GstLetsChatCodec *
+offered_codec_to_send (SendStream * stream, GstCaps * offered)
 {
-  gboolean used[OFFER_MAX_MEDIA] = { FALSE };
-  GList *l, *streams;
+  const GstLetsChatCodec *wanted = NULL;
   guint i;
 
-  g_mutex_lock (&self->pc_lock);
-  streams = g_list_copy (self->send_streams);
-  g_mutex_unlock (&self->pc_lock);
-  for (l = streams; l; l = l->next) {
-    SendStream *stream = l->data;
-    const GstLetsChatCodec *wanted = NULL;
-    GstCaps *offered = NULL;
+  for (i = 0; offered && i < gst_caps_get_size (offered); i++) {
+    GstCaps *one = gst_caps_copy_nth (offered, i);
+    const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (one);
 
-    offered = offer_take_media (offer, used, stream->codec->media);
-    for (i = 0; offered && i < gst_caps_get_size (offered); i++) {
-      GstCaps *one = gst_caps_copy_nth (offered, i);
-      const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (one);
-
-      gst_caps_unref (one);
-      if (!wanted)
-        wanted = codec;
-      /* The application's choice stands wherever the offer has it. */
-      if (codec && stream->chosen && codec == stream->preferred) {
-        wanted = codec;
-        break;
-      }
-    }
-    gst_clear_caps (&offered);
-    if (wanted && stream->switch_codec)
-      session_switch_send_codec (self, stream, wanted);
+    gst_caps_unref (one);
+    if (!wanted)
+      wanted = codec;
+    if (codec && stream->chosen && codec == stream->preferred)
+      return codec;
   }
-  g_list_free (streams);
+  return wanted;
+}
+
+/* The offer's format for @codec (with the offer's payload type), or NULL. */
+static GstCaps *
+offered_caps_for_codec (GstCaps * offered, const GstLetsChatCodec * codec)
+{
+  guint i;
+
+  for (i = 0; offered && i < gst_caps_get_size (offered); i++) {
+    GstCaps *one = gst_caps_copy_nth (offered, i);
+
+    if (gst_lets_chat_codec_for_caps (one) == codec)
+      return one;
+    gst_caps_unref (one);
+  }
+  return NULL;
 }
 
 static void
@@ -740,25 +738,24 @@ session_send_as_offered (GstLetsChatSession * self,
 {
   gboolean used[OFFER_MAX_MEDIA] = { FALSE };
   GString *missing = g_string_new (NULL);
-  GList *l;
+  GList *l, *streams;
 
-  session_send_codecs_as_offered (self, offer);
+  /* A copy: switching codec waits for the stream's thread, without lock. */
   g_mutex_lock (&self->pc_lock);
-  for (l = self->send_streams; l; l = l->next) {
+  streams = g_list_copy (self->send_streams);
+  g_mutex_unlock (&self->pc_lock);
+  for (l = streams; l; l = l->next) {
     SendStream *stream = l->data;
-    GstCaps *offered = NULL, *prefs = NULL;
+    GstCaps *offered, *prefs;
     GstWebRTCRTPTransceiver *t = NULL;
-    guint i;
+    const GstLetsChatCodec *wanted;
     gint pt;
 
     offered = offer_take_media (offer, used, stream->codec->media);
-    for (i = 0; !prefs && offered && i < gst_caps_get_size (offered); i++) {
-      GstCaps *one = gst_caps_copy_nth (offered, i);
-
-      if (gst_lets_chat_codec_for_caps (one) == stream->codec)
-        prefs = gst_caps_ref (one);
-      gst_caps_unref (one);
-    }
+    wanted = offered_codec_to_send (stream, offered);
+    if (wanted && stream->switch_codec)
+      session_switch_send_codec (self, stream, wanted);
+    prefs = offered_caps_for_codec (offered, stream->codec);
     gst_clear_caps (&offered);
     if (!prefs || !stream->webrtc_pad) {
       g_string_append_printf (missing, "%s%s", missing->len ? ", " : "",
@@ -773,13 +770,15 @@ session_send_as_offered (GstLetsChatSession * self,
         "profile-level-id");
     GST_DEBUG_OBJECT (self, "sending %s as offered: %" GST_PTR_FORMAT,
         stream->codec->encoding_name, prefs);
+    g_mutex_lock (&self->pc_lock);
     g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
     g_object_set (t, "codec-preferences", prefs, NULL);
     gst_object_unref (t);
     send_stream_set_payload_type (stream, pt);
+    g_mutex_unlock (&self->pc_lock);
     gst_caps_unref (prefs);
   }
-  g_mutex_unlock (&self->pc_lock);
+  g_list_free (streams);
 
   if (missing->len) {
     GstElement *host = session_get_host (self);
@@ -1588,12 +1587,8 @@ session_connected_cb (gpointer data)
   if (g->generation != self->generation)
     return G_SOURCE_REMOVE;
   g_mutex_lock (&self->pc_lock);
-  for (l = self->send_streams; l; l = l->next) {
-    SendStream *stream = l->data;
-
-    if (self->negotiated)
-      gst_lets_chat_relay_request_keyframe (stream->relay);
-  }
+  for (l = self->send_streams; self->negotiated && l; l = l->next)
+    gst_lets_chat_relay_request_keyframe (((SendStream *) l->data)->relay);
   g_mutex_unlock (&self->pc_lock);
   return G_SOURCE_REMOVE;
 }

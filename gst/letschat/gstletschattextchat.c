@@ -111,35 +111,37 @@ send_now (GstWebRTCDataChannel * channel, const gchar * text, GError ** error)
   return FALSE;
 }
 
-/* Context thread: the channel is open; what waited goes out, in order. */
+/* Context thread: the channel is open; what waited goes out, in order.
+ * Under the lock: a send-chat from another thread meanwhile must neither
+ * overtake the waiting messages nor join the queue after it was sent.
+ * The channel's handlers never take this lock. */
 static gboolean
 on_open_cb (gpointer data)
 {
   ChannelEvent *e = data;
   GstLetsChatTextChat *chat = e->chat;
-  GstWebRTCDataChannel *channel = NULL;
-  GQueue pending = G_QUEUE_INIT;
+  GPtrArray *problems = g_ptr_array_new_with_free_func (g_free);
   gchar *text;
+  guint i;
 
   g_mutex_lock (&chat->lock);
   if (!chat->closed && e->serial == chat->serial && chat->channel) {
+    while ((text = g_queue_pop_head (&chat->pending))) {
+      GError *error = NULL;
+
+      if (!send_now (chat->channel, text, &error)) {
+        g_ptr_array_add (problems, g_strdup (error->message));
+        g_error_free (error);
+      }
+      g_free (text);
+    }
     chat->open = TRUE;
-    channel = gst_object_ref (chat->channel);
-    pending = chat->pending;
-    g_queue_init (&chat->pending);
   }
   g_mutex_unlock (&chat->lock);
 
-  while ((text = g_queue_pop_head (&pending))) {
-    GError *error = NULL;
-
-    if (!send_now (channel, text, &error)) {
-      chat->callbacks.problem (error->message, chat->user_data);
-      g_error_free (error);
-    }
-    g_free (text);
-  }
-  gst_clear_object (&channel);
+  for (i = 0; i < problems->len; i++)
+    chat->callbacks.problem (g_ptr_array_index (problems, i), chat->user_data);
+  g_ptr_array_unref (problems);
   return G_SOURCE_REMOVE;
 }
 
