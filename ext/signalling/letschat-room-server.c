@@ -6,9 +6,16 @@
 
 /* The room server. One Connection per WebSocket, one Room per room name:
  *
- *   SoupServer --/ws--> Connection --join--> Room { parties[0], parties[1] }
- *                          |                          |
- *                          +--signal--(add "from")--> other party
+ *   SoupServer --/ws handshake--> LetsChatWebSocket (on the socket loop)
+ *                                    |
+ *                                Connection --join--> Room { parties[0],
+ *                                    |                       parties[1] }
+ *                                    +--signal--(add "from")--> other party
+ *
+ * libsoup serves the page and answers the WebSocket handshake; the socket
+ * is then taken over by letschat-websocket.c on one epoll set
+ * (letschat-socket-loop.c), so that an idle party costs no work on each
+ * main-loop iteration and little memory (docs/performance.md).
  *
  * Nothing a client sends may crash the server or reach another room: every
  * frame is size-checked, rate-limited and fully validated by
@@ -20,7 +27,9 @@
 #include "letschat-room-server.h"
 #include "letschat-room-server-private.h"
 #include "letschat-protocol.h"
+#include "letschat-socket-loop.h"
 #include "letschat-web-resources.h"
+#include "letschat-websocket.h"
 
 #include <libsoup/soup.h>
 #include <string.h>
@@ -29,20 +38,20 @@
 #define DEFAULT_RATE_LIMIT 50.0
 #define DEFAULT_RATE_BURST 200
 
-/* WebSocket close codes (RFC 6455) */
-#define CLOSE_POLICY_VIOLATION 1008
+#define CLOSE_POLICY_VIOLATION LETSCHAT_WEBSOCKET_CLOSE_POLICY_VIOLATION
 
-/* libsoup closes the socket (1009) on frames over its own limit. We set it
- * well above ours so that an oversize message gets a polite `too-large` and
- * the socket survives; only frames over this factor are cut off. */
-#define SOUP_PAYLOAD_FACTOR 4
+/* The WebSocket layer closes the socket (1009) on messages over its own
+ * limit. It is set well above ours so that an oversize message gets a
+ * polite `too-large` and the socket survives; only messages over this
+ * factor are cut off. */
+#define WEBSOCKET_PAYLOAD_FACTOR 4
 
 typedef struct _Room Room;
 
 typedef struct
 {
   LetsChatRoomServer *server;
-  SoupWebsocketConnection *ws;
+  LetsChatWebSocket *ws;
   gchar *id;
   gchar *name;
   gchar *remote;                /* address, for log lines */
@@ -58,6 +67,7 @@ typedef struct
   guint dropped;                /* messages dropped since told */
 
   gint64 last_heard_us;         /* last message or pong from the client */
+  guint ping_slot;              /* pinged when the second count hits it */
 
   /* A connection without a socket (ws NULL), for the fuzzer: replies go
    * to send_func, and closing only marks it closed. */
@@ -79,7 +89,9 @@ struct _LetsChatRoomServer
   GObject parent;
 
   SoupServer *soup;
+  LetsChatSocketLoop *socket_loop;
   GHashTable *connections;      /* Connection* set, owns */
+  GHashTable *refused;          /* LetsChatWebSocket* told why, closing */
   GHashTable *rooms;            /* name -> Room*, owns */
   GHashTable *room_secrets;     /* name -> secret set at start-up */
   JsonArray *ice_servers;
@@ -92,6 +104,7 @@ struct _LetsChatRoomServer
   guint ping_interval;          /* s */
   guint ping_timeout;           /* s, 0: never */
   GSource *liveness_check;
+  guint64 liveness_ticks;
 
   GTlsCertificate *tls_certificate;
   guint join_timeout;           /* s, 0: never */
@@ -173,8 +186,7 @@ connection_is_open (Connection * conn)
 {
   if (conn->ws == NULL)
     return conn->virtual_close_code == 0;
-  return soup_websocket_connection_get_state (conn->ws) ==
-      SOUP_WEBSOCKET_STATE_OPEN;
+  return letschat_websocket_get_state (conn->ws) == LETSCHAT_WEBSOCKET_OPEN;
 }
 
 static void
@@ -185,11 +197,8 @@ send_text (Connection * conn, const gchar * text)
       conn->send_func (text, conn->send_data);
     return;
   }
-  /* A party may be half-way through closing; libsoup asserts on sending to
-   * a socket that is not open. */
-  if (soup_websocket_connection_get_state (conn->ws) ==
-      SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_send_text (conn->ws, text);
+  /* does nothing once the party is closing */
+  letschat_websocket_send_text (conn->ws, text, -1);
 }
 
 /* @room: the room the request was about, for the log line */
@@ -340,64 +349,63 @@ connection_take_previous_id (Connection * conn, const gchar * id)
 }
 
 static void
-on_pong (SoupWebsocketConnection * ws, GBytes * message, gpointer user_data)
+on_pong (LetsChatWebSocket * ws, gpointer user_data)
 {
   Connection *conn = user_data;
 
   conn->last_heard_us = g_get_monotonic_time ();
 }
 
-/* A party whose machine vanished (lid closed, network gone) never closes
+/* Once a second, for every socket: a ping when its turn comes (each has
+ * its own second of the ping interval, so that pings are spread out rather
+ * than sent to everybody at once), and the timeouts below. One timer for
+ * all rather than one per socket: see letschat-websocket.c.
+ *
+ * A party whose machine vanished (lid closed, network gone) never closes
  * its socket: without an answer to our pings for ping-timeout seconds it
  * is closed, which frees its seat and tells the other party peer-left. */
 static gboolean
 check_liveness (gpointer user_data)
 {
   LetsChatRoomServer *self = user_data;
-  gint64 limit = g_get_monotonic_time () -
-      (gint64) self->ping_timeout * G_USEC_PER_SEC;
-  g_autoptr (GPtrArray) dead = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 now = g_get_monotonic_time ();
+  gint64 limit = now - (gint64) self->ping_timeout * G_USEC_PER_SEC;
+  gint64 join_limit = now - (gint64) self->join_timeout * G_USEC_PER_SEC;
+  guint slot = self->ping_interval ?
+      self->liveness_ticks++ % self->ping_interval : 0;
   GHashTableIter iter;
   Connection *conn;
-  guint i;
 
-  g_autoptr (GPtrArray) idle = g_ptr_array_new_with_free_func (g_object_unref);
-  gint64 join_limit = g_get_monotonic_time () -
-      (gint64) self->join_timeout * G_USEC_PER_SEC;
-
+  /* Closing only starts the close handshake ("closed" comes later), so
+   * the table does not change under the iteration. */
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL)) {
-    if (conn->ws == NULL)
+    if (conn->ws == NULL || !connection_is_open (conn))
       continue;
     /* A socket that never joins only holds a slot of max-connections and
      * max-per-ip: an attacker could fill them with idle sockets. */
     if (self->join_timeout > 0 && !conn->ever_joined
-        && conn->connected_us < join_limit
-        && soup_websocket_connection_get_state (conn->ws) ==
-        SOUP_WEBSOCKET_STATE_OPEN) {
+        && conn->connected_us < join_limit) {
       g_info ("timeout id=%s addr=%s: no join within %u s", conn->id,
           conn->remote, self->join_timeout);
-      g_ptr_array_add (idle, g_object_ref (conn->ws));
+      letschat_websocket_close (conn->ws, CLOSE_POLICY_VIOLATION,
+          "no join in time");
       continue;
     }
-    if (self->ping_timeout > 0 && conn->last_heard_us < limit &&
-        soup_websocket_connection_get_state (conn->ws) ==
-        SOUP_WEBSOCKET_STATE_OPEN) {
+    if (self->ping_timeout > 0 && conn->last_heard_us < limit) {
       g_info ("timeout id=%s addr=%s: no answer for %u s", conn->id,
           conn->remote, self->ping_timeout);
       /* Its seat is free now, not when the close handshake (which a dead
        * party never answers) gives up. */
       connection_leave_room (conn, "timeout");
-      g_ptr_array_add (dead, g_object_ref (conn->ws));
+      letschat_websocket_close (conn->ws, LETSCHAT_WEBSOCKET_CLOSE_GOING_AWAY,
+          "no answer to pings");
+      continue;
     }
+    if (self->ping_interval > 0
+        && conn->ping_slot % self->ping_interval == slot)
+      letschat_websocket_ping (conn->ws);
   }
-  /* Closing may end in on_closed(), which changes the table. */
-  for (i = 0; i < dead->len; i++)
-    soup_websocket_connection_close (g_ptr_array_index (dead, i),
-        SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "no answer to pings");
-  for (i = 0; i < idle->len; i++)
-    soup_websocket_connection_close (g_ptr_array_index (idle, i),
-        CLOSE_POLICY_VIOLATION, "no join in time");
   return G_SOURCE_CONTINUE;
 }
 
@@ -579,7 +587,7 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
           conn->remote);
       connection_leave_room (conn, "rate-limited");
       if (conn->ws)
-        soup_websocket_connection_close (conn->ws, CLOSE_POLICY_VIOLATION,
+        letschat_websocket_close (conn->ws, CLOSE_POLICY_VIOLATION,
             "rate limit exceeded");
       else
         conn->virtual_close_code = CLOSE_POLICY_VIOLATION;
@@ -635,21 +643,18 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
 }
 
 static void
-on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
-    gpointer user_data)
+on_message (LetsChatWebSocket * ws, gboolean is_text, const gchar * data,
+    gsize size, gpointer user_data)
 {
-  gsize size;
-  const gchar *text = g_bytes_get_data (bytes, &size);
-
-  connection_receive (user_data, type == SOUP_WEBSOCKET_DATA_TEXT, text, size);
+  connection_receive (user_data, is_text, data, size);
 }
 
 static void
 connection_free (Connection * conn)
 {
   if (conn->ws) {
-    g_signal_handlers_disconnect_by_data (conn->ws, conn);
-    g_object_unref (conn->ws);
+    letschat_websocket_set_callbacks (conn->ws, NULL, NULL);
+    letschat_websocket_unref (conn->ws);
   }
   g_free (conn->id);
   g_free (conn->name);
@@ -669,29 +674,40 @@ connection_free (Connection * conn)
 }
 
 static void
-on_closed (SoupWebsocketConnection * ws, gpointer user_data)
+on_closed (LetsChatWebSocket * ws, gpointer user_data)
 {
   Connection *conn = user_data;
 
   connection_leave_room (conn, "closed");
   g_info ("disconnect id=%s addr=%s code=%u", conn->id, conn->remote,
-      soup_websocket_connection_get_close_code (ws));
+      letschat_websocket_get_close_code (ws));
   /* frees conn */
   g_hash_table_remove (conn->server->connections, conn);
 }
 
+static const LetsChatWebSocketCallbacks connection_callbacks = {
+  on_message, on_pong, on_closed
+};
+
 static void
-on_refused_closed (SoupWebsocketConnection * ws, gpointer user_data)
+on_refused_closed (LetsChatWebSocket * ws, gpointer user_data)
 {
-  g_object_unref (ws);
+  LetsChatRoomServer *self = user_data;
+
+  /* unrefs ws */
+  g_hash_table_remove (self->refused, ws);
 }
 
+static const LetsChatWebSocketCallbacks refused_callbacks = {
+  NULL, NULL, on_refused_closed
+};
+
 /* Over a limit: the party is told why in an `error` (its client shows it)
- * and the socket is closed (1008: libsoup 3.2 takes 1013 "try again
+ * and the socket is closed (1008: libsoup 3.2 clients take 1013 "try again
  * later" for a protocol error). */
 static void
-refuse_connection (SoupWebsocketConnection * ws, const gchar * ip,
-    const gchar * message)
+refuse_connection (LetsChatRoomServer * self, LetsChatWebSocket * ws,
+    const gchar * ip, const gchar * message)
 {
   g_autofree gchar *text = letschat_protocol_build_error
       (LETSCHAT_ERROR_RATE_LIMITED, message);
@@ -699,20 +715,25 @@ refuse_connection (SoupWebsocketConnection * ws, const gchar * ip,
   g_info ("refused connection addr=%s code=%s: %s", ip,
       LETSCHAT_ERROR_RATE_LIMITED, message);
   /* held until the close handshake is over */
-  g_object_ref (ws);
-  g_signal_connect (ws, "closed", G_CALLBACK (on_refused_closed), NULL);
-  soup_websocket_connection_send_text (ws, text);
-  soup_websocket_connection_close (ws, CLOSE_POLICY_VIOLATION, "over a limit");
+  g_hash_table_add (self->refused, ws);
+  letschat_websocket_start (ws, &refused_callbacks, self);
+  letschat_websocket_send_text (ws, text, -1);
+  letschat_websocket_close (ws, CLOSE_POLICY_VIOLATION, "over a limit");
 }
 
+/* The handshake's answer (101) has gone out: from here on the socket is
+ * ours, not libsoup's. */
 static void
-on_websocket (SoupServer * soup, SoupServerMessage * message,
-    const char *path, SoupWebsocketConnection * ws, gpointer user_data)
+on_upgraded (SoupServerMessage * message, gpointer user_data)
 {
   LetsChatRoomServer *self = user_data;
   Connection *conn;
   GSocketAddress *addr = soup_server_message_get_remote_address (message);
+  GSocket *socket = soup_server_message_get_socket (message);
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree gchar *ip = NULL;
+  LetsChatWebSocket *ws;
   guint n_from_ip;
 
   if (G_IS_INET_SOCKET_ADDRESS (addr))
@@ -720,29 +741,43 @@ on_websocket (SoupServer * soup, SoupServerMessage * message,
         (G_INET_SOCKET_ADDRESS (addr)));
   else
     ip = g_strdup ("?");
-  n_from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_ip, ip));
 
+  /* The message goes away with the connection it is stolen from. */
+  g_object_ref (message);
+  stream = soup_server_message_steal_connection (message);
+  ws = letschat_websocket_new (self->socket_loop, stream, socket,
+      self->tls_certificate != NULL,
+      (guint64) self->max_message_size * WEBSOCKET_PAYLOAD_FACTOR, &error);
+  g_object_unref (message);
+  if (ws == NULL) {
+    g_warning ("Dropped a connection from %s: %s", ip, error->message);
+    return;
+  }
+
+  n_from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_ip, ip));
   if (g_hash_table_size (self->connections) >= self->max_connections) {
     g_autofree gchar *why = g_strdup_printf ("The server is at its maximum "
         "of %u connections; try again later.", self->max_connections);
-    refuse_connection (ws, ip, why);
+    refuse_connection (self, ws, ip, why);
     return;
   }
   if (n_from_ip >= self->max_per_ip) {
     g_autofree gchar *why = g_strdup_printf ("Too many connections from "
         "your address (at most %u); close some and try again.",
         self->max_per_ip);
-    refuse_connection (ws, ip, why);
+    refuse_connection (self, ws, ip, why);
     return;
   }
 
   conn = g_new0 (Connection, 1);
   conn->server = self;
-  conn->ws = g_object_ref (ws);
+  conn->ws = ws;
   conn->id = random_hex (16);
   conn->tokens = self->rate_burst;
   conn->last_refill_us = g_get_monotonic_time ();
   conn->connected_us = conn->last_refill_us;
+  conn->last_heard_us = conn->last_refill_us;
+  conn->ping_slot = g_random_int ();
   conn->ip = g_strdup (ip);
   g_hash_table_insert (self->per_ip, g_strdup (ip),
       GUINT_TO_POINTER (n_from_ip + 1));
@@ -751,20 +786,26 @@ on_websocket (SoupServer * soup, SoupServerMessage * message,
         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)));
   else
     conn->remote = g_strdup ("?");
-
-  soup_websocket_connection_set_max_incoming_payload_size (ws,
-      (guint64) self->max_message_size * SOUP_PAYLOAD_FACTOR);
-  /* Pings keep NATs open and find dead peers (see check_liveness); libsoup
-   * answers the peer's pings on its own. */
-  soup_websocket_connection_set_keepalive_interval (ws, self->ping_interval);
-  conn->last_heard_us = g_get_monotonic_time ();
-
-  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
-  g_signal_connect (ws, "pong", G_CALLBACK (on_pong), conn);
-  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
   g_hash_table_add (self->connections, conn);
 
   g_info ("connect id=%s addr=%s", conn->id, conn->remote);
+  /* Pings keep NATs open and find dead peers (check_liveness); pings
+   * from the peer are answered by the WebSocket layer. */
+  letschat_websocket_start (ws, &connection_callbacks, conn);
+}
+
+/* A WebSocket handshake that passed on_early_ws(). libsoup checks it and
+ * writes the answer; no extension is offered (a signal is a few hundred
+ * bytes: compression would cost more CPU than it saves). */
+static void
+on_ws_request (SoupServer * soup, SoupServerMessage * message,
+    const char *path, GHashTable * query, gpointer user_data)
+{
+  if (!soup_websocket_server_process_handshake (message, NULL, NULL, NULL,
+          NULL))
+    return;                     /* libsoup set the error status */
+  g_signal_connect_object (message, "wrote-informational",
+      G_CALLBACK (on_upgraded), user_data, 0);
 }
 
 /* The browser client (web/), compiled in as a GResource. Every room path
@@ -900,6 +941,8 @@ letschat_room_server_init (LetsChatRoomServer * self)
       (GDestroyNotify) connection_free, NULL);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       (GDestroyNotify) room_free);
+  self->refused = g_hash_table_new_full (NULL, NULL,
+      (GDestroyNotify) letschat_websocket_unref, NULL);
   self->room_secrets = g_hash_table_new_full (g_str_hash, g_str_equal,
       g_free, g_free);
   self->ice_servers = json_array_new ();
@@ -922,11 +965,14 @@ letschat_room_server_dispose (GObject * object)
 
   letschat_room_server_shutdown (self);
   /* Connections whose close handshake is still running are dropped
-   * here: the sockets go away with their SoupWebsocketConnection. */
+   * here: the sockets go away with their LetsChatWebSocket, all before
+   * the loop that watches them. */
   g_hash_table_remove_all (self->connections);
+  g_hash_table_remove_all (self->refused);
   g_hash_table_remove_all (self->rooms);
   self->waiting_stranger = NULL;
   g_clear_object (&self->soup);
+  g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);
 
   G_OBJECT_CLASS (letschat_room_server_parent_class)->dispose (object);
 }
@@ -937,6 +983,7 @@ letschat_room_server_finalize (GObject * object)
   LetsChatRoomServer *self = LETSCHAT_ROOM_SERVER (object);
 
   g_hash_table_unref (self->connections);
+  g_hash_table_unref (self->refused);
   g_hash_table_unref (self->rooms);
   g_hash_table_unref (self->room_secrets);
   g_hash_table_unref (self->per_ip);
@@ -1331,14 +1378,16 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   if (!resolve_host (host, &address, error))
     return FALSE;
 
+  self->socket_loop = letschat_socket_loop_new (NULL, error);
+  if (self->socket_loop == NULL)
+    return FALSE;
   self->soup = soup_server_new ("server-header", "letschat ",
       "tls-certificate", self->tls_certificate, NULL);
   soup_server_add_handler (self->soup, "/", on_http, self, NULL);
   /* Origin NULL here: on_early_ws() checks it, with the server's own
    * page and allowed-origins. */
   soup_server_add_early_handler (self->soup, "/ws", on_early_ws, self, NULL);
-  soup_server_add_websocket_handler (self->soup, "/ws", NULL, NULL,
-      on_websocket, self, NULL);
+  soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
 
   socket_address = g_inet_socket_address_new (address, port);
   if (!listen_with_backlog (self->soup, socket_address,
@@ -1348,11 +1397,13 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
     g_set_error (error, listen_error->domain, listen_error->code,
         "Could not listen on %s:%u: %s", ip, port, listen_error->message);
     g_clear_object (&self->soup);
+    g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);
     return FALSE;
   }
 
   self->port = bound_port (self->soup);
-  if (self->ping_timeout > 0 || self->join_timeout > 0) {
+  if (self->ping_interval > 0 || self->ping_timeout > 0
+      || self->join_timeout > 0) {
     self->liveness_check = g_timeout_source_new_seconds (1);
     g_source_set_callback (self->liveness_check, check_liveness, self, NULL);
     g_source_attach (self->liveness_check,
@@ -1374,8 +1425,6 @@ letschat_room_server_shutdown (LetsChatRoomServer * self)
 {
   GHashTableIter iter;
   Connection *conn;
-  g_autoptr (GPtrArray) sockets = NULL;
-  guint i;
 
   g_return_if_fail (LETSCHAT_IS_ROOM_SERVER (self));
 
@@ -1384,23 +1433,14 @@ letschat_room_server_shutdown (LetsChatRoomServer * self)
     g_clear_pointer (&self->liveness_check, g_source_unref);
   }
 
-  /* Connections stay in the table until libsoup reports them closed, so
-   * that callers can wait for the close handshakes (n_connections). The
-   * sockets are collected first because closing one may end up in
-   * on_closed(), which changes the table. */
-  sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  /* Connections stay in the table until their sockets are closed, so that
+   * callers can wait for the close handshakes (n_connections). Closing
+   * only starts the handshake, so the table does not change here. */
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL))
     if (conn->ws)
-      g_ptr_array_add (sockets, g_object_ref (conn->ws));
-
-  for (i = 0; i < sockets->len; i++) {
-    SoupWebsocketConnection *ws = g_ptr_array_index (sockets, i);
-
-    if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+      letschat_websocket_close (conn->ws, LETSCHAT_WEBSOCKET_CLOSE_GOING_AWAY,
           "server shutting down");
-  }
 
   if (self->soup)
     soup_server_disconnect (self->soup);
