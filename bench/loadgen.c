@@ -5,8 +5,15 @@
  */
 
 /* loadgen: the load generator of the room-server benchmark (bench/server.sh).
- * Every socket lives in this one process, on one GMainContext, so that one
- * core drives thousands of parties and the other is left to the server.
+ * Every socket lives in this one process. The rooms are dealt round-robin to
+ * --threads worker threads, each with its own GMainContext and SoupSession:
+ * GLib walks every source of a context and polls every descriptor on each
+ * wake-up, so with one context for all sockets the generator's own cost per
+ * wake-up grew with the number of open sockets, and above a few thousand
+ * sockets its latencies were mostly its own delay. A worker's context holds
+ * only its share. The main thread only orchestrates (phases, the server's
+ * RSS and CPU): it never touches a worker's rooms or sockets, but runs small
+ * functions on the worker's thread and waits for them (worker_call_all()).
  *
  * A room is two parties, A and B, running this script (the protocol's
  * roles: the second to join offers):
@@ -18,7 +25,8 @@
  *
  * Relay latency is the time from handing a signal to libsoup until the
  * other party's "message" signal: the server relays a party's signals in
- * order, so each party keeps a FIFO of its send times.
+ * order, so each party keeps a FIFO of its send times. Both parties of a
+ * room are on the same worker, so both times come from one thread.
  *
  * Modes (one JSON object on stdout, progress on stderr):
  *   ramp       rooms added level by level and held (each does the script up
@@ -28,24 +36,33 @@
  *   latency    --rooms rooms cycle through the whole script at --rate
  *              messages per second for --duration seconds
  *   saturate   the same with no rate, as fast as the server answers (at most
- *              --window messages in flight) */
+ *              --window messages in flight)
+ * The rate, the window and the handshakes in flight are for the whole
+ * process: each worker gets the share of its rooms. Counters are summed and
+ * latencies merged over the workers before percentiles. */
 
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RING 64                 /* signals one party may have in flight */
 #define N_ICE 20                /* both parties' candidates */
-/* Handshakes at once. Before d0e139c letschat-server listened with a
- * backlog of 10 and more than that got resets; Node's is 511. */
+/* Handshakes at once, over all workers. Before d0e139c letschat-server
+ * listened with a backlog of 10 and more than that got resets; Node's is
+ * 511. */
 #define CONNECTS_IN_FLIGHT 64
 #define CONNECT_TRIES 3
+/* how often the main thread looks at the workers' progress while it waits */
+#define POLL_US (10 * 1000)
+/* a worker's shortest time between two main-loop iterations */
+#define ITERATION_US 1000
 
 typedef struct _Room Room;
-typedef struct _Loadgen Loadgen;
+typedef struct _Worker Worker;
 
 typedef struct
 {
@@ -82,7 +99,7 @@ typedef enum
 
 struct _Room
 {
-  Loadgen *lg;
+  Worker *w;
   gchar join[96];
   Party party[2];
   Step step;
@@ -92,10 +109,25 @@ struct _Room
   gboolean queued;
 };
 
-struct _Loadgen
+/* A worker's counters. Only its thread writes them; the main thread gets
+ * copies through worker_call_all() and sums them. */
+typedef struct
 {
-  SoupSession *session;
-  gchar *url;
+  guint rooms, to_connect;      /* filled in by the copy */
+  guint connecting, connected, connect_failed, connect_retried, closed;
+  /* sent, relayed, received and cycles count from the phase's start */
+  guint64 sent, relayed, received, errors, cycles, held;
+} Stats;
+
+struct _Worker
+{
+  guint id, n_workers;          /* rooms id, id + n_workers, ... are ours */
+  gdouble max_cpu;              /* cores all workers may take together */
+  GThread *thread;
+  GMainContext *context;
+  gboolean quit;
+  SoupSession *session;         /* made on the worker's thread */
+  const gchar *url;
   GPtrArray *rooms;
   GQueue ready;                 /* rooms that can send their next step */
   gboolean hold;                /* ramp: rooms stop at STEP_HELD */
@@ -103,17 +135,31 @@ struct _Loadgen
 
   /* connecting */
   GQueue to_connect;
-  guint connecting, connected, connect_failed, connect_retried, closed;
+  guint connects_max;           /* this worker's share of the handshakes */
 
-  /* the phase being measured */
+  Stats st;
+
+  /* the phase being measured: this worker's share of it */
+  gboolean pumping;
   gdouble rate;                 /* messages/s, 0: as fast as possible */
   guint window;
   gint64 phase_start_us;
-  guint64 sent, relayed, received, errors, cycles, held, inflight;
+  guint64 inflight;
   GArray *latencies;            /* guint32 us */
-  guint errors_printed;
   GSource *pump;
 };
+
+/* the main thread's view */
+typedef struct
+{
+  Worker **workers;
+  guint n_workers;
+  guint n_rooms;                /* rooms asked for so far, in all */
+  guint window;
+} Loadgen;
+
+static gboolean debug;
+static gint errors_printed;     /* over all workers, atomic */
 
 static const gchar *offer_json, *answer_json;
 static const gchar ice_json[] = "{\"type\":\"signal\",\"data\":{\"ice\":"
@@ -198,19 +244,22 @@ self_cpu_s (void)
       (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+
+/* ---- on a worker's thread ---- */
+
 static void
 room_ready (Room * room)
 {
   if (!room->queued) {
     room->queued = TRUE;
-    g_queue_push_tail (&room->lg->ready, room);
+    g_queue_push_tail (&room->w->ready, room);
   }
 }
 
 static void
 party_send (Party * party, const gchar * text, gboolean is_signal)
 {
-  Loadgen *lg = party->room->lg;
+  Worker *w = party->room->w;
 
   if (party->ws == NULL || soup_websocket_connection_get_state (party->ws)
       != SOUP_WEBSOCKET_STATE_OPEN)
@@ -221,10 +270,10 @@ party_send (Party * party, const gchar * text, gboolean is_signal)
         g_get_monotonic_time ();
     party->count++;
     party->room->pending++;
-    lg->inflight++;
+    w->inflight++;
   }
   soup_websocket_connection_send_text (party->ws, text);
-  lg->sent++;
+  w->st.sent++;
 }
 
 /* Sends the room's next message. Returns TRUE if the room may send again
@@ -232,18 +281,18 @@ party_send (Party * party, const gchar * text, gboolean is_signal)
 static gboolean
 room_step (Room * room)
 {
-  Loadgen *lg = room->lg;
+  Worker *w = room->w;
   Party *a = &room->party[0], *b = &room->party[1];
 
   switch (room->step) {
     case STEP_JOIN_A:
       room->wait = WAIT_WELCOME_A;
-      lg->inflight++;
+      w->inflight++;
       party_send (a, room->join, FALSE);
       return FALSE;
     case STEP_JOIN_B:
       room->wait = WAIT_WELCOME_B;
-      lg->inflight++;
+      w->inflight++;
       party_send (b, room->join, FALSE);
       return FALSE;
     case STEP_OFFER:
@@ -263,13 +312,13 @@ room_step (Room * room)
       return FALSE;
     case STEP_LEAVE_B:
       room->wait = WAIT_PEER_LEFT;
-      lg->inflight++;
+      w->inflight++;
       party_send (b, leave_json, FALSE);
       return FALSE;
     case STEP_LEAVE_A:
       party_send (a, leave_json, FALSE);
       room->step = STEP_JOIN_A;
-      lg->cycles++;
+      w->st.cycles++;
       return TRUE;
     case STEP_HELD:
       /* a call's later candidates (the probe of ramp mode) */
@@ -283,26 +332,26 @@ room_step (Room * room)
 static void
 room_advance (Room * room, Step next)
 {
-  Loadgen *lg = room->lg;
+  Worker *w = room->w;
 
   room->wait = WAIT_NONE;
   room->step = next;
   if (next == STEP_HELD) {
-    lg->held++;
-    if (!lg->probe)
+    w->st.held++;
+    if (!w->probe)
       return;
   }
   room_ready (room);
 }
 
 static void
-pump_once (Loadgen * lg, guint64 budget)
+pump_once (Worker * w, guint64 budget)
 {
-  while (budget > 0 && !g_queue_is_empty (&lg->ready)) {
-    Room *room = g_queue_pop_head (&lg->ready);
+  while (budget > 0 && !g_queue_is_empty (&w->ready)) {
+    Room *room = g_queue_pop_head (&w->ready);
 
     room->queued = FALSE;
-    if (room->step == STEP_HELD && !lg->probe)
+    if (room->step == STEP_HELD && !w->probe)
       continue;
     if (room_step (room))
       room_ready (room);
@@ -311,32 +360,32 @@ pump_once (Loadgen * lg, guint64 budget)
 }
 
 static guint64
-pump_budget (Loadgen * lg)
+pump_budget (Worker * w)
 {
-  if (lg->rate > 0) {
-    gdouble due = lg->rate * (g_get_monotonic_time () - lg->phase_start_us)
+  if (w->rate > 0) {
+    gdouble due = w->rate * (g_get_monotonic_time () - w->phase_start_us)
         / 1e6;
 
     /* open loop: a stall is caught up, but in bursts of at most 100 */
-    return due > lg->sent ? MIN ((guint64) (due - lg->sent), 100) : 0;
+    return due > w->st.sent ? MIN ((guint64) (due - w->st.sent), 100) : 0;
   }
-  return lg->inflight < lg->window ? lg->window - lg->inflight : 0;
+  return w->inflight < w->window ? w->window - w->inflight : 0;
 }
 
 static gboolean
 on_pump (gpointer user_data)
 {
-  Loadgen *lg = user_data;
+  Worker *w = user_data;
 
-  pump_once (lg, pump_budget (lg));
+  pump_once (w, pump_budget (w));
   return G_SOURCE_CONTINUE;
 }
 
 static void
-record_error (Loadgen * lg, const gchar * what)
+record_error (Worker * w, const gchar * what)
 {
-  lg->errors++;
-  if (lg->errors_printed++ < 5)
+  w->st.errors++;
+  if (g_atomic_int_add (&errors_printed, 1) < 5)
     g_printerr ("loadgen: %s\n", what);
 }
 
@@ -359,13 +408,13 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
 {
   Party *party = user_data;
   Room *room = party->room;
-  Loadgen *lg = room->lg;
+  Worker *w = room->w;
   gsize size;
   const gchar *text = g_bytes_get_data (bytes, &size);
   const gchar *kind = message_type (text, size);
 
-  lg->received++;
-  if (g_getenv ("LOADGEN_DEBUG"))
+  w->st.received++;
+  if (debug)
     g_printerr ("%c< %.*s\n", "AB"[party->index], (int) MIN (size, 100), text);
   if (g_str_has_prefix (kind, "signal\"")) {
     Party *from = &room->party[!party->index];
@@ -373,43 +422,45 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
     guint32 us;
 
     if (from->count == 0) {
-      record_error (lg, "a signal nobody sent");
+      record_error (w, "a signal nobody sent");
       return;
     }
     us = now - from->sent_us[from->head];
     from->head = (from->head + 1) % RING;
     from->count--;
     room->pending--;
-    lg->inflight--;
-    lg->relayed++;
-    g_array_append_val (lg->latencies, us);
+    w->inflight--;
+    w->st.relayed++;
+    g_array_append_val (w->latencies, us);
 
     if (room->wait == WAIT_OFFER && party->index == 0)
       room_advance (room, STEP_ANSWER);
     else if (room->wait == WAIT_ANSWER && party->index == 1)
       room_advance (room, STEP_ICE);
     else if (room->wait == WAIT_ICE && room->pending == 0)
-      room_advance (room, lg->hold ? STEP_HELD : STEP_LEAVE_B);
+      room_advance (room, w->hold ? STEP_HELD : STEP_LEAVE_B);
   } else if (g_str_has_prefix (kind, "welcome\"")) {
-    lg->inflight--;
+    w->inflight--;
     if (room->wait == WAIT_WELCOME_A && party->index == 0)
       room_advance (room, STEP_JOIN_B);
     else if (room->wait == WAIT_WELCOME_B && party->index == 1)
       room_advance (room, STEP_OFFER);
   } else if (g_str_has_prefix (kind, "peer-left\"")) {
     if (room->wait == WAIT_PEER_LEFT && party->index == 0) {
-      lg->inflight--;
+      w->inflight--;
       room_advance (room, STEP_LEAVE_A);
     }
   } else if (g_str_has_prefix (kind, "error\"")) {
     g_autofree gchar *copy = g_strndup (text, MIN (size, 300));
 
-    record_error (lg, copy);
+    record_error (w, copy);
   } else if (!g_str_has_prefix (kind, "peer-joined\"")) {
-    record_error (lg, "a message of an unknown type");
+    record_error (w, "a message of an unknown type");
   }
-  if (lg->rate == 0)
-    pump_once (lg, pump_budget (lg));
+  /* saturate: an answer frees room in the window at once, not at the next
+   * tick of the pump */
+  if (w->pumping && w->rate == 0)
+    pump_once (w, pump_budget (w));
 }
 
 static void
@@ -417,150 +468,410 @@ on_closed (SoupWebsocketConnection * ws, gpointer user_data)
 {
   Party *party = user_data;
 
-  party->room->lg->closed++;
+  party->room->w->st.closed++;
 }
 
-static void connect_next (Loadgen * lg);
+static void connect_next (Worker * w);
 
 static void
 on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
 {
   Party *party = user_data;
-  Loadgen *lg = party->room->lg;
+  Worker *w = party->room->w;
   g_autoptr (GError) error = NULL;
 
-  lg->connecting--;
+  w->st.connecting--;
   party->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source),
       result, &error);
   if (party->ws == NULL && ++party->tries < CONNECT_TRIES) {
-    lg->connect_retried++;
-    g_queue_push_tail (&lg->to_connect, party);
+    w->st.connect_retried++;
+    g_queue_push_tail (&w->to_connect, party);
   } else if (party->ws == NULL) {
     g_autofree gchar *what = g_strdup_printf ("connect: %s", error->message);
 
-    lg->connect_failed++;
-    record_error (lg, what);
+    w->st.connect_failed++;
+    record_error (w, what);
   } else {
     /* the server pings; libsoup answers on its own */
     soup_websocket_connection_set_keepalive_interval (party->ws, 0);
     g_signal_connect (party->ws, "message", G_CALLBACK (on_message), party);
     g_signal_connect (party->ws, "closed", G_CALLBACK (on_closed), party);
-    lg->connected++;
+    w->st.connected++;
     /* ramp: a room joins as soon as both its parties are connected, not
      * when the whole level is (the server closes sockets that do not join
      * within its join-timeout) */
-    if (lg->hold && party->room->step == STEP_JOIN_A
+    if (w->hold && party->room->step == STEP_JOIN_A
         && party->room->party[!party->index].ws)
       room_ready (party->room);
   }
-  connect_next (lg);
+  connect_next (w);
 }
 
 static void
-connect_next (Loadgen * lg)
+connect_next (Worker * w)
 {
-  while (lg->connecting < CONNECTS_IN_FLIGHT
-      && !g_queue_is_empty (&lg->to_connect)) {
-    Party *party = g_queue_pop_head (&lg->to_connect);
-    g_autoptr (SoupMessage) msg = soup_message_new ("GET", lg->url);
+  while (w->st.connecting < w->connects_max
+      && !g_queue_is_empty (&w->to_connect)) {
+    Party *party = g_queue_pop_head (&w->to_connect);
+    g_autoptr (SoupMessage) msg = soup_message_new ("GET", w->url);
 
-    lg->connecting++;
-    soup_session_websocket_connect_async (lg->session, msg, NULL, NULL,
+    w->st.connecting++;
+    soup_session_websocket_connect_async (w->session, msg, NULL, NULL,
         G_PRIORITY_DEFAULT, NULL, on_connected, party);
   }
 }
 
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static gpointer
+worker_main (gpointer user_data)
+{
+  Worker *w = user_data;
+
+  /* the session, its connections and their sources belong to the
+   * thread-default context of the thread that makes them */
+  g_main_context_push_thread_default (w->context);
+  /* Handshakes only count against these limits until libsoup hands the
+   * connection to the WebSocket; the defaults (10, 2 per host) would
+   * serialize them. */
+  w->session = soup_session_new_with_options ("max-conns", 100000,
+      "max-conns-per-host", 100000, "timeout", 0, "idle-timeout", 0, NULL);
+  /* An iteration costs in proportion to the worker's sockets, however
+   * little is ready, so the worker lets what arrives gather: it starts an
+   * iteration at most every ITERATION_US (the pump's tick), and after one
+   * that took C of CPU time, waits until C * n_workers / max_cpu has passed,
+   * so that the workers take at most max_cpu cores in all and leave the
+   * rest to the server. Without that, 8 workers on 2 cores woke for nearly
+   * every message and starved the server (p99 34-85 ms against 4 ms). A
+   * worker with nothing to do blocks in poll() as usual. */
+  while (!w->quit) {
+    gint64 start = g_get_monotonic_time (), cpu = thread_cpu_us (), rest;
+
+    g_main_context_iteration (w->context, TRUE);
+    cpu = thread_cpu_us () - cpu;
+    rest = start + MAX (ITERATION_US, cpu * w->n_workers / w->max_cpu)
+        - g_get_monotonic_time ();
+    if (rest > 0)
+      g_usleep (rest);
+  }
+  g_main_context_pop_thread_default (w->context);
+  return NULL;
+}
+
+/* What the main thread asks of the workers (run by worker_call_all()). */
+
+/* @data: guint, the rooms there are to be in all */
+static void
+op_add_rooms (Worker * w, gpointer data)
+{
+  guint n_rooms = *(guint *) data;
+  guint index;
+
+  while ((index = w->id + w->rooms->len * w->n_workers) < n_rooms) {
+    Room *room = g_new0 (Room, 1);
+    guint i;
+
+    room->w = w;
+    g_snprintf (room->join, sizeof (room->join),
+        "{\"type\":\"join\",\"room\":\"bench-%d-%u\"}", getpid (), index);
+    for (i = 0; i < 2; i++) {
+      room->party[i].room = room;
+      room->party[i].index = i;
+      g_queue_push_tail (&w->to_connect, &room->party[i]);
+    }
+    g_ptr_array_add (w->rooms, room);
+  }
+  connect_next (w);
+}
+
+typedef struct
+{
+  gdouble rate;
+  guint window;
+  gint64 start_us;
+  gboolean probe, all_ready;
+} Phase;
+
+/* @data: Phase[n_workers] */
+static void
+op_phase_begin (Worker * w, gpointer data)
+{
+  const Phase *phase = (const Phase *) data + w->id;
+  guint i;
+
+  w->rate = phase->rate;
+  w->window = phase->window;
+  w->probe = phase->probe;
+  w->st.sent = w->st.relayed = w->st.received = w->st.cycles = 0;
+  g_array_set_size (w->latencies, 0);
+  w->phase_start_us = phase->start_us;
+  if (phase->all_ready)
+    for (i = 0; i < w->rooms->len; i++)
+      room_ready (g_ptr_array_index (w->rooms, i));
+  w->pumping = TRUE;
+  if (w->pump == NULL) {
+    w->pump = g_timeout_source_new (1);
+    g_source_set_callback (w->pump, on_pump, w, NULL);
+    g_source_attach (w->pump, w->context);
+  }
+}
+
+static void
+op_phase_end (Worker * w, gpointer data)
+{
+  w->pumping = FALSE;
+  w->probe = FALSE;
+  if (w->pump) {
+    g_source_destroy (w->pump);
+    g_clear_pointer (&w->pump, g_source_unref);
+  }
+}
+
+/* @data: Stats[n_workers] */
+static void
+op_stats (Worker * w, gpointer data)
+{
+  Stats *st = (Stats *) data + w->id;
+
+  *st = w->st;
+  st->rooms = w->rooms->len;
+  st->to_connect = w->to_connect.length;
+}
+
+/* @data: GArray *[n_workers], each gets a copy of the worker's latencies */
+static void
+op_latencies (Worker * w, gpointer data)
+{
+  GArray **copies = data;
+
+  copies[w->id] = g_array_copy (w->latencies);
+}
+
+static void
+op_close_all (Worker * w, gpointer data)
+{
+  guint i, p;
+
+  for (i = 0; i < w->rooms->len; i++) {
+    Room *room = g_ptr_array_index (w->rooms, i);
+
+    for (p = 0; p < 2; p++)
+      if (room->party[p].ws && soup_websocket_connection_get_state
+          (room->party[p].ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (room->party[p].ws,
+            SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  }
+}
+
+static void
+op_quit (Worker * w, gpointer data)
+{
+  w->quit = TRUE;
+}
+
+/* ---- on the main thread ---- */
+
+typedef void (*WorkerFunc) (Worker * w, gpointer data);
+
+typedef struct
+{
+  WorkerFunc func;
+  gpointer data;
+  GMutex lock;
+  GCond cond;
+  guint pending;
+} Call;
+
+typedef struct
+{
+  Call *call;
+  Worker *w;
+} CallOne;
+
 static gboolean
-run_until (gboolean (*done) (Loadgen *), Loadgen * lg, gdouble timeout_s)
+call_dispatch (gpointer user_data)
+{
+  CallOne *one = user_data;
+  Call *call = one->call;
+
+  call->func (one->w, call->data);
+  g_mutex_lock (&call->lock);
+  if (--call->pending == 0)
+    g_cond_signal (&call->cond);
+  g_mutex_unlock (&call->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @func on every worker's own thread, all at once, and waits until
+ * each has returned. A worker's rooms, sockets and counters are only ever
+ * touched by its thread, so no lock is held while messages flow. An idle
+ * source rather than g_main_context_invoke(), which runs the function on
+ * the calling thread whenever it can acquire the context. */
+static void
+worker_call_all (Loadgen * lg, WorkerFunc func, gpointer data)
+{
+  Call call = { func, data };
+  CallOne *ones = g_new (CallOne, lg->n_workers);
+  guint i;
+
+  g_mutex_init (&call.lock);
+  g_cond_init (&call.cond);
+  call.pending = lg->n_workers;
+  for (i = 0; i < lg->n_workers; i++) {
+    GSource *idle = g_idle_source_new ();
+
+    ones[i].call = &call;
+    ones[i].w = lg->workers[i];
+    g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+    g_source_set_callback (idle, call_dispatch, &ones[i], NULL);
+    g_source_attach (idle, lg->workers[i]->context);
+    g_source_unref (idle);
+  }
+  g_mutex_lock (&call.lock);
+  while (call.pending > 0)
+    g_cond_wait (&call.cond, &call.lock);
+  g_mutex_unlock (&call.lock);
+  g_mutex_clear (&call.lock);
+  g_cond_clear (&call.cond);
+  g_free (ones);
+}
+
+/* the workers' counters, summed */
+static void
+get_stats (Loadgen * lg, Stats * total)
+{
+  g_autofree Stats *st = g_new0 (Stats, lg->n_workers);
+  guint i;
+
+  worker_call_all (lg, op_stats, st);
+  memset (total, 0, sizeof (*total));
+  for (i = 0; i < lg->n_workers; i++) {
+    total->rooms += st[i].rooms;
+    total->to_connect += st[i].to_connect;
+    total->connecting += st[i].connecting;
+    total->connected += st[i].connected;
+    total->connect_failed += st[i].connect_failed;
+    total->connect_retried += st[i].connect_retried;
+    total->closed += st[i].closed;
+    total->sent += st[i].sent;
+    total->relayed += st[i].relayed;
+    total->received += st[i].received;
+    total->errors += st[i].errors;
+    total->cycles += st[i].cycles;
+    total->held += st[i].held;
+  }
+}
+
+/* the workers' latencies of the phase, merged */
+static GArray *
+get_latencies (Loadgen * lg)
+{
+  g_autofree GArray **copies = g_new0 (GArray *, lg->n_workers);
+  GArray *all = g_array_new (FALSE, FALSE, sizeof (guint32));
+  guint i;
+
+  worker_call_all (lg, op_latencies, copies);
+  for (i = 0; i < lg->n_workers; i++) {
+    g_array_append_vals (all, copies[i]->data, copies[i]->len);
+    g_array_unref (copies[i]);
+  }
+  return all;
+}
+
+/* Waits until @done or @timeout_s; leaves the last counters in @total. */
+static gboolean
+wait_until (gboolean (*done) (const Stats *), Loadgen * lg, gdouble timeout_s,
+    Stats * total)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-  /* wakes the loop at the deadline: a quiet server sends nothing */
-  GSource *timer = g_timeout_source_new (timeout_s * 1000);
-  gboolean ok = TRUE;
 
-  g_source_set_dummy_callback (timer);
-  g_source_attach (timer, NULL);
-  while (!done (lg)) {
-    if (g_get_monotonic_time () >= deadline) {
-      ok = FALSE;
-      break;
-    }
-    g_main_context_iteration (NULL, TRUE);
+  for (;;) {
+    gint64 now;
+
+    get_stats (lg, total);
+    if (done (total))
+      return TRUE;
+    now = g_get_monotonic_time ();
+    if (now >= deadline)
+      return FALSE;
+    g_usleep (MIN (POLL_US, deadline - now));
   }
-  g_source_destroy (timer);
-  g_source_unref (timer);
-  return ok;
+}
+
+static void
+sleep_s (gdouble seconds)
+{
+  g_usleep (seconds * G_USEC_PER_SEC);
 }
 
 static gboolean
-all_connected (Loadgen * lg)
+all_connected (const Stats * st)
 {
-  return lg->connecting == 0 && g_queue_is_empty (&lg->to_connect);
+  return st->connecting == 0 && st->to_connect == 0;
 }
 
 static gboolean
-all_held (Loadgen * lg)
+all_held (const Stats * st)
 {
-  return lg->held == lg->rooms->len || lg->errors > 0 || lg->closed > 0;
+  return st->held == st->rooms || st->errors > 0 || st->closed > 0;
 }
 
 static gboolean
-never (Loadgen * lg)
+all_closed (const Stats * st)
 {
-  return FALSE;
-}
-
-static gboolean
-all_closed (Loadgen * lg)
-{
-  return lg->closed >= lg->connected;
+  return st->closed >= st->connected;
 }
 
 /* Opens sockets until there are @n_rooms rooms; FALSE if any failed or
  * connecting took longer than @timeout_s. */
 static gboolean
-add_rooms (Loadgen * lg, guint n_rooms, gdouble timeout_s)
+add_rooms (Loadgen * lg, guint n_rooms, gdouble timeout_s, Stats * total)
 {
-  while (lg->rooms->len < n_rooms) {
-    Room *room = g_new0 (Room, 1);
-    guint i;
-
-    room->lg = lg;
-    g_snprintf (room->join, sizeof (room->join),
-        "{\"type\":\"join\",\"room\":\"bench-%d-%u\"}", getpid (),
-        lg->rooms->len);
-    for (i = 0; i < 2; i++) {
-      room->party[i].room = room;
-      room->party[i].index = i;
-      g_queue_push_tail (&lg->to_connect, &room->party[i]);
-    }
-    g_ptr_array_add (lg->rooms, room);
-  }
-  connect_next (lg);
-  return run_until (all_connected, lg, timeout_s) && lg->connect_failed == 0;
+  lg->n_rooms = MAX (lg->n_rooms, n_rooms);
+  worker_call_all (lg, op_add_rooms, &n_rooms);
+  return wait_until (all_connected, lg, timeout_s, total)
+      && total->connect_failed == 0;
 }
 
-static void
-phase_begin (Loadgen * lg, gdouble rate)
+/* Starts a phase at @rate messages/s (0: as fast as the window allows) in
+ * all; each worker gets the share of its rooms. Returns its start time. */
+static gint64
+phase_begin (Loadgen * lg, gdouble rate, gboolean probe, gboolean all_ready)
 {
-  lg->rate = rate;
-  lg->sent = lg->relayed = lg->received = lg->cycles = 0;
-  g_array_set_size (lg->latencies, 0);
-  lg->phase_start_us = g_get_monotonic_time ();
-  if (lg->pump == NULL) {
-    lg->pump = g_timeout_source_new (1);
-    g_source_set_callback (lg->pump, on_pump, lg, NULL);
-    g_source_attach (lg->pump, NULL);
+  g_autofree Phase *phases = g_new0 (Phase, lg->n_workers);
+  gint64 start_us = g_get_monotonic_time ();
+  guint i, rooms_before = 0;
+
+  for (i = 0; i < lg->n_workers; i++) {
+    /* rooms i, i + n_workers, ... */
+    guint rooms = lg->n_rooms / lg->n_workers + (i < lg->n_rooms %
+        lg->n_workers);
+
+    phases[i].rate = lg->n_rooms ? rate * rooms / lg->n_rooms : 0;
+    /* cumulative rounding: the shares add up to the whole window */
+    phases[i].window = lg->n_rooms ? (guint64) lg->window * (rooms_before +
+        rooms) / lg->n_rooms - (guint64) lg->window * rooms_before /
+        lg->n_rooms : 0;
+    phases[i].start_us = start_us;
+    phases[i].probe = probe;
+    phases[i].all_ready = all_ready;
+    rooms_before += rooms;
   }
+  worker_call_all (lg, op_phase_begin, phases);
+  return start_us;
 }
 
 static void
 phase_end (Loadgen * lg)
 {
-  if (lg->pump) {
-    g_source_destroy (lg->pump);
-    g_clear_pointer (&lg->pump, g_source_unref);
-  }
+  worker_call_all (lg, op_phase_end, NULL);
 }
 
 static gint
@@ -580,15 +891,19 @@ percentile_ms (GArray * sorted, gdouble p)
       MIN ((guint) (p * sorted->len), sorted->len - 1)) / 1000.0;
 }
 
-/* `"name": {p50, p99, max, n}` of the phase's latencies */
-static void
-print_latencies (GString * out, const gchar * name, GArray * latencies)
+/* `"name": {p50, p99, max, n}` of the phase's latencies, over all workers;
+ * returns the p99 */
+static gdouble
+print_latencies (GString * out, const gchar * name, Loadgen * lg)
 {
+  g_autoptr (GArray) latencies = get_latencies (lg);
+
   g_array_sort (latencies, compare_u32);
   g_string_append_printf (out, "\"%s\": {\"p50_ms\": %.3f, \"p99_ms\": %.3f, "
       "\"max_ms\": %.3f, \"samples\": %u}", name,
       percentile_ms (latencies, 0.5), percentile_ms (latencies, 0.99),
       percentile_ms (latencies, 1.0), latencies->len);
+  return percentile_ms (latencies, 0.99);
 }
 
 /* Every room runs the script at @rate for @duration_s seconds. */
@@ -597,18 +912,19 @@ run_cycles (Loadgen * lg, gint server_pid, gdouble rate, gdouble duration_s,
     GString * out)
 {
   gdouble server_cpu, self_cpu, elapsed;
-  guint i;
+  gint64 start_us;
+  Stats st;
 
-  for (i = 0; i < lg->rooms->len; i++)
-    room_ready (g_ptr_array_index (lg->rooms, i));
   server_cpu = proc_cpu_s (server_pid);
   self_cpu = self_cpu_s ();
-  phase_begin (lg, rate);
-  run_until (never, lg, duration_s);
+  start_us = phase_begin (lg, rate, FALSE, TRUE);
+  sleep_s (duration_s);
   phase_end (lg);
-  elapsed = (g_get_monotonic_time () - lg->phase_start_us) / 1e6;
+  elapsed = (g_get_monotonic_time () - start_us) / 1e6;
   server_cpu = proc_cpu_s (server_pid) - server_cpu;
+  /* every thread's CPU time: the workers' and the main thread's */
   self_cpu = self_cpu_s () - self_cpu;
+  get_stats (lg, &st);
 
   g_string_append_printf (out, "\"rooms\": %u, \"sockets\": %u, "
       "\"rate_asked\": %.0f, \"duration_s\": %.2f, "
@@ -616,10 +932,10 @@ run_cycles (Loadgen * lg, gint server_pid, gdouble rate, gdouble duration_s,
       "\"relayed_per_s\": %.0f, \"cycles\": %" G_GUINT64_FORMAT ", "
       "\"errors\": %" G_GUINT64_FORMAT ", \"server_cpu_s\": %.2f, "
       "\"loadgen_cpu_s\": %.2f, \"server_rss_kb\": %" G_GINT64_FORMAT ", ",
-      lg->rooms->len, lg->connected, rate, elapsed, lg->sent / elapsed,
-      lg->received / elapsed, lg->relayed / elapsed, lg->cycles, lg->errors,
+      st.rooms, st.connected, rate, elapsed, st.sent / elapsed,
+      st.received / elapsed, st.relayed / elapsed, st.cycles, st.errors,
       server_cpu, self_cpu, proc_rss_kb (server_pid));
-  print_latencies (out, "relay_latency", lg->latencies);
+  print_latencies (out, "relay_latency", lg);
 }
 
 static void
@@ -631,13 +947,12 @@ run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
   guint max_sockets = 0;
   const gchar *stopped = "all levels reached";
   gchar **level;
+  Stats st;
 
-  lg->hold = TRUE;
   g_string_append_printf (out, "\"server_rss_kb_idle\": %" G_GINT64_FORMAT
       ", \"probe_rate\": %.0f, \"levels\": [", rss_before, probe_rate);
   for (level = levels; *level; level++) {
     guint n_rooms = atoi (*level);
-    guint i;
     gint64 t0 = g_get_monotonic_time ();
     gdouble connect_s, setup_s, p99;
     gint64 rss;
@@ -645,55 +960,50 @@ run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
 
     g_printerr ("loadgen: ramp to %u rooms\n", n_rooms);
     /* the new rooms join, offer, answer and trickle as their parties
-     * connect, then hold */
-    lg->probe = FALSE;
-    phase_begin (lg, 0);
-    ok = add_rooms (lg, n_rooms, 150);
+     * connect, then hold; the window is shared by the rooms there will be */
+    lg->n_rooms = MAX (lg->n_rooms, n_rooms);
+    phase_begin (lg, 0, FALSE, FALSE);
+    ok = add_rooms (lg, n_rooms, 150, &st);
     connect_s = (g_get_monotonic_time () - t0) / 1e6;
-    if (!ok && lg->connect_failed == 0)
+    if (!ok && st.connect_failed == 0)
       stopped = "connecting took over 150 s";
     t0 = g_get_monotonic_time ();
-    ok = ok && run_until (all_held, lg, 120) && lg->errors == 0;
+    ok = ok && wait_until (all_held, lg, 120, &st) && st.errors == 0;
     phase_end (lg);
     setup_s = (g_get_monotonic_time () - t0) / 1e6;
     if (level != levels)
       g_string_append (out, ", ");
     g_string_append_printf (out, "{\"rooms\": %u, \"sockets\": %u, "
-        "\"connect_s\": %.2f, \"setup_s\": %.2f, ", lg->rooms->len,
-        lg->connected - lg->closed, connect_s, setup_s);
-    print_latencies (out, "setup_latency", lg->latencies);
+        "\"connect_s\": %.2f, \"setup_s\": %.2f, ", st.rooms,
+        st.connected - st.closed, connect_s, setup_s);
+    print_latencies (out, "setup_latency", lg);
 
     /* let the server settle (freed buffers) before reading its RSS */
-    run_until (never, lg, 1.0);
+    sleep_s (1.0);
     rss = proc_rss_kb (server_pid);
 
     /* every held room trickles candidates at probe_rate in all */
-    lg->probe = TRUE;
-    for (i = 0; i < lg->rooms->len; i++)
-      room_ready (g_ptr_array_index (lg->rooms, i));
-    phase_begin (lg, probe_rate);
-    run_until (never, lg, probe_s);
+    phase_begin (lg, probe_rate, TRUE, TRUE);
+    sleep_s (probe_s);
     phase_end (lg);
-    lg->probe = FALSE;
     /* drain: the probe's last candidates are still on their way */
-    run_until (never, lg, 0.3);
+    sleep_s (0.3);
+    get_stats (lg, &st);
     g_string_append_printf (out, ", \"server_rss_kb\": %" G_GINT64_FORMAT
         ", \"errors\": %" G_GUINT64_FORMAT ", \"probe_sent_per_s\": %.0f, ",
-        rss, lg->errors, lg->sent / probe_s);
-    p99 = (g_array_sort (lg->latencies, compare_u32),
-        percentile_ms (lg->latencies, 0.99));
-    print_latencies (out, "probe_latency", lg->latencies);
+        rss, st.errors, st.sent / probe_s);
+    p99 = print_latencies (out, "probe_latency", lg);
     g_string_append (out, "}");
     g_printerr ("loadgen:   %u sockets, server RSS %" G_GINT64_FORMAT
         " kB, probe p99 %.2f ms, errors %" G_GUINT64_FORMAT "\n",
-        lg->connected - lg->closed, rss, p99, lg->errors);
+        st.connected - st.closed, rss, p99, st.errors);
 
-    if (!ok || lg->errors > 0) {
+    if (!ok || st.errors > 0) {
       if (g_str_equal (stopped, "all levels reached"))
-        stopped = lg->closed > 0 ? "sockets closed by the server" : "errors";
+        stopped = st.closed > 0 ? "sockets closed by the server" : "errors";
       break;
     }
-    max_sockets = lg->connected - lg->closed;
+    max_sockets = st.connected - st.closed;
     rss_held = rss;
     if (p99 > max_p99_ms) {
       stopped = "latency";
@@ -706,13 +1016,37 @@ run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
       max_sockets ? (gdouble) (rss_held - rss_before) / max_sockets : -1);
 }
 
+static Worker *
+worker_new (guint id, guint n_workers, gdouble max_cpu, const gchar * url,
+    gboolean hold)
+{
+  Worker *w = g_new0 (Worker, 1);
+  g_autofree gchar *name = g_strdup_printf ("loadgen-%u", id);
+
+  w->id = id;
+  w->n_workers = n_workers;
+  w->max_cpu = max_cpu;
+  w->url = url;
+  w->hold = hold;
+  /* cumulative rounding again: the shares add up to CONNECTS_IN_FLIGHT */
+  w->connects_max = MAX (1, CONNECTS_IN_FLIGHT * (id + 1) / n_workers -
+      CONNECTS_IN_FLIGHT * id / n_workers);
+  w->rooms = g_ptr_array_new_with_free_func (g_free);
+  /* a latency phase's samples without reallocations */
+  w->latencies = g_array_sized_new (FALSE, FALSE, sizeof (guint32),
+      (1 << 20) / n_workers);
+  w->context = g_main_context_new ();
+  w->thread = g_thread_new (name, worker_main, w);
+  return w;
+}
+
 int
 main (int argc, char **argv)
 {
   g_autofree gchar *url = NULL, *mode = NULL, *levels = NULL;
-  gint rooms = 1000, server_pid = 0;
+  gint rooms = 1000, server_pid = 0, threads = 8;
   gdouble rate = 10000, duration = 10, probe_rate = 2000, probe_s = 3;
-  gdouble max_p99 = 50;
+  gdouble max_p99 = 50, max_cpu = 1;
   gint window = 2000;
   GOptionEntry entries[] = {
     {"url", 'u', 0, G_OPTION_ARG_STRING, &url, "Server (ws://HOST:PORT/ws)",
@@ -737,6 +1071,10 @@ main (int argc, char **argv)
         "Ramp: seconds of each probe (default 3)", "S"},
     {"max-p99", 0, 0, G_OPTION_ARG_DOUBLE, &max_p99,
         "Ramp: stop once the probe's p99 is over this (default 50)", "MS"},
+    {"threads", 't', 0, G_OPTION_ARG_INT, &threads,
+        "Worker threads, each with a share of the rooms (default 8)", "N"},
+    {"max-cpu", 0, 0, G_OPTION_ARG_DOUBLE, &max_cpu,
+        "CPU cores the workers may take in all (default 1)", "CORES"},
     {NULL}
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -744,7 +1082,11 @@ main (int argc, char **argv)
   g_autoptr (GString) out = g_string_new ("{");
   g_auto (GStrv) level_list = NULL;
   Loadgen lg = { 0 };
+  gboolean ramp;
+  guint max_rooms = 0;
   gchar *offer, *answer;
+  gchar **level;
+  Stats st;
   guint i;
 
   context = g_option_context_new ("- load generator of the letschat room "
@@ -758,55 +1100,64 @@ main (int argc, char **argv)
     g_printerr ("loadgen: --url and --mode are needed (see --help)\n");
     return 2;
   }
-
-  offer_json = offer = make_sdp_json ("offer");
-  answer_json = answer = make_sdp_json ("answer");
-  lg.url = url;
-  lg.window = window;
-  lg.rooms = g_ptr_array_new_with_free_func (g_free);
-  lg.latencies = g_array_sized_new (FALSE, FALSE, sizeof (guint32), 1 << 20);
-  /* Handshakes only count against these limits until libsoup hands the
-   * connection to the WebSocket; the defaults (10, 2 per host) would
-   * serialize them. */
-  lg.session = soup_session_new_with_options ("max-conns", 100000,
-      "max-conns-per-host", 100000, "timeout", 0, "idle-timeout", 0, NULL);
-
-  g_string_append_printf (out, "\"mode\": \"%s\", \"url\": \"%s\", ", mode,
-      url);
-  if (g_str_equal (mode, "ramp")) {
-    level_list = g_strsplit (levels ? levels : "500,1000,2000,4000,6000,"
-        "8000,9000", ",", -1);
-    run_ramp (&lg, server_pid, level_list, probe_rate, probe_s, max_p99, out);
-  } else if (g_str_equal (mode, "latency") || g_str_equal (mode, "saturate")) {
-    if (!add_rooms (&lg, rooms, 300))
-      g_printerr ("loadgen: %u of %u sockets failed to connect\n",
-          lg.connect_failed, rooms * 2);
-    run_cycles (&lg, server_pid, g_str_equal (mode, "latency") ? rate : 0,
-        duration, out);
-  } else {
+  ramp = g_str_equal (mode, "ramp");
+  if (!ramp && !g_str_equal (mode, "latency")
+      && !g_str_equal (mode, "saturate")) {
     g_printerr ("loadgen: unknown mode %s\n", mode);
     return 2;
   }
+  if (threads < 1 || rooms < 1 || window < 1 || max_cpu <= 0) {
+    g_printerr ("loadgen: --threads, --rooms and --window must be >= 1, "
+        "--max-cpu > 0\n");
+    return 2;
+  }
+
+  debug = g_getenv ("LOADGEN_DEBUG") != NULL;
+  offer_json = offer = make_sdp_json ("offer");
+  answer_json = answer = make_sdp_json ("answer");
+  if (ramp) {
+    level_list = g_strsplit (levels ? levels : "500,1000,2000,4000,6000,"
+        "8000,9000", ",", -1);
+    for (level = level_list; *level; level++)
+      max_rooms = MAX (max_rooms, (guint) atoi (*level));
+  } else {
+    max_rooms = rooms;
+  }
+
+  /* a worker without rooms would only cost a thread */
+  lg.n_workers = CLAMP ((guint) threads, 1, MAX (max_rooms, 1));
+  lg.window = window;
+  lg.workers = g_new0 (Worker *, lg.n_workers);
+  for (i = 0; i < lg.n_workers; i++)
+    lg.workers[i] = worker_new (i, lg.n_workers, max_cpu, url, ramp);
+
+  g_string_append_printf (out, "\"mode\": \"%s\", \"url\": \"%s\", ", mode,
+      url);
+  if (ramp) {
+    run_ramp (&lg, server_pid, level_list, probe_rate, probe_s, max_p99, out);
+  } else {
+    if (!add_rooms (&lg, rooms, 300, &st))
+      g_printerr ("loadgen: %u of %u sockets failed to connect\n",
+          st.connect_failed, rooms * 2);
+    run_cycles (&lg, server_pid, g_str_equal (mode, "latency") ? rate : 0,
+        duration, out);
+  }
+  get_stats (&lg, &st);
   g_string_append_printf (out, ", \"connect_retries\": %u, "
-      "\"connect_failed\": %u, \"loadgen_rss_kb\": %" G_GINT64_FORMAT "}",
-      lg.connect_retried, lg.connect_failed, proc_rss_kb (getpid ()));
+      "\"connect_failed\": %u, \"loadgen_threads\": %u, "
+      "\"loadgen_rss_kb\": %" G_GINT64_FORMAT "}", st.connect_retried,
+      st.connect_failed, lg.n_workers, proc_rss_kb (getpid ()));
 
   /* goodbye to every socket, so that the server's log and counts end
    * clean; a server that does not answer is not waited for long */
-  for (i = 0; i < lg.rooms->len; i++) {
-    Room *room = g_ptr_array_index (lg.rooms, i);
-    guint p;
-
-    for (p = 0; p < 2; p++)
-      if (room->party[p].ws && soup_websocket_connection_get_state
-          (room->party[p].ws) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_close (room->party[p].ws,
-            SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-  }
-  run_until (all_closed, &lg, 5);
+  worker_call_all (&lg, op_close_all, NULL);
+  wait_until (all_closed, &lg, 5, &st);
+  worker_call_all (&lg, op_quit, NULL);
+  for (i = 0; i < lg.n_workers; i++)
+    g_thread_join (lg.workers[i]->thread);
 
   g_print ("%s\n", out->str);
   g_free (offer);
   g_free (answer);
-  return lg.errors > 0 ? 1 : 0;
+  return st.errors > 0 ? 1 : 0;
 }
