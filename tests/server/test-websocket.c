@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* First byte of a frame */
 #define FIN 0x80
@@ -30,6 +31,7 @@
 #define RSV3 0x10
 #define OP_CONTINUATION 0x0
 #define OP_TEXT 0x1
+#define OP_BINARY 0x2
 #define OP_CLOSE 0x8
 #define OP_PING 0x9
 #define OP_PONG 0xa
@@ -538,11 +540,9 @@ raw_expect_eof (Raw * r)
   g_assert_cmpuint (r->in->len, ==, 0);
 }
 
-/* The next frame is a close frame with @code (and a UTF-8 reason), and
- * then the server ends the TCP connection without waiting for ours: it
- * failed the connection (RFC 6455, 7.1.7), or answered our close. */
+/* The next frame is a close frame with @code and a UTF-8 reason. */
 static void
-raw_expect_close (Raw * r, gushort code)
+raw_expect_close_frame (Raw * r, gushort code)
 {
   g_autoptr (Frame) frame = raw_expect_frame (r);
   gsize size;
@@ -556,6 +556,15 @@ raw_expect_close (Raw * r, gushort code)
   }
   g_assert_true (frame->fin);
   g_assert_true (g_utf8_validate ((const gchar *) data + 2, size - 2, NULL));
+}
+
+/* A close frame with @code, then the server ends the TCP connection
+ * without waiting for ours: it failed the connection (RFC 6455, 7.1.7), or
+ * answered our close. */
+static void
+raw_expect_close (Raw * r, gushort code)
+{
+  raw_expect_close_frame (r, code);
   raw_expect_eof (r);
 }
 
@@ -873,7 +882,6 @@ test_not_utf8 (void)
   {
     Raw *r = raw_connect (server);
     JsonObject *welcome;
-
     const gchar *head = "{\"type\":\"join\",\"room\":\"utf8\","
         "\"name\":\"Ren\xc3";
     const gchar *tail = "\xa9\"}";
@@ -883,6 +891,14 @@ test_not_utf8 (void)
     welcome = raw_expect_message (r, "welcome");
     g_assert_cmpstr (json_object_get_string_member (welcome, "room"), ==,
         "utf8");
+
+    /* Binary frames are not text: not UTF-8 is no reason to close (the
+     * protocol refuses binary), whole or in fragments. */
+    raw_send_frame (r, FIN | OP_BINARY, "\xc3\x28", 2);
+    raw_expect_error (r, "bad-request");
+    raw_send_frame (r, OP_BINARY, "\xff", 1);
+    raw_send_frame (r, FIN | OP_CONTINUATION, "\xfe", 1);
+    raw_expect_error (r, "bad-request");
     raw_send_close (r, CLOSE_NORMAL, NULL);
     raw_expect_close (r, CLOSE_NORMAL);
     raw_free (r);
@@ -1031,6 +1047,22 @@ test_close (void)
   payload[3] = 0x28;
   expect_frame_refused (server, FIN | OP_CLOSE, payload, 4, CLOSE_BAD_DATA);
 
+  /* a message and the close in one write: the message is handled first */
+  {
+    Raw *r = raw_connect (server);
+    const gchar *join = "{\"type\":\"join\",\"room\":\"then-close\"}";
+    g_autoptr (GByteArray) bytes = g_byte_array_new ();
+
+    payload[0] = CLOSE_NORMAL >> 8;
+    payload[1] = CLOSE_NORMAL & 0xff;
+    frame_append (bytes, FIN | OP_TEXT, join, strlen (join));
+    frame_append (bytes, FIN | OP_CLOSE, payload, 2);
+    raw_write (r, bytes->data, bytes->len);
+    raw_expect_message (r, "welcome");
+    raw_expect_close (r, CLOSE_NORMAL);
+    raw_free (r);
+  }
+
   /* nothing after a close is read: the join never gets its welcome */
   {
     Raw *r = raw_connect (server);
@@ -1080,12 +1112,7 @@ test_server_pings (void)
   WAIT_UNTIL_MS ((raw_frame_or_eof (answers), raw_frame_or_eof (silent)), 6000);
   g_assert_cmpuint (silent->n_pings, >, 0);
   if (!silent->eof || silent->in->len > 0) {
-    g_autoptr (Frame) frame = raw_expect_frame (silent);
-    const guint8 *code = g_bytes_get_data (frame->payload, NULL);
-
-    g_assert_cmpuint (frame->opcode, ==, OP_CLOSE);
-    g_assert_cmpuint (g_bytes_get_size (frame->payload), >=, 2);
-    g_assert_cmpuint ((code[0] << 8) | code[1], ==, CLOSE_GOING_AWAY);
+    raw_expect_close_frame (silent, CLOSE_GOING_AWAY);
     /* our answer to the close; then the server ends the connection */
     raw_send_close (silent, CLOSE_GOING_AWAY, NULL);
     raw_expect_eof (silent);
@@ -1105,6 +1132,25 @@ test_server_pings (void)
   raw_send_close (answers, CLOSE_NORMAL, NULL);
   raw_expect_close (answers, CLOSE_NORMAL);
   raw_free (answers);
+  server_free (server);
+}
+
+/* The server going down closes every socket with 1001, and waits for the
+ * close handshake (n_connections) before it lets go of them. */
+static void
+test_server_shutdown (void)
+{
+  LetsChatRoomServer *server = server_new (65536, 10, 0);
+  Raw *r = raw_connect (server);
+
+  raw_join (r, "shutdown");
+  letschat_room_server_shutdown (server);
+  raw_expect_close_frame (r, CLOSE_GOING_AWAY);
+  g_assert_cmpuint (letschat_room_server_get_n_connections (server), ==, 1);
+  raw_send_close (r, CLOSE_GOING_AWAY, NULL);
+  raw_expect_eof (r);
+  WAIT_UNTIL (letschat_room_server_get_n_connections (server) == 0);
+  raw_free (r);
   server_free (server);
 }
 
@@ -1128,6 +1174,29 @@ test_vanish (void)
   g_assert_cmpstr (json_object_get_string_member
       (json_object_get_object_member (left, "peer"), "id"), ==, id);
   WAIT_UNTIL (letschat_room_server_get_n_connections (server) == 1);
+
+  /* the same with a reset (a linger of 0 s), not a FIN, in the middle of
+   * a frame */
+  {
+    struct linger linger = { 1, 0 };
+    g_autoptr (GByteArray) bytes = g_byte_array_new ();
+
+    vanishes = raw_connect (server);
+    welcome = raw_join (vanishes, "vanish");
+    g_free (id);
+    id = g_strdup (json_object_get_string_member (welcome, "id"));
+    raw_expect_message (stays, "peer-joined");
+    frame_append (bytes, FIN | OP_TEXT, "{\"type\":\"leave\"}", 16);
+    raw_write (vanishes, bytes->data, 5);
+    settle ();
+    g_assert_cmpint (setsockopt (g_socket_get_fd (vanishes->socket),
+            SOL_SOCKET, SO_LINGER, &linger, sizeof (linger)), ==, 0);
+    raw_free (vanishes);
+    left = raw_expect_message (stays, "peer-left");
+    g_assert_cmpstr (json_object_get_string_member
+        (json_object_get_object_member (left, "peer"), "id"), ==, id);
+    WAIT_UNTIL (letschat_room_server_get_n_connections (server) == 1);
+  }
 
   raw_send_close (stays, CLOSE_NORMAL, NULL);
   raw_expect_close (stays, CLOSE_NORMAL);
@@ -1396,6 +1465,7 @@ main (int argc, char **argv)
   g_test_add_func ("/websocket/too-big", test_too_big);
   g_test_add_func ("/websocket/close", test_close);
   g_test_add_func ("/websocket/server-pings", test_server_pings);
+  g_test_add_func ("/websocket/server-shutdown", test_server_shutdown);
   g_test_add_func ("/websocket/vanish", test_vanish);
   g_test_add_func ("/websocket/length-forms", test_length_forms);
   g_test_add_func ("/websocket/frames-with-handshake",
