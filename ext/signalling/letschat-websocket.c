@@ -345,6 +345,21 @@ fail (LetsChatWebSocket * ws, gushort code, const gchar * reason)
   return FRAME_FAILED;
 }
 
+/* g_utf8_validate_len() refuses NUL bytes, but U+0000 is valid UTF-8, and
+ * RFC 6455 (8.1) fails a connection only for what is not UTF-8. */
+static gboolean
+utf8_is_valid (const guint8 * data, gsize length)
+{
+  const gchar *p = (const gchar *) data, *end = p + length, *stop;
+
+  while (!g_utf8_validate_len (p, end - p, &stop)) {
+    if (*stop != '\0')
+      return FALSE;
+    p = stop + 1;
+  }
+  return TRUE;
+}
+
 static gboolean
 close_code_is_valid (guint code)
 {
@@ -365,7 +380,7 @@ receive_close (LetsChatWebSocket * ws, const guint8 * payload, gsize length)
     if (!close_code_is_valid (code))
       return fail (ws, LETSCHAT_WEBSOCKET_CLOSE_PROTOCOL_ERROR,
           "invalid close code");
-    if (!g_utf8_validate_len ((const gchar *) payload + 2, length - 2, NULL))
+    if (!utf8_is_valid (payload + 2, length - 2))
       return fail (ws, LETSCHAT_WEBSOCKET_CLOSE_BAD_DATA,
           "close reason is not UTF-8");
   }
@@ -377,6 +392,8 @@ receive_close (LetsChatWebSocket * ws, const guint8 * payload, gsize length)
   ws->finish_when_sent = TRUE;
   if (ws->out == NULL)
     finish (ws);
+  else
+    start_close_timeout (ws);
   return FRAME_DONE;
 }
 
@@ -384,7 +401,7 @@ static FrameResult
 deliver (LetsChatWebSocket * ws, gboolean is_text, const guint8 * data,
     gsize length)
 {
-  if (is_text && !g_utf8_validate_len ((const gchar *) data, length, NULL))
+  if (is_text && !utf8_is_valid (data, length))
     return fail (ws, LETSCHAT_WEBSOCKET_CLOSE_BAD_DATA,
         "text message is not UTF-8");
   /* Nothing is delivered once we said goodbye. */
@@ -451,7 +468,8 @@ parse_frame (LetsChatWebSocket * ws, guint8 * p, gsize n, gsize * used)
 
   /* Checked before the payload is waited for, so that an announced giant
    * is never buffered. */
-  message_length = length + (ws->fragments ? ws->fragments->len : 0);
+  message_length = length + (ws->fragments && !control ?
+      ws->fragments->len : 0);
   if (length > ws->max_payload || message_length > ws->max_payload)
     return fail (ws, LETSCHAT_WEBSOCKET_CLOSE_TOO_BIG,
         "message over the size limit");
