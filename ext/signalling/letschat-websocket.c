@@ -61,7 +61,6 @@ struct _LetsChatWebSocket
   gint fd;                      /* plain: our own descriptor */
   GIOStream *tls_stream;        /* TLS: read and written through this */
   guint64 max_payload;
-  gboolean started;
 
   LetsChatWebSocketState state;
   gboolean close_sent;
@@ -673,11 +672,13 @@ letschat_websocket_start (LetsChatWebSocket * ws,
     const LetsChatWebSocketCallbacks * callbacks, gpointer user_data)
 {
   letschat_websocket_set_callbacks (ws, callbacks, user_data);
-  ws->started = TRUE;
   if (ws->partial) {
     letschat_websocket_ref (ws);
     process (ws, ws->partial->data, ws->partial->len);
     letschat_websocket_unref (ws);
+  } else if (ws->tls_stream) {
+    /* What libsoup's buffer or TLS already holds would not wake epoll. */
+    on_ready (EPOLLIN, ws);
   }
 }
 
