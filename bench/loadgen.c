@@ -14,6 +14,11 @@
  * only its share. The main thread only orchestrates (phases, the server's
  * RSS and CPU): it never touches a worker's rooms or sockets, but runs small
  * functions on the worker's thread and waits for them (worker_call_all()).
+ * A sweep over all sockets still costs the same in all, so the workers
+ * together take at most --max-cpu cores (default 1: the server keeps the
+ * other, as with one context) and run at a lower priority than the server.
+ * Measured at 1,000 rooms and 10,000 msg/s against the Node baseline:
+ * 8 workers p50/p99 2.0/3.8 ms, one worker 4.3/16 ms, at the same CPU.
  *
  * A room is two parties, A and B, running this script (the protocol's
  * roles: the second to join offers):
@@ -1158,8 +1163,9 @@ main (int argc, char **argv)
   get_stats (&lg, &st);
   g_string_append_printf (out, ", \"connect_retries\": %u, "
       "\"connect_failed\": %u, \"loadgen_threads\": %u, "
-      "\"loadgen_rss_kb\": %" G_GINT64_FORMAT "}", st.connect_retried,
-      st.connect_failed, lg.n_workers, proc_rss_kb (getpid ()));
+      "\"loadgen_max_cpu\": %.2f, \"loadgen_rss_kb\": %" G_GINT64_FORMAT "}",
+      st.connect_retried, st.connect_failed, lg.n_workers, max_cpu,
+      proc_rss_kb (getpid ()));
 
   /* goodbye to every socket, so that the server's log and counts end
    * clean; a server that does not answer is not waited for long */
