@@ -7,8 +7,10 @@
 // write it with the `ws` package. It does the same work per message as
 // ext/signalling/letschat-room-server.c: parse and check the JSON, add
 // "from", serialize again, a token bucket per socket, one log line per
-// connect/join/leave/disconnect. It is a yardstick, not a product: no TLS,
-// no secrets beyond the first party's, no pings, no strangers.
+// connect/join/leave/disconnect, a ping to each socket every 10 s (spread
+// over the interval, as letschat does) and a close after 30 s of silence.
+// It is a yardstick, not a product: no TLS, no secrets beyond the first
+// party's, no strangers.
 //
 //   node bench/node-baseline/server.mjs --port 0 [--rate-limit N --rate-burst N]
 // prints "listening on ws://127.0.0.1:PORT/ws" once it listens.
@@ -25,6 +27,8 @@ const port = option('--port', 8443);
 const rateLimit = option('--rate-limit', 50);
 const rateBurst = option('--rate-burst', 200);
 const maxMessageSize = option('--max-message-size', 65536);
+const pingInterval = option('--ping-interval', 10);
+const pingTimeout = option('--ping-timeout', 30);
 const ROOM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const rooms = new Map(); // name -> { name, secret, parties: [a, b] }
@@ -107,6 +111,7 @@ function takeToken(ws) {
 }
 
 function receive(ws, raw, isBinary) {
+  ws.heard = performance.now();
   if (!takeToken(ws)) {
     if (!ws.toldRateLimited) refuse(ws, 'rate-limited', 'Too many messages.');
     ws.toldRateLimited = true;
@@ -146,6 +151,9 @@ wss.on('connection', (ws, req) => {
   ws.room = null;
   ws.tokens = rateBurst;
   ws.refilled = performance.now();
+  ws.heard = ws.refilled;
+  ws.pingSlot = Math.floor(Math.random() * pingInterval);
+  ws.on('pong', () => { ws.heard = performance.now(); });
   log(`connect id=${ws.id} addr=${req.socket.remoteAddress}:${req.socket.remotePort}`);
   ws.on('message', (raw, isBinary) => receive(ws, raw, isBinary));
   ws.on('close', (code) => {
@@ -154,6 +162,19 @@ wss.on('connection', (ws, req) => {
   });
   ws.on('error', () => {});
 });
+let ticks = 0;
+setInterval(() => {
+  const slot = ticks++ % pingInterval;
+  const limit = performance.now() - pingTimeout * 1000;
+  for (const ws of wss.clients) {
+    if (ws.heard < limit) {
+      leave(ws, 'timeout');
+      ws.terminate();
+    } else if (ws.pingSlot === slot) {
+      ws.ping();
+    }
+  }
+}, 1000);
 wss.on('listening', () => {
   process.stdout.write(`listening on ws://127.0.0.1:${wss.address().port}/ws\n`);
 });
