@@ -17,6 +17,6 @@ while IFS= read -r f; do
     diff -u "$f" "$tmp/2.c" | head -20
     bad=1
   fi
-done < <(find "$top/gst" "$top/ext" "$top/tests" "$top/examples" -name '*.c' 2>/dev/null | sort)
+done < <(find "$top/gst" "$top/ext" "$top/tests" "$top/examples" "$top/bench" -name '*.c' 2>/dev/null | sort)
 [ $bad -eq 0 ] && echo "all C files follow GStreamer's indent style"
 exit $bad
