@@ -426,7 +426,15 @@ LetsChatMessage *
 letschat_message_parse (const gchar * text, gssize length,
     LetsChatProtocolDirection direction, GError ** error)
 {
-  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  return letschat_message_parse_with (parser, text, length, direction, error);
+}
+
+LetsChatMessage *
+letschat_message_parse_with (JsonParser * parser, const gchar * text,
+    gssize length, LetsChatProtocolDirection direction, GError ** error)
+{
   g_autoptr (LetsChatMessage) msg = NULL;
   g_autoptr (GError) json_error = NULL;
   JsonNode *root;
@@ -446,7 +454,6 @@ letschat_message_parse (const gchar * text, gssize length,
     return NULL;
   }
 
-  parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, text, length, &json_error)) {
     bad_request (error, "The message is not JSON: %s.", json_error->message);
     return NULL;
@@ -604,16 +611,42 @@ letschat_protocol_build_join_as (const gchar * room, const gchar * secret,
 gchar *
 letschat_protocol_build_signal (const gchar * from, JsonNode * data)
 {
-  JsonBuilder *builder = begin_message ("signal");
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  GString *text = g_string_new (NULL);
 
   g_return_val_if_fail (data != NULL, NULL);
 
-  if (from)
-    add_string (builder, "from", from);
-  json_builder_set_member_name (builder, "data");
-  /* add_value takes ownership; the relayed node stays the sender's own. */
-  json_builder_add_value (builder, json_node_copy (data));
-  return end_message (builder);
+  letschat_protocol_append_signal (text, generator, from, data);
+  return g_string_free (text, FALSE);
+}
+
+/* Written around the generator's output rather than through a JsonBuilder:
+ * this is the one message the server sends for nearly every message it
+ * gets, and the validated node is serialized as it is, without a copy. */
+void
+letschat_protocol_append_signal (GString * text, JsonGenerator * generator,
+    const gchar * from, JsonNode * data)
+{
+  g_return_if_fail (data != NULL);
+
+  g_string_append (text, "{\"type\":\"signal\",");
+  if (from) {
+    /* json-glib escapes it: "from" is an id, but this must not rely on
+     * it */
+    g_autoptr (JsonNode) from_node =
+        json_node_init_string (json_node_alloc (), from);
+
+    g_string_append (text, "\"from\":");
+    json_generator_set_root (generator, from_node);
+    json_generator_to_gstring (generator, text);
+    json_generator_set_root (generator, NULL);
+    g_string_append_c (text, ',');
+  }
+  g_string_append (text, "\"data\":");
+  json_generator_set_root (generator, data);
+  json_generator_to_gstring (generator, text);
+  json_generator_set_root (generator, NULL);
+  g_string_append_c (text, '}');
 }
 
 gchar *

@@ -9,14 +9,11 @@
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
-
 /* The room protocol's names, in one place (docs/protocol.md). Both the
  * client and the server parse and build messages through this module. */
-
 #define LETSCHAT_PROTOCOL_VERSION 1
 #define LETSCHAT_ROOM_NAME_MAX 64
 #define LETSCHAT_DISPLAY_NAME_MAX 64
-
 #define LETSCHAT_ERROR_BAD_REQUEST   "bad-request"
 #define LETSCHAT_ERROR_ROOM_FULL     "room-full"
 #define LETSCHAT_ERROR_UNAUTHORIZED  "unauthorized"
@@ -24,10 +21,9 @@ G_BEGIN_DECLS
 #define LETSCHAT_ERROR_RATE_LIMITED  "rate-limited"
 #define LETSCHAT_ERROR_NOT_JOINED    "not-joined"
 #define LETSCHAT_ERROR_ALREADY_JOINED "already-joined"
-
 /* Party ids: 16 random bytes as lowercase hex. */
 #define LETSCHAT_PARTY_ID_LENGTH 32
-gboolean letschat_protocol_party_id_is_valid (const gchar * id);
+    gboolean letschat_protocol_party_id_is_valid (const gchar * id);
 
 /* TRUE if @room is 1..64 chars of [A-Za-z0-9_.-]. */
 gboolean letschat_protocol_room_name_is_valid (const gchar * room);
@@ -113,6 +109,11 @@ typedef struct
  * saying what is wrong. */
 LetsChatMessage *letschat_message_parse (const gchar * text, gssize length,
     LetsChatProtocolDirection direction, GError ** error);
+/* The same with a parser kept for many messages (the room server's):
+ * making one per message is a good part of the cost of a small one. */
+LetsChatMessage *letschat_message_parse_with (JsonParser * parser,
+    const gchar * text, gssize length, LetsChatProtocolDirection direction,
+    GError ** error);
 void letschat_message_free (LetsChatMessage * message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LetsChatMessage, letschat_message_free);
 
@@ -130,6 +131,9 @@ gchar *letschat_protocol_build_join_as (const gchar * room,
 gchar *letschat_protocol_build_join (const gchar * room, const gchar * secret,
     const gchar * name);
 gchar *letschat_protocol_build_signal (const gchar * from, JsonNode * data);
+/* The same, appended to @text with a generator kept for many messages. */
+void letschat_protocol_append_signal (GString * text,
+    JsonGenerator * generator, const gchar * from, JsonNode * data);
 gchar *letschat_protocol_build_leave (void);
 gchar *letschat_protocol_build_welcome (const gchar * id, const gchar * room,
     const gchar * peer_id, const gchar * peer_name, JsonNode * ice_servers);

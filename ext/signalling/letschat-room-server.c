@@ -92,6 +92,11 @@ struct _LetsChatRoomServer
   LetsChatSocketLoop *socket_loop;
   GHashTable *connections;      /* Connection* set, owns */
   GHashTable *refused;          /* LetsChatWebSocket* told why, closing */
+
+  /* Kept for every message rather than made for each */
+  JsonParser *parser;
+  JsonGenerator *generator;
+  GString *relay_text;
   GHashTable *rooms;            /* name -> Room*, owns */
   GHashTable *room_secrets;     /* name -> secret set at start-up */
   JsonArray *ice_servers;
@@ -508,8 +513,8 @@ handle_join (Connection * conn, LetsChatMessage * msg)
 static void
 handle_signal (Connection * conn, LetsChatMessage * msg)
 {
+  LetsChatRoomServer *self = conn->server;
   Connection *other;
-  g_autofree gchar *text = NULL;
 
   if (conn->room == NULL) {
     send_error (conn, LETSCHAT_PROTOCOL_ERROR_NOT_JOINED,
@@ -525,8 +530,10 @@ handle_signal (Connection * conn, LetsChatMessage * msg)
 
   /* The validated node is re-serialized, never re-parsed: the peer gets
    * exactly the data that was sent, plus "from". */
-  text = letschat_protocol_build_signal (conn->id, msg->data);
-  send_text (other, text);
+  g_string_truncate (self->relay_text, 0);
+  letschat_protocol_append_signal (self->relay_text, self->generator,
+      conn->id, msg->data);
+  send_text (other, self->relay_text->str);
 }
 
 static void
@@ -619,8 +626,8 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
   /* An empty frame's data may be NULL (found by the fuzzer) */
   if (text == NULL)
     text = "";
-  msg = letschat_message_parse (text, size, LETSCHAT_PROTOCOL_FROM_CLIENT,
-      &error);
+  msg = letschat_message_parse_with (self->parser, text, size,
+      LETSCHAT_PROTOCOL_FROM_CLIENT, &error);
   if (msg == NULL) {
     send_error (conn, error->code, error->message);
     return;
@@ -943,6 +950,9 @@ letschat_room_server_init (LetsChatRoomServer * self)
       (GDestroyNotify) room_free);
   self->refused = g_hash_table_new_full (NULL, NULL,
       (GDestroyNotify) letschat_websocket_unref, NULL);
+  self->parser = json_parser_new ();
+  self->generator = json_generator_new ();
+  self->relay_text = g_string_sized_new (2048);
   self->room_secrets = g_hash_table_new_full (g_str_hash, g_str_equal,
       g_free, g_free);
   self->ice_servers = json_array_new ();
@@ -984,6 +994,9 @@ letschat_room_server_finalize (GObject * object)
 
   g_hash_table_unref (self->connections);
   g_hash_table_unref (self->refused);
+  g_object_unref (self->parser);
+  g_object_unref (self->generator);
+  g_string_free (self->relay_text, TRUE);
   g_hash_table_unref (self->rooms);
   g_hash_table_unref (self->room_secrets);
   g_hash_table_unref (self->per_ip);
