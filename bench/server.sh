@@ -182,3 +182,6 @@ for n in names:
           ", ".join(f"{l['sockets']}: {l['server_rss_kb'] / 1024:.0f}, {l['probe_latency']['p99_ms']:.1f}"
                     for l in get(n, 'ramp', 'levels') or []))
 EOF
+# the PNG beside the JSON, as scripts/bench draws the media's
+/usr/bin/python3 "$top/bench/plot-server.py" "$out" "${out%.json}.png"
+echo "plot in $(realpath --relative-to=. "${out%.json}.png")"
