@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 # the same colours as bench/plot.py: letschat blue, the baseline orange
 COLORS = {"letschat": "#1f77b4", "node": "#ff7f0e"}
@@ -66,6 +67,14 @@ def legend(a, **kw):
     # a panel with no data has nothing to list
     if a.get_legend_handles_labels()[0]:
         a.legend(**kw)
+
+
+def errors(runs):
+    """A title suffix naming the runs that saw errors: their figures are then
+    not the server's alone (e.g. its rate limit answering)."""
+    bad = ["%s: %d errors" % (LABELS[s], r["errors"]) for s, r in runs.items()
+           if r.get("errors")]
+    return "\n(%s)" % ", ".join(bad) if bad else ""
 
 
 def no_data(a, what):
@@ -123,6 +132,10 @@ def plot_ramp_latency(a, res, servers):
     if not drawn:
         no_data(a, "ramp")
     a.set_yscale("log")
+    # plain numbers: a quick run's narrow range otherwise reads "2 x 10^0"
+    a.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%g" % v))
+    a.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False,
+                                                    minor_thresholds=(1, 0.5)))
     a.set_xlabel("sockets held")
     a.set_ylabel("probe latency, ms (log)")
     rate = next((run(res, s, "ramp").get("probe_rate") for s in servers
@@ -167,8 +180,8 @@ def plot_relay(a, res, servers):
                  if lat[s].get("rate_asked")), 10000)
     rooms = next((lat[s].get("rooms") for s in servers if lat[s].get("rooms")), "?")
     a.set_ylabel("relay latency, ms")
-    a.set_title("Relay latency at %s msg/s, %s rooms cycling join..leave"
-                % (num(rate), num(rooms)))
+    a.set_title("Relay latency at %s msg/s, %s rooms cycling join..leave%s"
+                % (num(rate), num(rooms), errors(lat)))
     a.set_ylim(0, max([TARGET_RELAY_P99_MS] + [v for s in servers for v in values[s]
                                                if v is not None]) * 1.2)
     a.grid(alpha=0.3, axis="y")
@@ -204,8 +217,8 @@ def plot_saturation(a, res, servers):
     a.set_ylim(0, max(tops or [1]) * 1.3)
     a.set_ylabel("messages per second")
     rooms = next((sat[s].get("rooms") for s in servers if sat[s].get("rooms")), "?")
-    a.set_title("Saturation: %s rooms as fast as the server answers"
-                % num(rooms))
+    a.set_title("Saturation: %s rooms as fast as the server answers%s"
+                % (num(rooms), errors(sat)))
     a.tick_params(axis="x", labelsize=8)
     a.grid(alpha=0.3, axis="y")
     legend(a, fontsize=8, loc="upper center", ncol=3)
