@@ -33,7 +33,7 @@ def run(res, server, mode):
     """The loadgen run's JSON, or {} when the server was not run or the run
     failed (server.sh then stores {"failed": why})."""
     s = res.get(server)
-    # without --only node, res["node"] is the `node --version` string
+    # results from before node_version existed hold the version in "node"
     if not isinstance(s, dict):
         return {}
     r = s.get(mode)
