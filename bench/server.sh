@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1 ;;
     --only) only=$2; shift ;;
     --build) build=$2; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/server.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
