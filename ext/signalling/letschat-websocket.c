@@ -359,10 +359,12 @@ utf8_is_valid (const guint8 * data, gsize length)
   return TRUE;
 }
 
+/* RFC 6455's codes and the ones IANA registered since (1012-1014: service
+ * restart, try again later, bad gateway), and those for applications. */
 static gboolean
 close_code_is_valid (guint code)
 {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011)
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
       || (code >= 3000 && code <= 4999);
 }
 

@@ -1019,7 +1019,7 @@ test_close (void)
 
   /* codes a client may send are echoed */
   {
-    const gushort good_codes[] = { 1001, 1003, 1011, 3000, 4999 };
+    const gushort good_codes[] = { 1001, 1003, 1011, 1012, 1014, 3000, 4999 };
 
     for (i = 0; i < G_N_ELEMENTS (good_codes); i++) {
       Raw *r = raw_connect (server);
