@@ -32,6 +32,8 @@
 #include "letschat-websocket.h"
 
 #include <libsoup/soup.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -89,6 +91,7 @@ struct _LetsChatRoomServer
   GObject parent;
 
   SoupServer *soup;
+  GSocketService *service;      /* accepts, for soup */
   LetsChatSocketLoop *socket_loop;
   GHashTable *connections;      /* Connection* set, owns */
   GHashTable *refused;          /* LetsChatWebSocket* told why, closing */
@@ -728,6 +731,14 @@ refuse_connection (LetsChatRoomServer * self, LetsChatWebSocket * ws,
   letschat_websocket_close (ws, CLOSE_POLICY_VIOLATION, "over a limit");
 }
 
+/* Which socket a connection handed to libsoup is on: kept on its remote
+ * address, the object soup_server_message_get_remote_address() returns. */
+static GQuark
+socket_quark (void)
+{
+  return g_quark_from_static_string ("letschat-room-server-socket");
+}
+
 /* The handshake's answer (101) has gone out: from here on the socket is
  * ours, not libsoup's. */
 static void
@@ -736,13 +747,19 @@ on_upgraded (SoupServerMessage * message, gpointer user_data)
   LetsChatRoomServer *self = user_data;
   Connection *conn;
   GSocketAddress *addr = soup_server_message_get_remote_address (message);
-  GSocket *socket = soup_server_message_get_socket (message);
+  GSocket *socket = addr ? g_object_get_qdata (G_OBJECT (addr),
+      socket_quark ()) : NULL;
   g_autoptr (GIOStream) stream = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree gchar *ip = NULL;
   LetsChatWebSocket *ws;
   guint n_from_ip;
 
+  if (socket == NULL) {
+    /* every connection comes through on_incoming() */
+    g_warning ("A WebSocket upgrade on a connection of unknown origin");
+    return;
+  }
   if (G_IS_INET_SOCKET_ADDRESS (addr))
     ip = g_inet_address_to_string (g_inet_socket_address_get_address
         (G_INET_SOCKET_ADDRESS (addr)));
@@ -981,6 +998,7 @@ letschat_room_server_dispose (GObject * object)
   g_hash_table_remove_all (self->refused);
   g_hash_table_remove_all (self->rooms);
   self->waiting_stranger = NULL;
+  g_clear_object (&self->service);
   g_clear_object (&self->soup);
   g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);
 
@@ -1335,45 +1353,50 @@ resolve_host (const gchar * host, GInetAddress ** address, GError ** error)
   return TRUE;
 }
 
-/* Read from the listening socket rather than soup_server_get_uris(),
- * which leaks an address per call in libsoup 3.2. */
-static guint16
-bound_port (SoupServer * soup)
-{
-  GSList *listeners = soup_server_get_listeners (soup);
-  guint16 port = 0;
-
-  if (listeners) {
-    g_autoptr (GSocketAddress) addr =
-        g_socket_get_local_address (listeners->data, NULL);
-
-    if (G_IS_INET_SOCKET_ADDRESS (addr))
-      port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr));
-  }
-  g_slist_free (listeners);
-  return port;
-}
-
-/* soup_server_listen() keeps GSocket's listen backlog of 10: a burst of
- * parties reconnecting at once (a server restart) would get connection
- * resets. The kernel caps the backlog at net.core.somaxconn. */
+/* The kernel caps the listen backlog at net.core.somaxconn. GLib's default
+ * (10) would reset the connections of a burst of parties reconnecting at
+ * once, after a server restart. */
 #define LISTEN_BACKLOG 4096
 
+/* Connections are accepted here and handed to libsoup with
+ * soup_server_accept_iostream() rather than by soup_server_listen*():
+ * libsoup 3.2's own listener keeps a reference to every socket it accepts,
+ * so that each connection, page or WebSocket, lost 344 bytes for good
+ * (valgrind; docs/performance.md). TLS is set up here too, as libsoup's
+ * listener would. */
 static gboolean
-listen_with_backlog (SoupServer * soup, GSocketAddress * address,
-    SoupServerListenOptions options, GError ** error)
+on_incoming (GSocketService * service, GSocketConnection * connection,
+    GObject * source_object, gpointer user_data)
 {
-  g_autoptr (GSocket) socket = NULL;
+  LetsChatRoomServer *self = user_data;
+  GSocket *socket = g_socket_connection_get_socket (connection);
+  g_autoptr (GSocketAddress) local = NULL;
+  g_autoptr (GSocketAddress) remote = NULL;
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GError) error = NULL;
 
-  socket = g_socket_new (g_socket_address_get_family (address),
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
-  if (socket == NULL)
-    return FALSE;
-  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
-  if (!g_socket_bind (socket, address, TRUE, error)
-      || !g_socket_listen (socket, error))
-    return FALSE;
-  return soup_server_listen_socket (soup, socket, options, error);
+  local = g_socket_connection_get_local_address (connection, NULL);
+  remote = g_socket_connection_get_remote_address (connection, NULL);
+  if (local == NULL || remote == NULL)
+    return TRUE;                /* gone already */
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
+
+  if (self->tls_certificate) {
+    stream = (GIOStream *) g_tls_server_connection_new (G_IO_STREAM
+        (connection), self->tls_certificate, &error);
+    if (stream == NULL) {
+      g_warning ("Could not set up TLS for a connection: %s", error->message);
+      return TRUE;
+    }
+    g_object_set (stream, "require-close-notify", FALSE, NULL);
+  } else {
+    stream = g_object_ref (G_IO_STREAM (connection));
+  }
+
+  g_object_set_qdata_full (G_OBJECT (remote), socket_quark (),
+      g_object_ref (socket), g_object_unref);
+  soup_server_accept_iostream (self->soup, stream, local, remote, NULL);
+  return TRUE;
 }
 
 gboolean
@@ -1382,6 +1405,7 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
 {
   g_autoptr (GInetAddress) address = NULL;
   g_autoptr (GSocketAddress) socket_address = NULL;
+  g_autoptr (GSocketAddress) bound_address = NULL;
   g_autoptr (GError) listen_error = NULL;
   g_autofree gchar *ip = NULL;
 
@@ -1403,18 +1427,25 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
 
   socket_address = g_inet_socket_address_new (address, port);
-  if (!listen_with_backlog (self->soup, socket_address,
-          self->tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0,
-          &listen_error)) {
+  self->service = g_socket_service_new ();
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service),
+      LISTEN_BACKLOG);
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service),
+          socket_address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+          &bound_address, &listen_error)) {
     ip = g_inet_address_to_string (address);
     g_set_error (error, listen_error->domain, listen_error->code,
         "Could not listen on %s:%u: %s", ip, port, listen_error->message);
+    g_clear_object (&self->service);
     g_clear_object (&self->soup);
     g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);
     return FALSE;
   }
+  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
+  g_socket_service_start (self->service);
 
-  self->port = bound_port (self->soup);
+  self->port =
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound_address));
   if (self->ping_interval > 0 || self->ping_timeout > 0
       || self->join_timeout > 0) {
     self->liveness_check = g_timeout_source_new_seconds (1);
@@ -1455,6 +1486,10 @@ letschat_room_server_shutdown (LetsChatRoomServer * self)
       letschat_websocket_close (conn->ws, LETSCHAT_WEBSOCKET_CLOSE_GOING_AWAY,
           "server shutting down");
 
+  if (self->service) {
+    g_socket_service_stop (self->service);
+    g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  }
   if (self->soup)
     soup_server_disconnect (self->soup);
 }
