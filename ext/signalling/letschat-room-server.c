@@ -687,10 +687,11 @@ static void
 on_closed (LetsChatWebSocket * ws, gpointer user_data)
 {
   Connection *conn = user_data;
+  const gchar *why = letschat_websocket_get_drop_reason (ws);
 
   connection_leave_room (conn, "closed");
-  g_info ("disconnect id=%s addr=%s code=%u", conn->id, conn->remote,
-      letschat_websocket_get_close_code (ws));
+  g_info ("disconnect id=%s addr=%s code=%u%s%s", conn->id, conn->remote,
+      letschat_websocket_get_close_code (ws), why ? ": " : "", why ? why : "");
   /* frees conn */
   g_hash_table_remove (conn->server->connections, conn);
 }

@@ -67,6 +67,7 @@ struct _LetsChatWebSocket
   gboolean close_received;
   gboolean finish_when_sent;    /* close the socket once out is written */
   gushort close_code;           /* received */
+  const gchar *why;             /* why we dropped it, static, or NULL */
 
   GByteArray *partial;          /* a frame that came in pieces */
   GByteArray *fragments;        /* a message sent in several frames */
@@ -158,6 +159,8 @@ on_close_timeout (gpointer user_data)
   LetsChatWebSocket *ws = letschat_websocket_ref (user_data);
 
   g_clear_pointer (&ws->close_timeout, g_source_unref);
+  if (ws->why == NULL)
+    ws->why = "the close handshake did not finish in time";
   finish (ws);
   letschat_websocket_unref (ws);
   return G_SOURCE_REMOVE;
@@ -227,6 +230,7 @@ flush (LetsChatWebSocket * ws)
     iov.iov_len = ws->out->len;
     n = write_vectors (ws, &iov, 1);
     if (n < 0) {
+      ws->why = "the connection broke while sending";
       finish (ws);
       return;
     }
@@ -280,6 +284,7 @@ send_frame (LetsChatWebSocket * ws, guint8 opcode, const guint8 * payload,
     iov[1].iov_len = length;
     n = write_vectors (ws, iov, length ? 2 : 1);
     if (n < 0) {
+      ws->why = "the connection broke while sending";
       finish_soon (ws);
       return;
     }
@@ -295,8 +300,10 @@ send_frame (LetsChatWebSocket * ws, guint8 opcode, const guint8 * payload,
   } else {
     g_byte_array_append (ws->out, payload + (n - header_length), total - n);
   }
-  if (ws->out->len > MAX_UNSENT)
+  if (ws->out->len > MAX_UNSENT) {
+    ws->why = "over 4 MiB unsent: the party does not read";
     finish_soon (ws);
+  }
 }
 
 static void
@@ -335,6 +342,7 @@ send_close (LetsChatWebSocket * ws, gushort code, const gchar * reason)
 static FrameResult
 fail (LetsChatWebSocket * ws, gushort code, const gchar * reason)
 {
+  ws->why = reason;
   send_close (ws, code, reason);
   ws->finish_when_sent = TRUE;
   if (ws->out == NULL)
@@ -713,6 +721,12 @@ gushort
 letschat_websocket_get_close_code (LetsChatWebSocket * ws)
 {
   return ws->close_code;
+}
+
+const gchar *
+letschat_websocket_get_drop_reason (LetsChatWebSocket * ws)
+{
+  return ws->why;
 }
 
 void

@@ -67,6 +67,10 @@ LetsChatWebSocketState letschat_websocket_get_state (LetsChatWebSocket * ws);
 /* The code of the peer's close frame, or 1006 when the socket went away
  * without one. */
 gushort letschat_websocket_get_close_code (LetsChatWebSocket * ws);
+/* Why this side ended the connection without a completed close handshake
+ * (the peer broke the protocol, did not read, did not answer the close),
+ * for log lines; NULL otherwise. */
+const gchar *letschat_websocket_get_drop_reason (LetsChatWebSocket * ws);
 
 /* Ignored unless open. */
 void letschat_websocket_send_text (LetsChatWebSocket * ws, const gchar * text,

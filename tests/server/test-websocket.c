@@ -1420,6 +1420,41 @@ test_slow_reader (void)
   server_free (server);
 }
 
+/* A party that never reads while much more piles up for it than the
+ * server keeps (MAX_UNSENT, 4 MiB, in letschat-websocket.c, beyond what the
+ * kernel takes): it is dropped, and the other party is told, rather than
+ * the server's memory growing without bound. */
+#define N_NEVER_READ 170
+
+static void
+test_never_reads (void)
+{
+  LetsChatRoomServer *server = server_new (65536, 10, 0);
+  Raw *a = raw_connect (server);
+  Raw *b = raw_connect_full (server, 4096, NULL);
+  guint i;
+
+  raw_join (a, "deaf");
+  raw_join (b, "deaf");
+  raw_expect_message (a, "peer-joined");
+
+  for (i = 0; i < N_NEVER_READ; i++) {
+    g_autofree gchar *candidate = NULL;
+    g_autofree gchar *text = signal_of_size (PILED_UP_SIZE, i, &candidate);
+
+    raw_send_text (a, text);
+    settle ();
+  }
+  raw_expect_message (a, "peer-left");
+  g_assert_cmpuint (letschat_room_server_get_n_connections (server), ==, 1);
+
+  raw_free (b);
+  raw_send_close (a, CLOSE_NORMAL, NULL);
+  raw_expect_close (a, CLOSE_NORMAL);
+  raw_free (a);
+  server_free (server);
+}
+
 /* The same party sends its close and never reads again: the server cannot
  * send its answer, and gives up on the close handshake after a while
  * (CLOSE_TIMEOUT_S, 5 s, in letschat-websocket.c) rather than keep the
@@ -1471,6 +1506,7 @@ main (int argc, char **argv)
   g_test_add_func ("/websocket/frames-with-handshake",
       test_frames_with_handshake);
   g_test_add_func ("/websocket/slow-reader", test_slow_reader);
+  g_test_add_func ("/websocket/never-reads", test_never_reads);
   g_test_add_func ("/websocket/close-without-reading",
       test_close_without_reading);
   g_test_add_func ("/websocket/ping-inside-large-message",
