@@ -568,6 +568,16 @@ raw_expect_close (Raw * r, gushort code)
   raw_expect_eof (r);
 }
 
+/* The normal end of a test's connection: our close, the server's answer
+ * echoing it, the TCP connection ended by the server. */
+static void
+raw_close_and_free (Raw * r)
+{
+  raw_send_close (r, CLOSE_NORMAL, NULL);
+  raw_expect_close (r, CLOSE_NORMAL);
+  raw_free (r);
+}
+
 /* A new connection gets @bytes in one write, and must be failed with
  * @code. */
 static void
@@ -655,9 +665,7 @@ test_split_everywhere (void)
     raw_free (other);
   }
 
-  raw_send_close (r, CLOSE_NORMAL, NULL);
-  raw_expect_close (r, CLOSE_NORMAL);
-  raw_free (r);
+  raw_close_and_free (r);
   server_free (server);
 }
 
@@ -690,9 +698,7 @@ test_coalesced (void)
   raw_expect_pong (r, "one", 3);
   raw_expect_pong (r, "two", 3);
 
-  raw_send_close (r, CLOSE_NORMAL, NULL);
-  raw_expect_close (r, CLOSE_NORMAL);
-  raw_free (r);
+  raw_close_and_free (r);
   server_free (server);
 }
 
@@ -728,9 +734,7 @@ test_fragmented (void)
   raw_expect_pong (r, NULL, 0);
   raw_expect_error (r, "not-joined");
 
-  raw_send_close (r, CLOSE_NORMAL, NULL);
-  raw_expect_close (r, CLOSE_NORMAL);
-  raw_free (r);
+  raw_close_and_free (r);
   server_free (server);
 }
 
@@ -757,9 +761,7 @@ test_ping (void)
   raw_send_frame (r, FIN | OP_PING, "last", 4);
   raw_expect_pong (r, "last", 4);
 
-  raw_send_close (r, CLOSE_NORMAL, NULL);
-  raw_expect_close (r, CLOSE_NORMAL);
-  raw_free (r);
+  raw_close_and_free (r);
   server_free (server);
 }
 
@@ -1129,9 +1131,7 @@ test_server_pings (void)
 
   /* after our close, nothing more is sent (not even pongs) */
   answers->answer_pings = FALSE;
-  raw_send_close (answers, CLOSE_NORMAL, NULL);
-  raw_expect_close (answers, CLOSE_NORMAL);
-  raw_free (answers);
+  raw_close_and_free (answers);
   server_free (server);
 }
 
@@ -1198,9 +1198,7 @@ test_vanish (void)
     WAIT_UNTIL (letschat_room_server_get_n_connections (server) == 1);
   }
 
-  raw_send_close (stays, CLOSE_NORMAL, NULL);
-  raw_expect_close (stays, CLOSE_NORMAL);
-  raw_free (stays);
+  raw_close_and_free (stays);
   server_free (server);
 }
 
@@ -1301,9 +1299,7 @@ test_ping_inside_large_message (void)
   raw_send_frame (r, FIN | OP_CONTINUATION, text, 10);
   raw_expect_error (r, "too-large");
 
-  raw_send_close (r, CLOSE_NORMAL, NULL);
-  raw_expect_close (r, CLOSE_NORMAL);
-  raw_free (r);
+  raw_close_and_free (r);
   server_free (server);
 }
 
@@ -1356,9 +1352,7 @@ test_frames_with_handshake (void)
   raw_expect_pong (r, "early", 5);
   raw_expect_pong (r, "late", 4);
 
-  raw_send_close (r, CLOSE_NORMAL, NULL);
-  raw_expect_close (r, CLOSE_NORMAL);
-  raw_free (r);
+  raw_close_and_free (r);
   server_free (server);
 }
 
@@ -1413,9 +1407,7 @@ test_slow_reader (void)
   raw_expect_close (b, CLOSE_NORMAL);
   raw_expect_message (a, "peer-left");
 
-  raw_send_close (a, CLOSE_NORMAL, NULL);
-  raw_expect_close (a, CLOSE_NORMAL);
-  raw_free (a);
+  raw_close_and_free (a);
   raw_free (b);
   server_free (server);
 }
@@ -1449,9 +1441,7 @@ test_never_reads (void)
   g_assert_cmpuint (letschat_room_server_get_n_connections (server), ==, 1);
 
   raw_free (b);
-  raw_send_close (a, CLOSE_NORMAL, NULL);
-  raw_expect_close (a, CLOSE_NORMAL);
-  raw_free (a);
+  raw_close_and_free (a);
   server_free (server);
 }
 
@@ -1476,9 +1466,7 @@ test_close_without_reading (void)
   WAIT_UNTIL_MS (letschat_room_server_get_n_connections (server) == 1, 10000);
   raw_expect_message (a, "peer-left");
 
-  raw_send_close (a, CLOSE_NORMAL, NULL);
-  raw_expect_close (a, CLOSE_NORMAL);
-  raw_free (a);
+  raw_close_and_free (a);
   raw_free (b);
   server_free (server);
 }
