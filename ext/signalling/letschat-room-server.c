@@ -652,6 +652,46 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
   }
 }
 
+/* NULL when a connection from @ip may be taken, else why not, in a
+ * sentence for the party. */
+static gchar *
+connection_refusal (LetsChatRoomServer * self, const gchar * ip)
+{
+  guint n_from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_ip, ip));
+
+  if (g_hash_table_size (self->connections) >= self->max_connections)
+    return g_strdup_printf ("The server is at its maximum of %u "
+        "connections; try again later.", self->max_connections);
+  if (n_from_ip >= self->max_per_ip)
+    return g_strdup_printf ("Too many connections from your address (at "
+        "most %u); close some and try again.", self->max_per_ip);
+  return NULL;
+}
+
+/* A connection from @ip, counted in per_ip until connection_free(); the
+ * caller attaches its socket (or, for the fuzzer, its send_func). */
+static Connection *
+connection_new (LetsChatRoomServer * self, const gchar * ip,
+    const gchar * remote)
+{
+  Connection *conn = g_new0 (Connection, 1);
+  guint n_from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_ip, ip));
+
+  conn->server = self;
+  conn->id = random_hex (16);
+  conn->tokens = self->rate_burst;
+  conn->last_refill_us = g_get_monotonic_time ();
+  conn->connected_us = conn->last_refill_us;
+  conn->last_heard_us = conn->last_refill_us;
+  conn->ping_slot = g_random_int ();
+  conn->ip = g_strdup (ip);
+  conn->remote = g_strdup (remote);
+  g_hash_table_insert (self->per_ip, g_strdup (ip),
+      GUINT_TO_POINTER (n_from_ip + 1));
+  g_hash_table_add (self->connections, conn);
+  return conn;
+}
+
 static void
 on_message (LetsChatWebSocket * ws, gboolean is_text, const gchar * data,
     gsize size, gpointer user_data)
@@ -753,8 +793,9 @@ on_upgraded (SoupServerMessage * message, gpointer user_data)
   g_autoptr (GIOStream) stream = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree gchar *ip = NULL;
+  g_autofree gchar *remote = NULL;
+  g_autofree gchar *refusal = NULL;
   LetsChatWebSocket *ws;
-  guint n_from_ip;
 
   if (socket == NULL) {
     /* every connection comes through on_incoming() */
@@ -779,39 +820,17 @@ on_upgraded (SoupServerMessage * message, gpointer user_data)
     return;
   }
 
-  n_from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_ip, ip));
-  if (g_hash_table_size (self->connections) >= self->max_connections) {
-    g_autofree gchar *why = g_strdup_printf ("The server is at its maximum "
-        "of %u connections; try again later.", self->max_connections);
-    refuse_connection (self, ws, ip, why);
-    return;
-  }
-  if (n_from_ip >= self->max_per_ip) {
-    g_autofree gchar *why = g_strdup_printf ("Too many connections from "
-        "your address (at most %u); close some and try again.",
-        self->max_per_ip);
-    refuse_connection (self, ws, ip, why);
+  refusal = connection_refusal (self, ip);
+  if (refusal) {
+    refuse_connection (self, ws, ip, refusal);
     return;
   }
 
-  conn = g_new0 (Connection, 1);
-  conn->server = self;
-  conn->ws = ws;
-  conn->id = random_hex (16);
-  conn->tokens = self->rate_burst;
-  conn->last_refill_us = g_get_monotonic_time ();
-  conn->connected_us = conn->last_refill_us;
-  conn->last_heard_us = conn->last_refill_us;
-  conn->ping_slot = g_random_int ();
-  conn->ip = g_strdup (ip);
-  g_hash_table_insert (self->per_ip, g_strdup (ip),
-      GUINT_TO_POINTER (n_from_ip + 1));
   if (G_IS_INET_SOCKET_ADDRESS (addr))
-    conn->remote = g_strdup_printf ("%s:%u", ip,
+    remote = g_strdup_printf ("%s:%u", ip,
         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)));
-  else
-    conn->remote = g_strdup ("?");
-  g_hash_table_add (self->connections, conn);
+  conn = connection_new (self, ip, remote ? remote : "?");
+  conn->ws = ws;
 
   g_info ("connect id=%s addr=%s", conn->id, conn->remote);
   /* Pings keep NATs open and find dead peers (check_liveness); pings
@@ -1516,30 +1535,17 @@ gpointer
 letschat_room_server_open_virtual (LetsChatRoomServer * self,
     const gchar * ip, LetsChatRoomServerSendFunc send_func, gpointer data)
 {
+  g_autofree gchar *refusal = NULL;
   Connection *conn;
-  guint n_from_ip;
 
   g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), NULL);
 
-  n_from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_ip, ip));
-  if (g_hash_table_size (self->connections) >= self->max_connections
-      || n_from_ip >= self->max_per_ip)
+  refusal = connection_refusal (self, ip);
+  if (refusal)
     return NULL;
-
-  conn = g_new0 (Connection, 1);
-  conn->server = self;
+  conn = connection_new (self, ip, ip);
   conn->send_func = send_func;
   conn->send_data = data;
-  conn->id = random_hex (16);
-  conn->tokens = self->rate_burst;
-  conn->last_refill_us = g_get_monotonic_time ();
-  conn->connected_us = conn->last_refill_us;
-  conn->last_heard_us = conn->last_refill_us;
-  conn->ip = g_strdup (ip);
-  conn->remote = g_strdup (ip);
-  g_hash_table_insert (self->per_ip, g_strdup (ip),
-      GUINT_TO_POINTER (n_from_ip + 1));
-  g_hash_table_add (self->connections, conn);
   return conn;
 }
 
