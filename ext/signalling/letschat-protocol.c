@@ -726,6 +726,75 @@ letschat_protocol_ice_server_new (const gchar * url, const gchar * username,
   return json_builder_get_root (builder);
 }
 
+static gchar *
+ice_url_to_uri (const gchar * url, const gchar * user, const gchar * credential)
+{
+  gboolean turn = g_str_has_prefix (url, "turn:");
+  gboolean turns = g_str_has_prefix (url, "turns:");
+  const gchar *rest = strchr (url, ':');
+  g_autofree gchar *hostport = NULL;
+  gchar *q;
+
+  if (!rest || (!turn && !turns && !g_str_has_prefix (url, "stun:")))
+    return NULL;
+  rest++;
+  while (*rest == '/')
+    rest++;
+  hostport = g_strdup (rest);
+  if ((q = strchr (hostport, '?')))
+    *q = '\0';
+  if (turn || turns) {
+    g_autofree gchar *u = g_uri_escape_string (user ? user : "", NULL, TRUE);
+    g_autofree gchar *p = g_uri_escape_string (credential ? credential : "",
+        NULL, TRUE);
+
+    return g_strdup_printf ("%s://%s:%s@%s", turns ? "turns" : "turn", u, p,
+        hostport);
+  }
+  return g_strdup_printf ("stun://%s", hostport);
+}
+
+gchar **
+letschat_protocol_ice_servers_to_uris (JsonNode * ice_servers)
+{
+  GStrvBuilder *uris = g_strv_builder_new ();
+  JsonArray *arr;
+  guint i, j;
+  gchar **out;
+
+  arr = ice_servers && JSON_NODE_HOLDS_ARRAY (ice_servers) ?
+      json_node_get_array (ice_servers) : NULL;
+  for (i = 0; arr && i < json_array_get_length (arr); i++) {
+    JsonNode *node = json_array_get_element (arr, i);
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT (node) ?
+        json_node_get_object (node) : NULL;
+    JsonNode *urls = o ? json_object_get_member (o, "urls") : NULL;
+    JsonArray *list = NULL;
+    const gchar *user, *cred;
+
+    if (!urls)
+      continue;
+    user = json_object_get_string_member_with_default (o, "username", NULL);
+    cred = json_object_get_string_member_with_default (o, "credential", NULL);
+    if (JSON_NODE_HOLDS_ARRAY (urls))
+      list = json_node_get_array (urls);
+    for (j = 0; j < (list ? json_array_get_length (list) : 1); j++) {
+      JsonNode *url = list ? json_array_get_element (list, j) : urls;
+      gchar *uri;
+
+      if (json_node_get_value_type (url) != G_TYPE_STRING)
+        continue;
+      uri = ice_url_to_uri (json_node_get_string (url), user, cred);
+      if (uri)
+        g_strv_builder_add (uris, uri);
+      g_free (uri);
+    }
+  }
+  out = g_strv_builder_end (uris);
+  g_strv_builder_unref (uris);
+  return out;
+}
+
 JsonNode *
 letschat_protocol_sdp_data_new (const gchar * type, const gchar * sdp)
 {

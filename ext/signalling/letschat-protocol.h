@@ -147,6 +147,13 @@ gchar *letschat_protocol_build_error (const gchar * code,
 JsonNode *letschat_protocol_ice_server_new (const gchar * url,
     const gchar * username, const gchar * credential);
 
+/* The URIs webrtcbin takes ("stun://host:port",
+ * "turn://user:pass@host:port") for an array of RTCIceServer-like objects
+ * as `welcome` carries ("stun:host:port", "turn:host:port?transport=udp"
+ * with username and credential); entries that are not STUN or TURN are
+ * left out. NULL-terminated, free with g_strfreev(); never NULL. */
+gchar **letschat_protocol_ice_servers_to_uris (JsonNode * ice_servers);
+
 /* Convenience for building `signal.data` from code. */
 JsonNode *letschat_protocol_sdp_data_new (const gchar * type,
     const gchar * sdp);

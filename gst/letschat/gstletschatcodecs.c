@@ -151,7 +151,7 @@ gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
     enc = gst_structure_get_string (s, "encoding-name");
     for (j = 0; enc && j < G_N_ELEMENTS (codecs); j++) {
       GstCaps *one;
-      const gchar *plid;
+      const gchar *profile;
 
       if (g_ascii_strcasecmp (enc, codecs[j].encoding_name) != 0
           || !g_str_equal (codecs[j].media, gst_sdp_media_get_media (media)))
@@ -162,10 +162,19 @@ gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
         break;
       one = gst_lets_chat_codec_rtp_caps (&codecs[j]);
       gst_caps_set_simple (one, "payload", G_TYPE_INT, pt, NULL);
-      plid = gst_structure_get_string (s, "profile-level-id");
-      if (&codecs[j] == CODEC_H264 && plid)
-        gst_caps_set_simple (one, "profile-level-id", G_TYPE_STRING, plid,
-            NULL);
+      /* The offer's own H.264 profile (GstSDP reads profile-level-id into
+       * "profile"): webrtcbin matches a transceiver to a format only if
+       * they intersect, and Chromium offers Baseline (42001f) before
+       * Constrained Baseline (42e01f). */
+      if (&codecs[j] == CODEC_H264) {
+        GstStructure *one_s = gst_caps_get_structure (one, 0);
+
+        profile = gst_structure_get_string (s, "profile");
+        if (profile)
+          gst_structure_set (one_s, "profile", G_TYPE_STRING, profile, NULL);
+        else
+          gst_structure_remove_field (one_s, "profile");
+      }
       gst_caps_append (caps, one);
       break;
     }

@@ -5,12 +5,17 @@
  */
 
 /*
- * One party of a call. Who talks to whom:
+ * One party of a call: what its elements share. It owns the party's
+ * thread, its room signalling (a LetsChatClient), its current peer
+ * connection (gstletschatpeerconnection.c) and its send streams
+ * (gstletschatsendstream.c), and runs the offer/answer exchange, whose
+ * content gstletschatnegotiation.c decides. It must not build media
+ * chains (the elements do) nor post from a lock.
  *
- *   letschatsink --chains--\                     /--chains--> letschatsrc
- *                          v                     |
+ *   letschatsink --send streams--\              /--receiver funcs--> letschatsrc
+ *                                v              |
  *               +------------------ session ----------------------+
- *               |  webrtcbin (inside the first element to start)  |
+ *               |  peer connection (webrtcbin, in the host bin)    |
  *               |      ^ offer/answer/ICE    | pad-added          |
  *               |      |                     v                    |
  *               |  session thread (GMainContext) -- LetsChatClient ---> room
@@ -19,12 +24,16 @@
  * Threads: everything that talks to the room server, and every webrtcbin
  * action the negotiation makes, runs on the session's own thread. Work
  * arriving from webrtcbin's threads (promises, ICE candidates, state
- * changes) is handed to it with g_main_context_invoke(). Bus messages are
- * posted with no lock held.
+ * changes) is handed to it with session_invoke_if_current(), which drops
+ * it if its peer connection has since been replaced. No letschat lock is
+ * held across a call into webrtcbin except pc_lock around request pads and
+ * relay links, which webrtcbin never calls back under.
  *
  * Negotiation: the party that joins second offers (docs/protocol.md). It
  * waits until every sink pad knows its codec ("holds"), so that the offer
- * or the answer carries every stream of the party.
+ * or the answer carries every stream of the party. A negotiation that
+ * fails is never fatal: a warning, a new peer connection, and the party
+ * waits for the next offer or the next party.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -34,9 +43,10 @@
 #include <gst/sdp/sdp.h>
 
 #include "gstletschatsession.h"
-#include "gstletschatrelay.h"
+#include "gstletschatnegotiation.h"
+#include "gstletschatpeerconnection.h"
+#include "gstletschatsendstream.h"
 #include "gstletschatserve.h"
-#include "gstletschatsrc.h"
 #include "gstletschattextchat.h"
 #include "letschat-client.h"
 #include "letschat-protocol.h"
@@ -56,19 +66,20 @@ struct _GstLetsChatSession
   GstElement *host;             /* bin holding webrtcbin (weak) */
   GstElement *sink;             /* weak */
   GstElement *src;              /* weak */
+  const GstLetsChatReceiverFuncs *receiver;     /* the src's */
   guint holds;
   gboolean started;
   gboolean stopped;             /* left the room: no more call changes */
 
-  /* The current peer connection. Replaced (on the session thread) when
-   * the other party leaves or the connection fails; pc_lock guards the
-   * pointer and the send streams attached to it against the sink's
-   * streaming threads. */
+  /* The current peer connection, replaced on the session thread when the
+   * other party leaves or the connection fails. pc_lock guards the pointer
+   * and the send streams against the elements' threads. */
   GMutex pc_lock;
-  GstElement *webrtcbin;        /* owned by host */
-  GList *send_streams;          /* of SendStream */
-  guint generation;             /* of the current webrtcbin */
+  GstLetsChatPeerConnection *pc;
+  GList *send_streams;          /* of GstLetsChatSendStream */
+  guint generation;             /* of the current peer connection */
   guint latency;
+  GstLetsChatTeardowns *teardowns;
   GstLetsChatServeHandle *served;
   /* Text chat with the current other party; NULL while alone. Set on the
    * session thread, read by applications sending chat. */
@@ -87,13 +98,7 @@ struct _GstLetsChatSession
   gchar *peer_id;
   gchar *peer_name;
   gboolean offerer;
-  gboolean transceivers_ready;
-  gboolean offer_made;
-  gboolean remote_set;
-  /* Both descriptions applied: webrtcbin takes media on its sink pads. */
-  gboolean negotiated;
   GstWebRTCSessionDescription *pending_offer;
-  GQueue pending_candidates;    /* of JsonObject (ice) */
   GstClockTime peer_joined_time;
   /* Back on the room server after losing it, the other party has not shown
    * up yet: it may be reconnecting too, or gone for good. */
@@ -110,23 +115,6 @@ struct _GstLetsChatSession
   GSource *gap_source;          /* fills the src's pads while alone */
 };
 
-/* One stream the party sends: the sink's chain ends in a relay, which the
- * session attaches to each new webrtcbin. */
-typedef struct
-{
-  GstLetsChatRelay *relay;
-  GstPad *upstream;             /* the payloader's src pad */
-  const GstLetsChatCodec *codec;
-  GstPad *webrtc_pad;           /* request pad of the webrtcbin it feeds */
-  /* Set for a stream the sink encodes: it can change codec. */
-  GstLetsChatSwitchCodecFunc switch_codec;
-  gpointer switch_data;
-  const GstLetsChatCodec *preferred;    /* what it was made with */
-  gboolean chosen;              /* ... by the application: keep it if offered */
-} SendStream;
-
-#define GENERATION_KEY "letschat-generation"
-
 G_DEFINE_TYPE (GstLetsChatSession, gst_lets_chat_session, GST_TYPE_OBJECT);
 
 static GMutex registry_lock;
@@ -142,7 +130,8 @@ static void session_restart_call (GstLetsChatSession * self,
 static void session_start_gaps (GstLetsChatSession * self);
 static void session_stop_gaps (GstLetsChatSession * self);
 static gboolean session_media_watch_cb (gpointer data);
-static void send_stream_set_payload_type (SendStream * stream, guint pt);
+static void on_peer_left (LetsChatClient * client, const gchar * peer_id,
+    GstLetsChatSession * self);
 
 /* ---------------------------------------------------------------------- */
 /* Bus messages, always posted with no lock held.                          */
@@ -180,89 +169,467 @@ session_post (GstLetsChatSession * self, GstStructure * s)
     }                                                                   \
   } G_STMT_END
 
+#define session_warning(self, domain, code, text, debug) G_STMT_START { \
+    GstElement *__host = session_get_host (self);                       \
+    if (__host) {                                                       \
+      GST_ELEMENT_WARNING (__host, domain, code, text, debug);          \
+      gst_object_unref (__host);                                        \
+    }                                                                   \
+  } G_STMT_END
+
 /* ---------------------------------------------------------------------- */
-/* ICE servers                                                             */
+/* Work for the session thread, if its peer connection is still current    */
 
-/* RTCIceServer URLs ("stun:host:port", "turn:host:port?transport=udp")
- * become the URIs webrtcbin takes ("stun://host:port",
- * "turn://user:pass@host:port"). */
-static gchar *
-ice_url_to_webrtcbin (const gchar * url, const gchar * user,
-    const gchar * credential)
+/* The one way work from webrtcbin's threads (or from a promise) reaches
+ * the session thread: it runs there only if the peer connection it came
+ * from is still the current one, like webrtcbin's own task queue. */
+typedef void (*SessionTaskFunc) (GstLetsChatSession * self, gpointer data);
+
+typedef struct
 {
-  gboolean turn = g_str_has_prefix (url, "turn:");
-  gboolean turns = g_str_has_prefix (url, "turns:");
-  const gchar *rest = strchr (url, ':');
-  gchar *hostport, *q, *out;
+  GstLetsChatSession *self;
+  guint generation;
+  SessionTaskFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+} SessionTask;
 
-  if (!rest || (!turn && !turns && !g_str_has_prefix (url, "stun:")))
-    return NULL;
-  rest++;
-  while (*rest == '/')
-    rest++;
-  hostport = g_strdup (rest);
-  if ((q = strchr (hostport, '?')))
-    *q = '\0';
-  if (turn || turns) {
-    g_autofree gchar *u = g_uri_escape_string (user ? user : "", NULL, TRUE);
-    g_autofree gchar *p = g_uri_escape_string (credential ? credential : "",
-        NULL, TRUE);
-    out = g_strdup_printf ("%s://%s:%s@%s", turns ? "turns" : "turn", u, p,
-        hostport);
-  } else {
-    out = g_strdup_printf ("stun://%s", hostport);
-  }
-  g_free (hostport);
-  return out;
+static gboolean
+session_task_run (gpointer user_data)
+{
+  SessionTask *task = user_data;
+
+  if (task->generation == task->self->generation)
+    task->func (task->self, task->data);
+  else
+    GST_DEBUG_OBJECT (task->self, "dropping work of peer connection %u",
+        task->generation);
+  return G_SOURCE_REMOVE;
 }
 
 static void
-session_apply_server_ice_servers (GstLetsChatSession * self,
-    GstElement * webrtc)
+session_task_free (gpointer user_data)
 {
-  JsonNode *node = self->server_ice_servers;
-  JsonArray *arr;
-  guint i;
+  SessionTask *task = user_data;
 
-  if (self->settings.stun_server || (self->settings.turn_servers &&
-          self->settings.turn_servers[0]))
-    return;                     /* the user chose; the element's wins */
-  if (!node || !JSON_NODE_HOLDS_ARRAY (node))
+  if (task->destroy)
+    task->destroy (task->data);
+  gst_object_unref (task->self);
+  g_free (task);
+}
+
+static void
+session_invoke_if_current (GstLetsChatSession * self, guint generation,
+    SessionTaskFunc func, gpointer data, GDestroyNotify destroy)
+{
+  SessionTask *task = g_new0 (SessionTask, 1);
+
+  task->self = gst_object_ref (self);
+  task->generation = generation;
+  task->func = func;
+  task->data = data;
+  task->destroy = destroy;
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
+      session_task_run, task, session_task_free);
+}
+
+/* A webrtcbin promise whose reply goes to @func on the session thread, if
+ * the peer connection is still current. */
+typedef struct
+{
+  GstLetsChatSession *self;
+  guint generation;
+  SessionTaskFunc func;
+} PromiseTarget;
+
+static void
+on_promise_replied (GstPromise * promise, gpointer user_data)
+{
+  PromiseTarget *target = user_data;
+
+  session_invoke_if_current (target->self, target->generation, target->func,
+      gst_promise_ref (promise), (GDestroyNotify) gst_promise_unref);
+}
+
+static void
+promise_target_free (gpointer data)
+{
+  PromiseTarget *target = data;
+
+  gst_object_unref (target->self);
+  g_free (target);
+}
+
+static GstPromise *
+session_new_promise (GstLetsChatSession * self, SessionTaskFunc func)
+{
+  PromiseTarget *target = g_new0 (PromiseTarget, 1);
+
+  target->self = gst_object_ref (self);
+  target->generation = self->generation;
+  target->func = func;
+  return gst_promise_new_with_change_func (on_promise_replied, target,
+      promise_target_free);
+}
+
+/* The error of a replied promise, or NULL. */
+static GError *
+promise_get_error (GstPromise * promise)
+{
+  const GstStructure *reply;
+  GError *error = NULL;
+
+  if (gst_promise_wait (promise) != GST_PROMISE_RESULT_REPLIED)
+    return g_error_new (GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+        "webrtcbin did not answer");
+  reply = gst_promise_get_reply (promise);
+  if (reply && gst_structure_has_field (reply, "error"))
+    gst_structure_get (reply, "error", G_TYPE_ERROR, &error, NULL);
+  return error;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The current peer connection (session thread)                            */
+
+static GstElement *
+session_webrtcbin (GstLetsChatSession * self)
+{
+  return gst_lets_chat_peer_connection_get_webrtcbin (self->pc);
+}
+
+static GstLetsChatNegotiationState *
+session_state (GstLetsChatSession * self)
+{
+  return gst_lets_chat_peer_connection_state (self->pc);
+}
+
+typedef struct
+{
+  guint mline;
+  gchar *candidate;             /* NULL: end of candidates */
+} LocalCandidate;
+
+static void
+local_candidate_free (gpointer data)
+{
+  LocalCandidate *c = data;
+
+  g_free (c->candidate);
+  g_free (c);
+}
+
+/* The a=mid of m-line @mline of the local description, or NULL. */
+static gchar *
+session_local_mid (GstLetsChatSession * self, guint mline)
+{
+  GstWebRTCSessionDescription *local = NULL;
+  gchar *mid = NULL;
+
+  g_object_get (session_webrtcbin (self), "local-description", &local, NULL);
+  if (local && mline < gst_sdp_message_medias_len (local->sdp))
+    mid = g_strdup (gst_sdp_media_get_attribute_val
+        (gst_sdp_message_get_media (local->sdp, mline), "mid"));
+  if (local)
+    gst_webrtc_session_description_free (local);
+  return mid;
+}
+
+static void
+session_send_candidate (GstLetsChatSession * self, gpointer data)
+{
+  LocalCandidate *c = data;
+  g_autofree gchar *mid = NULL;
+  JsonNode *node;
+
+  if (!self->client)
     return;
-  arr = json_node_get_array (node);
-  for (i = 0; i < json_array_get_length (arr); i++) {
-    JsonObject *o = json_array_get_object_element (arr, i);
-    const gchar *user, *cred;
-    JsonNode *urls;
-    GList *list = NULL, *l;
-
-    if (!o || !(urls = json_object_get_member (o, "urls")))
-      continue;
-    user = json_object_get_string_member_with_default (o, "username", NULL);
-    cred = json_object_get_string_member_with_default (o, "credential", NULL);
-    if (JSON_NODE_HOLDS_VALUE (urls))
-      list = g_list_append (list, (gpointer) json_node_get_string (urls));
-    else if (JSON_NODE_HOLDS_ARRAY (urls))
-      list = json_array_get_elements (json_node_get_array (urls));
-    for (l = list; l; l = l->next) {
-      const gchar *url = JSON_NODE_HOLDS_VALUE (urls) ? l->data :
-          json_node_get_string (l->data);
-      g_autofree gchar *uri = url ? ice_url_to_webrtcbin (url, user,
-          cred) : NULL;
-      gboolean ok;
-
-      if (!uri)
-        continue;
-      if (g_str_has_prefix (uri, "stun://")) {
-        GST_INFO_OBJECT (self, "STUN server from the room server: %s", uri);
-        g_object_set (webrtc, "stun-server", uri, NULL);
-      } else {
-        GST_INFO_OBJECT (self, "TURN server from the room server");
-        g_signal_emit_by_name (webrtc, "add-turn-server", uri, &ok);
-      }
-    }
-    g_list_free (list);
+  if (c->candidate) {
+    /* Browsers match candidates by mid: the one of that m-line in our
+     * description; null (the index alone) if it cannot be known. */
+    mid = session_local_mid (self, c->mline);
+    GST_LOG_OBJECT (self, "local candidate, m-line %u, mid %s: %s", c->mline,
+        GST_STR_NULL (mid), c->candidate);
   }
+  node = letschat_protocol_ice_data_new (c->candidate, c->mline, mid);
+  letschat_client_send_signal (self->client, node);
+  json_node_unref (node);
+}
+
+static void
+pc_ice_candidate (GstLetsChatPeerConnection * pc, guint mline,
+    const gchar * candidate, gpointer user_data)
+{
+  LocalCandidate *c = g_new0 (LocalCandidate, 1);
+
+  c->mline = mline;
+  c->candidate = g_strdup (candidate);
+  session_invoke_if_current (user_data,
+      gst_lets_chat_peer_connection_get_generation (pc),
+      session_send_candidate, c, local_candidate_free);
+}
+
+/* ICE or DTLS failed, or an element inside webrtcbin failed, while the
+ * other party is still in the room: a new peer connection, negotiated
+ * through the room as at the start. */
+static void
+session_connection_failed (GstLetsChatSession * self, gpointer data)
+{
+  if (!self->peer_id)
+    return;
+  if (self->peer_unconfirmed) {
+    /* It never came back to the room server: it is gone. */
+    gchar *gone = g_strdup (self->peer_id);
+
+    on_peer_left (self->client, gone, self);
+    g_free (gone);
+    return;
+  }
+  GST_WARNING_OBJECT (self, "the peer connection failed: starting over");
+  session_restart_call (self, "connection-failed");
+  self->offerer = TRUE;
+  session_maybe_negotiate (self);
+}
+
+/* Session thread: the connection is up (ICE and DTLS). Whatever was sent
+ * before this was dropped by webrtcbin's SRTP encoder, the first keyframe
+ * too; a new one now is the other party's first picture, one frame
+ * interval away, rather than a keyframe request (RTCP PLI) round trip
+ * later. */
+static void
+session_connected (GstLetsChatSession * self, gpointer data)
+{
+  GList *l;
+
+  if (!session_state (self)->negotiated)
+    return;
+  g_mutex_lock (&self->pc_lock);
+  for (l = self->send_streams; l; l = l->next)
+    gst_lets_chat_send_stream_request_keyframe (l->data);
+  g_mutex_unlock (&self->pc_lock);
+}
+
+static void
+pc_connection_state (GstLetsChatPeerConnection * pc,
+    GstWebRTCPeerConnectionState state, gpointer user_data)
+{
+  GstLetsChatSession *self = user_data;
+  GEnumClass *klass = g_type_class_ref (GST_TYPE_WEBRTC_PEER_CONNECTION_STATE);
+  GEnumValue *value = g_enum_get_value (klass, state);
+  guint generation = gst_lets_chat_peer_connection_get_generation (pc);
+
+  GST_INFO_OBJECT (self, "connection state: %s", value->value_nick);
+  session_post (self, gst_structure_new ("letschat/connection-state",
+          "state", G_TYPE_STRING, value->value_nick, NULL));
+  g_type_class_unref (klass);
+
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED)
+    session_invoke_if_current (self, generation, session_connection_failed,
+        NULL, NULL);
+  else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    session_invoke_if_current (self, generation, session_connected, NULL, NULL);
+}
+
+typedef struct
+{
+  GstLetsChatSession *self;
+  guint generation;
+} MediaProbe;
+
+static GstPadProbeReturn
+on_media (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  MediaProbe *probe = user_data;
+  GstLetsChatSession *self = probe->self;
+
+  if (probe->generation == self->generation) {
+    self->last_media_us = g_get_monotonic_time ();
+    g_atomic_int_set (&self->media_seen, 1);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+drop_unwanted (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  return GST_PAD_PROBE_DROP;
+}
+
+/* A stream from the other party: letschatsrc builds its chain and pad.
+ * Without a src the party only sends, so nothing should arrive; if
+ * something does, it is dropped at webrtcbin's pad rather than left
+ * unlinked (which would stop webrtcbin's streaming thread). */
+static void
+pc_pad_added (GstLetsChatPeerConnection * pc, GstPad * pad, gpointer user_data)
+{
+  GstLetsChatSession *self = user_data;
+  GstElement *src = NULL;
+  const GstLetsChatReceiverFuncs *receiver = NULL;
+  MediaProbe *probe = g_new0 (MediaProbe, 1);
+
+  /* Not a ref: the session outlives its webrtcbins (release waits for
+   * their teardowns). */
+  probe->self = self;
+  probe->generation = gst_lets_chat_peer_connection_get_generation (pc);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_BUFFER_LIST, on_media, probe, g_free);
+
+  GST_OBJECT_LOCK (self);
+  if (self->src) {
+    src = gst_object_ref (self->src);
+    receiver = self->receiver;
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  if (src) {
+    receiver->add_stream (src, pad, probe->generation, self->peer_joined_time);
+    gst_object_unref (src);
+  } else {
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM,
+        drop_unwanted, NULL, NULL);
+  }
+}
+
+/* webrtcbin's thread: the other party opened a data channel. The chat
+ * takes it here and now, not on the session thread: its first message may
+ * come right behind it. */
+static void
+pc_data_channel (GstLetsChatPeerConnection * pc,
+    GstWebRTCDataChannel * channel, gpointer user_data)
+{
+  GstLetsChatSession *self = user_data;
+  GstLetsChatTextChat *chat = NULL;
+  gchar *label = NULL;
+
+  g_object_get (channel, "label", &label, NULL);
+  if (g_strcmp0 (label, GST_LETS_CHAT_TEXT_CHAT_LABEL) != 0) {
+    GST_INFO_OBJECT (self, "ignoring data channel '%s'", label);
+    g_free (label);
+    return;
+  }
+  g_free (label);
+  g_mutex_lock (&self->pc_lock);
+  if (self->chat && gst_lets_chat_peer_connection_get_generation (pc) ==
+      self->generation)
+    chat = gst_lets_chat_text_chat_ref (self->chat);
+  g_mutex_unlock (&self->pc_lock);
+  if (chat) {
+    gst_lets_chat_text_chat_set_channel (chat, channel);
+    gst_lets_chat_text_chat_unref (chat);
+  }
+}
+
+static const GstLetsChatPeerConnectionCallbacks pc_callbacks = {
+  pc_ice_candidate,
+  pc_connection_state,
+  pc_pad_added,
+  pc_data_channel,
+};
+
+/* Makes a new peer connection the party's current one, every send stream
+ * attached; returns the one it replaces, for the caller to close. */
+static GstLetsChatPeerConnection *
+session_install_peer_connection (GstLetsChatSession * self, GError ** error)
+{
+  GstLetsChatPeerConnection *pc, *old;
+  GstElement *host, *webrtc;
+  gboolean host_is_src;
+  guint latency;
+  GList *l;
+
+  GST_OBJECT_LOCK (self);
+  host = self->host ? gst_object_ref (self->host) : NULL;
+  host_is_src = self->host && self->host == self->src;
+  GST_OBJECT_UNLOCK (self);
+  if (!host) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+        "the party's elements are gone");
+    return NULL;
+  }
+  g_mutex_lock (&self->pc_lock);
+  latency = self->latency;
+  g_mutex_unlock (&self->pc_lock);
+
+  pc = gst_lets_chat_peer_connection_new (host, host_is_src, &self->settings,
+      self->server_ice_servers, latency, self->generation + 1, &pc_callbacks,
+      self, error);
+  gst_object_unref (host);
+  if (!pc)
+    return NULL;
+  webrtc = gst_lets_chat_peer_connection_get_webrtcbin (pc);
+
+  g_mutex_lock (&self->pc_lock);
+  old = self->pc;
+  self->pc = pc;
+  self->generation++;
+  for (l = self->send_streams; l; l = l->next)
+    gst_lets_chat_send_stream_attach (l->data, webrtc);
+  g_mutex_unlock (&self->pc_lock);
+  g_atomic_int_set (&self->media_seen, 0);
+  return old;
+}
+
+/* A new other party, or none (@with_peer FALSE): a new chat. */
+static void session_reset_chat (GstLetsChatSession * self, gboolean with_peer);
+static void session_set_chat_channel (GstLetsChatSession * self,
+    GstWebRTCDataChannel * channel);
+
+/* Session thread: drop the peer connection and set up a fresh one, keeping
+ * everything the elements see (pads, chains) in place. */
+static void
+session_restart_call (GstLetsChatSession * self, const gchar * reason)
+{
+  GstLetsChatPeerConnection *old;
+  GError *error = NULL;
+  gboolean stopped;
+
+  GST_OBJECT_LOCK (self);
+  stopped = self->stopped;
+  GST_OBJECT_UNLOCK (self);
+  if (stopped)
+    return;
+
+  GST_INFO_OBJECT (self, "new peer connection: %s", reason);
+  session_post (self, gst_structure_new ("letschat/call-reset",
+          "reason", G_TYPE_STRING, reason, NULL));
+  g_clear_pointer (&self->pending_offer, gst_webrtc_session_description_free);
+  session_set_chat_channel (self, NULL);
+
+  old = session_install_peer_connection (self, &error);
+  if (!old && error) {
+    session_error (self, CORE, FAILED, ("Could not set up a new peer "
+            "connection: %s", error->message), (NULL));
+    g_error_free (error);
+    return;
+  }
+  if (old)
+    gst_lets_chat_peer_connection_close (old, self->teardowns);
+}
+
+/* A step of the negotiation failed: what the other party sent could not be
+ * used (or webrtcbin could not make our side). The call is not over: the
+ * application hears why, the peer connection starts afresh, and the party
+ * waits for the next offer or the next party. */
+static void
+session_negotiation_failed (GstLetsChatSession * self, const gchar * step,
+    const GError * error, const gchar * sdp)
+{
+  GST_WARNING_OBJECT (self, "%s failed: %s", step, error->message);
+  session_warning (self, STREAM, FAILED,
+      ("Could not negotiate the call with %s: %s failed (%s). Waiting for "
+          "it to call again, or for the next party.",
+          self->peer_name && *self->peer_name ? self->peer_name :
+          "the other party", step, error->message),
+      ("%s", sdp ? sdp : "(no description)"));
+  session_post (self, gst_structure_new ("letschat/negotiation-failed",
+          "step", G_TYPE_STRING, step,
+          "error", G_TYPE_STRING, error->message, NULL));
+  session_restart_call (self, "negotiation-failed");
+}
+
+static gchar *
+description_text (GstWebRTCSessionDescription * desc)
+{
+  return desc ? gst_sdp_message_as_text (desc->sdp) : NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -272,565 +639,211 @@ static void
 session_send_sdp (GstLetsChatSession * self, GstWebRTCSessionDescription * d)
 {
   g_autofree gchar *text = gst_sdp_message_as_text (d->sdp);
-  JsonObject *sdp = json_object_new ();
-  JsonObject *data = json_object_new ();
-  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+  JsonNode *node = letschat_protocol_sdp_data_new
+      (gst_webrtc_sdp_type_to_string (d->type), text);
 
-  json_object_set_string_member (sdp, "type",
-      gst_webrtc_sdp_type_to_string (d->type));
-  json_object_set_string_member (sdp, "sdp", text);
-  json_object_set_object_member (data, "sdp", sdp);
-  json_node_take_object (node, data);
   GST_DEBUG_OBJECT (self, "sending %s:\n%s",
       gst_webrtc_sdp_type_to_string (d->type), text);
   letschat_client_send_signal (self->client, node);
   json_node_unref (node);
 }
 
-/* Everything the party receives, as receive-only transceivers for the kinds
- * of media no sink pad sends; a sink pad's transceiver also receives when
- * the party has a src. */
+/* Both descriptions are applied: webrtcbin has set up what it sends with,
+ * so the send streams can go in (those the answer takes). Before this,
+ * webrtcbin would hold a buffer on its sink pad (blocking the pipeline's
+ * streaming thread) until negotiation ends, which may be never. */
 static void
-session_setup_transceivers (GstLetsChatSession * self)
+session_on_negotiated (GstLetsChatSession * self, gpointer data)
 {
-  gboolean have_src, have_video = FALSE, have_audio = FALSE;
-  GArray *transceivers = NULL;
-  guint i;
+  GError *error = promise_get_error (data);
+  GstWebRTCSessionDescription *answer = NULL;
+  GList *l;
 
-  if (self->transceivers_ready)
+  if (error) {
+    g_object_get (session_webrtcbin (self), self->offerer ?
+        "remote-description" : "local-description", &answer, NULL);
+    {
+      g_autofree gchar *text = description_text (answer);
+
+      session_negotiation_failed (self, self->offerer ?
+          "applying its answer" : "applying our answer", error, text);
+    }
+    g_clear_pointer (&answer, gst_webrtc_session_description_free);
+    g_error_free (error);
     return;
-  self->transceivers_ready = TRUE;
+  }
+  /* Our answer when we answered, the other party's when we offered. */
+  g_object_get (session_webrtcbin (self), self->offerer ?
+      "current-remote-description" : "current-local-description", &answer,
+      NULL);
+  session_state (self)->negotiated = TRUE;
+  g_mutex_lock (&self->pc_lock);
+  for (l = self->send_streams; l; l = l->next)
+    gst_lets_chat_send_stream_start (l->data, answer, self->offerer);
+  g_mutex_unlock (&self->pc_lock);
+  g_clear_pointer (&answer, gst_webrtc_session_description_free);
+}
+
+static void
+session_on_description_created (GstLetsChatSession * self, gpointer data)
+{
+  GstPromise *promise = data;
+  GError *error = promise_get_error (promise);
+  GstWebRTCSessionDescription *desc = NULL;
+  const GstStructure *reply;
+  GstPromise *applied;
+
+  if (error) {
+    session_negotiation_failed (self, self->offerer ? "making our offer" :
+        "making our answer", error, NULL);
+    g_error_free (error);
+    return;
+  }
+  reply = gst_promise_get_reply (promise);
+  gst_structure_get (reply, self->offerer ? "offer" : "answer",
+      GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, NULL);
+  if (!desc)
+    return;
+  /* Applying our answer completes the negotiation; our offer waits for
+   * the other party's answer. */
+  applied = self->offerer ? NULL :
+      session_new_promise (self, session_on_negotiated);
+  g_signal_emit_by_name (session_webrtcbin (self), "set-local-description",
+      desc, applied);
+  if (applied)
+    gst_promise_unref (applied);
+  if (self->client)
+    session_send_sdp (self, desc);
+  gst_webrtc_session_description_free (desc);
+}
+
+static void
+session_on_remote_offer_set (GstLetsChatSession * self, gpointer data)
+{
+  GError *error = promise_get_error (data);
+  GstPromise *promise;
+
+  if (error) {
+    GstWebRTCSessionDescription *offer = NULL;
+    g_autofree gchar *text = NULL;
+
+    g_object_get (session_webrtcbin (self), "pending-remote-description",
+        &offer, NULL);
+    text = description_text (offer);
+    session_negotiation_failed (self, "applying its offer", error, text);
+    g_clear_pointer (&offer, gst_webrtc_session_description_free);
+    g_error_free (error);
+    return;
+  }
+  session_state (self)->remote_set = TRUE;
+  gst_lets_chat_peer_connection_flush_candidates (self->pc);
+  promise = session_new_promise (self, session_on_description_created);
+  g_signal_emit_by_name (session_webrtcbin (self), "create-answer", NULL,
+      promise);
+  gst_promise_unref (promise);
+}
+
+static GList *
+session_copy_send_streams (GstLetsChatSession * self)
+{
+  GList *streams;
+
+  g_mutex_lock (&self->pc_lock);
+  streams = g_list_copy (self->send_streams);
+  g_mutex_unlock (&self->pc_lock);
+  return streams;
+}
+
+static gboolean
+session_has_src (GstLetsChatSession * self)
+{
+  gboolean have_src;
 
   GST_OBJECT_LOCK (self);
   have_src = self->src != NULL;
   GST_OBJECT_UNLOCK (self);
-
-  g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
-  for (i = 0; transceivers && i < transceivers->len; i++) {
-    GstWebRTCRTPTransceiver *t =
-        g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
-    GstCaps *prefs = NULL;
-
-    g_object_get (t, "codec-preferences", &prefs, NULL);
-    if (prefs && !gst_caps_is_empty (prefs)) {
-      const gchar *media =
-          gst_structure_get_string (gst_caps_get_structure (prefs, 0),
-          "media");
-      if (g_strcmp0 (media, "video") == 0)
-        have_video = TRUE;
-      else if (g_strcmp0 (media, "audio") == 0)
-        have_audio = TRUE;
-    }
-    gst_clear_caps (&prefs);
-    if (have_src)
-      g_object_set (t, "direction",
-          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV, NULL);
-  }
-  if (transceivers)
-    g_array_unref (transceivers);
-
-  if (have_src) {
-    const gchar *kinds[] = { "video", "audio" };
-    gboolean have[] = { have_video, have_audio };
-
-    for (i = 0; i < G_N_ELEMENTS (kinds); i++) {
-      GstWebRTCRTPTransceiver *t = NULL;
-      GstCaps *caps;
-
-      if (have[i])
-        continue;
-      caps = gst_lets_chat_codec_receivable_rtp_caps (kinds[i]);
-      g_signal_emit_by_name (self->webrtcbin, "add-transceiver",
-          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &t);
-      gst_caps_unref (caps);
-      gst_clear_object (&t);
-    }
-  }
-}
-
-/* What a webrtcbin promise belongs to: replies from a webrtcbin that has
- * since been replaced are dropped. */
-typedef struct
-{
-  GstLetsChatSession *self;
-  guint generation;
-  gboolean is_offer;
-  GstPromise *promise;          /* the reply, once there */
-} PromiseContext;
-
-static PromiseContext *
-promise_context_new (GstLetsChatSession * self, gboolean is_offer)
-{
-  PromiseContext *c = g_new0 (PromiseContext, 1);
-
-  c->self = gst_object_ref (self);
-  c->generation = self->generation;
-  c->is_offer = is_offer;
-  return c;
+  return have_src;
 }
 
 static void
-promise_context_free (gpointer data)
+session_add_receivers (GstLetsChatSession * self)
 {
-  PromiseContext *c = data;
+  GstLetsChatNegotiationState *state = session_state (self);
 
-  gst_object_unref (c->self);
-  if (c->promise)
-    gst_promise_unref (c->promise);
-  g_free (c);
-}
-
-/* webrtcbin answers promises on its own thread: move to ours. The change
- * function's user data is freed with the promise, so hand a copy over. */
-static void
-on_promise (GstPromise * promise, PromiseContext * c, GSourceFunc func)
-{
-  PromiseContext *r = g_new0 (PromiseContext, 1);
-
-  *r = *c;
-  gst_object_ref (r->self);
-  r->promise = gst_promise_ref (promise);
-  g_main_context_invoke_full (c->self->context, G_PRIORITY_DEFAULT, func, r,
-      promise_context_free);
-}
-
-static GstPromise *
-session_new_promise (GstLetsChatSession * self, gboolean is_offer,
-    GstPromiseChangeFunc func)
-{
-  return gst_promise_new_with_change_func (func,
-      promise_context_new (self, is_offer), promise_context_free);
-}
-
-static GstWebRTCSessionDescription *
-promise_take_description (PromiseContext * r)
-{
-  const GstStructure *reply;
-  GstWebRTCSessionDescription *desc = NULL;
-  GError *error = NULL;
-
-  if (r->generation != r->self->generation)
-    return NULL;                /* from a peer connection that is gone */
-  if (gst_promise_wait (r->promise) != GST_PROMISE_RESULT_REPLIED)
-    return NULL;
-  reply = gst_promise_get_reply (r->promise);
-  if (!reply)
-    return NULL;
-  if (gst_structure_get (reply, "error", G_TYPE_ERROR, &error, NULL)) {
-    session_error (r->self, STREAM, FAILED,
-        ("Could not negotiate the call with the other party"),
-        ("%s", error->message));
-    g_error_free (error);
-    return NULL;
-  }
-  gst_structure_get (reply, r->is_offer ? "offer" : "answer",
-      GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, NULL);
-  return desc;
-}
-
-/* Whether the answer lets this stream be sent: it can refuse it (the other
- * party only sends, or has no codec for it). webrtcbin never takes media
- * on the sink pad of a transceiver that does not send: a relay linked
- * there would block the sink's streaming thread for good (and with it
- * EOS), so such a stream stays dropped at the relay. Read from the answer
- * itself: webrtcbin 1.22's transceiver current-direction does not follow
- * it. Called with pc_lock held. */
-static gboolean
-send_stream_is_sent (GstLetsChatSession * self, SendStream * stream)
-{
-  GstWebRTCRTPTransceiver *t = NULL;
-  GstWebRTCSessionDescription *answer = NULL;
-  const GstSDPMedia *media;
-  gboolean sent = FALSE;
-  guint mline = G_MAXUINT;
-
-  g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
-  if (t) {
-    g_object_get (t, "mlineindex", &mline, NULL);
-    gst_object_unref (t);
-  }
-  /* Our answer when we answered, the other party's when we offered. */
-  g_object_get (self->webrtcbin, self->offerer ? "current-remote-description"
-      : "current-local-description", &answer, NULL);
-  if (answer && mline < gst_sdp_message_medias_len (answer->sdp)) {
-    media = gst_sdp_message_get_media (answer->sdp, mline);
-    if (gst_sdp_media_get_port (media) == 0)
-      sent = FALSE;
-    else if (gst_sdp_media_get_attribute_val (media, "inactive"))
-      sent = FALSE;
-    else if (gst_sdp_media_get_attribute_val (media, "sendonly"))
-      sent = !self->offerer;
-    else if (gst_sdp_media_get_attribute_val (media, "recvonly"))
-      sent = self->offerer;
-    else
-      sent = TRUE;
-  }
-  if (answer)
-    gst_webrtc_session_description_free (answer);
-  GST_INFO_OBJECT (self, "%s stream (m-line %u): %s",
-      stream->codec->encoding_name, mline,
-      sent ? "sent" : "not taken by the other party");
-  return sent;
-}
-
-/* Session thread, once both descriptions are applied: webrtcbin has set up
- * what it sends with, so the send streams can go in. Before this,
- * webrtcbin would hold a buffer on its sink pad (blocking the pipeline's
- * streaming thread) until negotiation ends, which may be never. */
-static gboolean
-session_on_negotiated (gpointer data)
-{
-  PromiseContext *r = data;
-  GstLetsChatSession *self = r->self;
-  GList *l;
-
-  if (r->generation != self->generation)
-    return G_SOURCE_REMOVE;
-  g_mutex_lock (&self->pc_lock);
-  self->negotiated = TRUE;
-  for (l = self->send_streams; l; l = l->next) {
-    SendStream *stream = l->data;
-
-    if (stream->webrtc_pad && send_stream_is_sent (self, stream))
-      gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
-  }
-  g_mutex_unlock (&self->pc_lock);
-  return G_SOURCE_REMOVE;
+  if (state->transceivers_ready)
+    return;
+  state->transceivers_ready = TRUE;
+  gst_lets_chat_negotiation_add_receivers (session_webrtcbin (self),
+      session_has_src (self));
 }
 
 static void
-on_negotiated (GstPromise * promise, gpointer user_data)
+session_offer (GstLetsChatSession * self)
 {
-  on_promise (promise, user_data, session_on_negotiated);
-}
-
-static gboolean
-session_on_description_created (gpointer data)
-{
-  PromiseContext *r = data;
-  GstLetsChatSession *self = r->self;
-  GstWebRTCSessionDescription *desc = promise_take_description (r);
-
-  if (!desc)
-    return G_SOURCE_REMOVE;
-  if (r->is_offer) {
-    g_signal_emit_by_name (self->webrtcbin, "set-local-description", desc,
-        NULL);
-  } else {
-    /* Our answer applied, the call is negotiated. */
-    GstPromise *promise = gst_promise_new_with_change_func (on_negotiated,
-        promise_context_new (self, FALSE), promise_context_free);
-
-    g_signal_emit_by_name (self->webrtcbin, "set-local-description", desc,
-        promise);
-    gst_promise_unref (promise);
-  }
-  if (self->client)
-    session_send_sdp (self, desc);
-  gst_webrtc_session_description_free (desc);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_description_created (GstPromise * promise, gpointer user_data)
-{
-  on_promise (promise, user_data, session_on_description_created);
-}
-
-static void
-session_flush_candidates (GstLetsChatSession * self)
-{
-  JsonObject *ice;
-
-  while ((ice = g_queue_pop_head (&self->pending_candidates))) {
-    const gchar *cand = json_object_get_string_member (ice, "candidate");
-    guint mline = json_object_get_int_member (ice, "sdpMLineIndex");
-
-    g_signal_emit_by_name (self->webrtcbin, "add-ice-candidate", mline, cand);
-    json_object_unref (ice);
-  }
-}
-
-static gboolean
-session_on_remote_offer_set (gpointer data)
-{
-  PromiseContext *r = data;
-  GstLetsChatSession *self = r->self;
+  GList *streams = session_copy_send_streams (self);
   GstPromise *promise;
 
-  if (r->generation != self->generation)
-    return G_SOURCE_REMOVE;
-  self->remote_set = TRUE;
-  session_flush_candidates (self);
-  promise = session_new_promise (self, FALSE, on_description_created);
-  g_signal_emit_by_name (self->webrtcbin, "create-answer", NULL, promise);
+  session_state (self)->offer_made = TRUE;
+  gst_lets_chat_negotiation_send_preferred (streams, &self->pc_lock);
+  g_list_free (streams);
+  session_add_receivers (self);
+  session_create_chat_channel (self);
+  GST_INFO_OBJECT (self, "creating the offer for %s", self->peer_id);
+  promise = session_new_promise (self, session_on_description_created);
+  g_signal_emit_by_name (session_webrtcbin (self), "create-offer", NULL,
+      promise);
   gst_promise_unref (promise);
-  return G_SOURCE_REMOVE;
 }
 
 static void
-on_remote_offer_set (GstPromise * promise, gpointer user_data)
+session_answer (GstLetsChatSession * self, GstWebRTCSessionDescription * offer)
 {
-  on_promise (promise, user_data, session_on_remote_offer_set);
-}
+  GList *streams = session_copy_send_streams (self);
+  GstPromise *promise;
+  gchar *missing;
 
-/* An offer's m-lines are matched to our transceivers in order, kind by
- * kind: the formats of the first m-line of @kind not yet taken (@used has
- * a flag per m-line), as caps in the offer's order; NULL if none is left. */
-#define OFFER_MAX_MEDIA 64
-
-static GstCaps *
-offer_take_media (GstWebRTCSessionDescription * offer, gboolean * used,
-    const gchar * kind)
-{
-  guint m;
-
-  for (m = 0; m < gst_sdp_message_medias_len (offer->sdp)
-      && m < OFFER_MAX_MEDIA; m++) {
-    const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
-
-    if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media), kind))
-      continue;
-    used[m] = TRUE;
-    return gst_lets_chat_codec_receivable_caps_from_offer (media);
-  }
-  return NULL;
-}
-
-/* The receive-only transceivers take the formats of the offer's m-line of
- * their kind, in the offer's order and with its payload types: webrtcbin
- * 1.22 cannot answer other payload types, and the offerer's first choice is
- * what it means to send. */
-static void
-session_receive_as_offered (GstLetsChatSession * self,
-    GstWebRTCSessionDescription * offer)
-{
-  GArray *transceivers = NULL;
-  gboolean used[OFFER_MAX_MEDIA] = { FALSE };
-  guint i;
-
-  g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
-  for (i = 0; transceivers && i < transceivers->len; i++) {
-    GstWebRTCRTPTransceiver *t =
-        g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
-    GstWebRTCRTPTransceiverDirection direction;
-    GstCaps *prefs = NULL, *caps = NULL;
-    const gchar *kind;
-
-    g_object_get (t, "direction", &direction, "codec-preferences", &prefs,
-        NULL);
-    if (direction == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY && prefs
-        && !gst_caps_is_empty (prefs)) {
-      kind = gst_structure_get_string (gst_caps_get_structure (prefs, 0),
-          "media");
-      caps = offer_take_media (offer, used, kind);
-      if (caps) {
-        GST_DEBUG_OBJECT (self, "receiving %s as offered: %" GST_PTR_FORMAT,
-            kind, caps);
-        g_object_set (t, "codec-preferences", caps, NULL);
-        gst_caps_unref (caps);
-      }
-    }
-    gst_clear_caps (&prefs);
-  }
-  if (transceivers)
-    g_array_unref (transceivers);
-}
-
-/* Answering, each stream we send takes the payload type the offer gives
- * its codec (a browser puts H264 at 108, say): webrtcbin 1.22 cannot
- * answer another one. The payloader follows, at its next buffer. This
- * works because no caps have reached webrtcbin's pad yet (the relay links
- * only once the call is negotiated): webrtcbin 1.22 would answer from
- * caps its pad received rather than from the codec preferences. */
-/* Session thread, no lock held: @stream encodes to @codec from now on, if
- * its sink can rebuild the chain. The transceiver offers @codec. */
-static gboolean
-session_switch_send_codec (GstLetsChatSession * self, SendStream * stream,
-    const GstLetsChatCodec * codec)
-{
-  GstWebRTCRTPTransceiver *t = NULL;
-  GstPad *upstream;
-  GstCaps *caps;
-
-  if (!stream->switch_codec || stream->codec == codec)
-    return stream->codec == codec;
-  GST_INFO_OBJECT (self, "switching a stream from %s to %s",
-      stream->codec->encoding_name, codec->encoding_name);
-  upstream = stream->switch_codec (stream->switch_data, codec);
-  if (!upstream)
-    return FALSE;
-  gst_lets_chat_relay_set_upstream (stream->relay, upstream);
-  g_mutex_lock (&self->pc_lock);
-  gst_object_replace ((GstObject **) & stream->upstream, GST_OBJECT (upstream));
-  stream->codec = codec;
-  if (stream->webrtc_pad) {
-    g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
-    caps = gst_lets_chat_codec_rtp_caps (codec);
-    g_object_set (t, "codec-preferences", caps, NULL);
-    gst_caps_unref (caps);
-    gst_object_unref (t);
-  }
-  g_mutex_unlock (&self->pc_lock);
-  gst_object_unref (upstream);
-  return TRUE;
-}
-
-/* Offering: every stream the sink encodes goes back to the codec its
- * properties chose (an earlier answer may have switched it). */
-static void
-session_send_preferred_codecs (GstLetsChatSession * self)
-{
-  GList *l, *streams;
-
-  g_mutex_lock (&self->pc_lock);
-  streams = g_list_copy (self->send_streams);
-  g_mutex_unlock (&self->pc_lock);
-  for (l = streams; l; l = l->next) {
-    SendStream *stream = l->data;
-
-    session_switch_send_codec (self, stream, stream->preferred);
-  }
+  session_add_receivers (self);
+  gst_lets_chat_negotiation_receive_as_offered (session_webrtcbin (self),
+      offer);
+  missing = gst_lets_chat_negotiation_send_as_offered (streams,
+      &self->pc_lock, offer);
   g_list_free (streams);
-}
-
-/* Answering: a stream the sink encodes takes the codec the application
- * chose (video-codec) if the offer has it, or else the first codec of its
- * m-line that letschat can send: the offerer's preference. */
-static const GstLetsChatCodec *
-offered_codec_to_send (SendStream * stream, GstCaps * offered)
-{
-  const GstLetsChatCodec *wanted = NULL;
-  guint i;
-
-  for (i = 0; offered && i < gst_caps_get_size (offered); i++) {
-    GstCaps *one = gst_caps_copy_nth (offered, i);
-    const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (one);
-
-    gst_caps_unref (one);
-    if (!wanted)
-      wanted = codec;
-    if (codec && stream->chosen && codec == stream->preferred)
-      return codec;
+  if (missing) {
+    session_warning (self, STREAM, CODEC_NOT_FOUND,
+        ("The other party does not take %s: that stream is not sent. "
+            "Choose a codec both parties have (video-codec, or what the "
+            "pipeline feeds letschatsink).", missing), (NULL));
+    g_free (missing);
   }
-  return wanted;
-}
-
-/* The offer's format for @codec (with the offer's payload type), or NULL. */
-static GstCaps *
-offered_caps_for_codec (GstCaps * offered, const GstLetsChatCodec * codec)
-{
-  guint i;
-
-  for (i = 0; offered && i < gst_caps_get_size (offered); i++) {
-    GstCaps *one = gst_caps_copy_nth (offered, i);
-
-    if (gst_lets_chat_codec_for_caps (one) == codec)
-      return one;
-    gst_caps_unref (one);
-  }
-  return NULL;
-}
-
-static void
-session_send_as_offered (GstLetsChatSession * self,
-    GstWebRTCSessionDescription * offer)
-{
-  gboolean used[OFFER_MAX_MEDIA] = { FALSE };
-  GString *missing = g_string_new (NULL);
-  GList *l, *streams;
-
-  /* A copy: switching codec waits for the stream's thread, without lock. */
-  g_mutex_lock (&self->pc_lock);
-  streams = g_list_copy (self->send_streams);
-  g_mutex_unlock (&self->pc_lock);
-  for (l = streams; l; l = l->next) {
-    SendStream *stream = l->data;
-    GstCaps *offered, *prefs;
-    GstWebRTCRTPTransceiver *t = NULL;
-    const GstLetsChatCodec *wanted;
-    gint pt;
-
-    offered = offer_take_media (offer, used, stream->codec->media);
-    wanted = offered_codec_to_send (stream, offered);
-    if (wanted && stream->switch_codec)
-      session_switch_send_codec (self, stream, wanted);
-    prefs = offered_caps_for_codec (offered, stream->codec);
-    gst_clear_caps (&offered);
-    if (!prefs || !stream->webrtc_pad) {
-      g_string_append_printf (missing, "%s%s", missing->len ? ", " : "",
-          stream->codec->encoding_name);
-      gst_clear_caps (&prefs);
-      continue;
-    }
-    gst_structure_get_int (gst_caps_get_structure (prefs, 0), "payload", &pt);
-    /* The stream says its own profile-level-id (x264's 42c01f for the
-     * browser's 42e01f, the same profile): naming one here would fail. */
-    gst_structure_remove_field (gst_caps_get_structure (prefs, 0),
-        "profile-level-id");
-    GST_DEBUG_OBJECT (self, "sending %s as offered: %" GST_PTR_FORMAT,
-        stream->codec->encoding_name, prefs);
-    g_mutex_lock (&self->pc_lock);
-    g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
-    g_object_set (t, "codec-preferences", prefs, NULL);
-    gst_object_unref (t);
-    send_stream_set_payload_type (stream, pt);
-    g_mutex_unlock (&self->pc_lock);
-    gst_caps_unref (prefs);
-  }
-  g_list_free (streams);
-
-  if (missing->len) {
-    GstElement *host = session_get_host (self);
-
-    if (host) {
-      GST_ELEMENT_WARNING (host, STREAM, CODEC_NOT_FOUND,
-          ("The other party does not take %s: that stream is not sent. "
-              "Choose a codec both parties have (video-codec, or what the "
-              "pipeline feeds letschatsink).", missing->str), (NULL));
-      gst_object_unref (host);
-    }
-  }
-  g_string_free (missing, TRUE);
+  GST_INFO_OBJECT (self, "answering the offer of %s", self->peer_id);
+  promise = session_new_promise (self, session_on_remote_offer_set);
+  g_signal_emit_by_name (session_webrtcbin (self), "set-remote-description",
+      offer, promise);
+  gst_promise_unref (promise);
 }
 
 static void
 session_maybe_negotiate (GstLetsChatSession * self)
 {
   guint holds;
-  GstPromise *promise;
 
   GST_OBJECT_LOCK (self);
   holds = self->holds;
   GST_OBJECT_UNLOCK (self);
 
-  if (!self->peer_id || holds > 0) {
+  if (!self->peer_id || holds > 0 || !self->pc) {
     GST_DEBUG_OBJECT (self, "not negotiating yet: peer %s, %u pads without "
         "caps", self->peer_id, holds);
     return;
   }
 
-  if (self->offerer && !self->offer_made) {
-    self->offer_made = TRUE;
-    session_send_preferred_codecs (self);
-    session_setup_transceivers (self);
-    session_create_chat_channel (self);
-    GST_INFO_OBJECT (self, "creating the offer for %s", self->peer_id);
-    promise = session_new_promise (self, TRUE, on_description_created);
-    g_signal_emit_by_name (self->webrtcbin, "create-offer", NULL, promise);
-    gst_promise_unref (promise);
+  if (self->offerer && !session_state (self)->offer_made) {
+    session_offer (self);
   } else if (!self->offerer && self->pending_offer) {
     GstWebRTCSessionDescription *offer = self->pending_offer;
 
     self->pending_offer = NULL;
-    session_setup_transceivers (self);
-    session_receive_as_offered (self, offer);
-    session_send_as_offered (self, offer);
-    GST_INFO_OBJECT (self, "answering the offer of %s", self->peer_id);
-    promise = session_new_promise (self, FALSE, on_remote_offer_set);
-    g_signal_emit_by_name (self->webrtcbin, "set-remote-description", offer,
-        promise);
-    gst_promise_unref (promise);
+    session_answer (self, offer);
     gst_webrtc_session_description_free (offer);
   }
 }
@@ -875,12 +888,8 @@ session_chat_received (const gchar * text, gpointer user_data)
 static void
 session_chat_problem (const gchar * sentence, gpointer user_data)
 {
-  GstElement *host = session_get_host (user_data);
-
-  if (host) {
-    GST_ELEMENT_WARNING (host, STREAM, FAILED, ("%s", sentence), (NULL));
-    gst_object_unref (host);
-  }
+  session_warning (GST_LETS_CHAT_SESSION (user_data), STREAM, FAILED, ("%s",
+          sentence), (NULL));
 }
 
 static const GstLetsChatTextChatCallbacks chat_callbacks = {
@@ -888,7 +897,6 @@ static const GstLetsChatTextChatCallbacks chat_callbacks = {
   session_chat_problem,
 };
 
-/* A new other party, or none (@with_peer FALSE): a new chat. */
 static void
 session_reset_chat (GstLetsChatSession * self, gboolean with_peer)
 {
@@ -926,7 +934,7 @@ session_create_chat_channel (GstLetsChatSession * self)
 {
   GstWebRTCDataChannel *channel = NULL;
 
-  g_signal_emit_by_name (self->webrtcbin, "create-data-channel",
+  g_signal_emit_by_name (session_webrtcbin (self), "create-data-channel",
       GST_LETS_CHAT_TEXT_CHAT_LABEL, NULL, &channel);
   if (!channel) {
     GST_WARNING_OBJECT (self, "could not create the chat channel");
@@ -968,7 +976,6 @@ on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
   self->my_id = g_strdup (id);
   g_clear_pointer (&self->server_ice_servers, json_node_unref);
   self->server_ice_servers = ice_servers ? json_node_copy (ice_servers) : NULL;
-  session_apply_server_ice_servers (self, self->webrtcbin);
   session_post (self, gst_structure_new (again ? "letschat/server-reconnected"
           : "letschat/joined", "id", G_TYPE_STRING, id, "room",
           G_TYPE_STRING, room, NULL));
@@ -978,6 +985,8 @@ on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
     self->peer_unconfirmed = FALSE;
     return;
   }
+  gst_lets_chat_peer_connection_set_server_ice_servers (self->pc,
+      &self->settings, self->server_ice_servers);
   if (peer_id) {
     if (self->peer_id)
       session_restart_call (self, "peer-changed");
@@ -998,10 +1007,11 @@ static gboolean
 session_offer_wait_cb (gpointer data)
 {
   GstLetsChatSession *self = data;
+  GstLetsChatNegotiationState *state = session_state (self);
 
   g_clear_pointer (&self->offer_wait, g_source_unref);
-  if (!self->peer_id || self->remote_set || self->pending_offer ||
-      self->offer_made)
+  if (!self->peer_id || state->remote_set || self->pending_offer ||
+      state->offer_made)
     return G_SOURCE_REMOVE;
   GST_INFO_OBJECT (self, "no offer from %s: offering", self->peer_id);
   self->offerer = TRUE;
@@ -1061,57 +1071,77 @@ on_peer_left (LetsChatClient * client, const gchar * peer_id,
   session_start_gaps (self);
 }
 
-static void
-session_handle_sdp (GstLetsChatSession * self, JsonObject * sdp)
+/* What the other party sent, normalised for webrtcbin (see
+ * gstletschatnegotiation.c); NULL, with a warning, if it cannot be read. */
+static GstSDPMessage *
+session_read_sdp (GstLetsChatSession * self, const gchar * text)
 {
-  const gchar *type = json_object_get_string_member (sdp, "type");
-  const gchar *text = json_object_get_string_member (sdp, "sdp");
   GstSDPMessage *msg = NULL;
-  GstWebRTCSessionDescription *desc;
+  GString *changes;
 
   if (gst_sdp_message_new_from_text (text, &msg) != GST_SDP_OK) {
-    GstElement *host = session_get_host (self);
-    if (host) {
-      GST_ELEMENT_WARNING (host, STREAM, DECODE,
-          ("The other party sent a session description that cannot be "
-              "read; ignored"), ("%s", text));
-      gst_object_unref (host);
-    }
+    session_warning (self, STREAM, DECODE,
+        ("The other party sent a session description that cannot be "
+            "read; ignored"), ("%s", text));
     gst_sdp_message_free (msg);
-    return;
+    return NULL;
   }
+  changes = g_string_new (NULL);
+  gst_lets_chat_negotiation_normalise (msg, self->pc, changes);
+  if (changes->len)
+    GST_INFO_OBJECT (self, "the other party's description, adapted for "
+        "webrtcbin: %s", changes->str);
+  g_string_free (changes, TRUE);
+  return msg;
+}
+
+static void
+session_handle_sdp (GstLetsChatSession * self, const gchar * type,
+    const gchar * text)
+{
+  GstLetsChatNegotiationState *state = session_state (self);
+  GstSDPMessage *msg;
+  GstWebRTCSessionDescription *desc;
+  GstPromise *promise;
+
   GST_DEBUG_OBJECT (self, "received %s:\n%s", type, text);
   if (g_str_equal (type, "offer")) {
     session_cancel_offer_wait (self);
     /* Both offered at once: the party with the greater id keeps its offer,
      * the other one answers. */
-    if (self->offer_made && !self->remote_set &&
+    if (state->offer_made && !state->remote_set &&
         g_strcmp0 (self->my_id, self->peer_id) > 0) {
       GST_INFO_OBJECT (self, "both offered: ours stands");
-      gst_sdp_message_free (msg);
       return;
     }
     /* An offer on top of a negotiated call (or of our own offer): the other
      * party started over. Start over too. */
-    if (self->remote_set || self->offer_made)
+    if (state->remote_set || state->offer_made)
       session_restart_call (self, "new-offer");
+    /* Read after a restart: what it notes belongs to the new connection. */
+    if (!(msg = session_read_sdp (self, text)))
+      return;
     desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, msg);
     if (self->pending_offer)
       gst_webrtc_session_description_free (self->pending_offer);
     self->pending_offer = desc;
     self->offerer = FALSE;
     session_maybe_negotiate (self);
-  } else {
-    GstPromise *promise = gst_promise_new_with_change_func (on_negotiated,
-        promise_context_new (self, FALSE), promise_context_free);
-
+  } else if (g_str_equal (type, "answer")) {
+    if (!state->offer_made || state->remote_set) {
+      GST_INFO_OBJECT (self, "an answer to no offer of ours: ignored");
+      return;
+    }
+    if (!(msg = session_read_sdp (self, text)))
+      return;
     desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_ANSWER, msg);
-    g_signal_emit_by_name (self->webrtcbin, "set-remote-description", desc,
-        promise);
+    promise = session_new_promise (self, session_on_negotiated);
+    g_signal_emit_by_name (session_webrtcbin (self), "set-remote-description",
+        desc, promise);
     gst_promise_unref (promise);
     gst_webrtc_session_description_free (desc);
-    self->remote_set = TRUE;
-    session_flush_candidates (self);
+    state->remote_set = TRUE;
+    gst_lets_chat_peer_connection_flush_candidates (self->pc);
   }
 }
 
@@ -1121,22 +1151,26 @@ on_signal (LetsChatClient * client, const gchar * from, JsonNode * data,
 {
   JsonObject *obj = json_node_get_object (data);
   JsonNode *ice;
+  JsonObject *ice_obj;
+  const gchar *candidate;
 
   if (json_object_has_member (obj, "sdp")) {
-    session_handle_sdp (self, json_object_get_object_member (obj, "sdp"));
+    JsonObject *sdp = json_object_get_object_member (obj, "sdp");
+
+    session_handle_sdp (self, json_object_get_string_member (sdp, "type"),
+        json_object_get_string_member (sdp, "sdp"));
     return;
   }
   ice = json_object_get_member (obj, "ice");
   if (!ice || JSON_NODE_HOLDS_NULL (ice))
     return;                     /* end of candidates: nothing to do */
-  if (!*json_object_get_string_member_with_default (json_node_get_object
-          (ice), "candidate", ""))
+  ice_obj = json_node_get_object (ice);
+  candidate = json_object_get_string_member_with_default (ice_obj,
+      "candidate", "");
+  if (!*candidate)
     return;                     /* browsers' empty end-of-candidates one */
-  /* webrtcbin needs the remote description before any remote candidate. */
-  g_queue_push_tail (&self->pending_candidates,
-      json_object_ref (json_node_get_object (ice)));
-  if (self->remote_set)
-    session_flush_candidates (self);
+  gst_lets_chat_peer_connection_add_remote_candidate (self->pc,
+      json_object_get_int_member (ice_obj, "sdpMLineIndex"), candidate);
 }
 
 static void
@@ -1159,13 +1193,9 @@ on_server_error (LetsChatClient * client, const gchar * code,
         ("The room server refused to let this party join room '%s': %s",
             room, message), ("error code %s", code));
   } else {
-    GstElement *host = session_get_host (self);
-    if (host) {
-      GST_ELEMENT_WARNING (host, RESOURCE, WRITE,
-          ("The room server refused a message: %s", message),
-          ("error code %s", code));
-      gst_object_unref (host);
-    }
+    session_warning (self, RESOURCE, WRITE,
+        ("The room server refused a message: %s", message),
+        ("error code %s", code));
   }
 }
 
@@ -1188,14 +1218,10 @@ on_closed (LetsChatClient * client, const GError * error,
             "reason", G_TYPE_STRING, error->message, NULL));
     session_schedule_reconnect (self);
   } else {
-    GstElement *host = session_get_host (self);
-    if (host) {
-      GST_ELEMENT_WARNING (host, RESOURCE, READ,
-          ("Lost the connection to the room server at %s; media already "
-              "flowing continues", self->settings.server_url),
-          ("%s", error->message));
-      gst_object_unref (host);
-    }
+    session_warning (self, RESOURCE, READ,
+        ("Lost the connection to the room server at %s; media already "
+            "flowing continues", self->settings.server_url),
+        ("%s", error->message));
   }
 }
 
@@ -1316,16 +1342,13 @@ session_connect_cb (gpointer data)
     }
   }
   if (self->settings.insecure_tls) {
-    GstElement *host = session_get_host (self);
-
     letschat_client_set_insecure_tls (self->client, TRUE);
-    if (host && !self->my_id)
-      GST_ELEMENT_WARNING (host, RESOURCE, SETTINGS,
+    if (!self->my_id)
+      session_warning (self, RESOURCE, SETTINGS,
           ("insecure-tls is on: any certificate is accepted from %s, so "
               "anybody on the network path can read and change the "
               "signalling. Use tls-ca-file instead.",
               self->settings.server_url), (NULL));
-    g_clear_object (&host);
   }
   letschat_client_connect_async (self->client, self->settings.server_url,
       self->settings.connect_timeout * 1000, self->cancellable,
@@ -1378,6 +1401,15 @@ session_schedule_reconnect (GstLetsChatSession * self)
   g_source_attach (self->reconnect_source, self->context);
 }
 
+static void
+session_stop_media_watch (GstLetsChatSession * self)
+{
+  if (self->media_watch) {
+    g_source_destroy (self->media_watch);
+    g_clear_pointer (&self->media_watch, g_source_unref);
+  }
+}
+
 static gboolean
 session_start_cb (gpointer data)
 {
@@ -1405,10 +1437,7 @@ session_disconnect_cb (gpointer data)
     g_clear_pointer (&self->reconnect_source, g_source_unref);
   }
   session_cancel_offer_wait (self);
-  if (self->media_watch) {
-    g_source_destroy (self->media_watch);
-    g_clear_pointer (&self->media_watch, g_source_unref);
-  }
+  session_stop_media_watch (self);
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);
   session_reset_chat (self, FALSE);
@@ -1418,219 +1447,7 @@ session_disconnect_cb (gpointer data)
 }
 
 /* ---------------------------------------------------------------------- */
-/* webrtcbin callbacks (webrtcbin's threads)                               */
-
-typedef struct
-{
-  GstLetsChatSession *self;
-  guint generation;
-  guint mline;
-  gchar *candidate;             /* NULL: end of candidates */
-} LocalCandidate;
-
-static guint
-webrtc_generation (GstElement * webrtc)
-{
-  return GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (webrtc),
-          GENERATION_KEY));
-}
-
-static void
-local_candidate_free (gpointer data)
-{
-  LocalCandidate *c = data;
-
-  gst_object_unref (c->self);
-  g_free (c->candidate);
-  g_free (c);
-}
-
-/* The a=mid of m-line @mline of the local description, or NULL. */
-static gchar *
-session_local_mid (GstLetsChatSession * self, guint mline)
-{
-  GstWebRTCSessionDescription *local = NULL;
-  gchar *mid = NULL;
-
-  g_object_get (self->webrtcbin, "local-description", &local, NULL);
-  if (local && mline < gst_sdp_message_medias_len (local->sdp))
-    mid = g_strdup (gst_sdp_media_get_attribute_val
-        (gst_sdp_message_get_media (local->sdp, mline), "mid"));
-  if (local)
-    gst_webrtc_session_description_free (local);
-  return mid;
-}
-
-static gboolean
-session_send_candidate_cb (gpointer data)
-{
-  LocalCandidate *c = data;
-  GstLetsChatSession *self = c->self;
-  JsonObject *obj = json_object_new ();
-  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
-
-  if (!self->client || c->generation != self->generation)
-    goto out;
-  if (c->candidate) {
-    JsonObject *ice = json_object_new ();
-    gchar *mid = session_local_mid (self, c->mline);
-
-    json_object_set_string_member (ice, "candidate", c->candidate);
-    json_object_set_int_member (ice, "sdpMLineIndex", c->mline);
-    GST_LOG_OBJECT (self, "local candidate, m-line %u, mid %s: %s", c->mline,
-        GST_STR_NULL (mid), c->candidate);
-    /* Browsers match candidates by mid: the one of that m-line in our
-     * description; null (the index alone) if it cannot be known. */
-    if (mid)
-      json_object_set_string_member (ice, "sdpMid", mid);
-    else
-      json_object_set_null_member (ice, "sdpMid");
-    json_object_set_object_member (obj, "ice", ice);
-    g_free (mid);
-  } else {
-    json_object_set_null_member (obj, "ice");
-  }
-  json_node_take_object (node, obj);
-  obj = NULL;
-  letschat_client_send_signal (self->client, node);
-out:
-  if (obj)
-    json_object_unref (obj);
-  json_node_unref (node);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-session_queue_candidate (GstLetsChatSession * self, GstElement * webrtc,
-    guint mline, const gchar * candidate)
-{
-  LocalCandidate *c = g_new0 (LocalCandidate, 1);
-
-  c->self = gst_object_ref (self);
-  c->generation = webrtc_generation (webrtc);
-  c->mline = mline;
-  c->candidate = g_strdup (candidate);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
-      session_send_candidate_cb, c, local_candidate_free);
-}
-
-static void
-on_ice_candidate (GstElement * webrtc, guint mline, const gchar * candidate,
-    GstLetsChatSession * self)
-{
-  session_queue_candidate (self, webrtc, mline, candidate);
-}
-
-static void
-on_ice_gathering_state (GstElement * webrtc, GParamSpec * pspec,
-    GstLetsChatSession * self)
-{
-  GstWebRTCICEGatheringState state;
-
-  g_object_get (webrtc, "ice-gathering-state", &state, NULL);
-  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
-    session_queue_candidate (self, webrtc, 0, NULL);
-}
-
-typedef struct
-{
-  GstLetsChatSession *self;
-  guint generation;
-} GenerationRef;
-
-static void
-generation_ref_free (gpointer data)
-{
-  GenerationRef *g = data;
-
-  gst_object_unref (g->self);
-  g_free (g);
-}
-
-/* ICE or DTLS failed while the other party is still in the room: a new
- * peer connection, negotiated through the room as at the start. */
-static gboolean
-session_connection_failed_cb (gpointer data)
-{
-  GenerationRef *g = data;
-  GstLetsChatSession *self = g->self;
-
-  if (g->generation != self->generation || !self->peer_id)
-    return G_SOURCE_REMOVE;
-  if (self->peer_unconfirmed) {
-    /* It never came back to the room server: it is gone. */
-    gchar *gone = g_strdup (self->peer_id);
-
-    on_peer_left (self->client, gone, self);
-    g_free (gone);
-    return G_SOURCE_REMOVE;
-  }
-  GST_WARNING_OBJECT (self, "the peer connection failed: starting over");
-  session_restart_call (self, "connection-failed");
-  self->offerer = TRUE;
-  session_maybe_negotiate (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* Session thread: the connection is up (ICE and DTLS). Whatever was sent
- * before this was dropped by webrtcbin's SRTP encoder, the first keyframe
- * too; a new one now is the other party's first picture, one frame
- * interval away, rather than a keyframe request (RTCP PLI) round trip
- * later. */
-static gboolean
-session_connected_cb (gpointer data)
-{
-  GenerationRef *g = data;
-  GstLetsChatSession *self = g->self;
-  GList *l;
-
-  if (g->generation != self->generation)
-    return G_SOURCE_REMOVE;
-  g_mutex_lock (&self->pc_lock);
-  for (l = self->send_streams; self->negotiated && l; l = l->next)
-    gst_lets_chat_relay_request_keyframe (((SendStream *) l->data)->relay);
-  g_mutex_unlock (&self->pc_lock);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_connection_state (GstElement * webrtc, GParamSpec * pspec,
-    GstLetsChatSession * self)
-{
-  GstWebRTCPeerConnectionState state;
-  GEnumClass *klass;
-  GEnumValue *value;
-
-  g_object_get (webrtc, "connection-state", &state, NULL);
-  klass = g_type_class_ref (GST_TYPE_WEBRTC_PEER_CONNECTION_STATE);
-  value = g_enum_get_value (klass, state);
-  GST_INFO_OBJECT (self, "connection state: %s", value->value_nick);
-  session_post (self, gst_structure_new ("letschat/connection-state",
-          "state", G_TYPE_STRING, value->value_nick, NULL));
-  g_type_class_unref (klass);
-
-  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED ||
-      state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) {
-    GenerationRef *g = g_new0 (GenerationRef, 1);
-
-    g->self = gst_object_ref (self);
-    g->generation = webrtc_generation (webrtc);
-    g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
-        state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED ?
-        session_connection_failed_cb : session_connected_cb, g,
-        generation_ref_free);
-  }
-}
-
-static GstPadProbeReturn
-on_media (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
-{
-  GstLetsChatSession *self = user_data;
-
-  self->last_media_us = g_get_monotonic_time ();
-  g_atomic_int_set (&self->media_seen, 1);
-  return GST_PAD_PROBE_OK;
-}
+/* Media                                                                   */
 
 /* Media had been flowing and stopped for media-timeout: the peer connection
  * is dead even if ICE has not said so yet. Only once media arrived on this
@@ -1657,336 +1474,6 @@ session_media_watch_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* A stream from the other party: letschatsrc builds its chain and pad.
- * Without a src the party only sends, so nothing should arrive; if
- * something does, it is dropped inside the host rather than left
- * unlinked (which would stop webrtcbin's streaming thread). */
-static void
-on_webrtc_pad_added (GstElement * webrtc, GstPad * pad,
-    GstLetsChatSession * self)
-{
-  GstElement *src = NULL, *host = NULL;
-
-  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
-    return;
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
-      GST_PAD_PROBE_TYPE_BUFFER_LIST, on_media, self, NULL);
-
-  GST_OBJECT_LOCK (self);
-  if (self->src)
-    src = gst_object_ref (self->src);
-  else if (self->host)
-    host = gst_object_ref (self->host);
-  GST_OBJECT_UNLOCK (self);
-
-  if (src) {
-    gst_lets_chat_src_add_stream (GST_LETS_CHAT_SRC (src), pad,
-        webrtc_generation (webrtc), self->peer_joined_time);
-    gst_object_unref (src);
-  } else if (host) {
-    GstElement *fakesink = gst_element_factory_make ("fakesink", NULL);
-    GstPad *sinkpad;
-
-    g_object_set (fakesink, "async", FALSE, "sync", FALSE, NULL);
-    gst_bin_add (GST_BIN (host), fakesink);
-    sinkpad = gst_element_get_static_pad (fakesink, "sink");
-    gst_pad_link (pad, sinkpad);
-    gst_object_unref (sinkpad);
-    gst_element_sync_state_with_parent (fakesink);
-    gst_object_unref (host);
-  }
-}
-
-/* ---------------------------------------------------------------------- */
-/* Life cycle                                                              */
-
-/* webrtcbin's thread: the other party opened a data channel. The chat
- * takes it here and now, not on the session thread: its first message may
- * come right behind it. */
-static void
-on_webrtc_data_channel (GstElement * webrtc, GstWebRTCDataChannel * channel,
-    GstLetsChatSession * self)
-{
-  GstLetsChatTextChat *chat = NULL;
-  gchar *label = NULL;
-
-  g_object_get (channel, "label", &label, NULL);
-  if (g_strcmp0 (label, GST_LETS_CHAT_TEXT_CHAT_LABEL) != 0) {
-    GST_INFO_OBJECT (self, "ignoring data channel '%s'", label);
-    g_free (label);
-    return;
-  }
-  g_free (label);
-  g_mutex_lock (&self->pc_lock);
-  if (self->chat && webrtc_generation (webrtc) == self->generation)
-    chat = gst_lets_chat_text_chat_ref (self->chat);
-  g_mutex_unlock (&self->pc_lock);
-  if (chat) {
-    gst_lets_chat_text_chat_set_channel (chat, channel);
-    gst_lets_chat_text_chat_unref (chat);
-  }
-}
-
-static gpointer
-session_thread (gpointer data)
-{
-  GstLetsChatSession *self = data;
-
-  g_main_context_push_thread_default (self->context);
-  g_main_loop_run (self->loop);
-  g_main_context_pop_thread_default (self->context);
-  return NULL;
-}
-
-/* libnice's agent, tuned. No UPnP port mapping: libnice would multicast
- * SSDP discovery to the local network and ask the router to open ports,
- * which nobody asked for (a STUN or TURN server does that job properly
- * when configured). */
-static void
-webrtcbin_tune_ice (GstElement * webrtc)
-{
-  GObject *ice = NULL, *agent = NULL;
-
-  g_object_get (webrtc, "ice-agent", &ice, NULL);
-  if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
-    g_object_get (ice, "agent", &agent, NULL);
-  if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent),
-          "upnp"))
-    g_object_set (agent, "upnp", FALSE, NULL);
-  /* Connectivity checks every 5 ms (RFC 8445's lowest pacing) instead of
-   * libnice's 20: a two-party call has few candidate pairs, and ICE took
-   * 64 ms of a 180 ms call setup on loopback with 20, 18 to 30 ms with 5. */
-  if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent),
-          "stun-pacing-timer"))
-    g_object_set (agent, "stun-pacing-timer", 5, NULL);
-  g_clear_object (&agent);
-  g_clear_object (&ice);
-}
-
-/* rtpjitterbuffer holds a stream's first packet for its whole latency
- * before it lets anything out, even when packets arrive in order: 50 ms
- * of every call's setup. With faststart it starts as soon as a few
- * consecutive packets are in (a keyframe is many), and keeps its latency
- * for reordering afterwards. */
-#define JITTERBUFFER_FASTSTART_PACKETS 5
-
-static void
-on_new_jitterbuffer (GstElement * rtpbin, GstElement * jitterbuffer,
-    guint session, guint ssrc, gpointer user_data)
-{
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer),
-          "faststart-min-packets"))
-    g_object_set (jitterbuffer, "faststart-min-packets",
-        JITTERBUFFER_FASTSTART_PACKETS, NULL);
-}
-
-static void
-webrtcbin_tune_jitterbuffers (GstElement * webrtc)
-{
-  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
-
-  if (rtpbin) {
-    g_signal_connect (rtpbin, "new-jitterbuffer",
-        G_CALLBACK (on_new_jitterbuffer), NULL);
-    gst_object_unref (rtpbin);
-  }
-}
-
-/* A new webrtcbin with the party's settings, not yet in any bin. */
-static GstElement *
-session_make_webrtcbin (GstLetsChatSession * self, GError ** error)
-{
-  GstElement *webrtc = gst_element_factory_make ("webrtcbin", NULL);
-  gchar **t;
-
-  if (!webrtc) {
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
-        "The GStreamer element 'webrtcbin' is missing: install "
-        "gstreamer1.0-plugins-bad and gstreamer1.0-nice");
-    return NULL;
-  }
-  /* One transport for every stream, as browsers do: fewer ICE checks,
-   * faster setup. */
-  gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy", "max-bundle");
-  webrtcbin_tune_ice (webrtc);
-  webrtcbin_tune_jitterbuffers (webrtc);
-  g_object_set (webrtc, "latency", self->latency, NULL);
-  if (self->settings.stun_server)
-    g_object_set (webrtc, "stun-server", self->settings.stun_server, NULL);
-  for (t = self->settings.turn_servers; t && *t; t++) {
-    gboolean ok = FALSE;
-    g_signal_emit_by_name (webrtc, "add-turn-server", *t, &ok);
-    if (!ok) {
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "Invalid TURN server '%s': write it as "
-          "turn://user:password@host:port", *t);
-      gst_object_unref (gst_object_ref_sink (webrtc));
-      return NULL;
-    }
-  }
-  session_apply_server_ice_servers (self, webrtc);
-  g_signal_connect (webrtc, "on-ice-candidate",
-      G_CALLBACK (on_ice_candidate), self);
-  g_signal_connect (webrtc, "notify::ice-gathering-state",
-      G_CALLBACK (on_ice_gathering_state), self);
-  g_signal_connect (webrtc, "notify::connection-state",
-      G_CALLBACK (on_connection_state), self);
-  g_signal_connect (webrtc, "pad-added", G_CALLBACK (on_webrtc_pad_added),
-      self);
-  g_signal_connect (webrtc, "on-data-channel",
-      G_CALLBACK (on_webrtc_data_channel), self);
-  return webrtc;
-}
-
-/* Makes the payloader stamp @pt, renegotiating its caps at its next
- * buffer if that changes anything. */
-static void
-send_stream_set_payload_type (SendStream * stream, guint pt)
-{
-  GstElement *payloader = gst_pad_get_parent_element (stream->upstream);
-  guint current;
-
-  if (!payloader)
-    return;
-  g_object_get (payloader, "pt", &current, NULL);
-  if (current != pt) {
-    g_object_set (payloader, "pt", pt, NULL);
-    gst_pad_send_event (stream->upstream, gst_event_new_reconfigure ());
-  }
-  gst_object_unref (payloader);
-}
-
-/* Called with pc_lock held. */
-static void
-send_stream_attach (SendStream * stream, GstElement * webrtc)
-{
-  GstWebRTCRTPTransceiver *t = NULL;
-  GstCaps *caps;
-
-  if (stream->webrtc_pad) {
-    GstElement *old = gst_pad_get_parent_element (stream->webrtc_pad);
-
-    gst_lets_chat_relay_attach (stream->relay, NULL);
-    if (old) {
-      gst_element_release_request_pad (old, stream->webrtc_pad);
-      gst_object_unref (old);
-    }
-    gst_clear_object (&stream->webrtc_pad);
-  }
-  if (!webrtc)
-    return;
-
-  stream->webrtc_pad = gst_element_request_pad_simple (webrtc, "sink_%u");
-  g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
-  caps = gst_lets_chat_codec_rtp_caps (stream->codec);
-  g_object_set (t, "codec-preferences", caps, "direction",
-      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
-  gst_caps_unref (caps);
-  gst_object_unref (t);
-  /* An earlier answer may have changed it. */
-  send_stream_set_payload_type (stream, stream->codec->payload_type);
-  /* The relay links to the pad once the call is negotiated
-   * (session_on_negotiated); until then it drops what comes. */
-}
-
-/* Makes @webrtc the party's peer connection: in the host bin, running
- * with the pipeline, fed by every send stream. Returns the one it
- * replaces, for the caller to dispose of. */
-static GstElement *
-session_install_webrtcbin (GstLetsChatSession * self, GstElement * webrtc)
-{
-  GstElement *old, *host = session_get_host (self);
-  GList *l;
-
-  if (!host) {
-    gst_object_unref (gst_object_ref_sink (webrtc));
-    return NULL;
-  }
-  g_object_set_data (G_OBJECT (webrtc), GENERATION_KEY,
-      GUINT_TO_POINTER (self->generation + 1));
-  gst_bin_add (GST_BIN (host), webrtc);
-  /* webrtcbin holds network sinks (nicesink) that never see an EOS when the
-   * party only receives; a letschatsrc hosting it must not count as a sink,
-   * or the pipeline would wait for that EOS forever. */
-  if (GST_IS_LETS_CHAT_SRC (host)) {
-    GST_OBJECT_FLAG_UNSET (webrtc, GST_ELEMENT_FLAG_SINK);
-    GST_OBJECT_FLAG_UNSET (host, GST_ELEMENT_FLAG_SINK);
-  }
-  gst_element_sync_state_with_parent (webrtc);
-
-  g_mutex_lock (&self->pc_lock);
-  old = self->webrtcbin;
-  self->webrtcbin = webrtc;
-  self->generation++;
-  for (l = self->send_streams; l; l = l->next)
-    send_stream_attach (l->data, webrtc);
-  g_mutex_unlock (&self->pc_lock);
-
-  gst_object_unref (host);
-  return old;
-}
-
-static void
-session_dispose_webrtcbin (GstLetsChatSession * self, GstElement * webrtc)
-{
-  GstObject *parent;
-
-  if (!webrtc)
-    return;
-  g_signal_handlers_disconnect_by_data (webrtc, self);
-  /* The pipeline may be changing state right now: keep it from setting
-   * this webrtcbin back to PAUSED while we take it down. */
-  gst_element_set_locked_state (webrtc, TRUE);
-  gst_element_set_state (webrtc, GST_STATE_NULL);
-  parent = gst_object_get_parent (GST_OBJECT (webrtc));
-  if (parent) {
-    gst_bin_remove (GST_BIN (parent), webrtc);
-    gst_object_unref (parent);
-  }
-}
-
-/* Session thread: drop the peer connection and set up a fresh one, keeping
- * everything the elements see (pads, chains) in place. */
-static void
-session_restart_call (GstLetsChatSession * self, const gchar * reason)
-{
-  GError *error = NULL;
-  GstElement *webrtc, *old;
-  gboolean stopped;
-
-  GST_OBJECT_LOCK (self);
-  stopped = self->stopped;
-  GST_OBJECT_UNLOCK (self);
-  if (stopped)
-    return;
-
-  GST_INFO_OBJECT (self, "new peer connection: %s", reason);
-  session_post (self, gst_structure_new ("letschat/call-reset",
-          "reason", G_TYPE_STRING, reason, NULL));
-
-  self->transceivers_ready = FALSE;
-  self->offer_made = FALSE;
-  self->remote_set = FALSE;
-  g_mutex_lock (&self->pc_lock);
-  self->negotiated = FALSE;
-  g_mutex_unlock (&self->pc_lock);
-  g_atomic_int_set (&self->media_seen, 0);
-  g_clear_pointer (&self->pending_offer, gst_webrtc_session_description_free);
-  g_queue_clear_full (&self->pending_candidates,
-      (GDestroyNotify) json_object_unref);
-  session_set_chat_channel (self, NULL);
-
-  webrtc = session_make_webrtcbin (self, &error);
-  if (!webrtc) {
-    session_error (self, CORE, FAILED, ("Could not set up a new peer "
-            "connection: %s", error->message), (NULL));
-    g_error_free (error);
-    return;
-  }
-  old = session_install_webrtcbin (self, webrtc);
-  session_dispose_webrtcbin (self, old);
-}
-
 /* While the party is alone, the src's pads carry gap events, so that
  * mixers and muxers downstream go on rather than wait. */
 #define GAP_INTERVAL (100 * GST_MSECOND)
@@ -1995,14 +1482,17 @@ static gboolean
 session_push_gaps_cb (gpointer data)
 {
   GstLetsChatSession *self = data;
+  const GstLetsChatReceiverFuncs *receiver = NULL;
   GstElement *src = NULL;
 
   GST_OBJECT_LOCK (self);
-  if (self->src)
+  if (self->src) {
     src = gst_object_ref (self->src);
+    receiver = self->receiver;
+  }
   GST_OBJECT_UNLOCK (self);
   if (src) {
-    gst_lets_chat_src_push_gap (GST_LETS_CHAT_SRC (src), GAP_INTERVAL);
+    receiver->push_gap (src, GAP_INTERVAL);
     gst_object_unref (src);
   }
   return G_SOURCE_CONTINUE;
@@ -2027,6 +1517,20 @@ session_stop_gaps (GstLetsChatSession * self)
   g_clear_pointer (&self->gap_source, g_source_unref);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                              */
+
+static gpointer
+session_thread (gpointer data)
+{
+  GstLetsChatSession *self = data;
+
+  g_main_context_push_thread_default (self->context);
+  g_main_loop_run (self->loop);
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
 static gpointer
 find_toplevel (GstElement * element)
 {
@@ -2046,11 +1550,10 @@ find_toplevel (GstElement * element)
 }
 
 static GstLetsChatSession *
-session_new (GstElement * element, gpointer toplevel,
+session_new (GstElement * element, GstLetsChatRole role, gpointer toplevel,
     const GstLetsChatSettings * settings, GError ** error)
 {
   GstLetsChatSession *self = g_object_new (GST_TYPE_LETS_CHAT_SESSION, NULL);
-  GstElement *webrtc;
 
   gst_object_ref_sink (self);
   self->toplevel = toplevel;
@@ -2062,20 +1565,25 @@ session_new (GstElement * element, gpointer toplevel,
     if (!self->served)
       goto failed;
   }
-  webrtc = session_make_webrtcbin (self, error);
-  if (!webrtc)
-    goto failed;
-  self->host = element;
-  session_install_webrtcbin (self, webrtc);
-
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
   self->cancellable = g_cancellable_new ();
+  /* The first element to start hosts webrtcbin; whether that is a
+   * letschatsrc matters to the peer connection. */
+  self->host = element;
+  if (role == GST_LETS_CHAT_ROLE_SRC)
+    self->src = element;
+  session_install_peer_connection (self, error);
+  self->src = NULL;
+  if (!self->pc)
+    goto failed;
+
   self->thread = g_thread_new ("letschat-session", session_thread, self);
   g_main_context_invoke (self->context, session_connect_cb, self);
   return self;
 
 failed:
+  self->host = NULL;
   gst_object_unref (self);
   return NULL;
 }
@@ -2104,7 +1612,8 @@ ensure_dtls_certificate (void)
 
 GstLetsChatSession *
 gst_lets_chat_session_acquire (GstElement * element, GstLetsChatRole role,
-    const GstLetsChatSettings * settings, GError ** error)
+    const GstLetsChatSettings * settings,
+    const GstLetsChatReceiverFuncs * receiver, GError ** error)
 {
   GstLetsChatSession *self = NULL;
   gpointer toplevel = find_toplevel (element);
@@ -2127,16 +1636,18 @@ gst_lets_chat_session_acquire (GstElement * element, GstLetsChatRole role,
     }
   }
   if (!self) {
-    self = session_new (element, toplevel, settings, error);
+    self = session_new (element, role, toplevel, settings, error);
     if (self)
       registry = g_list_prepend (registry, self);
   }
   if (self) {
     GST_OBJECT_LOCK (self);
-    if (role == GST_LETS_CHAT_ROLE_SINK)
+    if (role == GST_LETS_CHAT_ROLE_SINK) {
       self->sink = element;
-    else
+    } else {
       self->src = element;
+      self->receiver = receiver;
+    }
     GST_OBJECT_UNLOCK (self);
     GST_INFO_OBJECT (self, "%s joins the party for room %s",
         GST_ELEMENT_NAME (element), settings->room);
@@ -2174,10 +1685,7 @@ session_stop_cb (gpointer data)
   session_stop_gaps (self);
   session_cancel_offer_wait (self);
   session_cancel_join_wait (self);
-  if (self->media_watch) {
-    g_source_destroy (self->media_watch);
-    g_clear_pointer (&self->media_watch, g_source_unref);
-  }
+  session_stop_media_watch (self);
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);
   self->join_sent = FALSE;
@@ -2225,30 +1733,92 @@ gst_lets_chat_session_release (GstLetsChatSession * self, GstElement * element)
   GST_OBJECT_LOCK (self);
   if (self->sink == element)
     self->sink = NULL;
-  if (self->src == element)
+  if (self->src == element) {
     self->src = NULL;
-  last = !self->sink && !self->src;
-  if (last) {
-    self->host = NULL;
-    registry = g_list_remove (registry, self);
+    self->receiver = NULL;
   }
+  last = !self->sink && !self->src;
+  if (last)
+    registry = g_list_remove (registry, self);
   GST_OBJECT_UNLOCK (self);
   g_mutex_unlock (&registry_lock);
 
   if (last) {
-    GstElement *webrtc;
+    GstLetsChatPeerConnection *pc;
 
     g_main_context_invoke (self->context, session_disconnect_cb, self);
     g_thread_join (self->thread);
     self->thread = NULL;
     session_stop_gaps (self);
     g_mutex_lock (&self->pc_lock);
-    webrtc = self->webrtcbin;
-    self->webrtcbin = NULL;
+    pc = self->pc;
+    self->pc = NULL;
+    self->generation++;
     g_mutex_unlock (&self->pc_lock);
-    session_dispose_webrtcbin (self, webrtc);
+    if (pc)
+      gst_lets_chat_peer_connection_close (pc, self->teardowns);
+    /* READY->NULL: the one place that waits for peer connections to be
+     * down, the pipeline's threads being stopped by now. */
+    gst_lets_chat_teardowns_wait_and_free (self->teardowns);
+    self->teardowns = NULL;
+    GST_OBJECT_LOCK (self);
+    self->host = NULL;
+    GST_OBJECT_UNLOCK (self);
   }
   gst_object_unref (self);
+}
+
+/* Messages of a webrtcbin of the party, on their way to the application
+ * (from the host bin's handle_message). An ERROR inside the current one
+ * (its sctpenc when a browser aborts the chat's SCTP association on
+ * hang-up, say) ends that peer connection, not the pipeline: it becomes a
+ * warning, and the call starts over. Errors and warnings of a webrtcbin
+ * that is no longer current are dropped: that peer connection is over. */
+gboolean
+gst_lets_chat_session_handle_message (GstLetsChatSession * self,
+    GstMessage * message)
+{
+  GstMessageType type = GST_MESSAGE_TYPE (message);
+  GstElement *webrtc;
+  gboolean current = FALSE;
+  guint generation = 0;
+  GError *error = NULL;
+  gchar *debug = NULL;
+
+  if (type != GST_MESSAGE_ERROR && type != GST_MESSAGE_WARNING)
+    return FALSE;
+  webrtc = gst_lets_chat_peer_connection_find_webrtcbin (GST_MESSAGE_SRC
+      (message));
+  if (!webrtc)
+    return FALSE;
+  g_mutex_lock (&self->pc_lock);
+  if (self->pc && gst_lets_chat_peer_connection_owns (self->pc,
+          GST_OBJECT (webrtc))) {
+    current = TRUE;
+    generation = self->generation;
+  }
+  g_mutex_unlock (&self->pc_lock);
+  gst_object_unref (webrtc);
+
+  if (!current) {
+    GST_INFO_OBJECT (self, "dropping %" GST_PTR_FORMAT " of a peer "
+        "connection that is over", message);
+    return TRUE;
+  }
+  if (type == GST_MESSAGE_WARNING)
+    return FALSE;
+
+  gst_message_parse_error (message, &error, &debug);
+  GST_WARNING_OBJECT (self, "the peer connection failed: %s", error->message);
+  session_warning (self, STREAM, FAILED,
+      ("The peer connection failed (%s): the call starts over when the "
+          "other party is still there.", error->message),
+      ("%s: %s", GST_MESSAGE_SRC_NAME (message), GST_STR_NULL (debug)));
+  session_invoke_if_current (self, generation, session_connection_failed,
+      NULL, NULL);
+  g_error_free (error);
+  g_free (debug);
+  return TRUE;
 }
 
 void
@@ -2274,16 +1844,14 @@ gpointer
 gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
     GstPad * upstream, const GstLetsChatCodec * codec)
 {
-  SendStream *stream = g_new0 (SendStream, 1);
+  GstLetsChatSendStream *stream = gst_lets_chat_send_stream_new (upstream,
+      codec);
 
-  stream->relay = gst_lets_chat_relay_new (upstream);
-  stream->upstream = gst_object_ref (upstream);
-  stream->codec = codec;
-  stream->preferred = codec;
   g_mutex_lock (&self->pc_lock);
   self->send_streams = g_list_append (self->send_streams, stream);
-  if (self->webrtcbin)
-    send_stream_attach (stream, self->webrtcbin);
+  if (self->pc)
+    gst_lets_chat_send_stream_attach (stream,
+        gst_lets_chat_peer_connection_get_webrtcbin (self->pc));
   g_mutex_unlock (&self->pc_lock);
   return stream;
 }
@@ -2293,12 +1861,8 @@ gst_lets_chat_session_set_send_stream_switchable (GstLetsChatSession * self,
     gpointer handle, GstLetsChatSwitchCodecFunc func, gpointer user_data,
     gboolean chosen)
 {
-  SendStream *stream = handle;
-
   g_mutex_lock (&self->pc_lock);
-  stream->switch_codec = func;
-  stream->switch_data = user_data;
-  stream->chosen = chosen;
+  gst_lets_chat_send_stream_set_switchable (handle, func, user_data, chosen);
   g_mutex_unlock (&self->pc_lock);
 }
 
@@ -2306,15 +1870,10 @@ void
 gst_lets_chat_session_remove_send_stream (GstLetsChatSession * self,
     gpointer handle)
 {
-  SendStream *stream = handle;
-
   g_mutex_lock (&self->pc_lock);
-  self->send_streams = g_list_remove (self->send_streams, stream);
-  send_stream_attach (stream, NULL);
+  self->send_streams = g_list_remove (self->send_streams, handle);
+  gst_lets_chat_send_stream_free (handle);
   g_mutex_unlock (&self->pc_lock);
-  gst_lets_chat_relay_free (stream->relay);
-  gst_object_unref (stream->upstream);
-  g_free (stream);
 }
 
 gboolean
@@ -2368,8 +1927,9 @@ gst_lets_chat_session_set_latency (GstLetsChatSession * self, guint latency)
 {
   g_mutex_lock (&self->pc_lock);
   self->latency = latency;
-  if (self->webrtcbin)
-    g_object_set (self->webrtcbin, "latency", latency, NULL);
+  if (self->pc)
+    g_object_set (gst_lets_chat_peer_connection_get_webrtcbin (self->pc),
+        "latency", latency, NULL);
   g_mutex_unlock (&self->pc_lock);
 }
 
@@ -2379,15 +1939,17 @@ gst_lets_chat_session_finalize (GObject * object)
   GstLetsChatSession *self = GST_LETS_CHAT_SESSION (object);
 
   g_assert (self->thread == NULL);
+  if (self->pc)                 /* a session that never started */
+    gst_lets_chat_peer_connection_close (self->pc, self->teardowns);
+  if (self->teardowns)
+    gst_lets_chat_teardowns_wait_and_free (self->teardowns);
   g_clear_pointer (&self->served, gst_lets_chat_serve_release);
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->cancellable);
-  g_assert (self->webrtcbin == NULL && self->send_streams == NULL);
+  g_assert (self->send_streams == NULL);
   g_clear_pointer (&self->server_ice_servers, json_node_unref);
   g_mutex_clear (&self->pc_lock);
-  g_queue_clear_full (&self->pending_candidates,
-      (GDestroyNotify) json_object_unref);
   if (self->pending_offer)
     gst_webrtc_session_description_free (self->pending_offer);
   g_free (self->my_id);
@@ -2409,8 +1971,8 @@ gst_lets_chat_session_class_init (GstLetsChatSessionClass * klass)
 static void
 gst_lets_chat_session_init (GstLetsChatSession * self)
 {
-  g_queue_init (&self->pending_candidates);
   g_mutex_init (&self->pc_lock);
+  self->teardowns = gst_lets_chat_teardowns_new ();
   /* webrtcbin's own default until a letschatsrc sets its latency. */
   self->latency = 200;
 }

@@ -7,6 +7,7 @@
 
 #include <gst/gst.h>
 #include "gstletschatcodecs.h"
+#include "gstletschatsendstream.h"
 #include "gstletschatsettings.h"
 
 G_BEGIN_DECLS
@@ -28,11 +29,32 @@ typedef enum
   GST_LETS_CHAT_ROLE_SRC,
 } GstLetsChatRole;
 
+/* What the session asks of the element that receives (letschatsrc),
+ * without knowing its type. Called on webrtcbin's and the session's
+ * threads. */
+typedef struct
+{
+  /* A stream of the other party: @webrtc_pad is webrtcbin's src pad, of
+   * the peer connection @generation. */
+  void (*add_stream) (GstElement * receiver, GstPad * webrtc_pad,
+      guint generation, GstClockTime peer_joined_time);
+  /* Nobody sends for @duration from now: keep downstream going. */
+  void (*push_gap) (GstElement * receiver, GstClockTime duration);
+} GstLetsChatReceiverFuncs;
+
 /* NULL->READY: joins (or creates) the party of @element's pipeline for its
- * server-url and room, and starts connecting to the room server. */
+ * server-url and room, and starts connecting to the room server.
+ * @receiver: for GST_LETS_CHAT_ROLE_SRC. */
 GstLetsChatSession *gst_lets_chat_session_acquire (GstElement * element,
     GstLetsChatRole role, const GstLetsChatSettings * settings,
-    GError ** error);
+    const GstLetsChatReceiverFuncs * receiver, GError ** error);
+
+/* From the elements' handle_message: TRUE if @message is the session's to
+ * handle (an error inside webrtcbin, which ends a peer connection, not the
+ * pipeline; anything from a peer connection that is over) and must not go
+ * further. */
+gboolean gst_lets_chat_session_handle_message (GstLetsChatSession * self,
+    GstMessage * message);
 
 /* READY->PAUSED: every element of the party has attached; join the room as
  * soon as the WebSocket is open. */
@@ -56,12 +78,6 @@ void gst_lets_chat_session_release_negotiation (GstLetsChatSession * self);
  * later one. Returns a handle for remove_send_stream(). */
 gpointer gst_lets_chat_session_add_send_stream (GstLetsChatSession * self,
     GstPad * upstream, const GstLetsChatCodec * codec);
-
-/* For a stream the sink encodes itself: rebuilds its chain for @codec and
- * returns the new payloader's src pad, or NULL if it could not (the old
- * chain then stays). Called on the session thread, before negotiating. */
-typedef GstPad *(*GstLetsChatSwitchCodecFunc) (gpointer user_data,
-    const GstLetsChatCodec * codec);
 
 /* Answering, the session switches such a stream to the codec the offer
  * prefers, unless the application @chosen its codec and the offer has it;

@@ -49,14 +49,14 @@
  *   #GstLetsChatSink:reconnect).
  * - `letschat/server-reconnected`: `id`, `room`: back in the room.
  * - `letschat/chat`: `from` (the other party's id), `from-name`, `text`:
- *   the other party typed a chat message (see #GstLetsChatSink::send-chat).
+ *   the other party typed a chat message (see #GstLetsChatBin::send-chat).
  *
  * ## Text chat
  *
  * The other party's chat (a browser on the room's page, or another
- * pipeline) arrives as the #GstLetsChatSink::chat-received signal and the
+ * pipeline) arrives as the #GstLetsChatBin::chat-received signal and the
  * `letschat/chat` bus message, so `gst-launch-1.0 -m` shows what it types;
- * the #GstLetsChatSink::send-chat action signal answers. letschatsrc has the
+ * the #GstLetsChatBin::send-chat action signal answers. letschatsrc has the
  * same two signals: use whichever element the application holds.
  * `examples/chat.c` chats from a terminal.
  *
@@ -90,7 +90,6 @@
 
 #include "gstletschatelements.h"
 #include "gstletschatsink.h"
-#include "gstletschatsession.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_sink_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_sink_debug
@@ -99,7 +98,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_sink_debug);
 
 enum
 {
-  PROP_VIDEO_CODEC = GST_LETS_CHAT_PROP_LAST,
+  PROP_VIDEO_CODEC = 1,
 };
 
 /* One request pad and the chain behind it. The chain is built when the
@@ -125,18 +124,16 @@ typedef struct
 
 struct _GstLetsChatSink
 {
-  GstBin parent;
+  GstLetsChatBin parent;
 
   /* Protected by the object lock */
-  GstLetsChatSettings settings;
   GstLetsChatVideoCodec video_codec;
   gboolean video_codec_chosen;  /* set by the application, not default */
   GList *streams;
   guint n_video, n_audio;
-
-  /* Only changed in state changes */
-  GstLetsChatSession *session;
 };
+
+#define SESSION(self) gst_lets_chat_bin_get_session (GST_LETS_CHAT_BIN (self))
 
 static GstStaticPadTemplate video_template =
     GST_STATIC_PAD_TEMPLATE ("video_%u", GST_PAD_SINK, GST_PAD_REQUEST,
@@ -148,9 +145,9 @@ static GstStaticPadTemplate audio_template =
     GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
 
 #define gst_lets_chat_sink_parent_class parent_class
-G_DEFINE_TYPE (GstLetsChatSink, gst_lets_chat_sink, GST_TYPE_BIN);
-GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (letschatsink, "letschatsink",
-    GST_RANK_NONE, GST_TYPE_LETS_CHAT_SINK, letschat_element_init (plugin));
+G_DEFINE_TYPE (GstLetsChatSink, gst_lets_chat_sink, GST_TYPE_LETS_CHAT_BIN);
+GST_ELEMENT_REGISTER_DEFINE (letschatsink, "letschatsink", GST_RANK_NONE,
+    GST_TYPE_LETS_CHAT_SINK);
 
 /* Adds the chain for @codec to the sink and links it; returns its first
  * and last elements. */
@@ -288,7 +285,7 @@ sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
   /* The session feeds the payloader to this call's webrtcbin and to the
    * next ones, if the other party leaves and another comes. */
   pad = gst_element_get_static_pad (last, "src");
-  stream->send_stream = gst_lets_chat_session_add_send_stream (self->session,
+  stream->send_stream = gst_lets_chat_session_add_send_stream (SESSION (self),
       pad, codec);
   gst_object_unref (pad);
   /* Raw input can be encoded to whatever the other party prefers. Only
@@ -299,7 +296,7 @@ sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
     GST_OBJECT_LOCK (self);
     chosen = self->video_codec_chosen;
     GST_OBJECT_UNLOCK (self);
-    gst_lets_chat_session_set_send_stream_switchable (self->session,
+    gst_lets_chat_session_set_send_stream_switchable (SESSION (self),
         stream->send_stream, sink_stream_switch_codec, stream, chosen);
   }
   for (l = stream->elements; l; l = l->next)
@@ -316,9 +313,9 @@ sink_stream_link (SinkStream * stream, const GstCaps * caps, GError ** error)
 static void
 sink_stream_release_hold (SinkStream * stream)
 {
-  if (stream->holding && stream->sink->session) {
+  if (stream->holding && SESSION (stream->sink)) {
     stream->holding = FALSE;
-    gst_lets_chat_session_release_negotiation (stream->sink->session);
+    gst_lets_chat_session_release_negotiation (SESSION (stream->sink));
   }
 }
 
@@ -373,7 +370,7 @@ sink_stream_event (GstPad * pad, GstObject * parent, GstEvent * event)
     GError *error = NULL;
 
     gst_event_parse_caps (event, &caps);
-    if (!self->session) {
+    if (!SESSION (self)) {
       GST_ELEMENT_ERROR (self, CORE, FAILED, ("Data arrived before the "
               "element was started"), (NULL));
       gst_event_unref (event);
@@ -432,8 +429,8 @@ sink_stream_drop_chain (SinkStream * stream)
 {
   GList *l;
 
-  if (stream->send_stream && stream->sink->session)
-    gst_lets_chat_session_remove_send_stream (stream->sink->session,
+  if (stream->send_stream && SESSION (stream->sink))
+    gst_lets_chat_session_remove_send_stream (SESSION (stream->sink),
         stream->send_stream);
   stream->send_stream = NULL;
   for (l = stream->elements; l; l = l->next) {
@@ -516,33 +513,11 @@ gst_lets_chat_sink_release_pad (GstElement * element, GstPad * pad)
   sink_stream_free (stream);
 }
 
-static gboolean
-gst_lets_chat_sink_start (GstLetsChatSink * self)
-{
-  GstLetsChatSettings settings = { 0, };
-  GError *error = NULL;
-
-  GST_OBJECT_LOCK (self);
-  gst_lets_chat_settings_copy (&settings, &self->settings);
-  GST_OBJECT_UNLOCK (self);
-
-  if (!letschat_check_settings (GST_ELEMENT (self), &settings))
-    goto out;
-  self->session = gst_lets_chat_session_acquire (GST_ELEMENT (self),
-      GST_LETS_CHAT_ROLE_SINK, &settings, &error);
-  if (!self->session) {
-    letschat_post_start_error (GST_ELEMENT (self), &settings, error);
-    g_error_free (error);
-  }
-out:
-  gst_lets_chat_settings_clear (&settings);
-  return self->session != NULL;
-}
-
 /* Every pad must know its codec before the session negotiates. */
 static void
-gst_lets_chat_sink_hold_negotiation (GstLetsChatSink * self)
+gst_lets_chat_sink_joining (GstLetsChatBin * bin)
 {
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (bin);
   GList *l;
 
   GST_OBJECT_LOCK (self);
@@ -551,60 +526,21 @@ gst_lets_chat_sink_hold_negotiation (GstLetsChatSink * self)
 
     if (!stream->configured && !stream->holding) {
       stream->holding = TRUE;
-      gst_lets_chat_session_hold_negotiation (self->session);
+      gst_lets_chat_session_hold_negotiation (SESSION (self));
     }
   }
   GST_OBJECT_UNLOCK (self);
 }
 
+/* READY->NULL, before the session goes: the chains leave the call. */
 static void
-gst_lets_chat_sink_stop (GstLetsChatSink * self)
+gst_lets_chat_sink_stopping (GstLetsChatBin * bin)
 {
+  GstLetsChatSink *self = GST_LETS_CHAT_SINK (bin);
   GList *l;
 
-  if (!self->session)
-    return;
   for (l = self->streams; l; l = l->next)
     sink_stream_reset (l->data);
-  gst_lets_chat_session_release (self->session, GST_ELEMENT (self));
-  self->session = NULL;
-}
-
-static GstStateChangeReturn
-gst_lets_chat_sink_change_state (GstElement * element,
-    GstStateChange transition)
-{
-  GstLetsChatSink *self = GST_LETS_CHAT_SINK (element);
-  GstStateChangeReturn ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      gst_lets_chat_session_stop (self->session);
-      break;
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!gst_lets_chat_sink_start (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      gst_lets_chat_sink_hold_negotiation (self);
-      gst_lets_chat_session_start (self->session);
-      break;
-    default:
-      break;
-  }
-
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
-    return ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_NULL:
-      gst_lets_chat_sink_stop (self);
-      break;
-    default:
-      break;
-  }
-  return ret;
 }
 
 static void
@@ -614,20 +550,18 @@ gst_lets_chat_sink_set_property (GObject * object, guint prop_id,
   GstLetsChatSink *self = GST_LETS_CHAT_SINK (object);
 
   GST_OBJECT_LOCK (self);
-  if (!letschat_can_set_property (GST_ELEMENT (self), pspec)) {
+  if (!gst_lets_chat_bin_can_set_property (GST_LETS_CHAT_BIN (self), pspec)) {
     GST_OBJECT_UNLOCK (self);
     return;
   }
-  if (!gst_lets_chat_settings_set_property (&self->settings, prop_id, value)) {
-    switch (prop_id) {
-      case PROP_VIDEO_CODEC:
-        self->video_codec = g_value_get_enum (value);
-        self->video_codec_chosen = TRUE;
-        break;
-      default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-        break;
-    }
+  switch (prop_id) {
+    case PROP_VIDEO_CODEC:
+      self->video_codec = g_value_get_enum (value);
+      self->video_codec_chosen = TRUE;
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -639,15 +573,13 @@ gst_lets_chat_sink_get_property (GObject * object, guint prop_id,
   GstLetsChatSink *self = GST_LETS_CHAT_SINK (object);
 
   GST_OBJECT_LOCK (self);
-  if (!gst_lets_chat_settings_get_property (&self->settings, prop_id, value)) {
-    switch (prop_id) {
-      case PROP_VIDEO_CODEC:
-        g_value_set_enum (value, self->video_codec);
-        break;
-      default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-        break;
-    }
+  switch (prop_id) {
+    case PROP_VIDEO_CODEC:
+      g_value_set_enum (value, self->video_codec);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -658,7 +590,6 @@ gst_lets_chat_sink_finalize (GObject * object)
   GstLetsChatSink *self = GST_LETS_CHAT_SINK (object);
 
   g_list_free_full (self->streams, (GDestroyNotify) sink_stream_free);
-  gst_lets_chat_settings_clear (&self->settings);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -667,12 +598,15 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstLetsChatBinClass *bin_class = GST_LETS_CHAT_BIN_CLASS (klass);
 
   gobject_class->set_property = gst_lets_chat_sink_set_property;
   gobject_class->get_property = gst_lets_chat_sink_get_property;
   gobject_class->finalize = gst_lets_chat_sink_finalize;
 
-  gst_lets_chat_settings_install (gobject_class);
+  bin_class->role = GST_LETS_CHAT_ROLE_SINK;
+  bin_class->joining = gst_lets_chat_sink_joining;
+  bin_class->stopping = gst_lets_chat_sink_stopping;
 
   /**
    * GstLetsChatSink:video-codec:
@@ -694,29 +628,6 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
-  /**
-   * GstLetsChatSink::send-chat:
-   * @sink: the #GstLetsChatSink
-   * @text: UTF-8 text, 1 to 4096 bytes
-   *
-   * Sends @text to the other party's chat. While the call is connecting
-   * the message waits and goes out when the chat opens. Returns %FALSE
-   * (and posts a warning saying why) if it cannot go: no other party in
-   * the room, empty, too long or not UTF-8.
-   *
-   * Since: 0.1
-   */
-  /**
-   * GstLetsChatSink::chat-received:
-   * @sink: the #GstLetsChatSink
-   * @from: the other party's id (as in `letschat/peer-joined`)
-   * @text: what it typed (valid UTF-8, at most 4096 bytes)
-   *
-   * The other party sent a chat message. Emitted from an internal thread.
-   *
-   * Since: 0.1
-   */
-  letschat_element_install_chat_signals (element_class);
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
@@ -725,8 +636,6 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
       "Sends video and audio to the other party of a letschat room "
       "(WebRTC, room signalling inside)", "letschat developers");
 
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_lets_chat_sink_change_state);
   element_class->request_new_pad =
       GST_DEBUG_FUNCPTR (gst_lets_chat_sink_request_new_pad);
   element_class->release_pad =
@@ -740,7 +649,6 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
 static void
 gst_lets_chat_sink_init (GstLetsChatSink * self)
 {
-  gst_lets_chat_settings_init (&self->settings);
   self->video_codec = DEFAULT_VIDEO_CODEC;
   /* A network endpoint: it never waits for preroll, and its clock
    * matters to nobody. */

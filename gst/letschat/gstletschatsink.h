@@ -7,9 +7,11 @@
 
 #include <gst/gst.h>
 
+#include "gstletschatbin.h"
+
 G_BEGIN_DECLS
 
 #define GST_TYPE_LETS_CHAT_SINK (gst_lets_chat_sink_get_type ())
 G_DECLARE_FINAL_TYPE (GstLetsChatSink, gst_lets_chat_sink, GST, LETS_CHAT_SINK,
-    GstBin);
+    GstLetsChatBin);
 G_END_DECLS

@@ -75,7 +75,6 @@
 
 #include "gstletschatelements.h"
 #include "gstletschatsrc.h"
-#include "gstletschatsession.h"
 
 #include <gst/video/video.h>
 
@@ -89,19 +88,15 @@ GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_src_debug);
 
 enum
 {
-  PROP_LATENCY = GST_LETS_CHAT_PROP_LAST,
+  PROP_LATENCY = 1,
 };
 
 struct _GstLetsChatSrc
 {
-  GstBin parent;
+  GstLetsChatBin parent;
 
   /* Protected by the object lock */
-  GstLetsChatSettings settings;
   guint latency;
-
-  /* Only changed in state changes */
-  GstLetsChatSession *session;
 
   /* webrtcbin adds the streams of the other party from several streaming
    * threads at once. Adding our pads one at a time lets whoever links them
@@ -133,9 +128,9 @@ static GstStaticPadTemplate audio_template =
     GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
 
 #define gst_lets_chat_src_parent_class parent_class
-G_DEFINE_TYPE (GstLetsChatSrc, gst_lets_chat_src, GST_TYPE_BIN);
-GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (letschatsrc, "letschatsrc",
-    GST_RANK_NONE, GST_TYPE_LETS_CHAT_SRC, letschat_element_init (plugin));
+G_DEFINE_TYPE (GstLetsChatSrc, gst_lets_chat_src, GST_TYPE_LETS_CHAT_BIN);
+GST_ELEMENT_REGISTER_DEFINE (letschatsrc, "letschatsrc", GST_RANK_NONE,
+    GST_TYPE_LETS_CHAT_SRC);
 
 /* Until its chain exists a new pad has no target: answer caps queries with
  * the template, so that gst-launch-1.0 and pad-added handlers link it to
@@ -415,10 +410,13 @@ src_find_stream (GstLetsChatSrc * self, gboolean video, guint index)
   return NULL;
 }
 
-void
-gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
+/* The session's receiver function: webrtcbin added a pad for a stream of
+ * the other party (webrtcbin's thread). */
+static void
+gst_lets_chat_src_add_stream (GstElement * element, GstPad * webrtc_pad,
     guint generation, GstClockTime peer_joined_time)
 {
+  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (element);
   GstCaps *caps = gst_pad_get_current_caps (webrtc_pad);
   const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (caps);
   SrcStream *stream;
@@ -481,9 +479,10 @@ gst_lets_chat_src_add_stream (GstLetsChatSrc * self, GstPad * webrtc_pad,
 
 /* While the party waits for the other one: tell downstream that nothing
  * comes for @duration from now, on every pad that has started. */
-void
-gst_lets_chat_src_push_gap (GstLetsChatSrc * self, GstClockTime duration)
+static void
+gst_lets_chat_src_push_gap (GstElement * element, GstClockTime duration)
 {
+  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (element);
   GstClockTime now = gst_element_get_current_running_time (GST_ELEMENT (self));
   GList *pads = NULL, *l;
 
@@ -513,43 +512,32 @@ gst_lets_chat_src_push_gap (GstLetsChatSrc * self, GstClockTime duration)
   g_list_free_full (pads, gst_object_unref);
 }
 
+static const GstLetsChatReceiverFuncs receiver_funcs = {
+  gst_lets_chat_src_add_stream,
+  gst_lets_chat_src_push_gap,
+};
+
 static gboolean
-gst_lets_chat_src_start (GstLetsChatSrc * self)
+gst_lets_chat_src_started (GstLetsChatBin * bin)
 {
-  GstLetsChatSettings settings = { 0, };
-  GError *error = NULL;
+  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (bin);
   guint latency;
 
   GST_OBJECT_LOCK (self);
-  gst_lets_chat_settings_copy (&settings, &self->settings);
   latency = self->latency;
   GST_OBJECT_UNLOCK (self);
-
-  if (!letschat_check_settings (GST_ELEMENT (self), &settings))
-    goto out;
-  self->session = gst_lets_chat_session_acquire (GST_ELEMENT (self),
-      GST_LETS_CHAT_ROLE_SRC, &settings, &error);
-  if (!self->session) {
-    letschat_post_start_error (GST_ELEMENT (self), &settings, error);
-    g_error_free (error);
-    goto out;
-  }
-  gst_lets_chat_session_set_latency (self->session, latency);
-out:
-  gst_lets_chat_settings_clear (&settings);
-  return self->session != NULL;
+  gst_lets_chat_session_set_latency (gst_lets_chat_bin_get_session (bin),
+      latency);
+  return TRUE;
 }
 
-/* Removes the pads and chains of the last call. */
+/* READY->NULL, the session released: removes the pads and chains of the
+ * last call. */
 static void
-gst_lets_chat_src_stop (GstLetsChatSrc * self)
+gst_lets_chat_src_stopped (GstLetsChatBin * bin)
 {
+  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (bin);
   GList *children = NULL, *pads = NULL, *l;
-
-  if (!self->session)
-    return;
-  gst_lets_chat_session_release (self->session, GST_ELEMENT (self));
-  self->session = NULL;
 
   GST_OBJECT_LOCK (self);
   for (l = GST_ELEMENT (self)->srcpads; l; l = l->next)
@@ -637,46 +625,6 @@ gst_lets_chat_src_send_event (GstElement * element, GstEvent * event)
   return TRUE;
 }
 
-static GstStateChangeReturn
-gst_lets_chat_src_change_state (GstElement * element, GstStateChange transition)
-{
-  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (element);
-  GstStateChangeReturn ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      gst_lets_chat_session_stop (self->session);
-      break;
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!gst_lets_chat_src_start (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      gst_lets_chat_session_start (self->session);
-      break;
-    default:
-      break;
-  }
-
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
-    return ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
-      /* Live: the other party's media cannot preroll. */
-      ret = GST_STATE_CHANGE_NO_PREROLL;
-      break;
-    case GST_STATE_CHANGE_READY_TO_NULL:
-      gst_lets_chat_src_stop (self);
-      break;
-    default:
-      break;
-  }
-  return ret;
-}
-
 static void
 gst_lets_chat_src_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -684,19 +632,17 @@ gst_lets_chat_src_set_property (GObject * object, guint prop_id,
   GstLetsChatSrc *self = GST_LETS_CHAT_SRC (object);
 
   GST_OBJECT_LOCK (self);
-  if (!letschat_can_set_property (GST_ELEMENT (self), pspec)) {
+  if (!gst_lets_chat_bin_can_set_property (GST_LETS_CHAT_BIN (self), pspec)) {
     GST_OBJECT_UNLOCK (self);
     return;
   }
-  if (!gst_lets_chat_settings_set_property (&self->settings, prop_id, value)) {
-    switch (prop_id) {
-      case PROP_LATENCY:
-        self->latency = g_value_get_uint (value);
-        break;
-      default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-        break;
-    }
+  switch (prop_id) {
+    case PROP_LATENCY:
+      self->latency = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -708,15 +654,13 @@ gst_lets_chat_src_get_property (GObject * object, guint prop_id,
   GstLetsChatSrc *self = GST_LETS_CHAT_SRC (object);
 
   GST_OBJECT_LOCK (self);
-  if (!gst_lets_chat_settings_get_property (&self->settings, prop_id, value)) {
-    switch (prop_id) {
-      case PROP_LATENCY:
-        g_value_set_uint (value, self->latency);
-        break;
-      default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-        break;
-    }
+  switch (prop_id) {
+    case PROP_LATENCY:
+      g_value_set_uint (value, self->latency);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -726,7 +670,6 @@ gst_lets_chat_src_finalize (GObject * object)
 {
   GstLetsChatSrc *self = GST_LETS_CHAT_SRC (object);
 
-  gst_lets_chat_settings_clear (&self->settings);
   g_mutex_clear (&self->add_stream_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -736,12 +679,16 @@ gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstLetsChatBinClass *bin_class = GST_LETS_CHAT_BIN_CLASS (klass);
 
   gobject_class->set_property = gst_lets_chat_src_set_property;
   gobject_class->get_property = gst_lets_chat_src_get_property;
   gobject_class->finalize = gst_lets_chat_src_finalize;
 
-  gst_lets_chat_settings_install (gobject_class);
+  bin_class->role = GST_LETS_CHAT_ROLE_SRC;
+  bin_class->receiver = &receiver_funcs;
+  bin_class->started = gst_lets_chat_src_started;
+  bin_class->stopped = gst_lets_chat_src_stopped;
 
   /**
    * GstLetsChatSrc:latency:
@@ -759,27 +706,6 @@ gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
-  /**
-   * GstLetsChatSrc::send-chat:
-   * @src: the #GstLetsChatSrc
-   * @text: UTF-8 text, 1 to 4096 bytes
-   *
-   * Sends @text to the other party's chat, as
-   * #GstLetsChatSink::send-chat does.
-   *
-   * Since: 0.1
-   */
-  /**
-   * GstLetsChatSrc::chat-received:
-   * @src: the #GstLetsChatSrc
-   * @from: the other party's id (as in `letschat/peer-joined`)
-   * @text: what it typed (valid UTF-8, at most 4096 bytes)
-   *
-   * The other party sent a chat message. Emitted from an internal thread.
-   *
-   * Since: 0.1
-   */
-  letschat_element_install_chat_signals (element_class);
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
@@ -788,8 +714,6 @@ gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
       "Receives the video and audio of the other party of a letschat room "
       "(WebRTC, room signalling inside)", "letschat developers");
 
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_lets_chat_src_change_state);
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_lets_chat_src_send_event);
 
   GST_DEBUG_CATEGORY_INIT (gst_lets_chat_src_debug, "letschatsrc", 0,
@@ -799,7 +723,6 @@ gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
 static void
 gst_lets_chat_src_init (GstLetsChatSrc * self)
 {
-  gst_lets_chat_settings_init (&self->settings);
   self->latency = DEFAULT_LATENCY;
   g_mutex_init (&self->add_stream_lock);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);

@@ -1,0 +1,332 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * The base of letschatsink and letschatsrc (see the header): settings,
+ * session life cycle, chat signals, message filter. It builds no media
+ * chain and adds no pad: the subclasses do, in their hooks.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstletschatbin.h"
+#include "letschat-protocol.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_bin_debug);
+#define GST_CAT_DEFAULT gst_lets_chat_bin_debug
+
+typedef struct
+{
+  /* Protected by the object lock */
+  GstLetsChatSettings settings;
+
+  /* Only changed in state changes */
+  GstLetsChatSession *session;
+} GstLetsChatBinPrivate;
+
+#define gst_lets_chat_bin_parent_class parent_class
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GstLetsChatBin, gst_lets_chat_bin,
+    GST_TYPE_BIN);
+
+#define PRIV(self) \
+  ((GstLetsChatBinPrivate *) gst_lets_chat_bin_get_instance_private (self))
+
+GstLetsChatSession *
+gst_lets_chat_bin_get_session (GstLetsChatBin * self)
+{
+  return PRIV (self)->session;
+}
+
+gboolean
+gst_lets_chat_bin_can_set_property (GstLetsChatBin * self, GParamSpec * pspec)
+{
+  if ((pspec->flags & GST_PARAM_MUTABLE_READY) &&
+      GST_STATE (self) > GST_STATE_READY) {
+    GST_WARNING_OBJECT (self, "property '%s' can only be changed in the "
+        "NULL or READY state; ignored", pspec->name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Posts an error and returns FALSE if the settings cannot make a party. */
+static gboolean
+bin_check_settings (GstLetsChatBin * self, const GstLetsChatSettings * settings)
+{
+  if (!settings->room || !*settings->room) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("No room set: set the room property to the name of the room to "
+            "join, e.g. room=myroom"), (NULL));
+    return FALSE;
+  }
+  if (!letschat_protocol_room_name_is_valid (settings->room)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Invalid room name '%s': use 1 to %d letters, digits, '_', '.' or "
+            "'-'", settings->room, LETSCHAT_ROOM_NAME_MAX), (NULL));
+    return FALSE;
+  }
+  if (!g_str_has_prefix (settings->server_url, "ws://") &&
+      !g_str_has_prefix (settings->server_url, "wss://")) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Invalid server-url '%s': it must start with ws:// or wss://, "
+            "e.g. ws://127.0.0.1:8443/ws", settings->server_url), (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The error for a party that could not start. */
+static void
+bin_post_start_error (GstLetsChatBin * self,
+    const GstLetsChatSettings * settings, const GError * error)
+{
+  if (error->domain == GST_CORE_ERROR)
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("%s", error->message),
+        (NULL));
+  else if (error->domain == GST_RESOURCE_ERROR)
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+        (NULL));
+  else if (settings->serve)
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
+        ("%s. Is another server already using that port? Change the port "
+            "in server-url, or drop serve=true and join that server.",
+            error->message), (NULL));
+  else
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+        (NULL));
+}
+
+static gboolean
+gst_lets_chat_bin_start (GstLetsChatBin * self)
+{
+  GstLetsChatBinClass *klass = GST_LETS_CHAT_BIN_GET_CLASS (self);
+  GstLetsChatBinPrivate *priv = PRIV (self);
+  GstLetsChatSettings settings = { 0, };
+  GError *error = NULL;
+  gboolean ok = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  gst_lets_chat_settings_copy (&settings, &priv->settings);
+  GST_OBJECT_UNLOCK (self);
+
+  if (!bin_check_settings (self, &settings))
+    goto out;
+  priv->session = gst_lets_chat_session_acquire (GST_ELEMENT (self),
+      klass->role, &settings, klass->receiver, &error);
+  if (!priv->session) {
+    bin_post_start_error (self, &settings, error);
+    g_error_free (error);
+    goto out;
+  }
+  ok = klass->started ? klass->started (self) : TRUE;
+out:
+  gst_lets_chat_settings_clear (&settings);
+  return ok;
+}
+
+static void
+gst_lets_chat_bin_stop (GstLetsChatBin * self)
+{
+  GstLetsChatBinClass *klass = GST_LETS_CHAT_BIN_GET_CLASS (self);
+  GstLetsChatBinPrivate *priv = PRIV (self);
+
+  if (!priv->session)
+    return;
+  if (klass->stopping)
+    klass->stopping (self);
+  gst_lets_chat_session_release (priv->session, GST_ELEMENT (self));
+  priv->session = NULL;
+  if (klass->stopped)
+    klass->stopped (self);
+}
+
+static GstStateChangeReturn
+gst_lets_chat_bin_change_state (GstElement * element, GstStateChange transition)
+{
+  GstLetsChatBin *self = GST_LETS_CHAT_BIN (element);
+  GstLetsChatBinClass *klass = GST_LETS_CHAT_BIN_GET_CLASS (self);
+  GstLetsChatBinPrivate *priv = PRIV (self);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_lets_chat_bin_start (self)) {
+        gst_lets_chat_bin_stop (self);
+        return GST_STATE_CHANGE_FAILURE;
+      }
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      /* Joins when every element of the party has attached, so that the
+       * offer or answer carries all of the party's streams. */
+      if (klass->joining)
+        klass->joining (self);
+      gst_lets_chat_session_start (priv->session);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      /* Symmetric with the join: the call changes no more, so the pipeline
+       * can stop without webrtcbins coming and going under it. */
+      gst_lets_chat_session_stop (priv->session);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      /* Live: the other party's media cannot preroll. */
+      if (klass->role == GST_LETS_CHAT_ROLE_SRC)
+        ret = GST_STATE_CHANGE_NO_PREROLL;
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_lets_chat_bin_stop (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+/* What webrtcbin posts reaches the application only if the session says
+ * so (gst_lets_chat_session_handle_message()): a peer connection that
+ * fails or is over never ends the pipeline. */
+static void
+gst_lets_chat_bin_handle_message (GstBin * bin, GstMessage * message)
+{
+  GstLetsChatBinPrivate *priv = PRIV (GST_LETS_CHAT_BIN (bin));
+  GstLetsChatSession *session = priv->session ?
+      gst_object_ref (priv->session) : NULL;
+  gboolean handled = FALSE;
+
+  if (session) {
+    handled = gst_lets_chat_session_handle_message (session, message);
+    gst_object_unref (session);
+  }
+  if (handled)
+    gst_message_unref (message);
+  else
+    GST_BIN_CLASS (parent_class)->handle_message (bin, message);
+}
+
+/* Warnings, not errors: a chat message that cannot go is the user's to
+ * hear about, and no reason to stop the call. */
+static gboolean
+gst_lets_chat_bin_send_chat (GstLetsChatBin * self, const gchar * text)
+{
+  GstLetsChatSession *session = gst_lets_chat_session_find (GST_ELEMENT (self));
+  GError *error = NULL;
+  gboolean ok;
+
+  if (!session) {
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+        ("The chat message was not sent: %s is not in a room yet (set the "
+            "pipeline to PLAYING first)", GST_ELEMENT_NAME (self)), (NULL));
+    return FALSE;
+  }
+  ok = gst_lets_chat_session_send_chat (session, text, &error);
+  if (!ok) {
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("%s", error->message), (NULL));
+    g_error_free (error);
+  }
+  gst_object_unref (session);
+  return ok;
+}
+
+static void
+gst_lets_chat_bin_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstLetsChatBin *self = GST_LETS_CHAT_BIN (object);
+
+  GST_OBJECT_LOCK (self);
+  if (gst_lets_chat_bin_can_set_property (self, pspec) &&
+      !gst_lets_chat_settings_set_property (&PRIV (self)->settings, prop_id,
+          value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lets_chat_bin_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstLetsChatBin *self = GST_LETS_CHAT_BIN (object);
+
+  GST_OBJECT_LOCK (self);
+  if (!gst_lets_chat_settings_get_property (&PRIV (self)->settings, prop_id,
+          value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lets_chat_bin_finalize (GObject * object)
+{
+  gst_lets_chat_settings_clear (&PRIV (GST_LETS_CHAT_BIN (object))->settings);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_lets_chat_bin_class_init (GstLetsChatBinClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GType type = G_TYPE_FROM_CLASS (klass);
+
+  gobject_class->set_property = gst_lets_chat_bin_set_property;
+  gobject_class->get_property = gst_lets_chat_bin_get_property;
+  gobject_class->finalize = gst_lets_chat_bin_finalize;
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_lets_chat_bin_change_state);
+  GST_BIN_CLASS (klass)->handle_message =
+      GST_DEBUG_FUNCPTR (gst_lets_chat_bin_handle_message);
+
+  gst_lets_chat_settings_install (gobject_class);
+
+  /**
+   * GstLetsChatBin::send-chat:
+   * @bin: the letschatsink or letschatsrc
+   * @text: UTF-8 text, 1 to 4096 bytes
+   *
+   * Sends @text to the other party's chat. While the call is connecting
+   * the message waits and goes out when the chat opens. Returns %FALSE
+   * (and posts a warning saying why) if it cannot go: no other party in
+   * the room, empty, too long or not UTF-8.
+   *
+   * Since: 0.1
+   */
+  g_signal_new_class_handler ("send-chat", type,
+      G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (gst_lets_chat_bin_send_chat), NULL, NULL, NULL,
+      G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+  /**
+   * GstLetsChatBin::chat-received:
+   * @bin: the letschatsink or letschatsrc
+   * @from: the other party's id (as in `letschat/peer-joined`)
+   * @text: what it typed (valid UTF-8, at most 4096 bytes)
+   *
+   * The other party sent a chat message. Emitted from an internal thread.
+   *
+   * Since: 0.1
+   */
+  g_signal_new ("chat-received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+
+  gst_type_mark_as_plugin_api (type, 0);
+  GST_DEBUG_CATEGORY_INIT (gst_lets_chat_bin_debug, "letschatbin", 0,
+      "letschat elements' shared base");
+}
+
+static void
+gst_lets_chat_bin_init (GstLetsChatBin * self)
+{
+  gst_lets_chat_settings_init (&PRIV (self)->settings);
+}

@@ -1,0 +1,543 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * One peer connection: one webrtcbin and the state that lives and dies with
+ * it (see the header for the teardown order). It makes and tunes the
+ * webrtcbin and takes it down; it does not negotiate (that is
+ * gstletschatnegotiation.c, driven by the session) and never posts to the
+ * bus. Its callbacks run on webrtcbin's threads; the session moves them to
+ * its own.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstletschatpeerconnection.h"
+#include "letschat-protocol.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_peer_connection_debug);
+#define GST_CAT_DEFAULT gst_lets_chat_peer_connection_debug
+
+struct _GstLetsChatPeerConnection
+{
+  GstElement *webrtcbin;        /* a ref; in the host bin until closed */
+  guint generation;
+  const GstLetsChatPeerConnectionCallbacks *callbacks;
+  gpointer user_data;
+  /* Set (atomically) by close: webrtcbin's threads stop calling back. */
+  gint closed;
+
+  /* Session thread only. */
+  GstLetsChatNegotiationState state;
+  GQueue pending_candidates;    /* of RemoteCandidate */
+  GArray *ignored_mlines;       /* of guint */
+};
+
+typedef struct
+{
+  guint mline;
+  gchar *candidate;
+} RemoteCandidate;
+
+struct _GstLetsChatTeardowns
+{
+  GMutex lock;
+  GCond cond;
+  guint running;
+};
+
+static void
+ensure_debug_category (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (gst_lets_chat_peer_connection_debug,
+        "letschatpc", 0, "letschat peer connection (one webrtcbin)");
+    g_once_init_leave (&done, 1);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* webrtcbin's signals (webrtcbin's threads)                               */
+
+static gboolean
+pc_is_open (GstLetsChatPeerConnection * pc)
+{
+  return !g_atomic_int_get (&pc->closed);
+}
+
+static void
+on_ice_candidate (GstElement * webrtc, guint mline, const gchar * candidate,
+    GstLetsChatPeerConnection * pc)
+{
+  if (pc_is_open (pc))
+    pc->callbacks->ice_candidate (pc, mline, candidate, pc->user_data);
+}
+
+static void
+on_ice_gathering_state (GstElement * webrtc, GParamSpec * pspec,
+    GstLetsChatPeerConnection * pc)
+{
+  GstWebRTCICEGatheringState state;
+
+  g_object_get (webrtc, "ice-gathering-state", &state, NULL);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE && pc_is_open (pc))
+    pc->callbacks->ice_candidate (pc, 0, NULL, pc->user_data);
+}
+
+static void
+on_connection_state (GstElement * webrtc, GParamSpec * pspec,
+    GstLetsChatPeerConnection * pc)
+{
+  GstWebRTCPeerConnectionState state;
+
+  g_object_get (webrtc, "connection-state", &state, NULL);
+  if (pc_is_open (pc))
+    pc->callbacks->connection_state (pc, state, pc->user_data);
+}
+
+static void
+on_pad_added (GstElement * webrtc, GstPad * pad, GstLetsChatPeerConnection * pc)
+{
+  if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC && pc_is_open (pc))
+    pc->callbacks->pad_added (pc, pad, pc->user_data);
+}
+
+static void
+on_data_channel (GstElement * webrtc, GstWebRTCDataChannel * channel,
+    GstLetsChatPeerConnection * pc)
+{
+  if (pc_is_open (pc))
+    pc->callbacks->data_channel (pc, channel, pc->user_data);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Making one                                                              */
+
+/* libnice's agent, tuned. No UPnP port mapping: libnice would multicast
+ * SSDP discovery to the local network and ask the router to open ports,
+ * which nobody asked for (a STUN or TURN server does that job properly
+ * when configured). */
+static void
+webrtcbin_tune_ice (GstElement * webrtc)
+{
+  GObject *ice = NULL, *agent = NULL;
+
+  g_object_get (webrtc, "ice-agent", &ice, NULL);
+  if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
+    g_object_get (ice, "agent", &agent, NULL);
+  if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent),
+          "upnp"))
+    g_object_set (agent, "upnp", FALSE, NULL);
+  /* Connectivity checks every 5 ms (RFC 8445's lowest pacing) instead of
+   * libnice's 20: a two-party call has few candidate pairs, and ICE took
+   * 64 ms of a 180 ms call setup on loopback with 20, 18 to 30 ms with 5. */
+  if (agent && g_object_class_find_property (G_OBJECT_GET_CLASS (agent),
+          "stun-pacing-timer"))
+    g_object_set (agent, "stun-pacing-timer", 5, NULL);
+  g_clear_object (&agent);
+  g_clear_object (&ice);
+}
+
+/* rtpjitterbuffer holds a stream's first packet for its whole latency
+ * before it lets anything out, even when packets arrive in order: 50 ms
+ * of every call's setup. With faststart it starts as soon as a few
+ * consecutive packets are in (a keyframe is many), and keeps its latency
+ * for reordering afterwards. */
+#define JITTERBUFFER_FASTSTART_PACKETS 5
+
+static void
+on_new_jitterbuffer (GstElement * rtpbin, GstElement * jitterbuffer,
+    guint session, guint ssrc, gpointer user_data)
+{
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer),
+          "faststart-min-packets"))
+    g_object_set (jitterbuffer, "faststart-min-packets",
+        JITTERBUFFER_FASTSTART_PACKETS, NULL);
+}
+
+static void
+webrtcbin_tune_jitterbuffers (GstElement * webrtc)
+{
+  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+
+  if (rtpbin) {
+    g_signal_connect (rtpbin, "new-jitterbuffer",
+        G_CALLBACK (on_new_jitterbuffer), NULL);
+    gst_object_unref (rtpbin);
+  }
+}
+
+static gboolean
+settings_have_ice_servers (const GstLetsChatSettings * settings)
+{
+  return settings->stun_server || (settings->turn_servers &&
+      settings->turn_servers[0]);
+}
+
+static gboolean
+webrtcbin_set_user_ice_servers (GstElement * webrtc,
+    const GstLetsChatSettings * settings, GError ** error)
+{
+  gchar **t;
+
+  if (settings->stun_server)
+    g_object_set (webrtc, "stun-server", settings->stun_server, NULL);
+  for (t = settings->turn_servers; t && *t; t++) {
+    gboolean ok = FALSE;
+
+    g_signal_emit_by_name (webrtc, "add-turn-server", *t, &ok);
+    if (!ok) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+          "Invalid TURN server '%s': write it as "
+          "turn://user:password@host:port", *t);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* The user's STUN and TURN servers win; without any, the room server's. */
+static void
+webrtcbin_set_server_ice_servers (GstElement * webrtc,
+    const GstLetsChatSettings * settings, JsonNode * server_ice_servers)
+{
+  gchar **uris, **t;
+
+  if (settings_have_ice_servers (settings))
+    return;
+  uris = letschat_protocol_ice_servers_to_uris (server_ice_servers);
+  for (t = uris; t && *t; t++) {
+    gboolean ok;
+
+    if (g_str_has_prefix (*t, "stun://")) {
+      GST_INFO ("STUN server from the room server: %s", *t);
+      g_object_set (webrtc, "stun-server", *t, NULL);
+    } else {
+      GST_INFO ("TURN server from the room server");
+      g_signal_emit_by_name (webrtc, "add-turn-server", *t, &ok);
+    }
+  }
+  g_strfreev (uris);
+}
+
+void gst_lets_chat_peer_connection_set_server_ice_servers
+    (GstLetsChatPeerConnection * pc, const GstLetsChatSettings * settings,
+    JsonNode * server_ice_servers)
+{
+  webrtcbin_set_server_ice_servers (pc->webrtcbin, settings,
+      server_ice_servers);
+}
+
+GstLetsChatPeerConnection *
+gst_lets_chat_peer_connection_new (GstElement * host,
+    gboolean receive_only_host, const GstLetsChatSettings * settings,
+    JsonNode * server_ice_servers, guint latency, guint generation,
+    const GstLetsChatPeerConnectionCallbacks * callbacks, gpointer user_data,
+    GError ** error)
+{
+  GstLetsChatPeerConnection *pc;
+  GstElement *webrtc;
+
+  ensure_debug_category ();
+  webrtc = gst_element_factory_make ("webrtcbin", NULL);
+  if (!webrtc) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+        "The GStreamer element 'webrtcbin' is missing: install "
+        "gstreamer1.0-plugins-bad and gstreamer1.0-nice");
+    return NULL;
+  }
+  gst_object_ref_sink (webrtc);
+  /* One transport for every stream, as browsers do: fewer ICE checks,
+   * faster setup. */
+  gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy", "max-bundle");
+  webrtcbin_tune_ice (webrtc);
+  webrtcbin_tune_jitterbuffers (webrtc);
+  g_object_set (webrtc, "latency", latency, NULL);
+  if (!webrtcbin_set_user_ice_servers (webrtc, settings, error)) {
+    gst_object_unref (webrtc);
+    return NULL;
+  }
+  webrtcbin_set_server_ice_servers (webrtc, settings, server_ice_servers);
+
+  pc = g_new0 (GstLetsChatPeerConnection, 1);
+  pc->webrtcbin = webrtc;
+  pc->generation = generation;
+  pc->callbacks = callbacks;
+  pc->user_data = user_data;
+  g_queue_init (&pc->pending_candidates);
+  pc->ignored_mlines = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  g_signal_connect (webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
+      pc);
+  g_signal_connect (webrtc, "notify::ice-gathering-state",
+      G_CALLBACK (on_ice_gathering_state), pc);
+  g_signal_connect (webrtc, "notify::connection-state",
+      G_CALLBACK (on_connection_state), pc);
+  g_signal_connect (webrtc, "pad-added", G_CALLBACK (on_pad_added), pc);
+  g_signal_connect (webrtc, "on-data-channel", G_CALLBACK (on_data_channel),
+      pc);
+
+  gst_bin_add (GST_BIN (host), webrtc);
+  /* webrtcbin holds network sinks (nicesink) that never see an EOS when the
+   * party only receives; a letschatsrc hosting it must not count as a sink,
+   * or the pipeline would wait for that EOS forever. */
+  if (receive_only_host) {
+    GST_OBJECT_FLAG_UNSET (webrtc, GST_ELEMENT_FLAG_SINK);
+    GST_OBJECT_FLAG_UNSET (host, GST_ELEMENT_FLAG_SINK);
+  }
+  gst_element_sync_state_with_parent (webrtc);
+  GST_INFO ("peer connection %u: %" GST_PTR_FORMAT " in %" GST_PTR_FORMAT,
+      generation, webrtc, host);
+  return pc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tearing one down                                                        */
+
+GstLetsChatTeardowns *
+gst_lets_chat_teardowns_new (void)
+{
+  GstLetsChatTeardowns *t = g_atomic_rc_box_new0 (GstLetsChatTeardowns);
+
+  g_mutex_init (&t->lock);
+  g_cond_init (&t->cond);
+  return t;
+}
+
+static void
+teardowns_clear (gpointer data)
+{
+  GstLetsChatTeardowns *t = data;
+
+  g_mutex_clear (&t->lock);
+  g_cond_clear (&t->cond);
+}
+
+static void
+teardowns_unref (GstLetsChatTeardowns * t)
+{
+  g_atomic_rc_box_release_full (t, teardowns_clear);
+}
+
+void
+gst_lets_chat_teardowns_wait_and_free (GstLetsChatTeardowns * t)
+{
+  g_mutex_lock (&t->lock);
+  while (t->running > 0)
+    g_cond_wait (&t->cond, &t->lock);
+  g_mutex_unlock (&t->lock);
+  teardowns_unref (t);
+}
+
+typedef struct
+{
+  GstElement *webrtcbin;
+  GstLetsChatTeardowns *teardowns;
+} Teardown;
+
+/* Its own thread: NULL may have to wait for a streaming thread of the
+ * pipeline that is inside the webrtcbin (waiting for preroll in a sink
+ * that is paused, say) until the pipeline moves on. */
+static gpointer
+teardown_thread (gpointer data)
+{
+  Teardown *td = data;
+
+  gst_element_set_state (td->webrtcbin, GST_STATE_NULL);
+  GST_INFO ("%" GST_PTR_FORMAT " is down", td->webrtcbin);
+  gst_object_unref (td->webrtcbin);
+  g_mutex_lock (&td->teardowns->lock);
+  td->teardowns->running--;
+  g_cond_broadcast (&td->teardowns->cond);
+  g_mutex_unlock (&td->teardowns->lock);
+  teardowns_unref (td->teardowns);
+  g_free (td);
+  return NULL;
+}
+
+/* Buffers, events and queries; not flushes, which this probe type does
+ * not see: they are what unblocks a streaming thread. */
+static GstPadProbeReturn
+drop_everything (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Step 1 for the receive side: what webrtcbin still pushes into a
+ * letschatsrc chain stops at its own pad (dropped as if delivered, so it
+ * posts no not-linked error), and the link across the two bins goes. */
+static void
+cut_receive_chains (GstElement * webrtc)
+{
+  GList *pads = NULL, *l;
+
+  GST_OBJECT_LOCK (webrtc);
+  for (l = GST_ELEMENT (webrtc)->srcpads; l; l = l->next)
+    pads = g_list_prepend (pads, gst_object_ref (l->data));
+  GST_OBJECT_UNLOCK (webrtc);
+  for (l = pads; l; l = l->next) {
+    GstPad *peer;
+
+    gst_pad_add_probe (l->data, GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM |
+        GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, drop_everything, NULL, NULL);
+    if ((peer = gst_pad_get_peer (l->data))) {
+      gst_pad_unlink (l->data, peer);
+      gst_object_unref (peer);
+    }
+  }
+  g_list_free_full (pads, gst_object_unref);
+}
+
+void
+gst_lets_chat_peer_connection_close (GstLetsChatPeerConnection * pc,
+    GstLetsChatTeardowns * teardowns)
+{
+  GstElement *webrtc = pc->webrtcbin;
+  GstObject *parent;
+  Teardown *td;
+  RemoteCandidate *c;
+
+  GST_INFO ("closing peer connection %u (%" GST_PTR_FORMAT ")",
+      pc->generation, webrtc);
+  g_atomic_int_set (&pc->closed, 1);
+  g_signal_handlers_disconnect_by_data (webrtc, pc);
+
+  /* 1. The pipeline's threads stop entering it. */
+  cut_receive_chains (webrtc);
+  /* 2. Out of the pipeline: its state stays where we put it, and what it
+   * posts from now on reaches no bus. */
+  gst_element_set_locked_state (webrtc, TRUE);
+  parent = gst_object_get_parent (GST_OBJECT (webrtc));
+  if (parent) {
+    gst_bin_remove (GST_BIN (parent), webrtc);
+    gst_object_unref (parent);
+  }
+  /* 3. NULL elsewhere; 4. counted until done. */
+  td = g_new0 (Teardown, 1);
+  td->webrtcbin = webrtc;
+  td->teardowns = g_atomic_rc_box_acquire (teardowns);
+  g_mutex_lock (&teardowns->lock);
+  teardowns->running++;
+  g_mutex_unlock (&teardowns->lock);
+  g_thread_unref (g_thread_new ("letschat-teardown", teardown_thread, td));
+
+  while ((c = g_queue_pop_head (&pc->pending_candidates))) {
+    g_free (c->candidate);
+    g_free (c);
+  }
+  g_array_unref (pc->ignored_mlines);
+  g_free (pc);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Accessors and remote candidates                                         */
+
+GstElement *
+gst_lets_chat_peer_connection_get_webrtcbin (GstLetsChatPeerConnection * pc)
+{
+  return pc->webrtcbin;
+}
+
+guint
+gst_lets_chat_peer_connection_get_generation (GstLetsChatPeerConnection * pc)
+{
+  return pc->generation;
+}
+
+GstLetsChatNegotiationState *
+gst_lets_chat_peer_connection_state (GstLetsChatPeerConnection * pc)
+{
+  return &pc->state;
+}
+
+GstElement *
+gst_lets_chat_peer_connection_find_webrtcbin (GstObject * object)
+{
+  GstObject *o = gst_object_ref (object), *parent;
+
+  while (o) {
+    GstElementFactory *factory = GST_IS_ELEMENT (o) ?
+        gst_element_get_factory (GST_ELEMENT (o)) : NULL;
+
+    if (factory && g_str_equal (GST_OBJECT_NAME (factory), "webrtcbin"))
+      return GST_ELEMENT (o);
+    parent = gst_object_get_parent (o);
+    gst_object_unref (o);
+    o = parent;
+  }
+  return NULL;
+}
+
+gboolean
+gst_lets_chat_peer_connection_owns (GstLetsChatPeerConnection * pc,
+    GstObject * object)
+{
+  return object == GST_OBJECT (pc->webrtcbin) ||
+      gst_object_has_as_ancestor (object, GST_OBJECT (pc->webrtcbin));
+}
+
+static gboolean
+mline_is_ignored (GstLetsChatPeerConnection * pc, guint mline)
+{
+  guint i;
+
+  for (i = 0; i < pc->ignored_mlines->len; i++)
+    if (g_array_index (pc->ignored_mlines, guint, i) == mline)
+      return TRUE;
+  return FALSE;
+}
+
+void
+gst_lets_chat_peer_connection_ignore_candidates_of (GstLetsChatPeerConnection
+    * pc, guint mline)
+{
+  if (!mline_is_ignored (pc, mline))
+    g_array_append_val (pc->ignored_mlines, mline);
+}
+
+static void
+add_candidate (GstLetsChatPeerConnection * pc, guint mline,
+    const gchar * candidate)
+{
+  if (mline_is_ignored (pc, mline)) {
+    GST_DEBUG ("not using a candidate of m-line %u (bundled): %s", mline,
+        candidate);
+    return;
+  }
+  g_signal_emit_by_name (pc->webrtcbin, "add-ice-candidate", mline, candidate);
+}
+
+void
+gst_lets_chat_peer_connection_add_remote_candidate (GstLetsChatPeerConnection
+    * pc, guint mline, const gchar * candidate)
+{
+  RemoteCandidate *c;
+
+  /* webrtcbin needs the remote description before any remote candidate. */
+  if (pc->state.remote_set) {
+    add_candidate (pc, mline, candidate);
+    return;
+  }
+  c = g_new0 (RemoteCandidate, 1);
+  c->mline = mline;
+  c->candidate = g_strdup (candidate);
+  g_queue_push_tail (&pc->pending_candidates, c);
+}
+
+void
+gst_lets_chat_peer_connection_flush_candidates (GstLetsChatPeerConnection * pc)
+{
+  RemoteCandidate *c;
+
+  while ((c = g_queue_pop_head (&pc->pending_candidates))) {
+    add_candidate (pc, c->mline, c->candidate);
+    g_free (c->candidate);
+    g_free (c);
+  }
+}

@@ -1,0 +1,265 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * One stream the party sends, from the payloader to whichever webrtcbin
+ * is current (see the header). It owns the relay and the stream's send
+ * transceiver; it never negotiates (gstletschatnegotiation.c picks its
+ * format) and never touches the sink's elements except through the
+ * switch-codec function the sink gave it.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/sdp/sdp.h>
+
+#include "gstletschatsendstream.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_send_stream_debug);
+#define GST_CAT_DEFAULT gst_lets_chat_send_stream_debug
+
+struct _GstLetsChatSendStream
+{
+  GstLetsChatRelay *relay;
+  GstPad *upstream;             /* the payloader's src pad */
+  const GstLetsChatCodec *codec;
+  GstPad *webrtc_pad;           /* request pad of the webrtcbin it feeds */
+  /* Set for a stream the sink encodes: it can change codec. */
+  GstLetsChatSwitchCodecFunc switch_codec;
+  gpointer switch_data;
+  const GstLetsChatCodec *preferred;    /* what it was made with */
+  gboolean chosen;              /* ... by the application: keep it if offered */
+};
+
+GstLetsChatSendStream *
+gst_lets_chat_send_stream_new (GstPad * upstream,
+    const GstLetsChatCodec * codec)
+{
+  GstLetsChatSendStream *stream = g_new0 (GstLetsChatSendStream, 1);
+  static gsize debug = 0;
+
+  if (g_once_init_enter (&debug)) {
+    GST_DEBUG_CATEGORY_INIT (gst_lets_chat_send_stream_debug,
+        "letschatsendstream", 0, "letschat send stream (payloader to call)");
+    g_once_init_leave (&debug, 1);
+  }
+  stream->relay = gst_lets_chat_relay_new (upstream);
+  stream->upstream = gst_object_ref (upstream);
+  stream->codec = codec;
+  stream->preferred = codec;
+  return stream;
+}
+
+void
+gst_lets_chat_send_stream_free (GstLetsChatSendStream * stream)
+{
+  gst_lets_chat_send_stream_attach (stream, NULL);
+  gst_lets_chat_relay_free (stream->relay);
+  gst_object_unref (stream->upstream);
+  g_free (stream);
+}
+
+const GstLetsChatCodec *
+gst_lets_chat_send_stream_get_codec (GstLetsChatSendStream * stream)
+{
+  return stream->codec;
+}
+
+void
+gst_lets_chat_send_stream_set_switchable (GstLetsChatSendStream * stream,
+    GstLetsChatSwitchCodecFunc func, gpointer user_data, gboolean chosen)
+{
+  stream->switch_codec = func;
+  stream->switch_data = user_data;
+  stream->chosen = chosen;
+}
+
+gboolean
+gst_lets_chat_send_stream_is_switchable (GstLetsChatSendStream * stream)
+{
+  return stream->switch_codec != NULL;
+}
+
+gboolean
+gst_lets_chat_send_stream_is_chosen (GstLetsChatSendStream * stream)
+{
+  return stream->chosen;
+}
+
+const GstLetsChatCodec *
+gst_lets_chat_send_stream_get_preferred (GstLetsChatSendStream * stream)
+{
+  return stream->preferred;
+}
+
+/* Makes the payloader stamp @pt, renegotiating its caps at its next
+ * buffer if that changes anything. */
+static void
+send_stream_set_payload_type (GstLetsChatSendStream * stream, guint pt)
+{
+  GstElement *payloader = gst_pad_get_parent_element (stream->upstream);
+  guint current;
+
+  if (!payloader)
+    return;
+  g_object_get (payloader, "pt", &current, NULL);
+  if (current != pt) {
+    g_object_set (payloader, "pt", pt, NULL);
+    gst_pad_send_event (stream->upstream, gst_event_new_reconfigure ());
+  }
+  gst_object_unref (payloader);
+}
+
+static void
+send_stream_set_preferences (GstLetsChatSendStream * stream, GstCaps * caps)
+{
+  GstWebRTCRTPTransceiver *t = NULL;
+
+  if (!stream->webrtc_pad)
+    return;
+  g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
+  if (t) {
+    g_object_set (t, "codec-preferences", caps, NULL);
+    gst_object_unref (t);
+  }
+}
+
+gboolean
+gst_lets_chat_send_stream_switch_codec (GstLetsChatSendStream * stream,
+    const GstLetsChatCodec * codec, GMutex * lock)
+{
+  GstPad *upstream;
+  GstCaps *caps;
+
+  if (!stream->switch_codec || stream->codec == codec)
+    return stream->codec == codec;
+  GST_INFO ("switching a stream from %s to %s", stream->codec->encoding_name,
+      codec->encoding_name);
+  upstream = stream->switch_codec (stream->switch_data, codec);
+  if (!upstream)
+    return FALSE;
+  gst_lets_chat_relay_set_upstream (stream->relay, upstream);
+  g_mutex_lock (lock);
+  gst_object_replace ((GstObject **) & stream->upstream, GST_OBJECT (upstream));
+  stream->codec = codec;
+  caps = gst_lets_chat_codec_rtp_caps (codec);
+  send_stream_set_preferences (stream, caps);
+  gst_caps_unref (caps);
+  g_mutex_unlock (lock);
+  gst_object_unref (upstream);
+  return TRUE;
+}
+
+void
+gst_lets_chat_send_stream_attach (GstLetsChatSendStream * stream,
+    GstElement * webrtc)
+{
+  GstWebRTCRTPTransceiver *t = NULL;
+  GstCaps *caps;
+
+  if (stream->webrtc_pad) {
+    GstElement *old = gst_pad_get_parent_element (stream->webrtc_pad);
+
+    gst_lets_chat_relay_attach (stream->relay, NULL);
+    if (old) {
+      gst_element_release_request_pad (old, stream->webrtc_pad);
+      gst_object_unref (old);
+    }
+    gst_clear_object (&stream->webrtc_pad);
+  }
+  if (!webrtc)
+    return;
+
+  stream->webrtc_pad = gst_element_request_pad_simple (webrtc, "sink_%u");
+  g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
+  caps = gst_lets_chat_codec_rtp_caps (stream->codec);
+  g_object_set (t, "codec-preferences", caps, "direction",
+      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
+  gst_caps_unref (caps);
+  gst_object_unref (t);
+  /* An earlier answer may have changed it. */
+  send_stream_set_payload_type (stream, stream->codec->payload_type);
+}
+
+void
+gst_lets_chat_send_stream_set_format (GstLetsChatSendStream * stream,
+    GstCaps * prefs, gint pt)
+{
+  send_stream_set_preferences (stream, prefs);
+  send_stream_set_payload_type (stream, pt);
+}
+
+/* The m-line of @sdp whose a=mid is @mid, or NULL. */
+static const GstSDPMedia *
+find_media_by_mid (const GstSDPMessage * sdp, const gchar * mid)
+{
+  guint i;
+
+  for (i = 0; mid && i < gst_sdp_message_medias_len (sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (sdp, i);
+
+    if (g_strcmp0 (gst_sdp_media_get_attribute_val (media, "mid"), mid) == 0)
+      return media;
+  }
+  return NULL;
+}
+
+/* Whether the answer lets this stream be sent: it can refuse it (the other
+ * party only sends, or has no codec for it), or webrtcbin may have found
+ * no m-line of the offer for the transceiver at all (then it has no mid).
+ * webrtcbin never takes media on the sink pad of a transceiver that does
+ * not send: a relay linked there would block the sink's streaming thread
+ * for good (and with it EOS), so such a stream stays dropped at the relay.
+ * Read from the answer itself: webrtcbin 1.22's transceiver
+ * current-direction does not follow it. */
+static gboolean
+send_stream_is_sent (GstLetsChatSendStream * stream,
+    GstWebRTCSessionDescription * answer, gboolean offerer)
+{
+  GstWebRTCRTPTransceiver *t = NULL;
+  const GstSDPMedia *media = NULL;
+  gchar *mid = NULL;
+  gboolean sent = FALSE;
+
+  g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
+  if (t) {
+    g_object_get (t, "mid", &mid, NULL);
+    gst_object_unref (t);
+  }
+  if (answer)
+    media = find_media_by_mid (answer->sdp, mid);
+  if (!media || gst_sdp_media_get_port (media) == 0)
+    sent = FALSE;
+  else if (gst_sdp_media_get_attribute_val (media, "inactive"))
+    sent = FALSE;
+  else if (gst_sdp_media_get_attribute_val (media, "sendonly"))
+    sent = !offerer;
+  else if (gst_sdp_media_get_attribute_val (media, "recvonly"))
+    sent = offerer;
+  else
+    sent = TRUE;
+  GST_INFO ("%s stream (mid %s): %s", stream->codec->encoding_name,
+      GST_STR_NULL (mid), sent ? "sent" : "not taken by the other party");
+  g_free (mid);
+  return sent;
+}
+
+gboolean
+gst_lets_chat_send_stream_start (GstLetsChatSendStream * stream,
+    GstWebRTCSessionDescription * answer, gboolean offerer)
+{
+  if (!stream->webrtc_pad || !send_stream_is_sent (stream, answer, offerer))
+    return FALSE;
+  gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
+  return TRUE;
+}
+
+void
+gst_lets_chat_send_stream_request_keyframe (GstLetsChatSendStream * stream)
+{
+  gst_lets_chat_relay_request_keyframe (stream->relay);
+}
