@@ -23,6 +23,9 @@ static const GstLetsChatCodec codecs[] = {
 #define CODEC_H264 (&codecs[2])
 #define CODEC_OPUS (&codecs[3])
 
+#define MID_EXTMAP_ID 4
+#define MID_EXTMAP_URI "urn:ietf:params:rtp-hdrext:sdes:mid"
+
 GType
 gst_lets_chat_video_codec_get_type (void)
 {
@@ -102,7 +105,33 @@ gst_lets_chat_codec_rtp_caps (const GstLetsChatCodec * codec)
         "profile", G_TYPE_STRING, "constrained-baseline", NULL);
   if (codec == CODEC_OPUS)
     gst_caps_set_simple (caps, "encoding-params", G_TYPE_STRING, "2", NULL);
+  /* Our offers name the MID header extension (RFC 8843), with the id
+   * browsers use, so that the answerer can route our packets by mid. */
+  gst_caps_set_simple (caps, "extmap-" G_STRINGIFY (MID_EXTMAP_ID),
+      G_TYPE_STRING, MID_EXTMAP_URI, NULL);
   return caps;
+}
+
+guint
+gst_lets_chat_codec_mid_extmap_id (const GstSDPMedia * media)
+{
+  guint i;
+
+  for (i = 0; i < gst_sdp_media_attributes_len (media); i++) {
+    const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, i);
+    gchar **parts;
+    guint id = 0;
+
+    if (!g_str_equal (attr->key, "extmap") || !attr->value)
+      continue;
+    parts = g_strsplit (attr->value, " ", 3);
+    if (parts[0] && parts[1] && g_str_equal (parts[1], MID_EXTMAP_URI))
+      id = (guint) g_ascii_strtoull (parts[0], NULL, 10);
+    g_strfreev (parts);
+    if (id > 0 && id < 256)
+      return id;
+  }
+  return 0;
 }
 
 GstCaps *
@@ -136,6 +165,7 @@ GstCaps *
 gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
 {
   GstCaps *caps = gst_caps_new_empty ();
+  guint mid_id = gst_lets_chat_codec_mid_extmap_id (media);
   guint i, j;
 
   for (i = 0; i < gst_sdp_media_formats_len (media); i++) {
@@ -162,6 +192,15 @@ gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
         break;
       one = gst_lets_chat_codec_rtp_caps (&codecs[j]);
       gst_caps_set_simple (one, "payload", G_TYPE_INT, pt, NULL);
+      /* The MID header extension with the offer's id, if it has one. */
+      gst_structure_remove_field (gst_caps_get_structure (one, 0),
+          "extmap-" G_STRINGIFY (MID_EXTMAP_ID));
+      if (mid_id) {
+        gchar *field = g_strdup_printf ("extmap-%u", mid_id);
+
+        gst_caps_set_simple (one, field, G_TYPE_STRING, MID_EXTMAP_URI, NULL);
+        g_free (field);
+      }
       /* The offer's own H.264 profile (GstSDP reads profile-level-id into
        * "profile"): webrtcbin matches a transceiver to a format only if
        * they intersect, and Chromium offers Baseline (42001f) before

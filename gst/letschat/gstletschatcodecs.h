@@ -47,6 +47,9 @@ GstCaps *gst_lets_chat_codec_rtp_caps (const GstLetsChatCodec * codec);
  * preference, as RTP caps (for a receive-only transceiver). */
 GstCaps *gst_lets_chat_codec_receivable_rtp_caps (const gchar * media);
 /* Template caps: every raw and encoded format of @media. */
+/* The id @media gives the MID header extension (RFC 8843, a=extmap), or 0. */
+guint gst_lets_chat_codec_mid_extmap_id (const GstSDPMedia * media);
+
 GstCaps *gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia *
     media);
 GstCaps *gst_lets_chat_codec_all_caps (const gchar * media);

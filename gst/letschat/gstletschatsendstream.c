@@ -15,6 +15,7 @@
 #include "config.h"
 #endif
 
+#include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 
 #include "gstletschatsendstream.h"
@@ -33,7 +34,13 @@ struct _GstLetsChatSendStream
   gpointer switch_data;
   const GstLetsChatCodec *preferred;    /* what it was made with */
   gboolean chosen;              /* ... by the application: keep it if offered */
+  /* Announced in every description (a=ssrc with msid) and stamped by the
+   * payloader: stacks that route a BUNDLE by announced SSRC (pion) find
+   * the stream by it. The same for every peer connection. */
+  guint32 ssrc;
 };
+
+#define MID_EXTENSION_URI GST_RTP_HDREXT_BASE "sdes:mid"
 
 GstLetsChatSendStream *
 gst_lets_chat_send_stream_new (GstPad * upstream,
@@ -51,6 +58,7 @@ gst_lets_chat_send_stream_new (GstPad * upstream,
   stream->upstream = gst_object_ref (upstream);
   stream->codec = codec;
   stream->preferred = codec;
+  stream->ssrc = g_random_int ();
   return stream;
 }
 
@@ -96,34 +104,48 @@ gst_lets_chat_send_stream_get_preferred (GstLetsChatSendStream * stream)
   return stream->preferred;
 }
 
-/* Makes the payloader stamp @pt, renegotiating its caps at its next
- * buffer if that changes anything. */
+/* Makes the payloader stamp @pt and the stream's SSRC, renegotiating its
+ * caps at its next buffer if that changes anything. */
 static void
 send_stream_set_payload_type (GstLetsChatSendStream * stream, guint pt)
 {
   GstElement *payloader = gst_pad_get_parent_element (stream->upstream);
-  guint current;
+  guint current_pt, current_ssrc;
 
   if (!payloader)
     return;
-  g_object_get (payloader, "pt", &current, NULL);
-  if (current != pt) {
-    g_object_set (payloader, "pt", pt, NULL);
+  g_object_get (payloader, "pt", &current_pt, "ssrc", &current_ssrc, NULL);
+  if (current_pt != pt || current_ssrc != stream->ssrc) {
+    g_object_set (payloader, "pt", pt, "ssrc", stream->ssrc, NULL);
     gst_pad_send_event (stream->upstream, gst_event_new_reconfigure ());
   }
   gst_object_unref (payloader);
+}
+
+/* What the transceiver offers or answers: @caps, with the SSRC that the
+ * description announces. */
+static GstCaps *
+send_stream_describe (GstLetsChatSendStream * stream, const GstCaps * caps)
+{
+  GstCaps *described = gst_caps_copy (caps);
+
+  gst_caps_set_simple (described, "ssrc", G_TYPE_UINT, stream->ssrc, NULL);
+  return described;
 }
 
 static void
 send_stream_set_preferences (GstLetsChatSendStream * stream, GstCaps * caps)
 {
   GstWebRTCRTPTransceiver *t = NULL;
+  GstCaps *described;
 
   if (!stream->webrtc_pad)
     return;
   g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
   if (t) {
-    g_object_set (t, "codec-preferences", caps, NULL);
+    described = send_stream_describe (stream, caps);
+    g_object_set (t, "codec-preferences", described, NULL);
+    gst_caps_unref (described);
     gst_object_unref (t);
   }
 }
@@ -176,11 +198,12 @@ gst_lets_chat_send_stream_attach (GstLetsChatSendStream * stream,
 
   stream->webrtc_pad = gst_element_request_pad_simple (webrtc, "sink_%u");
   g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
-  caps = gst_lets_chat_codec_rtp_caps (stream->codec);
-  g_object_set (t, "codec-preferences", caps, "direction",
-      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
-  gst_caps_unref (caps);
+  g_object_set (t, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+      NULL);
   gst_object_unref (t);
+  caps = gst_lets_chat_codec_rtp_caps (stream->codec);
+  send_stream_set_preferences (stream, caps);
+  gst_caps_unref (caps);
   /* An earlier answer may have changed it. */
   send_stream_set_payload_type (stream, stream->codec->payload_type);
 }
@@ -216,14 +239,14 @@ find_media_by_mid (const GstSDPMessage * sdp, const gchar * mid)
  * for good (and with it EOS), so such a stream stays dropped at the relay.
  * Read from the answer itself: webrtcbin 1.22's transceiver
  * current-direction does not follow it. */
-static gboolean
-send_stream_is_sent (GstLetsChatSendStream * stream,
-    GstWebRTCSessionDescription * answer, gboolean offerer)
+/* The m-line of @answer that the stream's transceiver took, or NULL. */
+static const GstSDPMedia *
+send_stream_find_media (GstLetsChatSendStream * stream,
+    GstWebRTCSessionDescription * answer)
 {
   GstWebRTCRTPTransceiver *t = NULL;
   const GstSDPMedia *media = NULL;
   gchar *mid = NULL;
-  gboolean sent = FALSE;
 
   g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
   if (t) {
@@ -232,6 +255,19 @@ send_stream_is_sent (GstLetsChatSendStream * stream,
   }
   if (answer)
     media = find_media_by_mid (answer->sdp, mid);
+  g_free (mid);
+  return media;
+}
+
+static gboolean
+send_stream_is_sent (GstLetsChatSendStream * stream,
+    GstWebRTCSessionDescription * answer, gboolean offerer)
+{
+  const GstSDPMedia *media = send_stream_find_media (stream, answer);
+  const gchar *mid = media ? gst_sdp_media_get_attribute_val (media, "mid") :
+      NULL;
+  gboolean sent = FALSE;
+
   if (!media || gst_sdp_media_get_port (media) == 0)
     sent = FALSE;
   else if (gst_sdp_media_get_attribute_val (media, "inactive"))
@@ -244,16 +280,48 @@ send_stream_is_sent (GstLetsChatSendStream * stream,
     sent = TRUE;
   GST_INFO ("%s stream (mid %s): %s", stream->codec->encoding_name,
       GST_STR_NULL (mid), sent ? "sent" : "not taken by the other party");
-  g_free (mid);
   return sent;
+}
+
+/* RFC 8843: each packet names its m-line's mid in the header extension the
+ * answer agreed on, so that any stack can route a BUNDLE by MID. The
+ * payloader writes it; the mid and the id are those of this peer
+ * connection (a browser's offer numbers its m-lines "0", "1"...). */
+static void
+send_stream_set_mid (GstLetsChatSendStream * stream, const GstSDPMedia * media)
+{
+  GstElement *payloader = gst_pad_get_parent_element (stream->upstream);
+  const gchar *mid = gst_sdp_media_get_attribute_val (media, "mid");
+  guint id = gst_lets_chat_codec_mid_extmap_id (media);
+  GstRTPHeaderExtension *ext;
+
+  if (!payloader)
+    return;
+  g_object_set (payloader, "auto-header-extension", FALSE, NULL);
+  g_signal_emit_by_name (payloader, "clear-extensions");
+  if (id > 0 && mid &&
+      (ext = gst_rtp_header_extension_create_from_uri (MID_EXTENSION_URI))) {
+    gst_rtp_header_extension_set_id (ext, id);
+    g_object_set (ext, "mid", mid, NULL);
+    g_signal_emit_by_name (payloader, "add-extension", ext);
+    gst_object_unref (ext);
+    GST_INFO ("%s stream: mid %s in header extension %u",
+        stream->codec->encoding_name, mid, id);
+  }
+  gst_object_unref (payloader);
 }
 
 gboolean
 gst_lets_chat_send_stream_start (GstLetsChatSendStream * stream,
     GstWebRTCSessionDescription * answer, gboolean offerer)
 {
+  const GstSDPMedia *media;
+
   if (!stream->webrtc_pad || !send_stream_is_sent (stream, answer, offerer))
     return FALSE;
+  media = send_stream_find_media (stream, answer);
+  if (media)
+    send_stream_set_mid (stream, media);
   gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
   return TRUE;
 }

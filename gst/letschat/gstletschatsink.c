@@ -42,8 +42,11 @@
  * - `letschat/connection-state`: `state` (new, connecting, connected,
  *   disconnected, failed, closed): the peer connection's state.
  * - `letschat/call-reset`: `reason` (peer-left, peer-changed,
- *   connection-failed, new-offer): the peer connection was replaced by a new
- *   one; the elements' pads stay.
+ *   connection-failed, new-offer, no-media, negotiation-failed): the peer
+ *   connection was replaced by a new one; the elements' pads stay.
+ * - `letschat/negotiation-failed`: `step`, `error`: what the other party
+ *   sent could not be used (a warning says the same); the party waits for
+ *   its next offer, or for the next party.
  * - `letschat/server-lost`: `reason`: the room server went away; media
  *   already flowing continues, and the element reconnects (see
  *   #GstLetsChatSink:reconnect).
@@ -62,9 +65,12 @@
  *
  * ## When the other party leaves
  *
- * The pipeline keeps running. letschatsink waits for the next party and
- * sends to it; letschatsrc keeps its pads (downstream sees gap events
- * meanwhile, never EOS) and the next party's media continues on them. When
+ * The pipeline keeps running, however the other party goes (it leaves the
+ * room, closes its peer connection as a browser tab does, or vanishes): an
+ * error inside the old peer connection becomes a warning, never an ERROR.
+ * letschatsink waits for the next party and sends to it; letschatsrc keeps
+ * its pads (downstream sees gap events meanwhile, never EOS) and the next
+ * party's media continues on them. When
  * the peer connection fails (ICE or DTLS), a new one is negotiated through
  * the room. When the room server goes away, the call goes on peer to peer
  * and the element rejoins the room as the same party when it comes back.
