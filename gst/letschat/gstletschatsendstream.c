@@ -311,6 +311,31 @@ send_stream_set_mid (GstLetsChatSendStream * stream, const GstSDPMedia * media)
   gst_object_unref (payloader);
 }
 
+/* The offer's H.264 profile in the codec preferences made webrtcbin match
+ * the transceiver to the offer's format (a Baseline one, say). With the
+ * format settled, the stream says its own profile (Constrained Baseline,
+ * a subset of Baseline) through webrtcbin's sink pad: the offer's profile
+ * must not stand in its way, or the encoder finds no caps to make. */
+static void
+send_stream_relax_preferences (GstLetsChatSendStream * stream)
+{
+  GstWebRTCRTPTransceiver *t = NULL;
+  GstCaps *prefs = NULL;
+
+  g_object_get (stream->webrtc_pad, "transceiver", &t, NULL);
+  if (!t)
+    return;
+  g_object_get (t, "codec-preferences", &prefs, NULL);
+  if (prefs && !gst_caps_is_empty (prefs)) {
+    prefs = gst_caps_make_writable (prefs);
+    gst_structure_remove_fields (gst_caps_get_structure (prefs, 0),
+        "profile", "profile-level-id", NULL);
+    g_object_set (t, "codec-preferences", prefs, NULL);
+  }
+  gst_clear_caps (&prefs);
+  gst_object_unref (t);
+}
+
 gboolean
 gst_lets_chat_send_stream_start (GstLetsChatSendStream * stream,
     GstWebRTCSessionDescription * answer, gboolean offerer)
@@ -322,6 +347,7 @@ gst_lets_chat_send_stream_start (GstLetsChatSendStream * stream,
   media = send_stream_find_media (stream, answer);
   if (media)
     send_stream_set_mid (stream, media);
+  send_stream_relax_preferences (stream);
   gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
   return TRUE;
 }
