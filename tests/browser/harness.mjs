@@ -41,12 +41,13 @@ function freePort() {
   });
 }
 
-// The real letschat-server binary on a free port.
-export async function startServer() {
+// The real letschat-server binary on a free port; @args are more of its
+// options (tests/interop: --allowed-origin for a page of another origin).
+export async function startServer(args = []) {
   const bin = process.env.LETSCHAT_SERVER;
   if (!bin || !existsSync(bin)) throw new Error('LETSCHAT_SERVER does not name the letschat-server binary');
   const port = await freePort();
-  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const proc = spawn(bin, ['--port', String(port), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   onCleanup(() => stop(proc));
   const http = `http://127.0.0.1:${port}`;
   await waitFor('letschat-server to listen', async () => {

@@ -5,7 +5,12 @@
 //   node run.mjs page-to-src|sink-to-page|two-way vp8|h264 page-first|pipeline-first
 //   node run.mjs chat sink|src|both page-first|pipeline-first
 //   node run.mjs sink-follows-offer vp8|h264 pipeline-first
+//   node run.mjs churn vp8 pipeline-first
 //
+// "churn": one two-way pipeline keeps running while 20 pages in a row join
+// it, call for about 3 s each way and press Hang up: every call has frames
+// both ways, the pipeline never posts an ERROR, and its threads and open
+// files stay bounded (a leaked webrtcbin would show in both).
 // "chat": the page and examples/chat (a party with only a letschatsink, only
 // a letschatsrc, or both) type to each other.
 // "page-first": the page joins first, so the pipeline offers;
@@ -14,6 +19,7 @@ import {
   startServer, launchBrowser, openPage, startPipeline, startProgram, waitFor, waitCount,
   waitFramesDecoded, artefactPath, remoteVideoSpread, pageStatus, cleanup, log,
 } from './harness.mjs';
+import { readdirSync } from 'node:fs';
 
 const [kind, codec = 'vp8', order = 'page-first'] = process.argv.slice(2);
 const room = `t-${kind}-${codec}-${order}-${process.pid}`;
@@ -128,6 +134,48 @@ async function checkRemoteVideo(page, label, party) {
   assert(spread > 40, `${label}: the remote video looks blank (luma spread ${spread})`);
 }
 
+function countEntries(dir) {
+  try { return readdirSync(dir).length; } catch { return -1; }
+}
+
+const CHURN_CALLS = 20;
+
+async function churn(context, server) {
+  const party = startPipeline('two-way', `${sinkLine(server)} ${srcLine(server)}`);
+  await waitFor('the pipeline to join', () => party.lines.some((l) => l.includes('letschat/joined')), 30000);
+  const pid = party.proc.pid;
+  const usage = [];
+  for (let i = 1; i <= CHURN_CALLS; i++) {
+    const started = Date.now();
+    const before = party.counts.count || 0;
+    const page = await joinPage(context, server, `page${i}`);
+    await waitFramesDecoded(page, `call ${i}: page`, 20, 30000, party);
+    await waitFor(`call ${i}: 20 new buffers at the pipeline`, () => {
+      if (party.exited !== null) throw new Error(`call ${i}: the pipeline exited (${party.exited})`);
+      return (party.counts.count || 0) - before >= 20;
+    }, 30000);
+    const rest = 3000 - (Date.now() - started);
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+    await page.click('#hangup');
+    await waitFor(`call ${i}: the pipeline to see the page leave`,
+      () => party.lines.filter((l) => l.includes('letschat/peer-left')).length >= i, 15000);
+    await page.close();
+    const errors = party.lines.filter((l) => /^ERROR/.test(l));
+    assert(errors.length === 0, `call ${i}: the pipeline posted ${errors[0]}`);
+    assert(party.exited === null, `call ${i}: the pipeline exited (${party.exited})`);
+    usage.push({ threads: countEntries(`/proc/${pid}/task`), fds: countEntries(`/proc/${pid}/fd`) });
+    log(`call ${i}: ${Date.now() - started} ms, pipeline threads ${usage.at(-1).threads}, open files ${usage.at(-1).fds}`);
+  }
+  // Teardowns finish on their own threads: give the last one a moment,
+  // then compare with the calls after warm-up (the first allocates caches).
+  await new Promise((r) => setTimeout(r, 1000));
+  const end = { threads: countEntries(`/proc/${pid}/task`), fds: countEntries(`/proc/${pid}/fd`) };
+  const warm = usage[4];
+  log(`after ${CHURN_CALLS} calls: threads ${end.threads} (call 5: ${warm.threads}), open files ${end.fds} (call 5: ${warm.fds})`);
+  assert(end.threads <= warm.threads + 8, `threads grew from ${warm.threads} to ${end.threads} over ${CHURN_CALLS} calls`);
+  assert(end.fds <= warm.fds + 16, `open files grew from ${warm.fds} to ${end.fds} over ${CHURN_CALLS} calls`);
+}
+
 async function main() {
   const server = await startServer();
   const context = await launchBrowser();
@@ -164,12 +212,15 @@ async function main() {
     await checkRemoteVideo(page, 'page', party);
   } else if (kind === 'chat') {
     await chatPageAndPipeline(context, server);
+  } else if (kind === 'churn') {
+    await churn(context, server);
   } else {
     throw new Error('unknown test ' + kind);
   }
 }
 
-const guard = setTimeout(() => { console.error('FAIL: the whole test took over 150 s'); process.exit(1); }, 150000);
+const guardSeconds = kind === 'churn' ? 280 : 150;
+const guard = setTimeout(() => { console.error(`FAIL: the whole test took over ${guardSeconds} s`); process.exit(1); }, guardSeconds * 1000);
 try {
   await main();
   log('PASS');

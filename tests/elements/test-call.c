@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 #include <string.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "letschat-room-server.h"
 
@@ -1215,6 +1216,142 @@ test_chat_refused (void)
   g_free (url);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Stopping at any moment (set_state NULL, EOS) never blocks.              */
+
+/* A stop that has not returned by then is a hang, not a slow machine: the
+ * process ends with a message instead of waiting for meson's timeout. */
+#define STOP_HANG_S 10
+
+static const gchar *stopping_what;
+
+static void
+on_stop_hang (int sig)
+{
+  static const gchar msg[] = "\nHANG: stopping a pipeline did not return in "
+      G_STRINGIFY (STOP_HANG_S) " s\n";
+
+  (void) !write (2, msg, sizeof (msg) - 1);
+  if (stopping_what)
+    (void) !write (2, stopping_what, strlen (stopping_what));
+  _exit (1);
+}
+
+static void
+stop_party (Party * p, const gchar * when)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  stopping_what = when;
+  signal (SIGALRM, on_stop_hang);
+  alarm (STOP_HANG_S);
+  gst_element_set_state (p->pipeline, GST_STATE_NULL);
+  alarm (0);
+  g_test_message ("stopped %s (%s) in %" G_GINT64_FORMAT " ms",
+      GST_OBJECT_NAME (p->pipeline), when,
+      (g_get_monotonic_time () - start) / 1000);
+}
+
+static gpointer
+stop_party_thread (gpointer data)
+{
+  stop_party (data, "the other party, at the same time");
+  return NULL;
+}
+
+static gboolean
+joined (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen, "letschat/joined");
+}
+
+static gboolean
+saw_eos (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen, "eos");
+}
+
+#define TWO_WAY_PARTY TEST_VIDEO " ! letschatsink name=s room=stop " \
+  "server-url=URL " TEST_AUDIO " ! s. " \
+  "letschatsrc name=r room=stop server-url=URL " \
+  "r. ! video/x-raw ! fakesink name=video " \
+  "r. ! audio/x-raw ! fakesink name=audio"
+
+static void
+test_stop_at_any_moment (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *a, *b;
+  GThread *thread;
+
+  /* Alone in the room. */
+  a = party_new (TWO_WAY_PARTY, url);
+  party_play (a);
+  wait_for ((Party *[]) {
+      a, NULL}, joined, NULL, "A to join");
+  stop_party (a, "alone in the room");
+  party_free (a);
+
+  /* Mid-negotiation: the moment the other party is seen. */
+  a = party_new (TWO_WAY_PARTY, url);
+  b = party_new (TWO_WAY_PARTY, url);
+  party_play (a);
+  wait_for ((Party *[]) {
+      a, NULL}, joined, NULL, "A to join");
+  party_play (b);
+  wait_for ((Party *[]) {
+      b, NULL}, peer_joined, NULL, "B to see A");
+  stop_party (b, "mid-negotiation");
+  party_free (b);
+
+  /* In a call, media both ways: B comes back, then A stops. */
+  b = party_new (TWO_WAY_PARTY, url);
+  mark_receiver (a, TRUE);
+  mark_receiver (b, TRUE);
+  party_play (b);
+  wait_for ((Party *[]) {
+      a, b, NULL}, receivers_got_media,
+      GINT_TO_POINTER (30), "a call with media both ways");
+  stop_party (a, "in a call");
+  party_free (a);
+
+  /* While the other party is leaving: both stop at once. */
+  a = party_new (TWO_WAY_PARTY, url);
+  mark_receiver (a, TRUE);
+  g_atomic_int_set (&b->video_frames, 0);
+  party_play (a);
+  wait_for ((Party *[]) {
+      a, b, NULL}, receivers_got_media,
+      GINT_TO_POINTER (30), "a new call with media both ways");
+  thread = g_thread_new ("stop-a", stop_party_thread, a);
+  stop_party (b, "while the other party leaves");
+  g_thread_join (thread);
+  party_free (a);
+  party_free (b);
+
+  /* EOS during a call (gst-launch-1.0 -e): it reaches the bus. */
+  a = party_new (TWO_WAY_PARTY, url);
+  b = party_new (TWO_WAY_PARTY, url);
+  mark_receiver (a, TRUE);
+  mark_receiver (b, TRUE);
+  party_play (a);
+  party_play (b);
+  wait_for ((Party *[]) {
+      a, b, NULL}, receivers_got_media,
+      GINT_TO_POINTER (30), "a third call with media both ways");
+  gst_element_send_event (a->pipeline, gst_event_new_eos ());
+  wait_for ((Party *[]) {
+      a, NULL}, saw_eos, NULL, "EOS on A's bus");
+  stop_party (a, "after EOS");
+  g_assert_null (b->error);
+  party_free (a);
+  party_free (b);
+
+  test_server_stop (ts);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1250,5 +1387,6 @@ main (int argc, char **argv)
   g_test_add_func ("/errors/wrong-secret", test_error_wrong_secret);
   g_test_add_func ("/errors/serve-port-in-use", test_error_serve_port_in_use);
   g_test_add_func ("/errors/bad-turn-server", test_error_bad_turn_server);
+  g_test_add_func ("/stop/at-any-moment", test_stop_at_any_moment);
   return g_test_run ();
 }
