@@ -57,6 +57,8 @@ gst_lets_chat_bin_can_set_property (GstLetsChatBin * self, GParamSpec * pspec)
 static gboolean
 bin_check_settings (GstLetsChatBin * self, const GstLetsChatSettings * settings)
 {
+  if (settings->signaller)
+    return TRUE;                /* the application's signalling */
   if (!settings->room || !*settings->room) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("No room set: set the room property to the name of the room to "

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "gstletschatnegotiation.h"
+#include "gstletschatsessionprivate.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_negotiation_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_negotiation_debug
@@ -406,4 +407,300 @@ gst_lets_chat_negotiation_send_preferred (GList * streams, GMutex * lock)
   for (l = streams; l; l = l->next)
     gst_lets_chat_send_stream_switch_codec (l->data,
         gst_lets_chat_send_stream_get_preferred (l->data), lock);
+}
+
+/* ====================================================================== */
+/* The exchange, on the session thread                                    */
+
+/* What follows runs the steps of the offer/answer exchange for the
+ * session; it logs in the session's debug category. */
+#undef GST_CAT_DEFAULT
+#define GST_CAT_DEFAULT gst_lets_chat_session_debug
+
+/* ---------------------------------------------------------------------- */
+/* Negotiation (session thread)                                            */
+
+static void
+session_send_sdp (GstLetsChatSession * self, GstWebRTCSessionDescription * d)
+{
+  g_autofree gchar *text = gst_sdp_message_as_text (d->sdp);
+
+  GST_DEBUG_OBJECT (self, "sending %s:\n%s",
+      gst_webrtc_sdp_type_to_string (d->type), text);
+  gst_lets_chat_signaller_send_description (self->signaller,
+      gst_webrtc_sdp_type_to_string (d->type), text);
+}
+
+/* Both descriptions are applied: webrtcbin has set up what it sends with,
+ * so the send streams can go in (those the answer takes). Before this,
+ * webrtcbin would hold a buffer on its sink pad (blocking the pipeline's
+ * streaming thread) until negotiation ends, which may be never. */
+static void
+session_on_negotiated (GstLetsChatSession * self, gpointer data)
+{
+  GError *error = promise_get_error (data);
+  GstWebRTCSessionDescription *answer = NULL;
+  GList *l;
+
+  if (error) {
+    g_object_get (session_webrtcbin (self), self->offerer ?
+        "remote-description" : "local-description", &answer, NULL);
+    {
+      g_autofree gchar *text = description_text (answer);
+
+      session_negotiation_failed (self, self->offerer ?
+          "applying its answer" : "applying our answer", error, text);
+    }
+    g_clear_pointer (&answer, gst_webrtc_session_description_free);
+    g_error_free (error);
+    return;
+  }
+  /* Our answer when we answered, the other party's when we offered. */
+  g_object_get (session_webrtcbin (self), self->offerer ?
+      "current-remote-description" : "current-local-description", &answer,
+      NULL);
+  session_state (self)->negotiated = TRUE;
+  g_mutex_lock (&self->pc_lock);
+  for (l = self->send_streams; l; l = l->next)
+    gst_lets_chat_send_stream_start (l->data, answer, self->offerer);
+  g_mutex_unlock (&self->pc_lock);
+  g_clear_pointer (&answer, gst_webrtc_session_description_free);
+}
+
+static void
+session_on_description_created (GstLetsChatSession * self, gpointer data)
+{
+  GstPromise *promise = data;
+  GError *error = promise_get_error (promise);
+  GstWebRTCSessionDescription *desc = NULL;
+  const GstStructure *reply;
+  GstPromise *applied;
+
+  if (error) {
+    session_negotiation_failed (self, self->offerer ? "making our offer" :
+        "making our answer", error, NULL);
+    g_error_free (error);
+    return;
+  }
+  reply = gst_promise_get_reply (promise);
+  gst_structure_get (reply, self->offerer ? "offer" : "answer",
+      GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, NULL);
+  if (!desc)
+    return;
+  /* Applying our answer completes the negotiation; our offer waits for
+   * the other party's answer. */
+  applied = self->offerer ? NULL :
+      session_new_promise (self, session_on_negotiated);
+  g_signal_emit_by_name (session_webrtcbin (self), "set-local-description",
+      desc, applied);
+  if (applied)
+    gst_promise_unref (applied);
+  if (self->signaller)
+    session_send_sdp (self, desc);
+  gst_webrtc_session_description_free (desc);
+}
+
+static void
+session_on_remote_offer_set (GstLetsChatSession * self, gpointer data)
+{
+  GError *error = promise_get_error (data);
+  GstPromise *promise;
+
+  if (error) {
+    GstWebRTCSessionDescription *offer = NULL;
+    g_autofree gchar *text = NULL;
+
+    g_object_get (session_webrtcbin (self), "pending-remote-description",
+        &offer, NULL);
+    text = description_text (offer);
+    session_negotiation_failed (self, "applying its offer", error, text);
+    g_clear_pointer (&offer, gst_webrtc_session_description_free);
+    g_error_free (error);
+    return;
+  }
+  session_state (self)->remote_set = TRUE;
+  gst_lets_chat_peer_connection_flush_candidates (self->pc);
+  promise = session_new_promise (self, session_on_description_created);
+  g_signal_emit_by_name (session_webrtcbin (self), "create-answer", NULL,
+      promise);
+  gst_promise_unref (promise);
+}
+
+static GList *
+session_copy_send_streams (GstLetsChatSession * self)
+{
+  GList *streams;
+
+  g_mutex_lock (&self->pc_lock);
+  streams = g_list_copy (self->send_streams);
+  g_mutex_unlock (&self->pc_lock);
+  return streams;
+}
+
+static gboolean
+session_has_src (GstLetsChatSession * self)
+{
+  gboolean have_src;
+
+  GST_OBJECT_LOCK (self);
+  have_src = self->src != NULL;
+  GST_OBJECT_UNLOCK (self);
+  return have_src;
+}
+
+static void
+session_add_receivers (GstLetsChatSession * self)
+{
+  GstLetsChatNegotiationState *state = session_state (self);
+
+  if (state->transceivers_ready)
+    return;
+  state->transceivers_ready = TRUE;
+  gst_lets_chat_negotiation_add_receivers (session_webrtcbin (self),
+      session_has_src (self));
+}
+
+static void
+session_offer (GstLetsChatSession * self)
+{
+  GList *streams = session_copy_send_streams (self);
+  GstPromise *promise;
+
+  session_state (self)->offer_made = TRUE;
+  gst_lets_chat_negotiation_send_preferred (streams, &self->pc_lock);
+  g_list_free (streams);
+  session_add_receivers (self);
+  session_create_chat_channel (self);
+  GST_INFO_OBJECT (self, "creating the offer for %s", self->peer_id);
+  promise = session_new_promise (self, session_on_description_created);
+  g_signal_emit_by_name (session_webrtcbin (self), "create-offer", NULL,
+      promise);
+  gst_promise_unref (promise);
+}
+
+static void
+session_answer (GstLetsChatSession * self, GstWebRTCSessionDescription * offer)
+{
+  GList *streams = session_copy_send_streams (self);
+  GstPromise *promise;
+  gchar *missing;
+
+  session_add_receivers (self);
+  gst_lets_chat_negotiation_receive_as_offered (session_webrtcbin (self),
+      offer);
+  missing = gst_lets_chat_negotiation_send_as_offered (streams,
+      &self->pc_lock, offer);
+  g_list_free (streams);
+  if (missing) {
+    session_warning (self, STREAM, CODEC_NOT_FOUND,
+        ("The other party does not take %s: that stream is not sent. "
+            "Choose a codec both parties have (video-codec, or what the "
+            "pipeline feeds letschatsink).", missing), (NULL));
+    g_free (missing);
+  }
+  GST_INFO_OBJECT (self, "answering the offer of %s", self->peer_id);
+  promise = session_new_promise (self, session_on_remote_offer_set);
+  g_signal_emit_by_name (session_webrtcbin (self), "set-remote-description",
+      offer, promise);
+  gst_promise_unref (promise);
+}
+
+void
+session_maybe_negotiate (GstLetsChatSession * self)
+{
+  guint holds;
+
+  GST_OBJECT_LOCK (self);
+  holds = self->holds;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!self->peer_id || holds > 0 || !self->pc) {
+    GST_DEBUG_OBJECT (self, "not negotiating yet: peer %s, %u pads without "
+        "caps", self->peer_id, holds);
+    return;
+  }
+
+  if (self->offerer && !session_state (self)->offer_made) {
+    session_offer (self);
+  } else if (!self->offerer && self->pending_offer) {
+    GstWebRTCSessionDescription *offer = self->pending_offer;
+
+    self->pending_offer = NULL;
+    session_answer (self, offer);
+    gst_webrtc_session_description_free (offer);
+  }
+}
+
+/* What the other party sent, normalised for webrtcbin (see
+ * gstletschatnegotiation.c); NULL, with a warning, if it cannot be read. */
+static GstSDPMessage *
+session_read_sdp (GstLetsChatSession * self, const gchar * text)
+{
+  GstSDPMessage *msg = NULL;
+  GString *changes;
+
+  if (gst_sdp_message_new_from_text (text, &msg) != GST_SDP_OK) {
+    session_warning (self, STREAM, DECODE,
+        ("The other party sent a session description that cannot be "
+            "read; ignored"), ("%s", text));
+    gst_sdp_message_free (msg);
+    return NULL;
+  }
+  changes = g_string_new (NULL);
+  gst_lets_chat_negotiation_normalise (msg, self->pc, changes);
+  if (changes->len)
+    GST_INFO_OBJECT (self, "the other party's description, adapted for "
+        "webrtcbin: %s", changes->str);
+  g_string_free (changes, TRUE);
+  return msg;
+}
+
+void
+on_description (GstLetsChatSignaller * signaller, const gchar * type,
+    const gchar * text, GstLetsChatSession * self)
+{
+  GstLetsChatNegotiationState *state = session_state (self);
+  GstSDPMessage *msg;
+  GstWebRTCSessionDescription *desc;
+  GstPromise *promise;
+
+  GST_DEBUG_OBJECT (self, "received %s:\n%s", type, text);
+  if (g_str_equal (type, "offer")) {
+    session_cancel_offer_wait (self);
+    /* Both offered at once: the party with the greater id keeps its offer,
+     * the other one answers. */
+    if (state->offer_made && !state->remote_set &&
+        g_strcmp0 (self->my_id, self->peer_id) > 0) {
+      GST_INFO_OBJECT (self, "both offered: ours stands");
+      return;
+    }
+    /* An offer on top of a negotiated call (or of our own offer): the other
+     * party started over. Start over too. */
+    if (state->remote_set || state->offer_made)
+      session_restart_call (self, "new-offer");
+    /* Read after a restart: what it notes belongs to the new connection. */
+    if (!(msg = session_read_sdp (self, text)))
+      return;
+    desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, msg);
+    if (self->pending_offer)
+      gst_webrtc_session_description_free (self->pending_offer);
+    self->pending_offer = desc;
+    self->offerer = FALSE;
+    session_maybe_negotiate (self);
+  } else if (g_str_equal (type, "answer")) {
+    if (!state->offer_made || state->remote_set) {
+      GST_INFO_OBJECT (self, "an answer to no offer of ours: ignored");
+      return;
+    }
+    if (!(msg = session_read_sdp (self, text)))
+      return;
+    desc = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_ANSWER, msg);
+    promise = session_new_promise (self, session_on_negotiated);
+    g_signal_emit_by_name (session_webrtcbin (self), "set-remote-description",
+        desc, promise);
+    gst_promise_unref (promise);
+    gst_webrtc_session_description_free (desc);
+    state->remote_set = TRUE;
+    gst_lets_chat_peer_connection_flush_candidates (self->pc);
+  }
 }

@@ -17,7 +17,6 @@
 #endif
 
 #include "gstletschatpeerconnection.h"
-#include "letschat-protocol.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_peer_connection_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_peer_connection_debug
@@ -205,13 +204,12 @@ webrtcbin_set_user_ice_servers (GstElement * webrtc,
 /* The user's STUN and TURN servers win; without any, the room server's. */
 static void
 webrtcbin_set_server_ice_servers (GstElement * webrtc,
-    const GstLetsChatSettings * settings, JsonNode * server_ice_servers)
+    const GstLetsChatSettings * settings, gchar ** uris)
 {
-  gchar **uris, **t;
+  gchar **t;
 
   if (settings_have_ice_servers (settings))
     return;
-  uris = letschat_protocol_ice_servers_to_uris (server_ice_servers);
   for (t = uris; t && *t; t++) {
     gboolean ok;
 
@@ -223,21 +221,19 @@ webrtcbin_set_server_ice_servers (GstElement * webrtc,
       g_signal_emit_by_name (webrtc, "add-turn-server", *t, &ok);
     }
   }
-  g_strfreev (uris);
 }
 
 void gst_lets_chat_peer_connection_set_server_ice_servers
     (GstLetsChatPeerConnection * pc, const GstLetsChatSettings * settings,
-    JsonNode * server_ice_servers)
+    gchar ** server_ice_uris)
 {
-  webrtcbin_set_server_ice_servers (pc->webrtcbin, settings,
-      server_ice_servers);
+  webrtcbin_set_server_ice_servers (pc->webrtcbin, settings, server_ice_uris);
 }
 
 GstLetsChatPeerConnection *
 gst_lets_chat_peer_connection_new (GstElement * host,
     gboolean receive_only_host, const GstLetsChatSettings * settings,
-    JsonNode * server_ice_servers, guint latency, guint generation,
+    gchar ** server_ice_uris, guint latency, guint generation,
     const GstLetsChatPeerConnectionCallbacks * callbacks, gpointer user_data,
     GError ** error)
 {
@@ -263,7 +259,7 @@ gst_lets_chat_peer_connection_new (GstElement * host,
     gst_object_unref (webrtc);
     return NULL;
   }
-  webrtcbin_set_server_ice_servers (webrtc, settings, server_ice_servers);
+  webrtcbin_set_server_ice_servers (webrtc, settings, server_ice_uris);
 
   pc = g_new0 (GstLetsChatPeerConnection, 1);
   pc->webrtcbin = webrtc;

@@ -7,7 +7,6 @@
 
 #include <gst/gst.h>
 #include <gst/webrtc/webrtc.h>
-#include <json-glib/json-glib.h>
 
 #include "gstletschatsettings.h"
 
@@ -55,12 +54,12 @@ typedef struct
 } GstLetsChatPeerConnectionCallbacks;
 
 /* Makes a webrtcbin with @settings' ICE servers (or, if the user set
- * none, @server_ice_servers, the room server's RTCIceServer array), adds
+ * none, @server_ice_uris, the signaller's, as webrtcbin URIs), adds
  * it to @host and brings it to @host's state. @receive_only_host: @host is
  * a letschatsrc, which must not count as a sink for it. */
 GstLetsChatPeerConnection *gst_lets_chat_peer_connection_new (GstElement *
     host, gboolean receive_only_host, const GstLetsChatSettings * settings,
-    JsonNode * server_ice_servers, guint latency, guint generation,
+    gchar ** server_ice_uris, guint latency, guint generation,
     const GstLetsChatPeerConnectionCallbacks * callbacks, gpointer user_data,
     GError ** error);
 
@@ -77,11 +76,11 @@ void gst_lets_chat_teardowns_wait_and_free (GstLetsChatTeardowns * teardowns);
 void gst_lets_chat_peer_connection_close (GstLetsChatPeerConnection * pc,
     GstLetsChatTeardowns * teardowns);
 
-/* The room server's ICE servers (welcome), unless @settings has some:
- * before the first negotiation of @pc. */
+/* The signaller's ICE servers (the room server's welcome), unless
+ * @settings has some: before the first negotiation of @pc. */
 void gst_lets_chat_peer_connection_set_server_ice_servers
     (GstLetsChatPeerConnection * pc, const GstLetsChatSettings * settings,
-    JsonNode * server_ice_servers);
+    gchar ** server_ice_uris);
 
 GstElement *gst_lets_chat_peer_connection_get_webrtcbin
     (GstLetsChatPeerConnection * pc);

@@ -18,16 +18,21 @@ struct _GstLetsChatRelay
   GstPad *srcpad;               /* linked to the current webrtcbin, if any */
 };
 
-/* Whatever happens to the peer connection, the sender keeps going. */
+/* Whatever happens to the peer connection, the sender keeps going: a
+ * webrtcbin being torn down (or failing, which it reports on the bus
+ * itself, and the session starts a new one) answers FLUSHING, NOT_LINKED,
+ * EOS or ERROR, and any of them handed back would stop the live source
+ * for good. */
 static GstFlowReturn
 relay_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
 {
   GstLetsChatRelay *relay = gst_pad_get_element_private (pad);
   GstFlowReturn ret = gst_pad_push (relay->srcpad, buffer);
 
-  if (ret == GST_FLOW_FLUSHING || ret == GST_FLOW_NOT_LINKED)
-    ret = GST_FLOW_OK;
-  return ret;
+  if (ret != GST_FLOW_OK)
+    GST_LOG_OBJECT (pad, "the peer connection answered %s: dropped",
+        gst_flow_get_name (ret));
+  return GST_FLOW_OK;
 }
 
 static gboolean

@@ -16,8 +16,9 @@ G_BEGIN_DECLS
  * A call outlives its peer connections: when the other party leaves, or
  * ICE fails, webrtcbin is replaced by a new one. The relay stays linked to
  * the payloader the whole time. While no webrtcbin is attached it drops
- * what arrives, and it never hands FLUSHING or NOT_LINKED from a webrtcbin
- * that is going away back to the live source (which would stop it for good).
+ * what arrives, and it never hands a flow error (FLUSHING, NOT_LINKED,
+ * EOS, ERROR) from a webrtcbin that is going away or failing back to the
+ * live source (which would stop it for good).
  * Upstream events (keyframe requests from the other party) pass through.
  *
  * Its two pads belong to no element, like a GstHarness's: they only carry

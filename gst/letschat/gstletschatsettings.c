@@ -8,6 +8,7 @@
 #endif
 
 #include "gstletschatsettings.h"
+#include "gstletschatsignaller.h"
 
 /* Properties that identify the party can only change while the element is
  * stopped: a running party is one WebSocket and one peer connection. */
@@ -88,6 +89,13 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "been flowing, before the peer connection counts as dead and a new "
           "one is negotiated through the room (0: never)", 0, 3600,
           GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_SIGNALLER,
+      g_param_spec_object ("signaller", "Signaller",
+          "The application's own signalling (an object implementing "
+          "GstLetsChatSignaller) instead of the letschat room server: "
+          "server-url, room, secret and the TLS settings are then unused. "
+          "A sink and a src with the same signaller are one party",
+          GST_TYPE_LETS_CHAT_SIGNALLER, PARAM_FLAGS));
 }
 
 void
@@ -112,6 +120,7 @@ gst_lets_chat_settings_clear (GstLetsChatSettings * s)
   g_clear_pointer (&s->tls_ca_file, g_free);
   g_clear_pointer (&s->tls_cert_file, g_free);
   g_clear_pointer (&s->tls_key_file, g_free);
+  g_clear_object (&s->signaller);
 }
 
 void
@@ -129,6 +138,7 @@ gst_lets_chat_settings_copy (GstLetsChatSettings * dest,
   dest->tls_ca_file = g_strdup (src->tls_ca_file);
   dest->tls_cert_file = g_strdup (src->tls_cert_file);
   dest->tls_key_file = g_strdup (src->tls_key_file);
+  dest->signaller = src->signaller ? g_object_ref (src->signaller) : NULL;
 }
 
 static void
@@ -194,6 +204,10 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_TLS_KEY_FILE:
       replace_string (&s->tls_key_file, value);
       break;
+    case GST_LETS_CHAT_PROP_SIGNALLER:
+      g_clear_object (&s->signaller);
+      s->signaller = g_value_dup_object (value);
+      break;
     default:
       return FALSE;
   }
@@ -255,6 +269,9 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
       break;
     case GST_LETS_CHAT_PROP_TLS_KEY_FILE:
       g_value_set_string (value, s->tls_key_file);
+      break;
+    case GST_LETS_CHAT_PROP_SIGNALLER:
+      g_value_set_object (value, s->signaller);
       break;
     default:
       return FALSE;

@@ -34,6 +34,7 @@ typedef struct
   gboolean insecure_tls;
   gchar *tls_cert_file;         /* serve=true with wss:// */
   gchar *tls_key_file;
+  GObject *signaller;           /* a GstLetsChatSignaller, or NULL: the room */
 } GstLetsChatSettings;
 
 enum
@@ -52,6 +53,7 @@ enum
   GST_LETS_CHAT_PROP_INSECURE_TLS,
   GST_LETS_CHAT_PROP_TLS_CERT_FILE,
   GST_LETS_CHAT_PROP_TLS_KEY_FILE,
+  GST_LETS_CHAT_PROP_SIGNALLER,
   /* Element-specific properties are numbered from here. */
   GST_LETS_CHAT_PROP_LAST
 };

@@ -1,0 +1,34 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+#include "gstletschatsettings.h"
+#include "gstletschatsignaller.h"
+
+G_BEGIN_DECLS
+/* GstLetsChatRoom: the letschat room protocol (docs/protocol.md) as the
+ * party's signaller. It owns the WebSocket to letschat-server (a
+ * LetsChatClient): connects, joins, relays descriptions and candidates,
+ * and comes back by itself when the server goes away (250 ms, 500 ms, then
+ * every second), rejoining with the id it had so that the call goes on.
+ *
+ * Made and used on the session's thread (its thread-default main context
+ * is where the client lives and where the signals are emitted). */
+#define GST_TYPE_LETS_CHAT_ROOM (gst_lets_chat_room_get_type ())
+G_DECLARE_FINAL_TYPE (GstLetsChatRoom, gst_lets_chat_room, GST,
+    LETS_CHAT_ROOM, GObject);
+
+/* Starts connecting at once: the WebSocket is open by the time the party
+ * is ready to join (start()). */
+GstLetsChatRoom *gst_lets_chat_room_new (const GstLetsChatSettings *
+    settings);
+
+/* Closes the WebSocket for good (READY->NULL). */
+void gst_lets_chat_room_disconnect (GstLetsChatRoom * self);
+
+G_END_DECLS

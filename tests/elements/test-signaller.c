@@ -1,0 +1,357 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * The elements with the application's own signalling: a tiny signaller,
+ * written here against the GstLetsChatSignaller interface, carries the
+ * descriptions and candidates of two parties inside this process. No room
+ * server runs. The call has media both ways, and when one party stops the
+ * other hears that its peer left and keeps running.
+ *
+ * The signaller is bound to the plugin's interface type at run time (by
+ * name), as an application would after loading the plugin: it uses the
+ * header for the interface's layout only.
+ */
+#include <gst/gst.h>
+#include <string.h>
+
+#include "gstletschatsignaller.h"
+
+#define TIMEOUT_S 40
+
+/* ---------------------------------------------------------------------- */
+/* PairSignaller: two of them, each the other's only peer.                 */
+
+typedef struct _PairSignaller PairSignaller;
+
+struct _PairSignaller
+{
+  GObject parent;
+  PairSignaller *other;         /* not a ref: the test keeps both */
+  gchar *id;
+  GMainContext *context;        /* where this one's signals go */
+  gboolean started;             /* under pair_lock */
+};
+
+typedef struct
+{
+  GObjectClass parent_class;
+} PairSignallerClass;
+
+static GMutex pair_lock;
+static GType pair_signaller_type;
+
+#define PAIR_SIGNALLER(o) ((PairSignaller *) (o))
+
+/* Runs an emission on @target's context, as the interface asks. */
+typedef struct
+{
+  PairSignaller *target;
+  gchar *signal;
+  gchar *a, *b;
+  guint n;
+} Emission;
+
+static gboolean
+emission_run (gpointer data)
+{
+  Emission *e = data;
+
+  if (g_str_equal (e->signal, "description"))
+    g_signal_emit_by_name (e->target, "description", e->a, e->b);
+  else if (g_str_equal (e->signal, "candidate"))
+    g_signal_emit_by_name (e->target, "candidate", e->n, e->a);
+  else if (g_str_equal (e->signal, "peer-joined"))
+    g_signal_emit_by_name (e->target, "peer-joined", e->a, e->b);
+  else if (g_str_equal (e->signal, "peer-left"))
+    g_signal_emit_by_name (e->target, "peer-left", e->a);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+emission_free (gpointer data)
+{
+  Emission *e = data;
+
+  g_object_unref (e->target);
+  g_free (e->signal);
+  g_free (e->a);
+  g_free (e->b);
+  g_free (e);
+}
+
+static void
+emit_on_other (PairSignaller * self, const gchar * signal, const gchar * a,
+    const gchar * b, guint n)
+{
+  PairSignaller *other = self->other;
+  Emission *e;
+
+  g_mutex_lock (&pair_lock);
+  if (!other->started) {
+    g_mutex_unlock (&pair_lock);
+    return;
+  }
+  e = g_new0 (Emission, 1);
+  e->target = g_object_ref (other);
+  e->signal = g_strdup (signal);
+  e->a = g_strdup (a);
+  e->b = g_strdup (b);
+  e->n = n;
+  g_main_context_invoke_full (other->context, G_PRIORITY_DEFAULT,
+      emission_run, e, emission_free);
+  g_mutex_unlock (&pair_lock);
+}
+
+static void
+pair_start (GstLetsChatSignaller * signaller)
+{
+  PairSignaller *self = PAIR_SIGNALLER (signaller);
+  gboolean other_there;
+
+  g_mutex_lock (&pair_lock);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  self->context = g_main_context_ref_thread_default ();
+  self->started = TRUE;
+  other_there = self->other->started;
+  g_mutex_unlock (&pair_lock);
+
+  /* The second to come is told of the first, and offers. */
+  g_signal_emit_by_name (self, "joined", self->id, "pair",
+      other_there ? self->other->id : NULL, other_there ? "other" : NULL,
+      NULL, FALSE);
+  if (other_there)
+    emit_on_other (self, "peer-joined", self->id, "other", 0);
+}
+
+static void
+pair_stop (GstLetsChatSignaller * signaller)
+{
+  PairSignaller *self = PAIR_SIGNALLER (signaller);
+  gboolean was_started;
+
+  g_mutex_lock (&pair_lock);
+  was_started = self->started;
+  g_mutex_unlock (&pair_lock);
+  if (!was_started)
+    return;
+  emit_on_other (self, "peer-left", self->id, NULL, 0);
+  g_mutex_lock (&pair_lock);
+  self->started = FALSE;
+  g_mutex_unlock (&pair_lock);
+}
+
+static void
+pair_send_description (GstLetsChatSignaller * signaller, const gchar * type,
+    const gchar * sdp)
+{
+  emit_on_other (PAIR_SIGNALLER (signaller), "description", type, sdp, 0);
+}
+
+static void
+pair_send_candidate (GstLetsChatSignaller * signaller, guint mline,
+    const gchar * mid, const gchar * candidate)
+{
+  if (candidate)
+    emit_on_other (PAIR_SIGNALLER (signaller), "candidate", candidate, NULL,
+        mline);
+}
+
+static void
+pair_signaller_iface_init (gpointer g_iface, gpointer data)
+{
+  GstLetsChatSignallerInterface *iface = g_iface;
+
+  iface->start = pair_start;
+  iface->stop = pair_stop;
+  iface->send_description = pair_send_description;
+  iface->send_candidate = pair_send_candidate;
+}
+
+static void
+pair_signaller_finalize (GObject * object)
+{
+  PairSignaller *self = PAIR_SIGNALLER (object);
+
+  g_free (self->id);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  G_OBJECT_CLASS (g_type_class_peek_parent (G_OBJECT_GET_CLASS
+          (object)))->finalize (object);
+}
+
+static void
+pair_signaller_class_init (gpointer klass, gpointer data)
+{
+  G_OBJECT_CLASS (klass)->finalize = pair_signaller_finalize;
+}
+
+static void
+register_pair_signaller (void)
+{
+  static const GTypeInfo info = {
+    sizeof (PairSignallerClass), NULL, NULL, pair_signaller_class_init,
+    NULL, NULL, sizeof (PairSignaller), 0, NULL, NULL
+  };
+  static const GInterfaceInfo iface_info = {
+    pair_signaller_iface_init, NULL, NULL
+  };
+  GType iface;
+
+  /* Loading the element registers the plugin's types. */
+  gst_object_unref (gst_object_ref_sink (gst_element_factory_make
+          ("letschatsink", NULL)));
+  iface = g_type_from_name ("GstLetsChatSignaller");
+  g_assert_true (iface != 0);
+  pair_signaller_type = g_type_register_static (G_TYPE_OBJECT,
+      "TestPairSignaller", &info, 0);
+  g_type_add_interface_static (pair_signaller_type, iface, &iface_info);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Two parties                                                             */
+
+typedef struct
+{
+  GstElement *pipeline;
+  gint video_frames;            /* atomic */
+  gboolean peer_left;
+  GstMessage *error;
+} Party;
+
+static void
+on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
+{
+  g_atomic_int_inc (&p->video_frames);
+}
+
+static Party *
+party_new (GObject * signaller)
+{
+  Party *p = g_new0 (Party, 1);
+  GError *error = NULL;
+  GstElement *e;
+
+  p->pipeline = gst_parse_launch ("videotestsrc is-live=true ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! letschatsink name=s "
+      "audiotestsrc is-live=true wave=ticks ! s. "
+      "letschatsrc name=r r. ! video/x-raw ! fakesink name=video "
+      "signal-handoffs=true sync=false r. ! audio/x-raw ! fakesink sync=false",
+      &error);
+  g_assert_no_error (error);
+  /* One signaller for both elements: one party. */
+  e = gst_bin_get_by_name (GST_BIN (p->pipeline), "s");
+  g_object_set (e, "signaller", signaller, NULL);
+  gst_object_unref (e);
+  e = gst_bin_get_by_name (GST_BIN (p->pipeline), "r");
+  g_object_set (e, "signaller", signaller, NULL);
+  gst_object_unref (e);
+  e = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
+  g_signal_connect (e, "handoff", G_CALLBACK (on_handoff), p);
+  gst_object_unref (e);
+  return p;
+}
+
+static void
+party_poll (Party * p)
+{
+  GstBus *bus = gst_element_get_bus (p->pipeline);
+  GstMessage *msg;
+
+  while ((msg = gst_bus_pop (bus))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && !p->error)
+      p->error = gst_message_ref (msg);
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
+        gst_message_has_name (msg, "letschat/peer-left"))
+      p->peer_left = TRUE;
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+}
+
+typedef gboolean (*Condition) (Party * a, Party * b);
+
+static void
+wait_for (Party * a, Party * b, Condition cond, const gchar * what)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline) {
+    party_poll (a);
+    if (b)
+      party_poll (b);
+    if (a->error || (b && b->error)) {
+      GError *err;
+
+      gst_message_parse_error (a->error ? a->error : b->error, &err, NULL);
+      g_error ("while waiting for %s: %s", what, err->message);
+    }
+    if (cond (a, b))
+      return;
+    g_usleep (20 * 1000);
+  }
+  g_error ("timed out waiting for %s (%d and %d video frames)", what,
+      a->video_frames, b ? b->video_frames : -1);
+}
+
+static gboolean
+media_both_ways (Party * a, Party * b)
+{
+  return g_atomic_int_get (&a->video_frames) >= 30 &&
+      g_atomic_int_get (&b->video_frames) >= 30;
+}
+
+static gboolean
+a_heard_peer_left (Party * a, Party * b)
+{
+  return a->peer_left;
+}
+
+static void
+party_free (Party * p)
+{
+  gst_element_set_state (p->pipeline, GST_STATE_NULL);
+  gst_object_unref (p->pipeline);
+  if (p->error)
+    gst_message_unref (p->error);
+  g_free (p);
+}
+
+static void
+test_custom_signaller (void)
+{
+  PairSignaller *sa = g_object_new (pair_signaller_type, NULL);
+  PairSignaller *sb = g_object_new (pair_signaller_type, NULL);
+  Party *a, *b;
+
+  sa->id = g_strdup ("party-a");
+  sb->id = g_strdup ("party-b");
+  sa->other = sb;
+  sb->other = sa;
+  a = party_new (G_OBJECT (sa));
+  b = party_new (G_OBJECT (sb));
+
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  wait_for (a, b, media_both_ways, "30 video frames each way");
+
+  party_free (b);
+  wait_for (a, NULL, a_heard_peer_left, "A to hear that B left");
+  g_assert_null (a->error);
+  party_free (a);
+  g_object_unref (sa);
+  g_object_unref (sb);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  register_pair_signaller ();
+
+  g_test_add_func ("/signaller/custom", test_custom_signaller);
+  return g_test_run ();
+}
