@@ -12,6 +12,8 @@ LETSCHAT_DEBIAN_PACKAGES=(
   chromium
   python3-matplotlib  # scripts/bench draws its plot with it
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
+  python3-aiortc python3-websockets  # tests/interop/aiortc-party.py
+  golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev  # tests/interop/pion-party
 )
 # The browser tests run on node with npm (any install of them will do).
 command -v node >/dev/null 2>&1 || LETSCHAT_DEBIAN_PACKAGES+=(nodejs)
@@ -30,10 +32,12 @@ letschat_install_deps() {
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
   fi
-  # playwright-core for tests/browser, exactly as package-lock.json says.
-  if [ ! -d node_modules/playwright-core ]; then
+  # playwright-core (tests/browser) and werift (tests/interop), exactly as
+  # package-lock.json says; again whenever the lock file changed.
+  if ! cmp -s package-lock.json node_modules/.letschat-package-lock.json; then
     echo "Installing the npm packages of package-lock.json"
     npm ci --no-audit --no-fund
+    cp package-lock.json node_modules/.letschat-package-lock.json
   fi
 }
 
