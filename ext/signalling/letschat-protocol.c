@@ -726,6 +726,56 @@ letschat_protocol_ice_server_new (const gchar * url, const gchar * username,
   return json_builder_get_root (builder);
 }
 
+JsonNode *
+letschat_protocol_ice_server_from_uri (const gchar * uri, GError ** error)
+{
+  g_autoptr (GUri) parsed = NULL;
+  g_autofree gchar *url = NULL;
+  const gchar *scheme;
+
+  g_return_val_if_fail (uri != NULL, NULL);
+
+  /* Browser style "stun:host:port" / "turn:host:port?transport=tcp" has no
+   * "//" and no credentials: hand it out as it is. */
+  if ((g_str_has_prefix (uri, "stun:") || g_str_has_prefix (uri, "stuns:")
+          || g_str_has_prefix (uri, "turn:")
+          || g_str_has_prefix (uri, "turns:")) && !strstr (uri, "//"))
+    return letschat_protocol_ice_server_new (uri, NULL, NULL);
+
+  /* GStreamer style "turn://user:pass@host:port" (as webrtcbin's
+   * turn-server): split into RTCIceServer {urls, username, credential}. */
+  parsed = g_uri_parse (uri, G_URI_FLAGS_HAS_PASSWORD, error);
+  if (parsed == NULL)
+    return NULL;
+
+  scheme = g_uri_get_scheme (parsed);
+  if (g_strcmp0 (scheme, "stun") != 0 && g_strcmp0 (scheme, "stuns") != 0
+      && g_strcmp0 (scheme, "turn") != 0 && g_strcmp0 (scheme, "turns") != 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "ICE server %s: the scheme must be stun, stuns, turn or turns", uri);
+    return NULL;
+  }
+  if (g_uri_get_host (parsed) == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "ICE server %s has no host", uri);
+    return NULL;
+  }
+
+  if (g_uri_get_port (parsed) > 0)
+    url = g_strdup_printf ("%s:%s:%d", scheme, g_uri_get_host (parsed),
+        g_uri_get_port (parsed));
+  else
+    url = g_strdup_printf ("%s:%s", scheme, g_uri_get_host (parsed));
+  if (g_uri_get_query (parsed)) {
+    gchar *with_query = g_strconcat (url, "?", g_uri_get_query (parsed),
+        NULL);
+    g_free (url);
+    url = with_query;
+  }
+  return letschat_protocol_ice_server_new (url, g_uri_get_user (parsed),
+      g_uri_get_password (parsed));
+}
+
 static gchar *
 ice_url_to_uri (const gchar * url, const gchar * user, const gchar * credential)
 {

@@ -147,6 +147,13 @@ gchar *letschat_protocol_build_error (const gchar * code,
 JsonNode *letschat_protocol_ice_server_new (const gchar * url,
     const gchar * username, const gchar * credential);
 
+/* The other way: an ICE server as the room server is told it, browser style
+ * ("stun:host:port", "turn:host:port?transport=tcp") or webrtcbin style
+ * ("turn://user:pass@host:port"), as an RTCIceServer-like object. NULL
+ * with @error set if it is neither. */
+JsonNode *letschat_protocol_ice_server_from_uri (const gchar * uri,
+    GError ** error);
+
 /* The URIs webrtcbin takes ("stun://host:port",
  * "turn://user:pass@host:port") for an array of RTCIceServer-like objects
  * as `welcome` carries ("stun:host:port", "turn:host:port?transport=udp"

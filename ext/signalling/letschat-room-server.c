@@ -1276,57 +1276,15 @@ gboolean
 letschat_room_server_add_ice_server_uri (LetsChatRoomServer * self,
     const gchar * uri, GError ** error)
 {
-  g_autoptr (GUri) parsed = NULL;
-  g_autofree gchar *url = NULL;
-  const gchar *scheme;
-  const gchar *user, *password;
+  JsonNode *server;
 
   g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), FALSE);
   g_return_val_if_fail (uri != NULL, FALSE);
 
-  /* Browser style "stun:host:port" / "turn:host:port?transport=tcp" has no
-   * "//" and no credentials: hand it out as it is. */
-  if ((g_str_has_prefix (uri, "stun:") || g_str_has_prefix (uri, "stuns:")
-          || g_str_has_prefix (uri, "turn:")
-          || g_str_has_prefix (uri, "turns:")) && !strstr (uri, "//")) {
-    letschat_room_server_add_ice_server (self, uri, NULL, NULL);
-    return TRUE;
-  }
-
-  /* GStreamer style "turn://user:pass@host:port" (as webrtcbin's
-   * turn-server): split into RTCIceServer {urls, username, credential}. */
-  parsed = g_uri_parse (uri, G_URI_FLAGS_HAS_PASSWORD, error);
-  if (parsed == NULL)
+  server = letschat_protocol_ice_server_from_uri (uri, error);
+  if (server == NULL)
     return FALSE;
-
-  scheme = g_uri_get_scheme (parsed);
-  if (g_strcmp0 (scheme, "stun") != 0 && g_strcmp0 (scheme, "stuns") != 0
-      && g_strcmp0 (scheme, "turn") != 0 && g_strcmp0 (scheme, "turns") != 0) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-        "ICE server %s: the scheme must be stun, stuns, turn or turns", uri);
-    return FALSE;
-  }
-  if (g_uri_get_host (parsed) == NULL) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-        "ICE server %s has no host", uri);
-    return FALSE;
-  }
-
-  if (g_uri_get_port (parsed) > 0)
-    url = g_strdup_printf ("%s:%s:%d", scheme, g_uri_get_host (parsed),
-        g_uri_get_port (parsed));
-  else
-    url = g_strdup_printf ("%s:%s", scheme, g_uri_get_host (parsed));
-  if (g_uri_get_query (parsed)) {
-    gchar *with_query = g_strconcat (url, "?", g_uri_get_query (parsed),
-        NULL);
-    g_free (url);
-    url = with_query;
-  }
-
-  user = g_uri_get_user (parsed);
-  password = g_uri_get_password (parsed);
-  letschat_room_server_add_ice_server (self, url, user, password);
+  json_array_add_element (self->ice_servers, server);
   return TRUE;
 }
 

@@ -7,6 +7,8 @@
 #include "config.h"
 #endif
 
+#include <string.h>
+
 #include "gstletschatcodecs.h"
 
 /* Payload types follow what browsers commonly use, so an offer from a
@@ -161,6 +163,34 @@ gst_lets_chat_codec_receivable_rtp_caps (const gchar * media)
  * receive: in the offer's order (the offerer's preference) and with its
  * payload types, which webrtcbin 1.22 needs to answer. H264 only in
  * packetization mode 1. NULL if there is none. */
+/* The value of @param in the a=fmtp of payload type @pt, or NULL (free). */
+static gchar *
+media_fmtp_param (const GstSDPMedia * media, gint pt, const gchar * param)
+{
+  g_autofree gchar *prefix = g_strdup_printf ("%d ", pt);
+  guint i;
+
+  for (i = 0; i < gst_sdp_media_attributes_len (media); i++) {
+    const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, i);
+    gchar **params, **p;
+    gchar *value = NULL;
+
+    if (!g_str_equal (attr->key, "fmtp") || !attr->value ||
+        !g_str_has_prefix (attr->value, prefix))
+      continue;
+    params = g_strsplit (attr->value + strlen (prefix), ";", -1);
+    for (p = params; *p && !value; p++) {
+      gchar *name = g_strstrip (*p);
+
+      if (g_str_has_prefix (name, param) && name[strlen (param)] == '=')
+        value = g_strdup (name + strlen (param) + 1);
+    }
+    g_strfreev (params);
+    return value;
+  }
+  return NULL;
+}
+
 GstCaps *
 gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
 {
@@ -208,11 +238,19 @@ gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
       if (&codecs[j] == CODEC_H264) {
         GstStructure *one_s = gst_caps_get_structure (one, 0);
 
+        gchar *plid = media_fmtp_param (media, pt, "profile-level-id");
+
         profile = gst_structure_get_string (s, "profile");
         if (profile)
           gst_structure_set (one_s, "profile", G_TYPE_STRING, profile, NULL);
         else
           gst_structure_remove_field (one_s, "profile");
+        /* RFC 6184: the answer keeps the offer's profile-level-id (an
+         * answer without one would mean Baseline level 1.0). */
+        if (plid)
+          gst_structure_set (one_s, "profile-level-id", G_TYPE_STRING, plid,
+              NULL);
+        g_free (plid);
       }
       gst_caps_append (caps, one);
       break;

@@ -385,10 +385,6 @@ gst_lets_chat_negotiation_send_as_offered (GList * streams, GMutex * lock,
       continue;
     }
     gst_structure_get_int (gst_caps_get_structure (prefs, 0), "payload", &pt);
-    /* The stream says its own profile-level-id (x264's 42c01f for the
-     * browser's 42e01f, the same profile): naming one here would fail. */
-    gst_structure_remove_field (gst_caps_get_structure (prefs, 0),
-        "profile-level-id");
     GST_DEBUG ("sending %s as offered: %" GST_PTR_FORMAT,
         codec->encoding_name, prefs);
     g_mutex_lock (lock);

@@ -16,6 +16,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "letschat-client.h"
+#include "letschat-protocol.h"
 #include "letschat-room-server.h"
 
 #define CALL_TIMEOUT_S 40
@@ -1352,6 +1354,118 @@ test_stop_at_any_moment (void)
   g_free (url);
 }
 
+/* ---------------------------------------------------------------------- */
+/* A description that cannot be used is not the end of the call.          */
+
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  gboolean welcomed;
+} RawPeer;
+
+static void
+raw_connected (GObject * source, GAsyncResult * result, gpointer data)
+{
+  RawPeer *peer = data;
+
+  peer->ok = letschat_client_connect_finish (LETSCHAT_CLIENT (source), result,
+      NULL);
+  peer->done = TRUE;
+}
+
+static void
+raw_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
+    const gchar * peer_id, const gchar * peer_name, JsonNode * ice,
+    RawPeer * peer)
+{
+  peer->welcomed = TRUE;
+}
+
+/* An offer webrtcbin refuses: its m-line has no ICE credentials. */
+#define UNUSABLE_OFFER "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" \
+  "a=group:BUNDLE 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n" \
+  "c=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n" \
+  "a=rtpmap:96 VP8/90000\r\na=setup:actpass\r\na=fingerprint:sha-256 " \
+  "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:" \
+  "22:33:44:55:66:77:88:99\r\n"
+
+static gboolean
+saw_negotiation_failed (Party ** parties, gpointer data)
+{
+  return g_hash_table_contains (parties[0]->seen,
+      "letschat/negotiation-failed");
+}
+
+static void
+test_unusable_offer (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  const gchar *desc = TEST_VIDEO " ! letschatsink name=s room=bad "
+      "server-url=URL " TEST_AUDIO " ! s. "
+      "letschatsrc name=r room=bad server-url=URL "
+      "r. ! video/x-raw ! fakesink name=video "
+      "r. ! audio/x-raw ! fakesink name=audio";
+  Party *a = party_new (desc, url), *b;
+  Party *alone[] = { a, NULL };
+  GMainContext *context = g_main_context_new ();
+  LetsChatClient *client;
+  RawPeer peer = { 0, };
+  JsonNode *offer;
+  gchar *warnings;
+
+  party_play (a);
+  wait_for (alone, joined, NULL, "A to join");
+
+  /* A party of our own making joins second and offers nonsense. */
+  g_main_context_push_thread_default (context);
+  client = letschat_client_new ();
+  g_signal_connect (client, "welcome", G_CALLBACK (raw_welcome), &peer);
+  letschat_client_connect_async (client, url, 5000, NULL, raw_connected, &peer);
+  while (!peer.done)
+    g_main_context_iteration (context, TRUE);
+  g_assert_true (peer.ok);
+  letschat_client_join (client, "bad", NULL, "raw");
+  while (!peer.welcomed)
+    g_main_context_iteration (context, TRUE);
+  offer = letschat_protocol_sdp_data_new ("offer", UNUSABLE_OFFER);
+  letschat_client_send_signal (client, offer);
+  json_node_unref (offer);
+  while (g_main_context_iteration (context, FALSE));
+
+  /* A warning that says what failed, a bus message, and no ERROR
+   * (wait_for fails on one). */
+  wait_for (alone, saw_negotiation_failed, NULL, "letschat/negotiation-failed");
+  g_ptr_array_add (a->warnings, NULL);
+  warnings = g_strjoinv ("\n", (gchar **) a->warnings->pdata);
+  g_ptr_array_set_size (a->warnings, a->warnings->len - 1);
+  g_test_message ("warnings: %s", warnings);
+  assert_contains (warnings, "Could not negotiate the call with raw");
+  assert_contains (warnings, "ice-ufrag");
+  g_free (warnings);
+
+  letschat_client_close (client);
+  while (g_main_context_iteration (context, FALSE));
+  g_object_unref (client);
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+
+  /* The party is still there for the next one, media both ways. */
+  b = party_new (desc, url);
+  mark_receiver (a, TRUE);
+  mark_receiver (b, TRUE);
+  party_play (b);
+  wait_for ((Party *[]) {
+      a, b, NULL}
+      , receivers_got_media,
+      GINT_TO_POINTER (30), "a call with the next party");
+  party_free (a);
+  party_free (b);
+  test_server_stop (ts);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1388,5 +1502,6 @@ main (int argc, char **argv)
   g_test_add_func ("/errors/serve-port-in-use", test_error_serve_port_in_use);
   g_test_add_func ("/errors/bad-turn-server", test_error_bad_turn_server);
   g_test_add_func ("/stop/at-any-moment", test_stop_at_any_moment);
+  g_test_add_func ("/errors/unusable-offer", test_unusable_offer);
   return g_test_run ();
 }
