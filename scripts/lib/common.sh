@@ -9,6 +9,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gstreamer1.0-libav gstreamer1.0-nice
+  gstreamer1.0-x  # timeoverlay, in scripts/demo
   chromium
   python3-matplotlib  # scripts/bench draws its plot with it
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
