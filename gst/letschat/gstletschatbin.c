@@ -108,6 +108,7 @@ gst_lets_chat_bin_start (GstLetsChatBin * self)
   GstLetsChatBinClass *klass = GST_LETS_CHAT_BIN_GET_CLASS (self);
   GstLetsChatBinPrivate *priv = PRIV (self);
   GstLetsChatSettings settings = { 0, };
+  GstLetsChatSession *session;
   GError *error = NULL;
   gboolean ok = FALSE;
 
@@ -117,9 +118,12 @@ gst_lets_chat_bin_start (GstLetsChatBin * self)
 
   if (!bin_check_settings (self, &settings))
     goto out;
-  priv->session = gst_lets_chat_session_acquire (GST_ELEMENT (self),
-      klass->role, &settings, klass->receiver, &error);
-  if (!priv->session) {
+  session = gst_lets_chat_session_acquire (GST_ELEMENT (self), klass->role,
+      &settings, klass->receiver, &error);
+  GST_OBJECT_LOCK (self);
+  priv->session = session;
+  GST_OBJECT_UNLOCK (self);
+  if (!session) {
     bin_post_start_error (self, &settings, error);
     g_error_free (error);
     goto out;
@@ -135,13 +139,17 @@ gst_lets_chat_bin_stop (GstLetsChatBin * self)
 {
   GstLetsChatBinClass *klass = GST_LETS_CHAT_BIN_GET_CLASS (self);
   GstLetsChatBinPrivate *priv = PRIV (self);
+  GstLetsChatSession *session;
 
   if (!priv->session)
     return;
   if (klass->stopping)
     klass->stopping (self);
-  gst_lets_chat_session_release (priv->session, GST_ELEMENT (self));
+  GST_OBJECT_LOCK (self);
+  session = priv->session;
   priv->session = NULL;
+  GST_OBJECT_UNLOCK (self);
+  gst_lets_chat_session_release (session, GST_ELEMENT (self));
   if (klass->stopped)
     klass->stopped (self);
 }
@@ -204,9 +212,13 @@ static void
 gst_lets_chat_bin_handle_message (GstBin * bin, GstMessage * message)
 {
   GstLetsChatBinPrivate *priv = PRIV (GST_LETS_CHAT_BIN (bin));
-  GstLetsChatSession *session = priv->session ?
-      gst_object_ref (priv->session) : NULL;
+  GstLetsChatSession *session;
   gboolean handled = FALSE;
+
+  /* Any thread; READY->NULL drops the session under the same lock. */
+  GST_OBJECT_LOCK (bin);
+  session = priv->session ? gst_object_ref (priv->session) : NULL;
+  GST_OBJECT_UNLOCK (bin);
 
   if (session) {
     handled = gst_lets_chat_session_handle_message (session, message);

@@ -86,7 +86,7 @@ session_send_candidate (GstLetsChatSession * self, gpointer data)
 }
 
 static void
-pc_ice_candidate (GstLetsChatPeerConnection * pc, guint mline,
+pc_ice_candidate (guint generation, guint mline,
     const gchar * candidate, gpointer user_data)
 {
   LocalCandidate *c = g_new0 (LocalCandidate, 1);
@@ -94,8 +94,7 @@ pc_ice_candidate (GstLetsChatPeerConnection * pc, guint mline,
   c->mline = mline;
   c->candidate = g_strdup (candidate);
   session_invoke_if_current (user_data,
-      gst_lets_chat_peer_connection_get_generation (pc),
-      session_send_candidate, c, local_candidate_free);
+      generation, session_send_candidate, c, local_candidate_free);
 }
 
 /* ICE or DTLS failed, or an element inside webrtcbin failed, while the
@@ -104,8 +103,11 @@ pc_ice_candidate (GstLetsChatPeerConnection * pc, guint mline,
 void
 session_connection_failed (GstLetsChatSession * self, gpointer data)
 {
-  if (!self->peer_id)
+  if (!self->peer_id) {
+    /* Nobody to call again: a fresh one waits for the next party. */
+    session_restart_call (self, "connection-failed");
     return;
+  }
   if (self->peer_unconfirmed) {
     /* It never came back to the room server: it is gone. */
     gchar *gone = g_strdup (self->peer_id);
@@ -139,13 +141,12 @@ session_connected (GstLetsChatSession * self, gpointer data)
 }
 
 static void
-pc_connection_state (GstLetsChatPeerConnection * pc,
+pc_connection_state (guint generation,
     GstWebRTCPeerConnectionState state, gpointer user_data)
 {
   GstLetsChatSession *self = user_data;
   GEnumClass *klass = g_type_class_ref (GST_TYPE_WEBRTC_PEER_CONNECTION_STATE);
   GEnumValue *value = g_enum_get_value (klass, state);
-  guint generation = gst_lets_chat_peer_connection_get_generation (pc);
 
   GST_INFO_OBJECT (self, "connection state: %s", value->value_nick);
   session_post (self, gst_structure_new ("letschat/connection-state",
@@ -206,7 +207,7 @@ session_get_receiver (GstLetsChatSession * self,
  * something does, it is dropped at webrtcbin's pad rather than left
  * unlinked (which would stop webrtcbin's streaming thread). */
 static void
-pc_pad_added (GstLetsChatPeerConnection * pc, GstPad * pad, gpointer user_data)
+pc_pad_added (guint generation, GstPad * pad, gpointer user_data)
 {
   GstLetsChatSession *self = user_data;
   GstElement *src = NULL;
@@ -216,7 +217,7 @@ pc_pad_added (GstLetsChatPeerConnection * pc, GstPad * pad, gpointer user_data)
   /* Not a ref: the session outlives its webrtcbins (release waits for
    * their teardowns). */
   probe->self = self;
-  probe->generation = gst_lets_chat_peer_connection_get_generation (pc);
+  probe->generation = generation;
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
       GST_PAD_PROBE_TYPE_BUFFER_LIST, on_media, probe, g_free);
 
@@ -234,7 +235,7 @@ pc_pad_added (GstLetsChatPeerConnection * pc, GstPad * pad, gpointer user_data)
  * takes it here and now, not on the session thread: its first message may
  * come right behind it. */
 static void
-pc_data_channel (GstLetsChatPeerConnection * pc,
+pc_data_channel (guint generation,
     GstWebRTCDataChannel * channel, gpointer user_data)
 {
   GstLetsChatSession *self = user_data;
@@ -249,8 +250,7 @@ pc_data_channel (GstLetsChatPeerConnection * pc,
   }
   g_free (label);
   g_mutex_lock (&self->pc_lock);
-  if (self->chat && gst_lets_chat_peer_connection_get_generation (pc) ==
-      self->generation)
+  if (self->chat && generation == self->generation)
     chat = gst_lets_chat_text_chat_ref (self->chat);
   g_mutex_unlock (&self->pc_lock);
   if (chat) {
@@ -480,6 +480,8 @@ on_joined (GstLetsChatSignaller * signaller, const gchar * id,
     const gchar * room, const gchar * peer_id, const gchar * peer_name,
     gchar ** ice_server_uris, gboolean again, GstLetsChatSession * self)
 {
+  if (!self->join_sent)
+    return;                     /* left the room: late news */
   again = again || self->my_id != NULL;
 
   GST_INFO_OBJECT (self, "%s room %s as %s, %s", again ? "back in" : "joined",
@@ -553,6 +555,8 @@ void
 on_peer_joined (GstLetsChatSignaller * signaller, const gchar * peer_id,
     const gchar * peer_name, GstLetsChatSession * self)
 {
+  if (!self->join_sent)
+    return;                     /* left the room: late news */
   if (g_strcmp0 (peer_id, self->peer_id) == 0) {
     GST_INFO_OBJECT (self, "%s is back on the room server", peer_id);
     self->peer_unconfirmed = FALSE;
@@ -570,6 +574,8 @@ void
 on_peer_left (GstLetsChatSignaller * signaller, const gchar * peer_id,
     GstLetsChatSession * self)
 {
+  if (!self->join_sent)
+    return;                     /* left the room: late news */
   GST_INFO_OBJECT (self, "%s left the room", peer_id);
   g_clear_pointer (&self->peer_id, g_free);
   session_reset_chat (self, FALSE);
@@ -587,6 +593,8 @@ void
 on_candidate (GstLetsChatSignaller * signaller, guint mline,
     const gchar * candidate, GstLetsChatSession * self)
 {
+  if (!self->join_sent)
+    return;                     /* left the room: late news */
   gst_lets_chat_peer_connection_add_remote_candidate (self->pc, mline,
       candidate);
 }

@@ -329,7 +329,7 @@ static GstCaps *
 offered_caps_for_codec (GstCaps * offered, const GstLetsChatCodec * codec)
 {
   GstCaps *best = NULL;
-  gint best_rank = 0;
+  gint best_rank = -1;
   guint i;
 
   for (i = 0; offered && i < gst_caps_get_size (offered); i++) {
@@ -659,6 +659,9 @@ on_description (GstLetsChatSignaller * signaller, const gchar * type,
   GstSDPMessage *msg;
   GstWebRTCSessionDescription *desc;
   GstPromise *promise;
+
+  if (!self->join_sent)
+    return;                     /* left the room: late news */
 
   GST_DEBUG_OBJECT (self, "received %s:\n%s", type, text);
   if (g_str_equal (type, "offer")) {

@@ -21,14 +21,23 @@
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_peer_connection_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_peer_connection_debug
 
-struct _GstLetsChatPeerConnection
+/* What webrtcbin's signal handlers hold: a handler may still be running on
+ * one of its threads when close() has disconnected it and freed the peer
+ * connection, so they get a reference of their own to this. */
+typedef struct
 {
-  GstElement *webrtcbin;        /* a ref; in the host bin until closed */
   guint generation;
   const GstLetsChatPeerConnectionCallbacks *callbacks;
   gpointer user_data;
   /* Set (atomically) by close: webrtcbin's threads stop calling back. */
   gint closed;
+} Handlers;
+
+struct _GstLetsChatPeerConnection
+{
+  GstElement *webrtcbin;        /* a ref; in the host bin until closed */
+  guint generation;
+  Handlers *handlers;
 
   /* Session thread only. */
   GstLetsChatNegotiationState state;
@@ -64,55 +73,73 @@ ensure_debug_category (void)
 /* ---------------------------------------------------------------------- */
 /* webrtcbin's signals (webrtcbin's threads)                               */
 
-static gboolean
-pc_is_open (GstLetsChatPeerConnection * pc)
+static Handlers *
+handlers_ref (Handlers * h)
 {
-  return !g_atomic_int_get (&pc->closed);
+  return g_atomic_rc_box_acquire (h);
+}
+
+static void
+handlers_unref (gpointer h, GClosure * closure)
+{
+  g_atomic_rc_box_release (h);
+}
+
+static gboolean
+handlers_open (Handlers * h)
+{
+  return !g_atomic_int_get (&h->closed);
 }
 
 static void
 on_ice_candidate (GstElement * webrtc, guint mline, const gchar * candidate,
-    GstLetsChatPeerConnection * pc)
+    Handlers * h)
 {
-  if (pc_is_open (pc))
-    pc->callbacks->ice_candidate (pc, mline, candidate, pc->user_data);
+  if (handlers_open (h))
+    h->callbacks->ice_candidate (h->generation, mline, candidate, h->user_data);
 }
 
 static void
-on_ice_gathering_state (GstElement * webrtc, GParamSpec * pspec,
-    GstLetsChatPeerConnection * pc)
+on_ice_gathering_state (GstElement * webrtc, GParamSpec * pspec, Handlers * h)
 {
   GstWebRTCICEGatheringState state;
 
   g_object_get (webrtc, "ice-gathering-state", &state, NULL);
-  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE && pc_is_open (pc))
-    pc->callbacks->ice_candidate (pc, 0, NULL, pc->user_data);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE && handlers_open (h))
+    h->callbacks->ice_candidate (h->generation, 0, NULL, h->user_data);
 }
 
 static void
-on_connection_state (GstElement * webrtc, GParamSpec * pspec,
-    GstLetsChatPeerConnection * pc)
+on_connection_state (GstElement * webrtc, GParamSpec * pspec, Handlers * h)
 {
   GstWebRTCPeerConnectionState state;
 
   g_object_get (webrtc, "connection-state", &state, NULL);
-  if (pc_is_open (pc))
-    pc->callbacks->connection_state (pc, state, pc->user_data);
+  if (handlers_open (h))
+    h->callbacks->connection_state (h->generation, state, h->user_data);
 }
 
 static void
-on_pad_added (GstElement * webrtc, GstPad * pad, GstLetsChatPeerConnection * pc)
+on_pad_added (GstElement * webrtc, GstPad * pad, Handlers * h)
 {
-  if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC && pc_is_open (pc))
-    pc->callbacks->pad_added (pc, pad, pc->user_data);
+  GstPad *peer;
+
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC || !handlers_open (h))
+    return;
+  h->callbacks->pad_added (h->generation, pad, h->user_data);
+  /* Closed meanwhile: close() cut the pads it saw, not this one. */
+  if (!handlers_open (h) && (peer = gst_pad_get_peer (pad))) {
+    gst_pad_unlink (pad, peer);
+    gst_object_unref (peer);
+  }
 }
 
 static void
 on_data_channel (GstElement * webrtc, GstWebRTCDataChannel * channel,
-    GstLetsChatPeerConnection * pc)
+    Handlers * h)
 {
-  if (pc_is_open (pc))
-    pc->callbacks->data_channel (pc, channel, pc->user_data);
+  if (handlers_open (h))
+    h->callbacks->data_channel (h->generation, channel, h->user_data);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -264,20 +291,27 @@ gst_lets_chat_peer_connection_new (GstElement * host,
   pc = g_new0 (GstLetsChatPeerConnection, 1);
   pc->webrtcbin = webrtc;
   pc->generation = generation;
-  pc->callbacks = callbacks;
-  pc->user_data = user_data;
+  pc->handlers = g_atomic_rc_box_new0 (Handlers);
+  pc->handlers->generation = generation;
+  pc->handlers->callbacks = callbacks;
+  pc->handlers->user_data = user_data;
   g_queue_init (&pc->pending_candidates);
   pc->ignored_mlines = g_array_new (FALSE, FALSE, sizeof (guint));
 
-  g_signal_connect (webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
-      pc);
-  g_signal_connect (webrtc, "notify::ice-gathering-state",
-      G_CALLBACK (on_ice_gathering_state), pc);
-  g_signal_connect (webrtc, "notify::connection-state",
-      G_CALLBACK (on_connection_state), pc);
-  g_signal_connect (webrtc, "pad-added", G_CALLBACK (on_pad_added), pc);
-  g_signal_connect (webrtc, "on-data-channel", G_CALLBACK (on_data_channel),
-      pc);
+  g_signal_connect_data (webrtc, "on-ice-candidate",
+      G_CALLBACK (on_ice_candidate), handlers_ref (pc->handlers),
+      handlers_unref, 0);
+  g_signal_connect_data (webrtc, "notify::ice-gathering-state",
+      G_CALLBACK (on_ice_gathering_state), handlers_ref (pc->handlers),
+      handlers_unref, 0);
+  g_signal_connect_data (webrtc, "notify::connection-state",
+      G_CALLBACK (on_connection_state), handlers_ref (pc->handlers),
+      handlers_unref, 0);
+  g_signal_connect_data (webrtc, "pad-added", G_CALLBACK (on_pad_added),
+      handlers_ref (pc->handlers), handlers_unref, 0);
+  g_signal_connect_data (webrtc, "on-data-channel",
+      G_CALLBACK (on_data_channel), handlers_ref (pc->handlers),
+      handlers_unref, 0);
 
   gst_bin_add (GST_BIN (host), webrtc);
   /* webrtcbin holds network sinks (nicesink) that never see an EOS when the
@@ -401,8 +435,10 @@ gst_lets_chat_peer_connection_close (GstLetsChatPeerConnection * pc,
 
   GST_INFO ("closing peer connection %u (%" GST_PTR_FORMAT ")",
       pc->generation, webrtc);
-  g_atomic_int_set (&pc->closed, 1);
-  g_signal_handlers_disconnect_by_data (webrtc, pc);
+  g_atomic_int_set (&pc->handlers->closed, 1);
+  g_signal_handlers_disconnect_matched (webrtc, G_SIGNAL_MATCH_DATA, 0, 0,
+      NULL, NULL, pc->handlers);
+  g_atomic_rc_box_release (pc->handlers);
 
   /* 1. The pipeline's threads stop entering it. */
   cut_receive_chains (webrtc);

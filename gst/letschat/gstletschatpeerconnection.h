@@ -36,21 +36,21 @@ G_BEGIN_DECLS
  *      still running, only at READY->NULL.
  *
  * Callbacks come on webrtcbin's threads and only while the object is open;
- * they carry the connection's generation for the session to check. */
+ * they carry the connection's generation (never the object, which close()
+ * frees while one may be running) for the session to check. */
 typedef struct _GstLetsChatPeerConnection GstLetsChatPeerConnection;
 
 typedef struct
 {
   /* A local ICE candidate; @candidate NULL: gathering is complete. */
-  void (*ice_candidate) (GstLetsChatPeerConnection * pc, guint mline,
+  void (*ice_candidate) (guint generation, guint mline,
       const gchar * candidate, gpointer user_data);
-  void (*connection_state) (GstLetsChatPeerConnection * pc,
+  void (*connection_state) (guint generation,
       GstWebRTCPeerConnectionState state, gpointer user_data);
   /* A stream of the other party (a src pad of webrtcbin). */
-  void (*pad_added) (GstLetsChatPeerConnection * pc, GstPad * pad,
+  void (*pad_added) (guint generation, GstPad * pad, gpointer user_data);
+  void (*data_channel) (guint generation, GstWebRTCDataChannel * channel,
       gpointer user_data);
-  void (*data_channel) (GstLetsChatPeerConnection * pc,
-      GstWebRTCDataChannel * channel, gpointer user_data);
 } GstLetsChatPeerConnectionCallbacks;
 
 /* Makes a webrtcbin with @settings' ICE servers (or, if the user set

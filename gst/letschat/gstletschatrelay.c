@@ -16,22 +16,38 @@ struct _GstLetsChatRelay
   GstPad *upstream;             /* the payloader's src pad */
   GstPad *sinkpad;              /* linked to upstream */
   GstPad *srcpad;               /* linked to the current webrtcbin, if any */
+  gint warned;                  /* atomic: told the user of a refusal */
 };
 
 /* Whatever happens to the peer connection, the sender keeps going: a
- * webrtcbin being torn down (or failing, which it reports on the bus
- * itself, and the session starts a new one) answers FLUSHING, NOT_LINKED,
- * EOS or ERROR, and any of them handed back would stop the live source
- * for good. */
+ * webrtcbin being torn down answers FLUSHING, NOT_LINKED or EOS, and any
+ * of them handed back would stop the live source for good. A webrtcbin
+ * that refuses the stream (NOT_NEGOTIATED, ERROR) is a problem nobody
+ * else reports (nothing inside webrtcbin posts it): the user hears of it
+ * once per peer connection, as a warning, and the source still goes on. */
 static GstFlowReturn
 relay_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
 {
   GstLetsChatRelay *relay = gst_pad_get_element_private (pad);
   GstFlowReturn ret = gst_pad_push (relay->srcpad, buffer);
 
-  if (ret != GST_FLOW_OK)
-    GST_LOG_OBJECT (pad, "the peer connection answered %s: dropped",
-        gst_flow_get_name (ret));
+  if (ret == GST_FLOW_OK)
+    return ret;
+  GST_LOG_OBJECT (pad, "the peer connection answered %s: dropped",
+      gst_flow_get_name (ret));
+  if ((ret == GST_FLOW_NOT_NEGOTIATED || ret == GST_FLOW_ERROR) &&
+      g_atomic_int_compare_and_exchange (&relay->warned, 0, 1)) {
+    GstElement *payloader = gst_pad_get_parent_element (relay->upstream);
+
+    if (payloader) {
+      GST_ELEMENT_WARNING (payloader, STREAM, FAILED,
+          ("The call does not take this stream as it is encoded (%s): the "
+              "other party gets none of it. Please report this with the "
+              "pipeline and the other party's software.",
+              gst_flow_get_name (ret)), (NULL));
+      gst_object_unref (payloader);
+    }
+  }
   return GST_FLOW_OK;
 }
 
@@ -129,6 +145,7 @@ gst_lets_chat_relay_attach (GstLetsChatRelay * relay, GstPad * webrtc_pad)
     gst_object_unref (peer);
   }
   if (webrtc_pad) {
+    g_atomic_int_set (&relay->warned, 0);
     gst_pad_link_full (relay->srcpad, webrtc_pad, GST_PAD_LINK_CHECK_NOTHING);
     /* A new peer connection needs a keyframe to start from. */
     gst_lets_chat_relay_request_keyframe (relay);

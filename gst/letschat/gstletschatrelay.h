@@ -18,7 +18,8 @@ G_BEGIN_DECLS
  * the payloader the whole time. While no webrtcbin is attached it drops
  * what arrives, and it never hands a flow error (FLUSHING, NOT_LINKED,
  * EOS, ERROR) from a webrtcbin that is going away or failing back to the
- * live source (which would stop it for good).
+ * live source (which would stop it for good); a webrtcbin that refuses the
+ * stream is a warning on the bus.
  * Upstream events (keyframe requests from the other party) pass through.
  *
  * Its two pads belong to no element, like a GstHarness's: they only carry

@@ -30,6 +30,7 @@ struct _GstLetsChatRoom
   LetsChatClient *client;
   GCancellable *cancellable;
   gboolean connected;
+  gboolean connecting;          /* a connect_async under way */
   gboolean joining;             /* start() called, stop() not yet */
   gboolean join_sent;
   gchar *my_id;                 /* to rejoin as the same party */
@@ -77,7 +78,11 @@ on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
     GstLetsChatRoom * self)
 {
   gboolean again = self->my_id != NULL;
-  gchar **uris = letschat_protocol_ice_servers_to_uris (ice_servers);
+  gchar **uris;
+
+  if (!self->joining)
+    return;                     /* stopped: no signals after stop() */
+  uris = letschat_protocol_ice_servers_to_uris (ice_servers);
 
   g_free (self->my_id);
   self->my_id = g_strdup (id);
@@ -90,6 +95,8 @@ static void
 on_peer_joined (LetsChatClient * client, const gchar * peer_id,
     const gchar * peer_name, GstLetsChatRoom * self)
 {
+  if (!self->joining)
+    return;                     /* stopped: no signals after stop() */
   gst_lets_chat_signaller_peer_joined (SIGNALLER (self), peer_id, peer_name);
 }
 
@@ -97,6 +104,8 @@ static void
 on_peer_left (LetsChatClient * client, const gchar * peer_id,
     GstLetsChatRoom * self)
 {
+  if (!self->joining)
+    return;                     /* stopped: no signals after stop() */
   gst_lets_chat_signaller_peer_left (SIGNALLER (self), peer_id);
 }
 
@@ -110,6 +119,8 @@ on_signal (LetsChatClient * client, const gchar * from, JsonNode * data,
   JsonObject *ice_obj;
   const gchar *candidate;
 
+  if (!self->joining)
+    return;                     /* stopped: no signals after stop() */
   if (json_object_has_member (obj, "sdp")) {
     JsonObject *sdp = json_object_get_object_member (obj, "sdp");
 
@@ -135,8 +146,11 @@ on_server_error (LetsChatClient * client, const gchar * code,
     const gchar * message, GstLetsChatRoom * self)
 {
   const gchar *room = self->settings.room;
-  g_autofree gchar *debug = g_strdup_printf ("server said: %s (%s)", message,
-      code);
+  g_autofree gchar *debug = NULL;
+
+  if (!self->joining)
+    return;                     /* stopped: no signals after stop() */
+  debug = g_strdup_printf ("server said: %s (%s)", message, code);
 
   if (g_str_equal (code, LETSCHAT_ERROR_ROOM_FULL))
     room_error (self, TRUE, GST_RESOURCE_ERROR_BUSY, debug,
@@ -161,8 +175,8 @@ on_closed (LetsChatClient * client, const GError * error,
 {
   self->connected = FALSE;
   self->join_sent = FALSE;
-  if (!error)
-    return;
+  if (!error || !self->joining)
+    return;                     /* a stopped room reconnects at start() */
   if (!self->my_id) {
     room_error (self, TRUE, GST_RESOURCE_ERROR_READ, error->message,
         "The room server at %s closed the connection before this party "
@@ -200,10 +214,17 @@ on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
   GstLetsChatRoom *self = user_data;
   GError *error = NULL;
 
+  if (LETSCHAT_CLIENT (source) != self->client) {
+    g_object_unref (self);      /* a client dropped since */
+    return;
+  }
+  self->connecting = FALSE;
   if (!letschat_client_connect_finish (LETSCHAT_CLIENT (source), result,
           &error)) {
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       /* disconnecting */
+    } else if (!self->joining) {
+      /* stopped meanwhile: start() tries again */
     } else if (self->my_id && self->settings.reconnect) {
       GST_DEBUG_OBJECT (self, "room server still away: %s", error->message);
       room_schedule_reconnect (self);
@@ -236,6 +257,7 @@ room_drop_client (GstLetsChatRoom * self)
   letschat_client_close (self->client);
   g_clear_object (&self->client);
   self->connected = FALSE;
+  self->connecting = FALSE;
   self->join_sent = FALSE;
 }
 
@@ -271,6 +293,7 @@ room_connect (GstLetsChatRoom * self)
           "anybody on the network path can read and change the "
           "signalling. Use tls-ca-file instead.", self->settings.server_url);
   }
+  self->connecting = TRUE;
   letschat_client_connect_async (self->client, self->settings.server_url,
       self->settings.connect_timeout * 1000, self->cancellable,
       on_connected, g_object_ref (self));
@@ -321,7 +344,9 @@ room_start (GstLetsChatSignaller * signaller)
   GstLetsChatRoom *self = GST_LETS_CHAT_ROOM (signaller);
 
   self->joining = TRUE;
-  if (!self->client)
+  /* Not connected and not on the way (never started, a connection that
+   * failed or closed while stopped, a reconnection stop() cancelled). */
+  if (!self->connected && !self->connecting && !self->reconnect_source)
     room_connect (self);
   room_send_join (self);
 }
@@ -382,8 +407,14 @@ gst_lets_chat_room_new (const GstLetsChatSettings * settings)
   GstLetsChatRoom *self = g_object_new (GST_TYPE_LETS_CHAT_ROOM, NULL);
 
   gst_lets_chat_settings_copy (&self->settings, settings);
-  room_connect (self);
   return self;
+}
+
+void
+gst_lets_chat_room_connect (GstLetsChatRoom * self)
+{
+  if (!self->client)
+    room_connect (self);
 }
 
 void

@@ -23,10 +23,13 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GstLetsChatRoom, gst_lets_chat_room, GST,
     LETS_CHAT_ROOM, GObject);
 
-/* Starts connecting at once: the WebSocket is open by the time the party
- * is ready to join (start()). */
 GstLetsChatRoom *gst_lets_chat_room_new (const GstLetsChatSettings *
     settings);
+
+/* Starts connecting now, so that the WebSocket is open by the time the
+ * party is ready to join (start()). Its errors are signals: connect to
+ * them first. */
+void gst_lets_chat_room_connect (GstLetsChatRoom * self);
 
 /* Closes the WebSocket for good (READY->NULL). */
 void gst_lets_chat_room_disconnect (GstLetsChatRoom * self);

@@ -281,6 +281,9 @@ session_connect_cb (gpointer data)
       G_CALLBACK (on_server_lost), self);
   g_signal_connect (self->signaller, "error", G_CALLBACK (on_signaller_error),
       self);
+  /* Only now: its errors must find the handlers above. */
+  if (GST_IS_LETS_CHAT_ROOM (self->signaller))
+    gst_lets_chat_room_connect (GST_LETS_CHAT_ROOM (self->signaller));
   return G_SOURCE_REMOVE;
 }
 
@@ -297,7 +300,12 @@ static gboolean
 session_start_cb (gpointer data)
 {
   GstLetsChatSession *self = data;
+  GstLetsChatNegotiationState *state = session_state (self);
 
+  /* Started again after a stop: the peer connection of the last call is
+   * spent, the next one starts afresh. */
+  if (state->offer_made || state->remote_set)
+    session_restart_call (self, "restarted");
   if (self->settings.media_timeout > 0 && !self->media_watch) {
     self->media_watch = g_timeout_source_new_seconds (1);
     g_source_set_callback (self->media_watch, session_media_watch_cb, self,
@@ -317,7 +325,8 @@ session_disconnect_cb (gpointer data)
   session_cancel_offer_wait (self);
   session_stop_media_watch (self);
   if (self->signaller) {
-    gst_lets_chat_signaller_stop (self->signaller);
+    if (self->join_sent)
+      gst_lets_chat_signaller_stop (self->signaller);
     g_signal_handlers_disconnect_by_data (self->signaller, self);
     if (GST_IS_LETS_CHAT_ROOM (self->signaller))
       gst_lets_chat_room_disconnect (GST_LETS_CHAT_ROOM (self->signaller));
@@ -574,6 +583,12 @@ gst_lets_chat_session_release (GstLetsChatSession * self, GstElement * element)
      * down, the pipeline's threads being stopped by now. */
     gst_lets_chat_teardowns_wait_and_free (self->teardowns);
     self->teardowns = NULL;
+    /* Work that webrtcbin queued for the session thread after it ended
+     * (a promise answered on the way down) holds the session: drop it.
+     * None runs: the generation has moved on. */
+    g_main_context_acquire (self->context);
+    while (g_main_context_iteration (self->context, FALSE));
+    g_main_context_release (self->context);
     GST_OBJECT_LOCK (self);
     self->host = NULL;
     GST_OBJECT_UNLOCK (self);
