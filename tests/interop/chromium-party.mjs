@@ -4,7 +4,8 @@
 // line, stdout and stdin are the contract in party-cli.mjs.
 //
 //   node tests/interop/chromium-party.mjs --url ws://127.0.0.1:PORT/ws --room R \
-//     --codec vp8|h264 --send 0|1 --recv 0|1 [--name NAME]
+//     --codec vp8|h264 --send 0|1 --recv 0|1 [--name NAME] [--bundle none]
+// (--bundle none: its offers carry no BUNDLE group, one transport per m-line)
 //
 // The page is of another origin than the room server, which refuses such
 // WebSocket handshakes unless started with --allowed-origin (e.g. '*').
@@ -116,6 +117,7 @@ started = (async () => {
   const query = new URLSearchParams({
     url: opts.url, room: opts.room, codec: opts.codec,
     send: opts.send ? '1' : '0', recv: opts.recv ? '1' : '0', name: opts.name,
+    bundle: opts.bundle || 'default',
   });
   await page.goto(`http://127.0.0.1:${http.address().port}/?${query}`);
 })().catch(async (e) => {

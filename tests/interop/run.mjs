@@ -3,7 +3,7 @@
 // real letschat-server. One matrix cell per invocation:
 //
 //   node tests/interop/run.mjs <peer> <letschat-first|peer-first> <vp8|h264>
-//       <two-way|letschat-sends|letschat-receives> [hangup-sigint|vanish]
+//       <two-way|letschat-sends|letschat-receives> [hangup-sigint|vanish|no-bundle]
 //
 // <peer> is aiortc, werift or chromium: the program tests/interop/<peer>-party.py
 // (run with /usr/bin/python3, which has Debian's python3-aiortc) or .mjs (node),
@@ -20,6 +20,8 @@
 //   rejoin   a new peer process joins (it offers) and media flows again, out
 //            of the same letschatsrc pads (video_0/audio_0, no video_1)
 //   sigint   SIGINT to gst-launch-1.0 during that second call: gone in 2 s
+// "no-bundle" (Chromium only): the peer's offers carry no BUNDLE group, each
+// m-line on a transport of its own (bundlePolicy max-compat).
 // Variants: "hangup-sigint" ends the first call with the peer hanging up and
 // the pipeline getting SIGINT at the same moment (it must still stop in 2 s);
 // "vanish" ends it with SIGTERM to the peer, which then closes nothing (a
@@ -39,9 +41,10 @@ const CELL_LIMIT_MS = 120000;
 
 const [peerName, order, codec, mode, variant] = process.argv.slice(2);
 const usage = 'usage: run.mjs aiortc|werift|chromium|pion letschat-first|peer-first vp8|h264 ' +
-  'two-way|letschat-sends|letschat-receives [hangup-sigint|vanish]';
+  'two-way|letschat-sends|letschat-receives [hangup-sigint|vanish|no-bundle]';
 if (!PEERS.includes(peerName) || !ORDERS.includes(order) || !CODECS[codec] || !MODES.includes(mode) ||
-    (variant !== undefined && !['hangup-sigint', 'vanish'].includes(variant))) {
+    (variant !== undefined && !['hangup-sigint', 'vanish', 'no-bundle'].includes(variant)) ||
+    (variant === 'no-bundle' && peerName !== 'chromium')) {
   console.error(usage);
   process.exit(2);
 }
@@ -169,7 +172,8 @@ function peerProgram() {
 function startPeer(server, label) {
   const { command, path } = peerProgram();
   const args = [...(path ? [path] : []), '--url', server.ws, '--room', room, '--codec', codec,
-    '--send', letschatReceives ? '1' : '0', '--recv', letschatSends ? '1' : '0', '--name', label];
+    '--send', letschatReceives ? '1' : '0', '--recv', letschatSends ? '1' : '0', '--name', label,
+    ...(variant === 'no-bundle' ? ['--bundle', 'none'] : [])];
   const peer = keepTail(startProgram(label, command, args, { stdin: true }));
   peer.label = label;
   // "hangup" to a peer that already died is EPIPE: its exit is what fails.
