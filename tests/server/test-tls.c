@@ -255,6 +255,7 @@ typedef struct
   GstElement *pipeline;
   GHashTable *seen;             /* letschat/... message names */
   gchar *error;                 /* first error: message and debug */
+  GString *warnings;            /* every warning's message */
 } Party;
 
 static Party *
@@ -267,6 +268,7 @@ party_new (const gchar * desc)
   g_assert_no_error (error);
   p->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   gst_element_set_state (p->pipeline, GST_STATE_PLAYING);
+  p->warnings = g_string_new (NULL);
   return p;
 }
 
@@ -282,6 +284,11 @@ party_poll (Party * p)
 
       if (s && g_str_has_prefix (gst_structure_get_name (s), "letschat/"))
         g_hash_table_add (p->seen, g_strdup (gst_structure_get_name (s)));
+    } else if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING) {
+      g_autoptr (GError) err = NULL;
+
+      gst_message_parse_warning (m, &err, NULL);
+      g_string_append_printf (p->warnings, "%s\n", err->message);
     } else if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR && !p->error) {
       g_autoptr (GError) err = NULL;
       g_autofree gchar *debug = NULL;
@@ -300,6 +307,7 @@ party_free (Party * p)
   gst_object_unref (p->pipeline);
   g_hash_table_unref (p->seen);
   g_free (p->error);
+  g_string_free (p->warnings, TRUE);
   g_free (p);
 }
 
@@ -374,6 +382,41 @@ test_elements_untrusted (Fixture * f, gconstpointer data)
   party_free (rx);
 }
 
+/* The room's errors and warnings reach the bus even when they come as the
+ * party starts (the room connects once the session listens to it). */
+static void
+test_elements_unreadable_ca_file (Fixture * f, gconstpointer data)
+{
+  g_autofree gchar *desc = g_strdup_printf ("letschatsrc name=r room=x "
+      "server-url=%s tls-ca-file=/nonexistent/ca.pem r. ! fakesink", f->url);
+  Party *rx = party_new (desc);
+
+  WAIT_UNTIL_MS ((party_poll (rx), rx->error != NULL), 20000);
+  g_test_message ("error: %s", rx->error);
+  g_assert_nonnull (strstr (rx->error, "/nonexistent/ca.pem"));
+  party_free (rx);
+}
+
+static void
+test_elements_insecure_warns (Fixture * f, gconstpointer data)
+{
+  g_autofree gchar *desc = g_strdup_printf ("letschatsrc name=r room=x "
+      "server-url=%s insecure-tls=true r. ! fakesink", f->url);
+  Party *rx;
+
+  /* The client says so in the log too (on the party's thread). */
+  g_test_expect_message ("letschat-client", G_LOG_LEVEL_WARNING,
+      "*Accepting the invalid TLS certificate*");
+  rx = party_new (desc);
+
+  WAIT_UNTIL_MS ((party_poll (rx), strstr (rx->warnings->str,
+              "insecure-tls is on") != NULL), 20000);
+  WAIT_UNTIL_MS ((party_poll (rx), party_sees (rx, "letschat/joined")), 20000);
+  g_test_assert_expected_messages ();
+  g_assert_null (rx->error);
+  party_free (rx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -398,5 +441,9 @@ main (int argc, char **argv)
   g_test_add_func ("/tls/elements-wss-call", test_elements_wss_call);
   g_test_add ("/tls/elements-untrusted", Fixture, NULL, fixture_setup,
       test_elements_untrusted, fixture_teardown);
+  g_test_add ("/tls/elements-unreadable-ca-file", Fixture, NULL,
+      fixture_setup, test_elements_unreadable_ca_file, fixture_teardown);
+  g_test_add ("/tls/elements-insecure-warns", Fixture, NULL, fixture_setup,
+      test_elements_insecure_warns, fixture_teardown);
   return g_test_run ();
 }
