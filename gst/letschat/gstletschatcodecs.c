@@ -3,6 +3,12 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+/*
+ * Which codecs letschat speaks and the elements for each: encoder,
+ * payloader, depayloader, decoder, and the caps that name a codec in
+ * webrtcbin's transceivers and in offers. It chooses no codec for a call
+ * (gstletschatnegotiation.c does) and touches no running pipeline.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

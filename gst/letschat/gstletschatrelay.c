@@ -3,6 +3,12 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+/*
+ * Where a send chain meets the current webrtcbin (see the header): two
+ * parentless pads that stay linked to the payloader while webrtcbins come
+ * and go. It decides nothing about the call; the send stream attaches and
+ * detaches it.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

@@ -3,6 +3,11 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+/*
+ * serve=true: the room server (ext/signalling) inside the pipeline's
+ * process, on a thread of its own, shared by every party of the process
+ * that serves the same address. It knows nothing of calls or elements.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

@@ -3,6 +3,11 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+/*
+ * The properties letschatsink and letschatsrc share (see the header): one
+ * place for their names, blurbs, defaults and copies. It validates nothing
+ * (GstLetsChatBin checks settings at NULL->READY) and does no I/O.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

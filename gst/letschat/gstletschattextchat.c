@@ -3,6 +3,12 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+/*
+ * Text chat with the other party over the call's "chat" data channel (see
+ * the header): checks, a short queue until the channel opens, delivery to
+ * the session's thread. It never posts to the bus (the session does) and
+ * owns no peer connection.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

@@ -3,6 +3,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+/*
+ * The plugin's entry point: registers letschatsink and letschatsrc.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
