@@ -42,8 +42,8 @@
  * - `letschat/connection-state`: `state` (new, connecting, connected,
  *   disconnected, failed, closed): the peer connection's state.
  * - `letschat/call-reset`: `reason` (peer-left, peer-changed,
- *   connection-failed, new-offer, no-media, negotiation-failed): the peer
- *   connection was replaced by a new one; the elements' pads stay.
+ *   connection-failed, new-offer, no-media, negotiation-failed, restarted):
+ *   the peer connection was replaced by a new one; the elements' pads stay.
  * - `letschat/negotiation-failed`: `step`, `error`: what the other party
  *   sent could not be used (a warning says the same); the party waits for
  *   its next offer, or for the next party.
