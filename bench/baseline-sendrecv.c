@@ -9,7 +9,7 @@
  * example teaches (what a user writes today without letschat), with the
  * room protocol of letschat-server as its signalling.
  *
- *   videotestsrc ! ... ! vp8enc ! rtpvp8pay ! queue ! caps ! webrtcbin
+ *   videotestsrc ! ... ! vp8enc ! rtpvp8pay ! queue ! application/x-rtp,... ! webrtcbin
  *                                                              |
  *                       pad-added -> decodebin -> queue ! videoconvert ! sink
  *
