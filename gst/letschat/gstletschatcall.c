@@ -97,6 +97,8 @@ pc_ice_candidate (guint generation, guint mline,
       generation, session_send_candidate, c, local_candidate_free);
 }
 
+static void session_wait_for_offer (GstLetsChatSession * self);
+
 /* ICE or DTLS failed, or an element inside webrtcbin failed, while the
  * other party is still in the room: a new peer connection, negotiated
  * through the room as at the start. */
@@ -118,6 +120,15 @@ session_connection_failed (GstLetsChatSession * self, gpointer data)
   }
   GST_WARNING_OBJECT (self, "the peer connection failed: starting over");
   session_restart_call (self, "connection-failed");
+  if (data == SESSION_BROKEN_INSIDE) {
+    /* An element of the old webrtcbin failed: mostly the chat's SCTP
+     * association aborted by a browser that hangs up, whose leave is on
+     * its way. Offer only if it is still there and silent after a while,
+     * rather than offer to a party that is going. */
+    self->offerer = FALSE;
+    session_wait_for_offer (self);
+    return;
+  }
   self->offerer = TRUE;
   session_maybe_negotiate (self);
 }
@@ -574,6 +585,8 @@ void
 on_peer_left (GstLetsChatSignaller * signaller, const gchar * peer_id,
     GstLetsChatSession * self)
 {
+  GstLetsChatNegotiationState *state = session_state (self);
+
   if (!self->join_sent)
     return;                     /* left the room: late news */
   GST_INFO_OBJECT (self, "%s left the room", peer_id);
@@ -584,8 +597,11 @@ on_peer_left (GstLetsChatSignaller * signaller, const gchar * peer_id,
   session_post (self, gst_structure_new ("letschat/peer-left",
           "peer-id", G_TYPE_STRING, peer_id, NULL));
   /* The pipeline goes on: a fresh peer connection waits for the next
-   * party, and the src's pads stay, filled with gaps meanwhile. */
-  session_restart_call (self, "peer-left");
+   * party, and the src's pads stay, filled with gaps meanwhile. One that
+   * is fresh already (made when the old one broke as the party hung up)
+   * serves. */
+  if (state->offer_made || state->remote_set || self->pending_offer)
+    session_restart_call (self, "peer-left");
   session_start_gaps (self);
 }
 

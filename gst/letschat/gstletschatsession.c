@@ -643,7 +643,7 @@ gst_lets_chat_session_handle_message (GstLetsChatSession * self,
           "other party is still there.", error->message),
       ("%s: %s", GST_MESSAGE_SRC_NAME (message), GST_STR_NULL (debug)));
   session_invoke_if_current (self, generation, session_connection_failed,
-      NULL, NULL);
+      SESSION_BROKEN_INSIDE, NULL);
   g_error_free (error);
   g_free (debug);
   return TRUE;

@@ -125,6 +125,9 @@ GstLetsChatNegotiationState *session_state (GstLetsChatSession * self);
 GstLetsChatPeerConnection *session_install_peer_connection (GstLetsChatSession
     * self, GError ** error);
 void session_restart_call (GstLetsChatSession * self, const gchar * reason);
+/* @data: NULL (ICE or DTLS failed) or SESSION_BROKEN_INSIDE (an element
+ * inside webrtcbin posted an error). */
+#define SESSION_BROKEN_INSIDE GINT_TO_POINTER (1)
 void session_connection_failed (GstLetsChatSession * self, gpointer data);
 void session_negotiation_failed (GstLetsChatSession * self,
     const gchar * step, const GError * error, const gchar * sdp);
