@@ -190,12 +190,6 @@ on_media (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-static GstPadProbeReturn
-drop_unwanted (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
-{
-  return GST_PAD_PROBE_DROP;
-}
-
 /* The party's letschatsrc (a new ref) and its receiver functions, or
  * NULL: the party only sends. */
 static GstElement *
@@ -237,8 +231,7 @@ pc_pad_added (guint generation, GstPad * pad, gpointer user_data)
     receiver->add_stream (src, pad, probe->generation, self->peer_joined_time);
     gst_object_unref (src);
   } else {
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM,
-        drop_unwanted, NULL, NULL);
+    gst_lets_chat_peer_connection_drop_stream (pad);
   }
 }
 

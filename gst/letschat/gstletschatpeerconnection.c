@@ -36,7 +36,6 @@ typedef struct
 struct _GstLetsChatPeerConnection
 {
   GstElement *webrtcbin;        /* a ref; in the host bin until closed */
-  guint generation;
   Handlers *handlers;
 
   /* Session thread only. */
@@ -290,7 +289,6 @@ gst_lets_chat_peer_connection_new (GstElement * host,
 
   pc = g_new0 (GstLetsChatPeerConnection, 1);
   pc->webrtcbin = webrtc;
-  pc->generation = generation;
   pc->handlers = g_atomic_rc_box_new0 (Handlers);
   pc->handlers->generation = generation;
   pc->handlers->callbacks = callbacks;
@@ -399,6 +397,13 @@ drop_everything (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_DROP;
 }
 
+void
+gst_lets_chat_peer_connection_drop_stream (GstPad * pad)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM |
+      GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, drop_everything, NULL, NULL);
+}
+
 /* Step 1 for the receive side: what webrtcbin still pushes into a
  * letschatsrc chain stops at its own pad (dropped as if delivered, so it
  * posts no not-linked error), and the link across the two bins goes. */
@@ -414,8 +419,7 @@ cut_receive_chains (GstElement * webrtc)
   for (l = pads; l; l = l->next) {
     GstPad *peer;
 
-    gst_pad_add_probe (l->data, GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM |
-        GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, drop_everything, NULL, NULL);
+    gst_lets_chat_peer_connection_drop_stream (l->data);
     if ((peer = gst_pad_get_peer (l->data))) {
       gst_pad_unlink (l->data, peer);
       gst_object_unref (peer);
@@ -434,7 +438,7 @@ gst_lets_chat_peer_connection_close (GstLetsChatPeerConnection * pc,
   RemoteCandidate *c;
 
   GST_INFO ("closing peer connection %u (%" GST_PTR_FORMAT ")",
-      pc->generation, webrtc);
+      pc->handlers->generation, webrtc);
   g_atomic_int_set (&pc->handlers->closed, 1);
   g_signal_handlers_disconnect_matched (webrtc, G_SIGNAL_MATCH_DATA, 0, 0,
       NULL, NULL, pc->handlers);
@@ -474,12 +478,6 @@ GstElement *
 gst_lets_chat_peer_connection_get_webrtcbin (GstLetsChatPeerConnection * pc)
 {
   return pc->webrtcbin;
-}
-
-guint
-gst_lets_chat_peer_connection_get_generation (GstLetsChatPeerConnection * pc)
-{
-  return pc->generation;
 }
 
 GstLetsChatNegotiationState *

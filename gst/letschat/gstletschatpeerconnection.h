@@ -84,8 +84,11 @@ void gst_lets_chat_peer_connection_set_server_ice_servers
 
 GstElement *gst_lets_chat_peer_connection_get_webrtcbin
     (GstLetsChatPeerConnection * pc);
-guint gst_lets_chat_peer_connection_get_generation (GstLetsChatPeerConnection *
-    pc);
+
+/* What webrtcbin's src pad @pad carries is dropped from now on, as if
+ * delivered (nothing reports not-linked): for a stream nobody receives, or
+ * one being cut off. */
+void gst_lets_chat_peer_connection_drop_stream (GstPad * pad);
 
 /* Whether @object is @pc's webrtcbin or inside it. */
 gboolean gst_lets_chat_peer_connection_owns (GstLetsChatPeerConnection * pc,

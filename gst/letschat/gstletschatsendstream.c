@@ -231,14 +231,6 @@ find_media_by_mid (const GstSDPMessage * sdp, const gchar * mid)
   return NULL;
 }
 
-/* Whether the answer lets this stream be sent: it can refuse it (the other
- * party only sends, or has no codec for it), or webrtcbin may have found
- * no m-line of the offer for the transceiver at all (then it has no mid).
- * webrtcbin never takes media on the sink pad of a transceiver that does
- * not send: a relay linked there would block the sink's streaming thread
- * for good (and with it EOS), so such a stream stays dropped at the relay.
- * Read from the answer itself: webrtcbin 1.22's transceiver
- * current-direction does not follow it. */
 /* The m-line of @answer that the stream's transceiver took, or NULL. */
 static const GstSDPMedia *
 send_stream_find_media (GstLetsChatSendStream * stream,
@@ -259,28 +251,26 @@ send_stream_find_media (GstLetsChatSendStream * stream,
   return media;
 }
 
+/* Whether the answer lets this stream be sent: it can refuse it (the other
+ * party only sends, or has no codec for it), or webrtcbin may have found
+ * no m-line of the offer for the transceiver at all (then it has no mid).
+ * webrtcbin never takes media on the sink pad of a transceiver that does
+ * not send: a relay linked there would block the sink's streaming thread
+ * for good (and with it EOS), so such a stream stays dropped at the relay.
+ * Read from the answer itself: webrtcbin 1.22's transceiver
+ * current-direction does not follow it. */
 static gboolean
-send_stream_is_sent (GstLetsChatSendStream * stream,
-    GstWebRTCSessionDescription * answer, gboolean offerer)
+media_lets_us_send (const GstSDPMedia * media, gboolean offerer)
 {
-  const GstSDPMedia *media = send_stream_find_media (stream, answer);
-  const gchar *mid = media ? gst_sdp_media_get_attribute_val (media, "mid") :
-      NULL;
-  gboolean sent = FALSE;
-
   if (!media || gst_sdp_media_get_port (media) == 0)
-    sent = FALSE;
-  else if (gst_sdp_media_get_attribute_val (media, "inactive"))
-    sent = FALSE;
-  else if (gst_sdp_media_get_attribute_val (media, "sendonly"))
-    sent = !offerer;
-  else if (gst_sdp_media_get_attribute_val (media, "recvonly"))
-    sent = offerer;
-  else
-    sent = TRUE;
-  GST_INFO ("%s stream (mid %s): %s", stream->codec->encoding_name,
-      GST_STR_NULL (mid), sent ? "sent" : "not taken by the other party");
-  return sent;
+    return FALSE;
+  if (gst_sdp_media_get_attribute_val (media, "inactive"))
+    return FALSE;
+  if (gst_sdp_media_get_attribute_val (media, "sendonly"))
+    return !offerer;
+  if (gst_sdp_media_get_attribute_val (media, "recvonly"))
+    return offerer;
+  return TRUE;
 }
 
 /* RFC 8843: each packet names its m-line's mid in the header extension the
@@ -341,12 +331,18 @@ gst_lets_chat_send_stream_start (GstLetsChatSendStream * stream,
     GstWebRTCSessionDescription * answer, gboolean offerer)
 {
   const GstSDPMedia *media;
+  gboolean sent;
 
-  if (!stream->webrtc_pad || !send_stream_is_sent (stream, answer, offerer))
+  if (!stream->webrtc_pad)
     return FALSE;
   media = send_stream_find_media (stream, answer);
-  if (media)
-    send_stream_set_mid (stream, media);
+  sent = media_lets_us_send (media, offerer);
+  GST_INFO ("%s stream (mid %s): %s", stream->codec->encoding_name,
+      media ? GST_STR_NULL (gst_sdp_media_get_attribute_val (media, "mid")) :
+      "none", sent ? "sent" : "not taken by the other party");
+  if (!sent)
+    return FALSE;
+  send_stream_set_mid (stream, media);
   send_stream_relax_preferences (stream);
   gst_lets_chat_relay_attach (stream->relay, stream->webrtc_pad);
   return TRUE;

@@ -89,9 +89,12 @@ struct _GstLetsChatSession
   GSource *gap_source;          /* fills the src's pads while alone */
 };
 
+/* Shared by the three files only: G_GNUC_INTERNAL keeps these short names
+ * out of the plugin's exported symbols. */
+
 /* Bus messages from the host element, always posted with no lock held. */
-GstElement *session_get_host (GstLetsChatSession * self);
-void session_post (GstLetsChatSession * self, GstStructure * s);
+G_GNUC_INTERNAL GstElement *session_get_host (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_post (GstLetsChatSession * self, GstStructure * s);
 
 #define session_error(self, domain, code, text, debug) G_STMT_START {   \
     GstElement *__host = session_get_host (self);                       \
@@ -113,50 +116,50 @@ void session_post (GstLetsChatSession * self, GstStructure * s);
  * to (@generation) has been replaced by then; promises whose replies go
  * the same way. */
 typedef void (*SessionTaskFunc) (GstLetsChatSession * self, gpointer data);
-void session_invoke_if_current (GstLetsChatSession * self, guint generation,
+G_GNUC_INTERNAL void session_invoke_if_current (GstLetsChatSession * self, guint generation,
     SessionTaskFunc func, gpointer data, GDestroyNotify destroy);
-GstPromise *session_new_promise (GstLetsChatSession * self,
+G_GNUC_INTERNAL GstPromise *session_new_promise (GstLetsChatSession * self,
     SessionTaskFunc func);
-GError *promise_get_error (GstPromise * promise);
+G_GNUC_INTERNAL GError *promise_get_error (GstPromise * promise);
 
 /* gstletschatcall.c */
-GstElement *session_webrtcbin (GstLetsChatSession * self);
-GstLetsChatNegotiationState *session_state (GstLetsChatSession * self);
-GstLetsChatPeerConnection *session_install_peer_connection (GstLetsChatSession
+G_GNUC_INTERNAL GstElement *session_webrtcbin (GstLetsChatSession * self);
+G_GNUC_INTERNAL GstLetsChatNegotiationState *session_state (GstLetsChatSession * self);
+G_GNUC_INTERNAL GstLetsChatPeerConnection *session_install_peer_connection (GstLetsChatSession
     * self, GError ** error);
-void session_restart_call (GstLetsChatSession * self, const gchar * reason);
+G_GNUC_INTERNAL void session_restart_call (GstLetsChatSession * self, const gchar * reason);
 /* @data: NULL (ICE or DTLS failed) or SESSION_BROKEN_INSIDE (an element
  * inside webrtcbin posted an error). */
 #define SESSION_BROKEN_INSIDE GINT_TO_POINTER (1)
-void session_connection_failed (GstLetsChatSession * self, gpointer data);
-void session_negotiation_failed (GstLetsChatSession * self,
+G_GNUC_INTERNAL void session_connection_failed (GstLetsChatSession * self, gpointer data);
+G_GNUC_INTERNAL void session_negotiation_failed (GstLetsChatSession * self,
     const gchar * step, const GError * error, const gchar * sdp);
-gchar *description_text (GstWebRTCSessionDescription * desc);
-void session_reset_chat (GstLetsChatSession * self, gboolean with_peer);
-void session_set_chat_channel (GstLetsChatSession * self,
+G_GNUC_INTERNAL gchar *description_text (GstWebRTCSessionDescription * desc);
+G_GNUC_INTERNAL void session_reset_chat (GstLetsChatSession * self, gboolean with_peer);
+G_GNUC_INTERNAL void session_set_chat_channel (GstLetsChatSession * self,
     GstWebRTCDataChannel * channel);
-void session_create_chat_channel (GstLetsChatSession * self);
-void session_cancel_offer_wait (GstLetsChatSession * self);
-gboolean session_media_watch_cb (gpointer data);
-void session_start_gaps (GstLetsChatSession * self);
-void session_stop_gaps (GstLetsChatSession * self);
-void on_joined (GstLetsChatSignaller * signaller, const gchar * id,
+G_GNUC_INTERNAL void session_create_chat_channel (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_cancel_offer_wait (GstLetsChatSession * self);
+G_GNUC_INTERNAL gboolean session_media_watch_cb (gpointer data);
+G_GNUC_INTERNAL void session_start_gaps (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_stop_gaps (GstLetsChatSession * self);
+G_GNUC_INTERNAL void on_joined (GstLetsChatSignaller * signaller, const gchar * id,
     const gchar * room, const gchar * peer_id, const gchar * peer_name,
     gchar ** ice_server_uris, gboolean again, GstLetsChatSession * self);
-void on_peer_joined (GstLetsChatSignaller * signaller, const gchar * peer_id,
+G_GNUC_INTERNAL void on_peer_joined (GstLetsChatSignaller * signaller, const gchar * peer_id,
     const gchar * peer_name, GstLetsChatSession * self);
-void on_peer_left (GstLetsChatSignaller * signaller, const gchar * peer_id,
+G_GNUC_INTERNAL void on_peer_left (GstLetsChatSignaller * signaller, const gchar * peer_id,
     GstLetsChatSession * self);
-void on_candidate (GstLetsChatSignaller * signaller, guint mline,
+G_GNUC_INTERNAL void on_candidate (GstLetsChatSignaller * signaller, guint mline,
     const gchar * candidate, GstLetsChatSession * self);
-void on_signaller_error (GstLetsChatSignaller * signaller, gboolean fatal,
+G_GNUC_INTERNAL void on_signaller_error (GstLetsChatSignaller * signaller, gboolean fatal,
     GError * error, const gchar * debug, GstLetsChatSession * self);
-void on_server_lost (GstLetsChatSignaller * signaller, const gchar * reason,
+G_GNUC_INTERNAL void on_server_lost (GstLetsChatSignaller * signaller, const gchar * reason,
     GstLetsChatSession * self);
 
 /* gstletschatnegotiation.c */
-void session_maybe_negotiate (GstLetsChatSession * self);
-void on_description (GstLetsChatSignaller * signaller, const gchar * type,
+G_GNUC_INTERNAL void session_maybe_negotiate (GstLetsChatSession * self);
+G_GNUC_INTERNAL void on_description (GstLetsChatSignaller * signaller, const gchar * type,
     const gchar * text, GstLetsChatSession * self);
 
 G_END_DECLS
