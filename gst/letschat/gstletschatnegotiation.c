@@ -218,10 +218,19 @@ gst_lets_chat_negotiation_add_receivers (GstElement * webrtc, gboolean receive)
   }
 }
 
+/* Port 0 rejects an m-line, unless it is bundle-only (RFC 8843: it rides
+ * on the BUNDLE's transport; webrtcbin offers all but the first so). */
+static gboolean
+media_is_rejected (const GstSDPMedia * media)
+{
+  return gst_sdp_media_get_port (media) == 0 &&
+      !gst_sdp_media_get_attribute_val (media, "bundle-only");
+}
+
 /* An offer's m-lines are matched to our transceivers in order, kind by
  * kind: the formats of the first m-line of @kind not yet taken (@used has
  * a flag per m-line), as caps in the offer's order; NULL if none is left.
- * Rejected m-lines (port 0) take no transceiver. */
+ * Rejected m-lines take no transceiver. */
 #define OFFER_MAX_MEDIA 64
 
 static GstCaps *
@@ -235,7 +244,7 @@ offer_take_media (GstWebRTCSessionDescription * offer, gboolean * used,
     const GstSDPMedia *media = gst_sdp_message_get_media (offer->sdp, m);
 
     if (used[m] || g_strcmp0 (gst_sdp_media_get_media (media), kind) ||
-        gst_sdp_media_get_port (media) == 0)
+        media_is_rejected (media))
       continue;
     used[m] = TRUE;
     return gst_lets_chat_codec_receivable_caps_from_offer (media);
