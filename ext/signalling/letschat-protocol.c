@@ -9,14 +9,16 @@
  * (docs/protocol.md is the reference). */
 
 #include "letschat-protocol.h"
+#include "letschat-json-strict.h"
 
 #include <string.h>
 
 /* Our messages nest at most four levels ({"data": {"ice": {...}}}); json-glib
  * 1.6 parses recursively without a depth limit, so a frame of a few ten
- * thousand '[' would overflow the stack. We refuse deep input before it gets
- * there. */
-#define MAX_NESTING_DEPTH 16
+ * thousand '[' would overflow the stack. letschat-json-strict refuses deep
+ * input (and everything that is not plain RFC 8259 JSON) before json-glib
+ * sees it. */
+#define MAX_NESTING_DEPTH LETSCHAT_PROTOCOL_MAX_NESTING
 
 GQuark
 letschat_protocol_error_quark (void)
@@ -78,47 +80,36 @@ bad_request (GError ** error, const gchar * format, ...)
   return FALSE;
 }
 
-/* Scans @text like a JSON tokenizer would, only to count brackets outside
- * strings. */
-static gboolean
-nesting_is_shallow (const gchar * text, gsize length)
+gchar *
+letschat_protocol_quote_prefix (const gchar * text, guint max_chars)
 {
-  gsize i;
-  guint depth = 0;
-  gboolean in_string = FALSE, escaped = FALSE;
+  const gchar *end = text;
+  g_autofree gchar *prefix = NULL;
+  gchar *escaped;
+  guint n = 0;
 
-  for (i = 0; i < length; i++) {
-    gchar c = text[i];
+  if (text == NULL)
+    return g_strdup ("");
+  /* callers hand in validated UTF-8; stop at anything else anyway */
+  while (*end && n < max_chars) {
+    gunichar c = g_utf8_get_char_validated (end, -1);
 
-    if (in_string) {
-      if (escaped)
-        escaped = FALSE;
-      else if (c == '\\')
-        escaped = TRUE;
-      else if (c == '"')
-        in_string = FALSE;
-      continue;
-    }
-
-    switch (c) {
-      case '"':
-        in_string = TRUE;
-        break;
-      case '[':
-      case '{':
-        if (++depth > MAX_NESTING_DEPTH)
-          return FALSE;
-        break;
-      case ']':
-      case '}':
-        if (depth > 0)
-          depth--;
-        break;
-      default:
-        break;
-    }
+    if (c == (gunichar) - 1 || c == (gunichar) - 2)
+      break;
+    end = g_utf8_next_char (end);
+    n++;
   }
-  return TRUE;
+  prefix = g_strndup (text, end - text);
+  /* escapes quotes, backslashes, control and non-ASCII bytes: a log line
+   * stays one line of ASCII */
+  escaped = g_strescape (prefix, NULL);
+  if (*end) {
+    gchar *cut = g_strconcat (escaped, "...", NULL);
+
+    g_free (escaped);
+    escaped = cut;
+  }
+  return escaped;
 }
 
 static const gchar *
@@ -440,6 +431,7 @@ letschat_message_parse_with (JsonParser * parser, const gchar * text,
   JsonNode *root;
   JsonObject *object;
   const gchar *type = NULL;
+  g_autofree gchar *why = NULL;
   gboolean ok = FALSE;
   guint i;
 
@@ -448,14 +440,17 @@ letschat_message_parse_with (JsonParser * parser, const gchar * text,
   if (length < 0)
     length = strlen (text);
 
-  if (!nesting_is_shallow (text, length)) {
-    bad_request (error, "The message nests deeper than %d levels.",
-        MAX_NESTING_DEPTH);
+  /* The sentence names what is wrong and where, never the input: it is
+   * sent back and logged. */
+  if (!letschat_json_is_strict (text, length, MAX_NESTING_DEPTH, &why)) {
+    bad_request (error, "The message is not JSON (RFC 8259, at most %d "
+        "levels deep): %s.", MAX_NESTING_DEPTH, why);
     return NULL;
   }
 
+  /* After the scan json-glib can only fail for want of memory */
   if (!json_parser_load_from_data (parser, text, length, &json_error)) {
-    bad_request (error, "The message is not JSON: %s.", json_error->message);
+    bad_request (error, "The message could not be parsed.");
     return NULL;
   }
 
@@ -479,7 +474,9 @@ letschat_message_parse_with (JsonParser * parser, const gchar * text,
       break;
   }
   if (i == G_N_ELEMENTS (message_types)) {
-    bad_request (error, "Unknown message type \"%s\".", type);
+    g_autofree gchar *quoted = letschat_protocol_quote_prefix (type, 32);
+
+    bad_request (error, "Unknown message type \"%s\".", quoted);
     return NULL;
   }
   msg->type = message_types[i].type;

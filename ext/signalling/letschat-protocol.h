@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 #define LETSCHAT_PROTOCOL_VERSION 1
 #define LETSCHAT_ROOM_NAME_MAX 64
 #define LETSCHAT_DISPLAY_NAME_MAX 64
+/* Arrays and objects inside each other, at most (the protocol needs 4). */
+#define LETSCHAT_PROTOCOL_MAX_NESTING 16
 #define LETSCHAT_ERROR_BAD_REQUEST   "bad-request"
 #define LETSCHAT_ERROR_ROOM_FULL     "room-full"
 #define LETSCHAT_ERROR_UNAUTHORIZED  "unauthorized"
@@ -27,6 +29,11 @@ G_BEGIN_DECLS
 
 /* TRUE if @room is 1..64 chars of [A-Za-z0-9_.-]. */
 gboolean letschat_protocol_room_name_is_valid (const gchar * room);
+
+/* At most @max_chars characters of @text, escaped (g_strescape: one line
+ * of ASCII), with "..." if cut: how client input may appear in a log line
+ * or an error message. Free with g_free(). */
+gchar *letschat_protocol_quote_prefix (const gchar * text, guint max_chars);
 
 /* Errors of this module and of the room server, one per wire error code
  * (see letschat_protocol_error_to_code()). */

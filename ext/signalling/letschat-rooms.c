@@ -36,6 +36,7 @@
 
 #include "letschat-rooms.h"
 #include "letschat-protocol.h"
+#include "letschat-json-strict.h"
 
 #include <string.h>
 #include <sys/random.h>
@@ -441,11 +442,19 @@ handle_signal (Connection * conn, LetsChatMessage * msg)
   if (other == NULL)
     return;
 
-  /* The validated node is re-serialized, never re-parsed: the peer gets
-   * exactly the data that was sent, plus "from". */
+  /* The validated node is re-serialized, never the sender's bytes: the
+   * peer gets the same value as strict UTF-8 JSON, plus "from". The check
+   * costs one scan, and keeps a json-glib surprise of a later version from
+   * reaching (and breaking) the other party's connection. */
   g_string_truncate (self->relay_text, 0);
   letschat_protocol_append_signal (self->relay_text, self->generator,
       conn->id, msg->data);
+  if (!letschat_json_is_strict (self->relay_text->str, self->relay_text->len,
+          LETSCHAT_PROTOCOL_MAX_NESTING + 1, NULL)) {
+    send_error (conn, LETSCHAT_PROTOCOL_ERROR_BAD_REQUEST,
+        "This signal's data could not be relayed as JSON.");
+    return;
+  }
   send_text (other, self->relay_text->str);
 }
 
