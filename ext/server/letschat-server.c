@@ -153,6 +153,7 @@ main (int argc, char **argv)
   gint max_connections = LETSCHAT_DEFAULT_MAX_CONNECTIONS;
   gint max_rooms = LETSCHAT_DEFAULT_MAX_ROOMS;
   gint max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
+  gint max_rooms_per_ip = LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"host", 'H', 0, G_OPTION_ARG_STRING, &host,
@@ -194,6 +195,9 @@ main (int argc, char **argv)
     {"max-per-ip", 0, 0, G_OPTION_ARG_INT, &max_per_ip,
         "WebSocket connections open at once from one IP address (default "
           "32)", "N"},
+    {"max-rooms-per-ip", 0, 0, G_OPTION_ARG_INT, &max_rooms_per_ip,
+        "Rooms opened by one IP address (an IPv6 /64) live at once "
+          "(default 10)", "N"},
     {"allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_origins,
         "Web origin (e.g. https://example.org) whose pages may connect, "
           "besides this server's own page and clients sending no Origin; "
@@ -263,15 +267,17 @@ main (int argc, char **argv)
   g_object_set (server, "ping-interval", (guint) ping_interval,
       "ping-timeout", (guint) ping_timeout, NULL);
   if (join_timeout < 0 || max_connections < 1 || max_rooms < 1
-      || max_per_ip < 1) {
+      || max_per_ip < 1 || max_rooms_per_ip < 1) {
     g_printerr ("letschat-server: --join-timeout must be at least 0, and "
-        "--max-connections, --max-rooms and --max-per-ip at least 1\n");
+        "--max-connections, --max-rooms, --max-per-ip and "
+        "--max-rooms-per-ip at least 1\n");
     return 1;
   }
   g_object_set (server, "join-timeout", (guint) join_timeout,
       "max-connections", (guint) max_connections, "max-rooms",
       (guint) max_rooms, "max-per-ip", (guint) max_per_ip,
-      "allowed-origins", allowed_origins, NULL);
+      "allowed-origins", allowed_origins, "max-rooms-per-ip",
+      (guint) max_rooms_per_ip, NULL);
 
   if ((tls_cert == NULL) != (tls_key == NULL)) {
     g_printerr ("letschat-server: --tls-cert and --tls-key go together\n");

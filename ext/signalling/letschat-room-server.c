@@ -67,6 +67,7 @@ enum
   PROP_MAX_ROOMS,
   PROP_MAX_PER_IP,
   PROP_ALLOWED_ORIGINS,
+  PROP_MAX_ROOMS_PER_IP,
   N_PROPERTIES
 };
 
@@ -291,6 +292,8 @@ letschat_room_server_init (LetsChatRoomServer * self)
   self->max_rooms = LETSCHAT_DEFAULT_MAX_ROOMS;
   self->max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
   self->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->max_rooms_per_ip = LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP;
+  self->address_limits = letschat_address_limits_new ();
 }
 
 static void
@@ -326,6 +329,7 @@ letschat_room_server_finalize (GObject * object)
   g_hash_table_unref (self->rooms);
   g_hash_table_unref (self->room_secrets);
   g_hash_table_unref (self->per_ip);
+  letschat_address_limits_free (self->address_limits);
   json_array_unref (self->ice_servers);
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->allowed_origins);
@@ -366,6 +370,9 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
       break;
     case PROP_MAX_ROOMS:
       self->max_rooms = g_value_get_uint (value);
+      break;
+    case PROP_MAX_ROOMS_PER_IP:
+      self->max_rooms_per_ip = g_value_get_uint (value);
       break;
     case PROP_MAX_PER_IP:
       self->max_per_ip = g_value_get_uint (value);
@@ -413,6 +420,9 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_MAX_ROOMS:
       g_value_set_uint (value, self->max_rooms);
+      break;
+    case PROP_MAX_ROOMS_PER_IP:
+      g_value_set_uint (value, self->max_rooms_per_ip);
       break;
     case PROP_MAX_PER_IP:
       g_value_set_uint (value, self->max_per_ip);
@@ -514,6 +524,13 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       "Web origins (e.g. https://example.org) whose pages may connect, "
       "besides the server's own page and clients that send no Origin; "
       "\"*\" allows every origin", G_TYPE_STRV,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_MAX_ROOMS_PER_IP] =
+      g_param_spec_uint ("max-rooms-per-ip", "Max rooms per IP",
+      "Rooms opened by one IP address (an IPv6 /64) that live at once; "
+      "joins that would open another are refused (error rate-limited)", 1,
+      G_MAXUINT, LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);

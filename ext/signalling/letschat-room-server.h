@@ -8,7 +8,6 @@
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
-
 /**
  * LetsChatRoomServer:
  *
@@ -60,6 +59,7 @@ G_DECLARE_FINAL_TYPE (LetsChatRoomServer, letschat_room_server, LETSCHAT,
 #define LETSCHAT_DEFAULT_MAX_CONNECTIONS 1000
 #define LETSCHAT_DEFAULT_MAX_ROOMS 500
 #define LETSCHAT_DEFAULT_MAX_PER_IP 32
+#define LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP 10
 
 LetsChatRoomServer *letschat_room_server_new (void);
 

@@ -143,6 +143,7 @@ void
 letschat_rooms_room_free (Room * room)
 {
   g_free (room->name);
+  g_free (room->owner);
   if (room->secret) {
     /* secrets do not linger in freed memory */
     memset (room->secret, 0, strlen (room->secret));
@@ -215,6 +216,8 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
     room->parties[1] = conn;
   conn->room = room;
   conn->ever_joined = TRUE;
+  if (room->owner == NULL)
+    room->owner = g_strdup (conn->ip);
 
   ice_servers = json_node_init_array (json_node_alloc (), self->ice_servers);
   welcome = letschat_protocol_build_welcome (conn->id, room->name,
@@ -336,11 +339,28 @@ refuse_if_no_room_left (Connection * conn, const gchar * room)
 {
   LetsChatRoomServer *self = conn->server;
   g_autofree gchar *message = NULL;
+  GHashTableIter iter;
+  Room *other;
+  guint n_owned = 0;
 
-  if (g_hash_table_size (self->rooms) < self->max_rooms)
+  if (g_hash_table_size (self->rooms) >= self->max_rooms) {
+    message = g_strdup_printf ("The server already holds its maximum of %u "
+        "rooms; try again later.", self->max_rooms);
+    refuse (conn, room, LETSCHAT_PROTOCOL_ERROR_RATE_LIMITED, message);
+    return TRUE;
+  }
+
+  /* One address must not take every room of max-rooms. Counted rather
+   * than kept: at most max-rooms, and only when a room is opened. */
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & other))
+    if (g_strcmp0 (other->owner, conn->ip) == 0)
+      n_owned++;
+  if (n_owned < self->max_rooms_per_ip)
     return FALSE;
-  message = g_strdup_printf ("The server already holds its maximum of %u "
-      "rooms; try again later.", self->max_rooms);
+  message = g_strdup_printf ("Your address already opened %u rooms, the "
+      "most it may have at once; leave one and try again.",
+      self->max_rooms_per_ip);
   refuse (conn, room, LETSCHAT_PROTOCOL_ERROR_RATE_LIMITED, message);
   return TRUE;
 }
@@ -392,12 +412,29 @@ handle_join (Connection * conn, LetsChatMessage * msg)
     required = room->secret;
 
   /* The secret is checked before the room's size so that a stranger cannot
-   * learn whether a protected room is busy. */
-  if (required != NULL && !secret_equal (required, msg->secret)) {
-    refuse (conn, msg->room, LETSCHAT_PROTOCOL_ERROR_UNAUTHORIZED,
-        msg->secret ? "Wrong secret for this room." :
-        "This room needs a secret.");
-    return;
+   * learn whether a protected room is busy. An address that sent too many
+   * wrong secrets (over any number of connections) waits before it may
+   * try another: its joins are refused without looking at the secret. */
+  if (required != NULL) {
+    gint64 now = g_get_monotonic_time ();
+    guint wait = letschat_address_limits_join_wait (self->address_limits,
+        conn->ip, msg->room, now);
+
+    if (wait > 0) {
+      g_autofree gchar *message = g_strdup_printf ("Too many wrong secrets "
+          "from your address: try again in %u s.", wait);
+
+      refuse (conn, msg->room, LETSCHAT_PROTOCOL_ERROR_RATE_LIMITED, message);
+      return;
+    }
+    if (!secret_equal (required, msg->secret)) {
+      letschat_address_limits_join_failed (self->address_limits, conn->ip,
+          msg->room, now);
+      refuse (conn, msg->room, LETSCHAT_PROTOCOL_ERROR_UNAUTHORIZED,
+          msg->secret ? "Wrong secret for this room." :
+          "This room needs a secret.");
+      return;
+    }
   }
 
   if (room != NULL && room_n_parties (room) >= 2) {
@@ -699,15 +736,23 @@ letschat_rooms_open_socket (LetsChatRoomServer * self, LetsChatWebSocket * ws,
     const gchar * ip, const gchar * remote)
 {
   g_autofree gchar *refusal = NULL;
+  g_autofree gchar *key = letschat_rooms_address_key (ip);
   Connection *conn;
 
-  refusal = connection_refusal (self, ip);
+  refusal = connection_refusal (self, key);
+  /* A client that reconnects as fast as it can gets nothing new from each
+   * connection but costs a handshake and log lines. */
+  if (refusal == NULL && !letschat_address_limits_take_connection
+      (self->address_limits, key, g_get_monotonic_time ()))
+    refusal = g_strdup_printf ("Too many new connections from your address "
+        "(at most %g a second, bursts of %u); wait and try again.",
+        LETSCHAT_CONNECTIONS_PER_S, LETSCHAT_CONNECTIONS_BURST);
   if (refusal) {
-    refuse_connection (self, ws, ip, refusal);
+    refuse_connection (self, ws, key, refusal);
     return;
   }
 
-  conn = connection_new (self, ip, remote);
+  conn = connection_new (self, key, remote);
   conn->ws = ws;
 
   g_info ("connect id=%s addr=%s", conn->id, conn->remote);
@@ -724,14 +769,15 @@ letschat_room_server_open_virtual (LetsChatRoomServer * self,
     const gchar * ip, LetsChatRoomServerSendFunc send_func, gpointer data)
 {
   g_autofree gchar *refusal = NULL;
+  g_autofree gchar *key = letschat_rooms_address_key (ip);
   Connection *conn;
 
   g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), NULL);
 
-  refusal = connection_refusal (self, ip);
+  refusal = connection_refusal (self, key);
   if (refusal)
     return NULL;
-  conn = connection_new (self, ip, ip);
+  conn = connection_new (self, key, ip);
   conn->send_func = send_func;
   conn->send_data = data;
   return conn;

@@ -22,10 +22,9 @@
 #include "letschat-room-server-private.h"
 #include "letschat-socket-loop.h"
 #include "letschat-websocket.h"
+#include "letschat-address-limits.h"
 
-G_BEGIN_DECLS
-
-typedef struct _Room Room;
+G_BEGIN_DECLS typedef struct _Room Room;
 
 typedef struct
 {
@@ -34,7 +33,8 @@ typedef struct
   gchar *id;
   gchar *name;
   gchar *remote;                /* address, for log lines */
-  gchar *ip;                    /* key into per_ip */
+  gchar *ip;                    /* address key (letschat_rooms_address_key):
+                                 * per_ip, address_limits, Room owner */
   Room *room;
   gboolean ever_joined;
   gint64 connected_us;
@@ -61,6 +61,7 @@ struct _Room
   gchar *secret;                /* NULL: anybody may enter */
   Connection *parties[2];
   gboolean stranger;
+  gchar *owner;                 /* address key of its first party */
 };
 
 struct _LetsChatRoomServer
@@ -98,6 +99,8 @@ struct _LetsChatRoomServer
   guint max_per_ip;
   GStrv allowed_origins;
   GHashTable *per_ip;           /* ip -> count of open connections */
+  guint max_rooms_per_ip;
+  LetsChatAddressLimits *address_limits;        /* failed joins, connection rate */
 };
 
 /* letschat-rooms.c, for letschat-room-server.c */

@@ -49,7 +49,8 @@ start_server (GSubprocess ** proc)
       G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   *proc = g_subprocess_launcher_spawn (launcher, &error, server, "--port",
-      "0", "--max-per-ip", "100", "--room-secret", "vault=s3cret", NULL);
+      "0", "--max-per-ip", "100", "--max-rooms-per-ip", "100",
+      "--room-secret", "vault=s3cret", NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*proc));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);

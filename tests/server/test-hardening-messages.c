@@ -19,6 +19,7 @@
 
 #include "letschat-protocol.h"
 #include "letschat-json-strict.h"
+#include "letschat-address-limits.h"
 #include "test-util.h"
 
 #include <signal.h>
@@ -330,6 +331,223 @@ test_json_not_strict (void)
 }
 
 
+/* A session whose connections come from another loopback address than the
+ * attacker's (127.0.0.1): per-address limits must not touch it. */
+static SoupSession *
+session_from (const gchar * ip)
+{
+  g_autoptr (GSocketAddress) local = g_inet_socket_address_new_from_string
+      (ip, 0);
+
+  return soup_session_new_with_options ("local-address", local, NULL);
+}
+
+/* Wrong-secret joins over fresh connections from one address for
+ * @seconds, @per_connection joins on each: how many were answered
+ * `unauthorized` (a guess really tried) a second. Printed, not asserted. */
+static gdouble
+measure_guesses (SoupSession * session, const gchar * url, gdouble seconds,
+    guint per_connection, guint * n_refused)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 end = start + (gint64) (seconds * G_USEC_PER_SEC);
+  guint n_unauthorized = 0, n = 0, i;
+
+  *n_refused = 0;
+  while (g_get_monotonic_time () < end) {
+    RawPeer *p = raw_peer_connect (session, url);
+    g_autofree gchar *join = NULL;
+
+    for (i = 0; i < per_connection; i++) {
+      g_free (join);
+      join = g_strdup_printf ("{\"type\":\"join\",\"room\":\"vault\","
+          "\"secret\":\"guess-%u\"}", n++);
+      raw_peer_send (p, join);
+    }
+    for (i = 0; i < per_connection; i++) {
+      JsonObject *error;
+
+      WAIT_UNTIL (!g_queue_is_empty (&p->messages) || p->closed);
+      if (g_queue_is_empty (&p->messages))
+        break;
+      error = raw_peer_expect (p, "error");
+      if (g_str_equal (json_object_get_string_member (error, "code"),
+              LETSCHAT_ERROR_UNAUTHORIZED))
+        n_unauthorized++;
+      else
+        (*n_refused)++;
+    }
+    raw_peer_free (p);
+  }
+  return n_unauthorized / ((g_get_monotonic_time () - start) / 1e6);
+}
+
+/* Wrong secrets: a few are free, then the address waits, and reconnecting
+ * does not help; the secret's owners, from another address, get in. */
+static void
+test_guess_across_reconnects (void)
+{
+  Server *s = server_start ("--room-secret", "vault=correct-horse", NULL);
+  g_autoptr (SoupSession) attacker_session = soup_session_new ();
+  g_autoptr (SoupSession) honest_session = session_from ("127.0.0.2");
+  Honest *h = honest_new (honest_session, s->url, "beside");
+  RawPeer *p, *owner;
+  JsonObject *error;
+  guint i, n_refused;
+  gdouble rate;
+
+  for (i = 0; i < LETSCHAT_GUESS_FREE_FAILURES; i++) {
+    p = raw_peer_connect (attacker_session, s->url);
+    raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
+        "\"secret\":\"wrong-guess\"}");
+    raw_peer_expect_error (p, LETSCHAT_ERROR_UNAUTHORIZED);
+    raw_peer_free (p);
+  }
+  /* the next one, on a fresh connection, is not even looked at: the
+   * right secret is refused too */
+  p = raw_peer_connect (attacker_session, s->url);
+  raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
+      "\"secret\":\"wrong-guess\"}");
+  raw_peer_expect_error (p, LETSCHAT_ERROR_UNAUTHORIZED);
+  raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
+      "\"secret\":\"correct-horse\"}");
+  error = raw_peer_expect (p, "error");
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==,
+      LETSCHAT_ERROR_RATE_LIMITED);
+  g_assert_nonnull (strstr (json_object_get_string_member (error, "message"),
+          "try again in"));
+  raw_peer_free (p);
+
+  /* rooms without a secret stay open to that address */
+  p = raw_peer_connect (attacker_session, s->url);
+  raw_peer_join (p, "open-room", NULL);
+  raw_peer_free (p);
+
+  owner = raw_peer_connect (honest_session, s->url);
+  raw_peer_join (owner, "vault", "correct-horse");
+  raw_peer_free (owner);
+  honest_relay (h);
+
+  /* what is left to an attacker on one address (docs/security.md) */
+  rate = measure_guesses (attacker_session, s->url, 1.0, 50, &n_refused);
+  g_test_message ("wrong-secret guesses a second from one address over "
+      "fresh connections: %.1f tried, %u refused unseen", rate, n_refused);
+  g_assert_cmpuint (n_refused, >, 0);
+  g_test_message ("guess log:\n%s", s->log->str);
+
+  honest_free (h);
+  server_stop (s);
+}
+
+/* The figure of docs/security.md, on a fresh server (run with -m perf;
+ * against an older server too, through $LETSCHAT_SERVER). */
+static void
+test_guess_measure (void)
+{
+  Server *s;
+  g_autoptr (SoupSession) session = soup_session_new ();
+  guint n_refused;
+  gdouble rate;
+
+  if (!g_test_perf ()) {
+    g_test_skip ("a measurement: run with -m perf");
+    return;
+  }
+  s = server_start ("--room-secret", "vault=correct-horse", NULL);
+  rate = measure_guesses (session, s->url, 3.0, 50, &n_refused);
+  g_test_minimized_result (rate, "wrong-secret guesses a second from one "
+      "address over fresh connections, 50 per connection: %.1f (%u refused "
+      "unseen)", rate, n_refused);
+  server_stop (s);
+}
+
+/* New connections per address per second, and rooms per address. */
+static void
+test_guess_connections_and_rooms (void)
+{
+  Server *s = server_start ("--max-rooms-per-ip", "3", NULL);
+  g_autoptr (SoupSession) attacker_session = soup_session_new ();
+  g_autoptr (SoupSession) honest_session = session_from ("127.0.0.2");
+  Honest *h = honest_new (honest_session, s->url, "beside");
+  RawPeer *rooms[4];
+  gboolean refused = FALSE;
+  guint i;
+
+  /* the two honest parties opened one room: 127.0.0.2 has 2 left */
+  for (i = 0; i < 3; i++) {
+    g_autofree gchar *name = g_strdup_printf ("mine-%u", i);
+
+    rooms[i] = raw_peer_connect (attacker_session, s->url);
+    raw_peer_join (rooms[i], name, NULL);
+  }
+  rooms[3] = raw_peer_connect (attacker_session, s->url);
+  raw_peer_send (rooms[3], "{\"type\":\"join\",\"room\":\"mine-3\"}");
+  raw_peer_expect_error (rooms[3], LETSCHAT_ERROR_RATE_LIMITED);
+  /* joining a room somebody else opened is no new room */
+  raw_peer_join (rooms[3], "mine-0", NULL);
+  for (i = 0; i < 4; i++)
+    raw_peer_free (rooms[i]);
+  /* another address opens rooms of its own */
+  {
+    RawPeer *other = raw_peer_connect (honest_session, s->url);
+
+    raw_peer_join (other, "theirs", NULL);
+    raw_peer_free (other);
+  }
+
+  /* connections as fast as they come: refused once the bucket is empty */
+  for (i = 0; i < 10 * LETSCHAT_CONNECTIONS_BURST && !refused; i++) {
+    RawPeer *p = raw_peer_connect (attacker_session, s->url);
+
+    if (!g_queue_is_empty (&p->messages) || p->closed
+        || (raw_peer_send (p, "{\"type\":\"leave\"}"), TRUE)) {
+      JsonObject *error = raw_peer_expect (p, "error");
+
+      if (g_str_equal (json_object_get_string_member (error, "code"),
+              LETSCHAT_ERROR_RATE_LIMITED)) {
+        g_assert_nonnull (strstr (json_object_get_string_member (error,
+                    "message"), "new connections"));
+        WAIT_UNTIL (p->closed);
+        refused = TRUE;
+      }
+    }
+    raw_peer_free (p);
+  }
+  g_test_message ("refused after %u connections", i);
+  g_assert_true (refused);
+  honest_relay (h);
+  {
+    RawPeer *other = raw_peer_connect (honest_session, s->url);
+
+    raw_peer_join (other, "theirs-too", NULL);
+    raw_peer_free (other);
+  }
+
+  honest_free (h);
+  server_stop (s);
+}
+
+/* One key per client: an IPv6 /64, an IPv4 address however written. */
+static void
+test_guess_address_key (void)
+{
+  const gchar *cases[][2] = {
+    {"192.0.2.7", "192.0.2.7"},
+    {"::ffff:192.0.2.7", "192.0.2.7"},
+    {"2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
+    {"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+    {"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+    {"::1", "::/64"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *key = letschat_rooms_address_key (cases[i][0]);
+
+    g_assert_cmpstr (key, ==, cases[i][1]);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -337,6 +555,12 @@ main (int argc, char **argv)
 
   g_test_add_func ("/hardening/json/nesting-bypass", test_json_nesting_bypass);
   g_test_add_func ("/hardening/json/not-strict", test_json_not_strict);
+  g_test_add_func ("/hardening/guess/across-reconnects",
+      test_guess_across_reconnects);
+  g_test_add_func ("/hardening/guess/connections-and-rooms",
+      test_guess_connections_and_rooms);
+  g_test_add_func ("/hardening/guess/address-key", test_guess_address_key);
+  g_test_add_func ("/hardening/guess/measure", test_guess_measure);
 
   return g_test_run ();
 }
