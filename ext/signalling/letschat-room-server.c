@@ -294,6 +294,7 @@ letschat_room_server_init (LetsChatRoomServer * self)
   self->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->max_rooms_per_ip = LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP;
   self->address_limits = letschat_address_limits_new ();
+  self->log_limiter = letschat_log_limiter_new ();
 }
 
 static void
@@ -330,6 +331,7 @@ letschat_room_server_finalize (GObject * object)
   g_hash_table_unref (self->room_secrets);
   g_hash_table_unref (self->per_ip);
   letschat_address_limits_free (self->address_limits);
+  letschat_log_limiter_free (self->log_limiter);
   json_array_unref (self->ice_servers);
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->allowed_origins);

@@ -87,6 +87,11 @@ secret_equal (const gchar * a, const gchar * b)
   return diff == 0;
 }
 
+/* Every log line about a connection: a few a second per address and kind
+ * (letschat-log-limiter.c). */
+#define log_event(self, key, kind, ...) \
+    letschat_log_limiter_log ((self)->log_limiter, key, kind, __VA_ARGS__)
+
 static gboolean
 connection_is_open (Connection * conn)
 {
@@ -114,10 +119,11 @@ refuse (Connection * conn, const gchar * room, LetsChatProtocolError code,
 {
   const gchar *wire_code = letschat_protocol_error_to_code (code);
   g_autofree gchar *text = letschat_protocol_build_error (wire_code, message);
-  g_autofree gchar *escaped = g_strescape (message, NULL);
+  g_autofree gchar *escaped = letschat_protocol_quote_prefix (message, 160);
 
-  g_info ("refused id=%s addr=%s room=%s code=%s: %s", conn->id,
-      conn->remote, room ? room : "-", wire_code, escaped);
+  log_event (conn->server, conn->ip, "refused",
+      "refused id=%s addr=%s room=%s code=%s: %s", conn->id, conn->remote,
+      room ? room : "-", wire_code, escaped);
   send_text (conn, text);
 }
 
@@ -182,7 +188,8 @@ connection_leave_room (Connection * conn, const gchar * reason)
     room->parties[1] = NULL;
   conn->room = NULL;
 
-  g_info ("leave room=%s id=%s addr=%s reason=%s", room->name, conn->id,
+  log_event (self, conn->ip, "leave",
+      "leave room=%s id=%s addr=%s reason=%s", room->name, conn->id,
       conn->remote, reason);
 
   other = room_other_party (room, NULL);
@@ -230,8 +237,9 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
     send_text (peer, joined);
   }
 
-  escaped_name = conn->name ? g_strescape (conn->name, NULL) : NULL;
-  g_info ("join room=%s id=%s addr=%s name=\"%s\" parties=%u%s", room->name,
+  escaped_name = letschat_protocol_quote_prefix (conn->name, 32);
+  log_event (self, conn->ip, "join",
+      "join room=%s id=%s addr=%s name=\"%s\" parties=%u%s", room->name,
       conn->id, conn->remote, escaped_name ? escaped_name : "",
       room_n_parties (room), room->stranger ? " stranger" : "");
 }
@@ -252,7 +260,8 @@ connection_take_previous_id (Connection * conn, const gchar * id)
   while (g_hash_table_iter_next (&iter, (gpointer *) & other, NULL))
     if (g_str_equal (other->id, id))
       return;
-  g_info ("resume id=%s was=%s addr=%s", id, conn->id, conn->remote);
+  log_event (conn->server, conn->ip, "resume", "resume id=%s was=%s addr=%s",
+      id, conn->id, conn->remote);
   g_free (conn->id);
   conn->id = g_strdup (id);
 }
@@ -285,6 +294,8 @@ check_liveness (gpointer user_data)
   GHashTableIter iter;
   Connection *conn;
 
+  letschat_log_limiter_flush (self->log_limiter, now);
+
   /* Closing only starts the close handshake ("closed" comes later), so
    * the table does not change under the iteration. */
   g_hash_table_iter_init (&iter, self->connections);
@@ -295,14 +306,16 @@ check_liveness (gpointer user_data)
      * max-per-ip: an attacker could fill them with idle sockets. */
     if (self->join_timeout > 0 && !conn->ever_joined
         && conn->connected_us < join_limit) {
-      g_info ("timeout id=%s addr=%s: no join within %u s", conn->id,
+      log_event (self, conn->ip, "timeout",
+          "timeout id=%s addr=%s: no join within %u s", conn->id,
           conn->remote, self->join_timeout);
       letschat_websocket_close (conn->ws, CLOSE_POLICY_VIOLATION,
           "no join in time");
       continue;
     }
     if (self->ping_timeout > 0 && conn->last_heard_us < limit) {
-      g_info ("timeout id=%s addr=%s: no answer for %u s", conn->id,
+      log_event (self, conn->ip, "timeout",
+          "timeout id=%s addr=%s: no answer for %u s", conn->id,
           conn->remote, self->ping_timeout);
       /* Its seat is free now, not when the close handshake (which a dead
        * party never answers) gives up. */
@@ -549,8 +562,8 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
     } else if (++conn->dropped >= self->rate_burst && connection_is_open (conn)) {
       /* Told once, it went on for another whole burst: not a client that
        * will slow down. Its seat is freed for the other party. */
-      g_info ("closing id=%s addr=%s: rate limit ignored", conn->id,
-          conn->remote);
+      log_event (self, conn->ip, "closing",
+          "closing id=%s addr=%s: rate limit ignored", conn->id, conn->remote);
       connection_leave_room (conn, "rate-limited");
       if (conn->ws)
         letschat_websocket_close (conn->ws, CLOSE_POLICY_VIOLATION,
@@ -687,7 +700,8 @@ on_closed (LetsChatWebSocket * ws, gpointer user_data)
   const gchar *why = letschat_websocket_get_drop_reason (ws);
 
   connection_leave_room (conn, "closed");
-  g_info ("disconnect id=%s addr=%s code=%u%s%s", conn->id, conn->remote,
+  log_event (conn->server, conn->ip, "disconnect",
+      "disconnect id=%s addr=%s code=%u%s%s", conn->id, conn->remote,
       letschat_websocket_get_close_code (ws), why ? ": " : "", why ? why : "");
   /* frees conn */
   g_hash_table_remove (conn->server->connections, conn);
@@ -720,7 +734,8 @@ refuse_connection (LetsChatRoomServer * self, LetsChatWebSocket * ws,
   g_autofree gchar *text = letschat_protocol_build_error
       (LETSCHAT_ERROR_RATE_LIMITED, message);
 
-  g_info ("refused connection addr=%s code=%s: %s", ip,
+  log_event (self, ip, "refused-connection",
+      "refused connection addr=%s code=%s: %s", ip,
       LETSCHAT_ERROR_RATE_LIMITED, message);
   /* held until the close handshake is over */
   g_hash_table_add (self->refused, ws);
@@ -755,7 +770,8 @@ letschat_rooms_open_socket (LetsChatRoomServer * self, LetsChatWebSocket * ws,
   conn = connection_new (self, key, remote);
   conn->ws = ws;
 
-  g_info ("connect id=%s addr=%s", conn->id, conn->remote);
+  log_event (self, conn->ip, "connect", "connect id=%s addr=%s", conn->id,
+      conn->remote);
   /* Pings keep NATs open and find dead peers (check_liveness); pings
    * from the peer are answered by the WebSocket layer. */
   letschat_websocket_start (ws, &connection_callbacks, conn);

@@ -23,6 +23,7 @@
 #include "letschat-socket-loop.h"
 #include "letschat-websocket.h"
 #include "letschat-address-limits.h"
+#include "letschat-log-limiter.h"
 
 G_BEGIN_DECLS typedef struct _Room Room;
 
@@ -100,6 +101,7 @@ struct _LetsChatRoomServer
   GStrv allowed_origins;
   GHashTable *per_ip;           /* ip -> count of open connections */
   guint max_rooms_per_ip;
+  LetsChatLogLimiter *log_limiter;      /* lines per address and kind */
   LetsChatAddressLimits *address_limits;        /* failed joins, connection rate */
 };
 

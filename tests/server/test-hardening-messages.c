@@ -20,6 +20,7 @@
 #include "letschat-protocol.h"
 #include "letschat-json-strict.h"
 #include "letschat-address-limits.h"
+#include "letschat-log-limiter.h"
 #include "test-util.h"
 
 #include <signal.h>
@@ -548,6 +549,85 @@ test_guess_address_key (void)
   }
 }
 
+
+/* Lines of @log containing both @a and @b. */
+static guint
+count_lines (const gchar * log, const gchar * a, const gchar * b)
+{
+  g_auto (GStrv) lines = g_strsplit (log, "\n", -1);
+  guint i, n = 0;
+
+  for (i = 0; lines[i]; i++)
+    if (strstr (lines[i], a) && strstr (lines[i], b))
+      n++;
+  return n;
+}
+
+/* One address reconnecting and sending parse errors, wrong secrets and
+ * 60 KB unknown types as fast as it can: the log grows by a few lines a
+ * second, holds no secret and no long input, and says how much it left
+ * out; the honest pair on another address keeps relaying. */
+static void
+test_log_flood (void)
+{
+  Server *s = server_start ("--room-secret", "vault=TOPSECRET-real", NULL);
+  g_autoptr (SoupSession) attacker_session = soup_session_new ();
+  g_autoptr (SoupSession) honest_session = session_from ("127.0.0.2");
+  Honest *h = honest_new (honest_session, s->url, "beside");
+  g_autofree gchar *pad = g_strnfill (60000, 'A');
+  g_autofree gchar *unknown = g_strdup_printf ("{\"type\":\"%s\"}", pad);
+  gint64 start = g_get_monotonic_time ();
+  gdouble elapsed;
+  guint n_connections = 0, n_connect_lines, max_line = 0, i;
+  g_auto (GStrv) lines = NULL;
+
+  while (g_get_monotonic_time () - start < 1500 * G_TIME_SPAN_MILLISECOND) {
+    RawPeer *p = raw_peer_connect (attacker_session, s->url);
+
+    raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
+        "\"secret\":\"TOPSECRET-parse");
+    raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
+        "\"secret\":\"TOPSECRET-guess\"}");
+    raw_peer_send (p, "{'type':'join','secret':'TOPSECRET-quote'}");
+    raw_peer_send (p, unknown);
+    /* the first answer: the server has read them */
+    WAIT_UNTIL (!g_queue_is_empty (&p->messages) || p->closed);
+    raw_peer_free (p);
+    n_connections++;
+    if (n_connections % 16 == 0)
+      honest_relay (h);
+  }
+  /* the summary of what was held back comes within a second */
+  WAIT_UNTIL (strstr (s->log->str, "not logged") != NULL);
+  WAIT_UNTIL_MS (count_lines (s->log->str, "more connect from 127.0.0.1",
+          "not logged") > 0, 3000);
+  elapsed = (g_get_monotonic_time () - start) / 1e6;
+  honest_relay (h);
+
+  n_connect_lines = count_lines (s->log->str, "Z connect id=",
+      "addr=127.0.0.1:");
+  lines = g_strsplit (s->log->str, "\n", -1);
+  for (i = 0; lines[i]; i++)
+    max_line = MAX (max_line, strlen (lines[i]));
+  g_test_message ("%u connections in %.1f s: %u connect lines, %"
+      G_GSIZE_FORMAT " bytes of log, longest line %u bytes", n_connections,
+      elapsed, n_connect_lines, s->log->len, max_line);
+  g_test_message ("%s", s->log->str);
+
+  g_assert_null (strstr (s->log->str, "TOPSECRET"));
+  g_assert_cmpuint (max_line, <, 512);
+  g_assert_null (strstr (s->log->str,
+          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+  g_assert_cmpuint (n_connect_lines, <=,
+      LETSCHAT_LOG_LIMITER_BURST + (guint) elapsed + 2);
+  g_assert_cmpuint (n_connect_lines, <, n_connections);
+  /* what the honest parties did is there */
+  g_assert_nonnull (strstr (s->log->str, "join room=beside"));
+
+  honest_free (h);
+  server_stop (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -561,6 +641,7 @@ main (int argc, char **argv)
       test_guess_connections_and_rooms);
   g_test_add_func ("/hardening/guess/address-key", test_guess_address_key);
   g_test_add_func ("/hardening/guess/measure", test_guess_measure);
+  g_test_add_func ("/hardening/log/flood", test_log_flood);
 
   return g_test_run ();
 }
