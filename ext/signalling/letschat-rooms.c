@@ -883,6 +883,22 @@ letschat_room_server_check_invariants (LetsChatRoomServer * self, gchar ** why)
   if (per_ip_total != g_hash_table_size (self->connections))
     FAIL ("per-IP counts add up to %u for %u connections", per_ip_total,
         g_hash_table_size (self->connections));
+  if (letschat_address_limits_get_size (self->address_limits) >
+      LETSCHAT_ADDRESS_LIMITS_MAX_ENTRIES)
+    FAIL ("the per-address table is over its bound");
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Room *room = value;
+    GHashTableIter others;
+    Room *other;
+    guint n_owned = 0;
+
+    g_hash_table_iter_init (&others, self->rooms);
+    while (g_hash_table_iter_next (&others, NULL, (gpointer *) & other))
+      n_owned += g_strcmp0 (other->owner, room->owner) == 0;
+    if (room->owner && n_owned > self->max_rooms_per_ip)
+      FAIL ("%s opened %u rooms, over max-rooms-per-ip", room->owner, n_owned);
+  }
 #undef FAIL
   return TRUE;
 }

@@ -8,7 +8,10 @@
  * bytes in, the server's replies out, and after every message the server's
  * rooms and connections checked against each other
  * (letschat_room_server_check_invariants()). Every reply must be a valid
- * server message. The parties have no sockets but go through the very
+ * server message, which includes being strict RFC 8259 JSON in UTF-8
+ * (letschat-json-strict). Messages may be as large as the real server's
+ * limit (64 KiB): deep nesting behind '...' strings or comments only
+ * crashed json-glib past ~100,000 levels, out of reach of small inputs. The parties have no sockets but go through the very
  * function the WebSocket handler calls.
  *
  * Input, one message per line:
@@ -62,8 +65,9 @@ int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
   LetsChatRoomServer *server = g_object_new (LETSCHAT_TYPE_ROOM_SERVER,
-      "max-message-size", 256, "rate-limit", 0.1, "rate-burst", 30,
-      "max-rooms", 3, "max-per-ip", N_PARTIES, NULL);
+      "max-message-size", LETSCHAT_DEFAULT_MAX_MESSAGE_SIZE, "rate-limit",
+      0.1, "rate-burst", 30,
+      "max-rooms", 3, "max-rooms-per-ip", 2, "max-per-ip", N_PARTIES, NULL);
   gpointer parties[N_PARTIES];
   const gchar *p = (const gchar *) data, *end = p + size;
   guint i;
