@@ -404,14 +404,17 @@ test_guess_across_reconnects (void)
     raw_peer_expect_error (p, LETSCHAT_ERROR_UNAUTHORIZED);
     raw_peer_free (p);
   }
-  /* the next one, on a fresh connection, is not even looked at: the
-   * right secret is refused too */
+  /* the next wrong one starts a wait of 1 s, during which the following
+   * join, on a fresh connection, is not even looked at: the right secret
+   * is refused too. Both go in one write, so that the server reads them
+   * together (a test that assumed it answers within the second would fail
+   * on a loaded machine). */
   p = raw_peer_connect (attacker_session, s->url);
   raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
       "\"secret\":\"wrong-guess\"}");
-  raw_peer_expect_error (p, LETSCHAT_ERROR_UNAUTHORIZED);
   raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
       "\"secret\":\"correct-horse\"}");
+  raw_peer_expect_error (p, LETSCHAT_ERROR_UNAUTHORIZED);
   error = raw_peer_expect (p, "error");
   g_assert_cmpstr (json_object_get_string_member (error, "code"), ==,
       LETSCHAT_ERROR_RATE_LIMITED);
@@ -437,6 +440,56 @@ test_guess_across_reconnects (void)
   g_test_message ("guess log:\n%s", s->log->str);
 
   honest_free (h);
+  server_stop (s);
+}
+
+/* Many addresses guessing the secret of one room, each fewer times than
+ * its own limit: past LETSCHAT_GUESS_ROOM_FREE_FAILURES for the room, every
+ * address that sent a wrong one waits; one that sent none gets in. */
+static void
+test_guess_per_room (void)
+{
+  Server *s = server_start ("--room-secret", "vault=correct-horse", NULL);
+  g_autoptr (SoupSession) owner_session = session_from ("127.0.0.2");
+  guint a = 0, i, n_failures = 0;
+  RawPeer *owner, *p;
+  g_autoptr (SoupSession) last_session = NULL;
+
+  /* the room's free wrong secrets, from addresses that each stay under
+   * their own limit */
+  while (n_failures < LETSCHAT_GUESS_ROOM_FREE_FAILURES) {
+    g_autofree gchar *ip = g_strdup_printf ("127.0.1.%u", ++a);
+    g_autoptr (SoupSession) session = session_from (ip);
+
+    p = raw_peer_connect (session, s->url);
+    for (i = 0; i < LETSCHAT_GUESS_FREE_FAILURES - 1
+        && n_failures < LETSCHAT_GUESS_ROOM_FREE_FAILURES; i++) {
+      raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
+          "\"secret\":\"wrong-guess\"}");
+      raw_peer_expect_error (p, LETSCHAT_ERROR_UNAUTHORIZED);
+      n_failures++;
+    }
+    raw_peer_free (p);
+  }
+  g_assert_cmpuint (a, >, 1);
+
+  /* one more, from a new address, starts the room's wait: the join read
+   * together with it is refused unseen, though that address sent only
+   * one wrong secret */
+  last_session = session_from ("127.0.1.200");
+  p = raw_peer_connect (last_session, s->url);
+  raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
+      "\"secret\":\"wrong-guess\"}");
+  raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
+      "\"secret\":\"correct-horse\"}");
+  raw_peer_expect_error (p, LETSCHAT_ERROR_UNAUTHORIZED);
+  raw_peer_expect_error (p, LETSCHAT_ERROR_RATE_LIMITED);
+  raw_peer_free (p);
+
+  /* an address that sent none is let in */
+  owner = raw_peer_connect (owner_session, s->url);
+  raw_peer_join (owner, "vault", "correct-horse");
+  raw_peer_free (owner);
   server_stop (s);
 }
 
@@ -581,7 +634,9 @@ test_log_flood (void)
   guint n_connections = 0, n_connect_lines, max_line = 0, i;
   g_auto (GStrv) lines = NULL;
 
-  while (g_get_monotonic_time () - start < 1500 * G_TIME_SPAN_MILLISECOND) {
+  /* 1.5 s, and on a slow machine as many connections as make a flood */
+  while (g_get_monotonic_time () - start < 1500 * G_TIME_SPAN_MILLISECOND
+      || n_connections < 4 * LETSCHAT_LOG_LIMITER_BURST) {
     RawPeer *p = raw_peer_connect (attacker_session, s->url);
 
     raw_peer_send (p, "{\"type\":\"join\",\"room\":\"vault\","
@@ -639,6 +694,7 @@ main (int argc, char **argv)
       test_guess_across_reconnects);
   g_test_add_func ("/hardening/guess/connections-and-rooms",
       test_guess_connections_and_rooms);
+  g_test_add_func ("/hardening/guess/per-room", test_guess_per_room);
   g_test_add_func ("/hardening/guess/address-key", test_guess_address_key);
   g_test_add_func ("/hardening/guess/measure", test_guess_measure);
   g_test_add_func ("/hardening/log/flood", test_log_flood);
