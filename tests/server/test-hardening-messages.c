@@ -262,6 +262,67 @@ test_json_nesting_bypass (void)
   server_stop (s);
 }
 
+/* The scan on its own, for what a WebSocket text frame cannot carry (bytes
+ * that are not UTF-8 close the socket first, 1007) and the grammar's
+ * corners: each case accepted or refused as RFC 8259 (and json-glib's
+ * limits) say. */
+static void
+test_json_scan (void)
+{
+  static const struct
+  {
+    const gchar *text;
+    gboolean strict;
+  } cases[] = {
+    {"{}", TRUE}, {" \t\r\n[ ] ", TRUE}, {"\"x\"", TRUE}, {"0", TRUE},
+    {"-0", TRUE}, {"-0.0e-0", TRUE}, {"1E+2", TRUE}, {"1e308", TRUE},
+    {"9223372036854775807", TRUE}, {"-9223372036854775808", TRUE},
+    {"\"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\"", TRUE},
+    {"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\x7f\"", TRUE},
+    {"[true,false,null,{\"a\":[1,{\"b\":\"c\"}]}]", TRUE},
+    {"", FALSE}, {" ", FALSE}, {"{} x", FALSE}, {"{}{}", FALSE},
+    {"-", FALSE}, {"1.", FALSE}, {".5", FALSE}, {"1e", FALSE},
+    {"1e+", FALSE}, {"01", FALSE}, {"-01", FALSE}, {"+1", FALSE},
+    {"1e309", FALSE}, {"9223372036854775808", FALSE}, {"0x1", FALSE},
+    {"NaN", FALSE}, {"Infinity", FALSE}, {"tru", FALSE}, {"nul", FALSE},
+    {"'a'", FALSE}, {"/**/1", FALSE}, {"// c\n1", FALSE}, {"[1,]", FALSE},
+    {"{\"a\":1,}", FALSE}, {"{a:1}", FALSE}, {"{\"a\" 1}", FALSE},
+    {"[1 2]", FALSE}, {"\"unterminated", FALSE}, {"\"\\\"", FALSE},
+    {"\"\\333\"", FALSE}, {"\"\\x41\"", FALSE}, {"\"\\u12\"", FALSE},
+    {"\"\\u0000\"", FALSE}, {"\"\\ud800\"", FALSE},
+    {"\"\\udc00\"", FALSE}, {"\"\\ud800\\u0041\"", FALSE},
+    {"\"a\tb\"", FALSE}, {"\"\x01\"", FALSE},
+    /* not UTF-8: a stray continuation byte, an overlong '/', a surrogate
+     * written in UTF-8, past U+10FFFF, a cut sequence, 0xff */
+    {"\"\x80\"", FALSE}, {"\"\xc0\xaf\"", FALSE},
+    {"\"\xed\xa0\x80\"", FALSE}, {"\"\xf4\x90\x80\x80\"", FALSE},
+    {"\"\xe2\x82\"", FALSE}, {"\"\xff\"", FALSE},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *why = NULL;
+    gboolean strict = letschat_json_is_strict (cases[i].text,
+        strlen (cases[i].text), LETSCHAT_PROTOCOL_MAX_NESTING, &why);
+
+    if (strict != cases[i].strict)
+      g_error ("case %u: expected %s, got %s (%s)", i,
+          cases[i].strict ? "strict" : "refused",
+          strict ? "strict" : "refused", why ? why : "");
+    /* the sentence says where, and never quotes the input */
+    if (!strict)
+      g_assert_nonnull (strstr (why, " at byte "));
+  }
+  /* a NUL byte inside the text (not a C string) */
+  g_assert_false (letschat_json_is_strict ("\"a\0b\"", 5, 16, NULL));
+  g_assert_false (letschat_json_is_strict ("{}\0", 3, 16, NULL));
+  /* depth: 16 arrays in each other, not 17 */
+  g_assert_true (letschat_json_is_strict ("[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]",
+          32, 16, NULL));
+  g_assert_false (letschat_json_is_strict
+      ("[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]", 34, 16, NULL));
+}
+
 /* What json-glib 1.6 takes beyond RFC 8259, each in a signal to a party
  * that must not notice: refused with bad-request, nothing relayed, and the
  * sender's socket stays open. */
@@ -690,6 +751,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/hardening/json/nesting-bypass", test_json_nesting_bypass);
   g_test_add_func ("/hardening/json/not-strict", test_json_not_strict);
+  g_test_add_func ("/hardening/json/scan", test_json_scan);
   g_test_add_func ("/hardening/guess/across-reconnects",
       test_guess_across_reconnects);
   g_test_add_func ("/hardening/guess/connections-and-rooms",
