@@ -18,7 +18,8 @@
 #
 # Both servers run with their connection limits raised as a deployment
 # for this many parties would (--max-connections, --max-rooms,
-# --max-per-ip: every socket comes from 127.0.0.1); rate limits stay at
+# --max-per-ip, --max-rooms-per-ip, --connection-rate-per-ip,
+# --connection-burst-per-ip: every socket comes from 127.0.0.1); rate limits stay at
 # their defaults (50 messages/s per socket, bursts of 200), which the load
 # stays under. Log lines go to a file, as a deployment's would.
 set -euo pipefail
@@ -72,7 +73,9 @@ start_server() {
   case $1 in
     letschat)
       "$lcserver" --port 0 --max-connections 20000 --max-rooms 10000 \
-        --max-per-ip 20000 >"$log" 2>&1 & ;;
+        --max-per-ip 20000 --max-rooms-per-ip 10000 \
+        --connection-rate-per-ip 100000 --connection-burst-per-ip 20000 \
+        >"$log" 2>&1 & ;;
     node)
       node "$top/bench/node-baseline/server.mjs" --port 0 >"$log" 2>&1 & ;;
   esac

@@ -12,6 +12,7 @@
 
 #include "letschat-protocol.h"
 #include "letschat-room-server.h"
+#include "letschat-address-limits.h"
 
 #include <glib-unix.h>
 #include <stdio.h>
@@ -154,6 +155,8 @@ main (int argc, char **argv)
   gint max_rooms = LETSCHAT_DEFAULT_MAX_ROOMS;
   gint max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
   gint max_rooms_per_ip = LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP;
+  gdouble connection_rate_per_ip = LETSCHAT_CONNECTIONS_PER_S;
+  gint connection_burst_per_ip = LETSCHAT_CONNECTIONS_BURST;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"host", 'H', 0, G_OPTION_ARG_STRING, &host,
@@ -198,6 +201,14 @@ main (int argc, char **argv)
     {"max-rooms-per-ip", 0, 0, G_OPTION_ARG_INT, &max_rooms_per_ip,
         "Rooms opened by one IP address (an IPv6 /64) live at once "
           "(default 10)", "N"},
+    {"connection-rate-per-ip", 0, 0, G_OPTION_ARG_DOUBLE,
+          &connection_rate_per_ip,
+        "New WebSocket connections a second from one IP address (an IPv6 "
+          "/64) on average (default 10)", "N"},
+    {"connection-burst-per-ip", 0, 0, G_OPTION_ARG_INT,
+          &connection_burst_per_ip,
+        "New WebSocket connections one IP address (an IPv6 /64) may open "
+          "at once (default 64)", "N"},
     {"allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_origins,
         "Web origin (e.g. https://example.org) whose pages may connect, "
           "besides this server's own page and clients sending no Origin; "
@@ -267,17 +278,21 @@ main (int argc, char **argv)
   g_object_set (server, "ping-interval", (guint) ping_interval,
       "ping-timeout", (guint) ping_timeout, NULL);
   if (join_timeout < 0 || max_connections < 1 || max_rooms < 1
-      || max_per_ip < 1 || max_rooms_per_ip < 1) {
-    g_printerr ("letschat-server: --join-timeout must be at least 0, and "
-        "--max-connections, --max-rooms, --max-per-ip and "
-        "--max-rooms-per-ip at least 1\n");
+      || max_per_ip < 1 || max_rooms_per_ip < 1
+      || connection_burst_per_ip < 1 || connection_rate_per_ip < 0.001) {
+    g_printerr ("letschat-server: --join-timeout must be at least 0, "
+        "--max-connections, --max-rooms, --max-per-ip, --max-rooms-per-ip "
+        "and --connection-burst-per-ip at least 1, and "
+        "--connection-rate-per-ip at least 0.001\n");
     return 1;
   }
   g_object_set (server, "join-timeout", (guint) join_timeout,
       "max-connections", (guint) max_connections, "max-rooms",
       (guint) max_rooms, "max-per-ip", (guint) max_per_ip,
       "allowed-origins", allowed_origins, "max-rooms-per-ip",
-      (guint) max_rooms_per_ip, NULL);
+      (guint) max_rooms_per_ip, "connection-rate-per-ip",
+      connection_rate_per_ip, "connection-burst-per-ip",
+      (guint) connection_burst_per_ip, NULL);
 
   if ((tls_cert == NULL) != (tls_key == NULL)) {
     g_printerr ("letschat-server: --tls-cert and --tls-key go together\n");

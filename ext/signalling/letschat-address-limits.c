@@ -154,14 +154,17 @@ lookup (LetsChatAddressLimits * limits, const gchar * key, gboolean create,
 
 gboolean
 letschat_address_limits_take_connection (LetsChatAddressLimits * limits,
-    const gchar * key, gint64 now_us)
+    const gchar * key, gdouble rate, guint burst, gint64 now_us)
 {
-  Entry *entry = lookup (limits, key, TRUE, now_us);
+  Entry *entry = lookup (limits, key, FALSE, now_us);
 
-  entry->connection_tokens += (now_us - entry->refill_us)
-      * LETSCHAT_CONNECTIONS_PER_S / G_USEC_PER_SEC;
-  entry->connection_tokens = MIN (entry->connection_tokens,
-      (gdouble) LETSCHAT_CONNECTIONS_BURST);
+  if (entry == NULL) {
+    entry = lookup (limits, key, TRUE, now_us);
+    entry->connection_tokens = burst;
+  }
+  entry->connection_tokens += (now_us - entry->refill_us) * rate
+      / G_USEC_PER_SEC;
+  entry->connection_tokens = MIN (entry->connection_tokens, (gdouble) burst);
   entry->refill_us = now_us;
   entry->last_event_us = now_us;
   if (entry->connection_tokens < 1.0)

@@ -20,8 +20,9 @@ G_BEGIN_DECLS
  * (the oldest goes first). */
 #define LETSCHAT_ADDRESS_LIMITS_FORGET_S 3600
 #define LETSCHAT_ADDRESS_LIMITS_MAX_ENTRIES 20000
-/* New WebSocket connections per address: a bucket of this many, refilled
- * at LETSCHAT_CONNECTIONS_PER_S a second. */
+/* New WebSocket connections per address, by default: a bucket of this
+ * many, refilled at LETSCHAT_CONNECTIONS_PER_S a second (the room server's
+ * connection-burst-per-ip and connection-rate-per-ip). */
 #define LETSCHAT_CONNECTIONS_BURST 64
 #define LETSCHAT_CONNECTIONS_PER_S 10.0
 typedef struct _LetsChatAddressLimits LetsChatAddressLimits;
@@ -35,9 +36,10 @@ gchar *letschat_rooms_address_key (const gchar * ip);
 LetsChatAddressLimits *letschat_address_limits_new (void);
 void letschat_address_limits_free (LetsChatAddressLimits * limits);
 
-/* Takes one token of @key's new-connection bucket; FALSE if it has none. */
+/* Takes one token of @key's new-connection bucket (@burst tokens, refilled
+ * at @rate a second); FALSE if it has none. */
 gboolean letschat_address_limits_take_connection (LetsChatAddressLimits *
-    limits, const gchar * key, gint64 now_us);
+    limits, const gchar * key, gdouble rate, guint burst, gint64 now_us);
 
 /* 0 if @key may try a secret for @room now; else the seconds it has to
  * wait (the join is then refused without looking at the secret). */

@@ -68,6 +68,8 @@ enum
   PROP_MAX_PER_IP,
   PROP_ALLOWED_ORIGINS,
   PROP_MAX_ROOMS_PER_IP,
+  PROP_CONNECTION_RATE_PER_IP,
+  PROP_CONNECTION_BURST_PER_IP,
   N_PROPERTIES
 };
 
@@ -293,6 +295,8 @@ letschat_room_server_init (LetsChatRoomServer * self)
   self->max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
   self->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->max_rooms_per_ip = LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP;
+  self->connection_rate_per_ip = LETSCHAT_CONNECTIONS_PER_S;
+  self->connection_burst_per_ip = LETSCHAT_CONNECTIONS_BURST;
   self->address_limits = letschat_address_limits_new ();
   self->log_limiter = letschat_log_limiter_new ();
 }
@@ -376,6 +380,12 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
     case PROP_MAX_ROOMS_PER_IP:
       self->max_rooms_per_ip = g_value_get_uint (value);
       break;
+    case PROP_CONNECTION_RATE_PER_IP:
+      self->connection_rate_per_ip = g_value_get_double (value);
+      break;
+    case PROP_CONNECTION_BURST_PER_IP:
+      self->connection_burst_per_ip = g_value_get_uint (value);
+      break;
     case PROP_MAX_PER_IP:
       self->max_per_ip = g_value_get_uint (value);
       break;
@@ -425,6 +435,12 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_MAX_ROOMS_PER_IP:
       g_value_set_uint (value, self->max_rooms_per_ip);
+      break;
+    case PROP_CONNECTION_RATE_PER_IP:
+      g_value_set_double (value, self->connection_rate_per_ip);
+      break;
+    case PROP_CONNECTION_BURST_PER_IP:
+      g_value_set_uint (value, self->connection_burst_per_ip);
       break;
     case PROP_MAX_PER_IP:
       g_value_set_uint (value, self->max_per_ip);
@@ -534,6 +550,19 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       "joins that would open another are refused (error rate-limited)", 1,
       G_MAXUINT, LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_CONNECTION_RATE_PER_IP] =
+      g_param_spec_double ("connection-rate-per-ip", "Connection rate per IP",
+      "New WebSocket connections a second from one IP address (an IPv6 "
+      "/64) on average; more are refused (error rate-limited, close 1008)",
+      0.001, G_MAXDOUBLE, LETSCHAT_CONNECTIONS_PER_S,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_CONNECTION_BURST_PER_IP] =
+      g_param_spec_uint ("connection-burst-per-ip", "Connection burst per IP",
+      "New WebSocket connections one IP address (an IPv6 /64) may open at "
+      "once before connection-rate-per-ip applies", 1, G_MAXUINT,
+      LETSCHAT_CONNECTIONS_BURST, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 }

@@ -758,10 +758,11 @@ letschat_rooms_open_socket (LetsChatRoomServer * self, LetsChatWebSocket * ws,
   /* A client that reconnects as fast as it can gets nothing new from each
    * connection but costs a handshake and log lines. */
   if (refusal == NULL && !letschat_address_limits_take_connection
-      (self->address_limits, key, g_get_monotonic_time ()))
+      (self->address_limits, key, self->connection_rate_per_ip,
+          self->connection_burst_per_ip, g_get_monotonic_time ()))
     refusal = g_strdup_printf ("Too many new connections from your address "
         "(at most %g a second, bursts of %u); wait and try again.",
-        LETSCHAT_CONNECTIONS_PER_S, LETSCHAT_CONNECTIONS_BURST);
+        self->connection_rate_per_ip, self->connection_burst_per_ip);
   if (refusal) {
     refuse_connection (self, ws, key, refusal);
     return;

@@ -101,6 +101,8 @@ struct _LetsChatRoomServer
   GStrv allowed_origins;
   GHashTable *per_ip;           /* ip -> count of open connections */
   guint max_rooms_per_ip;
+  gdouble connection_rate_per_ip;       /* new WebSockets a second */
+  guint connection_burst_per_ip;
   LetsChatLogLimiter *log_limiter;      /* lines per address and kind */
   LetsChatAddressLimits *address_limits;        /* failed joins, connection rate */
 };

@@ -580,7 +580,9 @@ test_guess_measure (void)
 static void
 test_guess_connections_and_rooms (void)
 {
-  Server *s = server_start ("--max-rooms-per-ip", "3", NULL);
+  Server *s = server_start ("--max-rooms-per-ip", "3",
+      "--connection-burst-per-ip", "20", "--connection-rate-per-ip", "2",
+      NULL);
   g_autoptr (SoupSession) attacker_session = soup_session_new ();
   g_autoptr (SoupSession) honest_session = session_from ("127.0.0.2");
   Honest *h = honest_new (honest_session, s->url, "beside");
@@ -621,7 +623,7 @@ test_guess_connections_and_rooms (void)
       if (g_str_equal (json_object_get_string_member (error, "code"),
               LETSCHAT_ERROR_RATE_LIMITED)) {
         g_assert_nonnull (strstr (json_object_get_string_member (error,
-                    "message"), "new connections"));
+                    "message"), "at most 2 a second, bursts of 20"));
         WAIT_UNTIL (p->closed);
         refused = TRUE;
       }
