@@ -283,3 +283,35 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
   }
   return TRUE;
 }
+
+/* Names of the properties that differ between @party and @mine, as a
+ * user would set them ("display-name, secret"), or NULL. server-url, room
+ * and signaller are not compared: they are what makes two elements one
+ * party. */
+gchar *
+gst_lets_chat_settings_differences (const GstLetsChatSettings * party,
+    const GstLetsChatSettings * mine)
+{
+  GString *names = g_string_new (NULL);
+  gchar *party_turn = party->turn_servers ?
+      g_strjoinv (" ", party->turn_servers) : NULL;
+  gchar *my_turn = mine->turn_servers ?
+      g_strjoinv (" ", mine->turn_servers) : NULL;
+
+#define DIFFER(cond, name) \
+  if (cond) g_string_append_printf (names, "%s%s", names->len ? ", " : "", name)
+  DIFFER (g_strcmp0 (party->secret, mine->secret), "secret");
+  DIFFER (g_strcmp0 (party->display_name, mine->display_name), "display-name");
+  DIFFER (g_strcmp0 (party->stun_server, mine->stun_server), "stun-server");
+  DIFFER (g_strcmp0 (party_turn, my_turn), "turn-servers");
+  DIFFER (party->serve != mine->serve, "serve");
+  DIFFER (party->connect_timeout != mine->connect_timeout, "connect-timeout");
+  DIFFER (party->reconnect != mine->reconnect, "reconnect");
+  DIFFER (party->media_timeout != mine->media_timeout, "media-timeout");
+  DIFFER (g_strcmp0 (party->tls_ca_file, mine->tls_ca_file), "tls-ca-file");
+  DIFFER (party->insecure_tls != mine->insecure_tls, "insecure-tls");
+#undef DIFFER
+  g_free (party_turn);
+  g_free (my_turn);
+  return g_string_free (names, names->len == 0);
+}

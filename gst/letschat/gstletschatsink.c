@@ -34,8 +34,9 @@
  *  (already encoded input skips the encoder: h264parse/rtph264pay, ...)
  * ]|
  *
- * Bus messages (element messages, see `gst-launch-1.0 -m`), posted by the
- * element of the party that hosts webrtcbin:
+ * Bus messages (element messages, see `gst-launch-1.0 -m`; fields are
+ * strings; `gst-inspect-1.0 letschatsink` lists them under Bus-messages),
+ * posted by the element of the party that hosts webrtcbin:
  * - `letschat/joined`: `id`, `room`: this party is in the room.
  * - `letschat/peer-joined`: `peer-id`, `peer-name`: the other party is there.
  * - `letschat/peer-left`: `peer-id`.
@@ -57,9 +58,12 @@
  * ## Text chat
  *
  * The other party's chat (a browser on the room's page, or another
- * pipeline) arrives as the #GstLetsChatBin::chat-received signal and the
- * `letschat/chat` bus message, so `gst-launch-1.0 -m` shows what it types;
- * the #GstLetsChatBin::send-chat action signal answers. letschatsrc has the
+ * pipeline) arrives as the #GstLetsChatBin::chat-received signal, whose
+ * handler gets `(element, from, text)` (gst-inspect-1.0 prints them as
+ * `arg0, arg1`, since GObject keeps no parameter names; its
+ * Signal-parameters line names them), and the `letschat/chat` bus
+ * message, so `gst-launch-1.0 -m` shows what it types; the
+ * #GstLetsChatBin::send-chat action signal `(element, text)` answers. letschatsrc has the
  * same two signals: use whichever element the application holds.
  * `examples/chat.c` chats from a terminal.
  *
@@ -642,6 +646,7 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
       "Sends video and audio to the other party of a letschat room "
       "(WebRTC, room signalling inside)", "letschat developers");
 
+  gst_lets_chat_bin_class_add_manual (element_class, NULL);
   element_class->request_new_pad =
       GST_DEBUG_FUNCPTR (gst_lets_chat_sink_request_new_pad);
   element_class->release_pad =

@@ -33,9 +33,31 @@
  *          +---------------------------------------------------------------+
  * ]|
  *
- * Besides the messages listed for letschatsink, it posts
- * `letschat/first-frame` (`pad`, `codec`, `ms-since-peer-joined`) when the
- * first buffer of a stream leaves it, and, for recording applications:
+ * Bus messages (element messages, see `gst-launch-1.0 -m`; fields are
+ * strings unless said), posted by the element of the party that hosts
+ * webrtcbin, the same as letschatsink's (`gst-inspect-1.0 letschatsrc`
+ * lists them under Bus-messages too):
+ * - `letschat/joined`: `id`, `room`: this party is in the room.
+ * - `letschat/peer-joined`: `peer-id`, `peer-name`: the other party is there.
+ * - `letschat/peer-left`: `peer-id`.
+ * - `letschat/connection-state`: `state` (new, connecting, connected,
+ *   disconnected, failed, closed): the peer connection's state.
+ * - `letschat/call-reset`: `reason` (peer-left, peer-changed,
+ *   connection-failed, new-offer, no-media, negotiation-failed, restarted):
+ *   the peer connection was replaced by a new one; the pads stay.
+ * - `letschat/negotiation-failed`: `step`, `error`: what the other party
+ *   sent could not be used; the party waits for its next offer.
+ * - `letschat/server-lost`: `reason`; `letschat/server-reconnected`: `id`,
+ *   `room`: the room server went away and came back; media goes on.
+ * - `letschat/chat`: `from`, `from-name`, `text`: the other party typed a
+ *   chat message. The #GstLetsChatBin::chat-received signal says the same
+ *   to a handler `(element, from, text)` (gst-inspect-1.0 shows its
+ *   parameters as `arg0, arg1`: GObject keeps no names); the
+ *   #GstLetsChatBin::send-chat action signal `(element, text)` answers.
+ *
+ * And its own: `letschat/first-frame` (`pad`, `codec`,
+ * `ms-since-peer-joined`, a double) when the first buffer of a stream
+ * leaves it, and, for recording applications:
  *
  * - `letschat/stream-started` (`pad`, `codec`, `encoded`, `keyframe`): the
  *   first buffer left a pad; a video stream always starts on a keyframe
@@ -512,6 +534,16 @@ gst_lets_chat_src_push_gap (GstElement * element, GstClockTime duration)
   g_list_free_full (pads, gst_object_unref);
 }
 
+/* For gst-inspect-1.0 (see gst_lets_chat_bin_class_add_manual()). */
+static const gchar *const src_bus_messages[] = {
+  "letschat/first-frame (pad, codec, ms-since-peer-joined: double): the "
+      "first buffer of a stream left a pad",
+  "letschat/stream-started (pad, codec, encoded: boolean, keyframe: "
+      "boolean): a pad started (video on a keyframe)",
+  "letschat/stream-ended (pad, reason): EOS left a pad",
+  NULL
+};
+
 static const GstLetsChatReceiverFuncs receiver_funcs = {
   gst_lets_chat_src_add_stream,
   gst_lets_chat_src_push_gap,
@@ -714,6 +746,7 @@ gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
       "Receives the video and audio of the other party of a letschat room "
       "(WebRTC, room signalling inside)", "letschat developers");
 
+  gst_lets_chat_bin_class_add_manual (element_class, src_bus_messages);
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_lets_chat_src_send_event);
 
   GST_DEBUG_CATEGORY_INIT (gst_lets_chat_src_debug, "letschatsrc", 0,

@@ -124,6 +124,7 @@ typedef struct
   gchar *audio_caps;
   GHashTable *seen;             /* element message names seen */
   GstMessage *error;
+  GPtrArray *errors;            /* texts of every error message */
   GPtrArray *warnings;          /* texts of warning messages */
   GPtrArray *bus_chats;         /* "from-name|text" of letschat/chat */
   GMutex chat_lock;
@@ -169,6 +170,7 @@ party_new (const gchar * desc, const gchar * url)
   g_free (full);
   p->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   p->warnings = g_ptr_array_new_with_free_func (g_free);
+  p->errors = g_ptr_array_new_with_free_func (g_free);
   p->bus_chats = g_ptr_array_new_with_free_func (g_free);
   p->signal_chats = g_ptr_array_new_with_free_func (g_free);
   g_mutex_init (&p->chat_lock);
@@ -195,6 +197,7 @@ party_free (Party * p)
   gst_object_unref (p->pipeline);
   g_hash_table_unref (p->seen);
   g_ptr_array_unref (p->warnings);
+  g_ptr_array_unref (p->errors);
   g_ptr_array_unref (p->bus_chats);
   g_ptr_array_unref (p->signal_chats);
   g_mutex_clear (&p->chat_lock);
@@ -222,15 +225,17 @@ party_poll (Party * p)
   GstMessage *msg;
 
   while ((msg = gst_bus_pop (bus))) {
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && !p->error) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       GError *err;
       gchar *dbg;
       gst_message_parse_error (msg, &err, &dbg);
       g_test_message ("error from %s: %s (%s)", GST_OBJECT_NAME (msg->src),
           err->message, dbg);
+      g_ptr_array_add (p->errors, g_strdup (err->message));
       g_error_free (err);
       g_free (dbg);
-      p->error = gst_message_ref (msg);
+      if (!p->error)
+        p->error = gst_message_ref (msg);
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
       g_hash_table_add (p->seen, g_strdup ("eos"));
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
@@ -596,6 +601,36 @@ both_joined (Party ** parties, gpointer data)
       g_hash_table_contains (parties[1]->seen, "letschat/peer-joined");
 }
 
+/* A refused join says so once. The party then tries again as an
+ * application would (READY, PLAYING): the same refusal, and nothing else.
+ * The server answers in order, so anything the first attempt left behind
+ * (a "leave" of a room never entered, answered "You are not in a room")
+ * reaches the bus before the second refusal. */
+static void
+assert_refused_once_per_attempt (Party * p, const gchar * expected)
+{
+  gchar *text;
+  guint i;
+
+  party_play (p);
+  text = wait_for_error (p);
+  assert_contains (text, expected);
+  g_free (text);
+  gst_element_set_state (p->pipeline, GST_STATE_READY);
+  party_poll (p);
+  gst_clear_message (&p->error);
+  party_play (p);
+  text = wait_for_error (p);
+  assert_contains (text, expected);
+  g_free (text);
+  for (i = 0; i < p->errors->len; i++) {
+    if (strstr (p->errors->pdata[i], "not in a room"))
+      g_error ("spurious error after a refused join: '%s'",
+          (gchar *) p->errors->pdata[i]);
+  }
+  g_assert_cmpuint (p->errors->len, ==, 2);
+}
+
 static void
 test_error_room_full (void)
 {
@@ -608,16 +643,11 @@ test_error_room_full (void)
   Party *c = party_new ("letschatsrc room=full server-url=URL ! fakesink",
       url);
   Party *parties[] = { a, b, NULL };
-  gchar *text;
 
   party_play (a);
   party_play (b);
   wait_for (parties, both_joined, NULL, "two parties in the room");
-  party_play (c);
-  text = wait_for_error (c);
-  assert_contains (text, "full");
-  assert_contains (text, "full");
-  g_free (text);
+  assert_refused_once_per_attempt (c, "is full: it already holds two parties");
   party_free (c);
   party_free (a);
   party_free (b);
@@ -641,16 +671,74 @@ test_error_wrong_secret (void)
   Party *b = party_new ("letschatsrc room=locked secret=wrong "
       "server-url=URL ! fakesink", url);
   Party *parties[] = { a, NULL };
+
+  party_play (a);
+  wait_for (parties, first_joined, NULL, "the first party to join");
+  assert_refused_once_per_attempt (b, "is protected by another secret: set "
+      "the secret property");
+  party_free (b);
+  party_free (a);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+/* No secret at all: the error says one is needed and how to give it. */
+static void
+test_error_no_secret (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *a = party_new (TEST_VIDEO " ! letschatsink room=locked secret=right "
+      "server-url=URL", url);
+  Party *b = party_new ("letschatsrc room=locked server-url=URL ! fakesink",
+      url);
+  Party *parties[] = { a, NULL };
   gchar *text;
 
   party_play (a);
   wait_for (parties, first_joined, NULL, "the first party to join");
   party_play (b);
   text = wait_for_error (b);
-  assert_contains (text, "secret");
+  assert_contains (text, "Room 'locked' needs a secret: set the secret "
+      "property");
+  assert_contains (text, "?secret=");
+  g_assert_null (strstr (text, "another secret"));
   g_free (text);
   party_free (b);
   party_free (a);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+static gboolean
+warned_about (Party ** parties, gpointer data)
+{
+  guint i;
+
+  for (i = 0; i < parties[0]->warnings->len; i++)
+    if (strstr (parties[0]->warnings->pdata[i], data))
+      return TRUE;
+  return FALSE;
+}
+
+/* display-name (or any shared property) set only on the second element of
+ * a two-way party is not used: a warning names it, and where to set it. */
+static void
+test_error_ignored_setting (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *p = party_new (TEST_VIDEO " ! letschatsink name=s room=two "
+      "server-url=URL letschatsrc name=r room=two server-url=URL "
+      "display-name=Kitchen ! fakesink", url);
+  Party *parties[] = { p, NULL };
+
+  party_play (p);
+  wait_for (parties, warned_about, "display-name of r is ignored: s (same "
+      "room) started this party first", "a warning about display-name");
+  wait_for (parties, warned_about, "Set display-name the same on both "
+      "elements, or only on s.", "the warning's advice");
+  party_free (p);
   test_server_stop (ts);
   g_free (url);
 }
@@ -1505,6 +1593,8 @@ main (int argc, char **argv)
   g_test_add_func ("/errors/no-room", test_error_no_room);
   g_test_add_func ("/errors/room-full", test_error_room_full);
   g_test_add_func ("/errors/wrong-secret", test_error_wrong_secret);
+  g_test_add_func ("/errors/no-secret", test_error_no_secret);
+  g_test_add_func ("/errors/ignored-setting", test_error_ignored_setting);
   g_test_add_func ("/errors/serve-port-in-use", test_error_serve_port_in_use);
   g_test_add_func ("/errors/bad-turn-server", test_error_bad_turn_server);
   g_test_add_func ("/stop/at-any-moment", test_stop_at_any_moment);
