@@ -14,6 +14,7 @@
 #endif
 
 #include "gstletschatbin.h"
+#include "gstletschaturi.h"
 #include "letschat-protocol.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_bin_debug);
@@ -261,6 +262,91 @@ gst_lets_chat_bin_send_chat (GstLetsChatBin * self, const gchar * text)
   }
   gst_object_unref (session);
   return ok;
+}
+
+/* ---------------------------------------------------------------------- */
+/* letschat:// URIs                                                        */
+
+static const gchar *const *
+bin_uri_get_protocols (GType type)
+{
+  return gst_lets_chat_uri_protocols;
+}
+
+static gchar *
+bin_uri_get_uri (GstURIHandler * handler)
+{
+  GstLetsChatBin *self = GST_LETS_CHAT_BIN (handler);
+  gchar *uri;
+
+  GST_OBJECT_LOCK (self);
+  uri = gst_lets_chat_uri_build (&PRIV (self)->settings);
+  GST_OBJECT_UNLOCK (self);
+  return uri;
+}
+
+static gboolean
+bin_uri_set_uri (GstURIHandler * handler, const gchar * uri, GError ** error)
+{
+  GstLetsChatBin *self = GST_LETS_CHAT_BIN (handler);
+  GstLetsChatSettings *settings = &PRIV (self)->settings;
+  gchar *server_url, *room, *secret, *display_name;
+
+  if (!gst_lets_chat_uri_parse (uri, &server_url, &room, &secret,
+          &display_name, error))
+    return FALSE;
+  GST_OBJECT_LOCK (self);
+  if (GST_STATE (self) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (self);
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        "The URI of %s can only change in the NULL or READY state",
+        GST_ELEMENT_NAME (self));
+    g_free (server_url);
+    g_free (room);
+    g_free (secret);
+    g_free (display_name);
+    return FALSE;
+  }
+  /* The URI says all of where the party meets: what it leaves out (a
+   * secret, a name) is unset, not kept from before. */
+  g_free (settings->server_url);
+  settings->server_url = server_url;
+  g_free (settings->room);
+  settings->room = room;
+  g_free (settings->secret);
+  settings->secret = secret;
+  g_free (settings->display_name);
+  settings->display_name = display_name;
+  GST_OBJECT_UNLOCK (self);
+
+  g_object_notify (G_OBJECT (self), "server-url");
+  g_object_notify (G_OBJECT (self), "room");
+  g_object_notify (G_OBJECT (self), "secret");
+  g_object_notify (G_OBJECT (self), "display-name");
+  return TRUE;
+}
+
+static GstURIType
+bin_uri_get_type_src (GType type)
+{
+  return GST_URI_SRC;
+}
+
+static GstURIType
+bin_uri_get_type_sink (GType type)
+{
+  return GST_URI_SINK;
+}
+
+void
+gst_lets_chat_bin_uri_handler_init (GstURIHandlerInterface * iface,
+    GstURIType type)
+{
+  iface->get_type = type == GST_URI_SRC ? bin_uri_get_type_src :
+      bin_uri_get_type_sink;
+  iface->get_protocols = bin_uri_get_protocols;
+  iface->get_uri = bin_uri_get_uri;
+  iface->set_uri = bin_uri_set_uri;
 }
 
 static void

@@ -49,6 +49,11 @@ GstLetsChatSession *gst_lets_chat_bin_get_session (GstLetsChatBin * self);
 gboolean gst_lets_chat_bin_can_set_property (GstLetsChatBin * self,
     GParamSpec * pspec);
 
+/* GstURIHandler for both elements (see gstletschaturi.h): a letschat://
+ * URI sets server-url, room, secret and display-name, in NULL or READY. */
+void gst_lets_chat_bin_uri_handler_init (GstURIHandlerInterface * iface,
+    GstURIType type);
+
 /* In class_init: adds the "Bus-messages" and "Signal-parameters" lines of
  * gst-inspect-1.0's Factory Details (the room's messages, then
  * @own_messages, a NULL-terminated list), since gst-inspect-1.0 shows

@@ -86,6 +86,13 @@
  * ]| Hosts the room server at ws://127.0.0.1:8443/ws in this process, joins
  * room "demo" and sends VP8 video and Opus audio to whoever joins it.
  *
+ * ## Example launch line: publish to a letschat:// URI
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! 'letschat://127.0.0.1:8443/demo?secret=s3cret&name=camera'
+ * ]| letschatsink is the URI sink of `letschat://HOST:PORT/ROOM`
+ * (`letschats://` for wss://; see letschatsrc): the URI sets server-url,
+ * room, and with `?secret=...&name=...` secret and display-name.
+ *
  * ## Example launch line: send a pre-encoded H.264 stream
  * |[
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=60 ! \
@@ -155,7 +162,15 @@ static GstStaticPadTemplate audio_template =
     GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
 
 #define gst_lets_chat_sink_parent_class parent_class
-G_DEFINE_TYPE (GstLetsChatSink, gst_lets_chat_sink, GST_TYPE_LETS_CHAT_BIN);
+static void
+sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  gst_lets_chat_bin_uri_handler_init (g_iface, GST_URI_SINK);
+}
+
+G_DEFINE_TYPE_WITH_CODE (GstLetsChatSink, gst_lets_chat_sink,
+    GST_TYPE_LETS_CHAT_BIN, G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        sink_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (letschatsink, "letschatsink", GST_RANK_NONE,
     GST_TYPE_LETS_CHAT_SINK);
 

@@ -77,6 +77,21 @@
  * that starts later, see gst_video_event_new_upstream_force_key_unit())
  * reaches the other party the same way.
  *
+ * ## letschat:// URIs
+ *
+ * letschatsrc handles `letschat://HOST:PORT/ROOM` URIs (`letschats://` for
+ * a wss:// room server; PORT defaults to 8443; `?secret=...&name=...` set
+ * #GstLetsChatBin:secret and #GstLetsChatBin:display-name), so playbin,
+ * uridecodebin and gst-play-1.0 join a room and play the other party. It
+ * posts no-more-pads once every stream of the first call has its pad,
+ * which playbin waits for. A malformed URI is a #GST_URI_ERROR saying what
+ * is wrong.
+ *
+ * |[
+ * gst-play-1.0 letschat://127.0.0.1:8443/demo
+ * gst-launch-1.0 playbin uri='letschat://127.0.0.1:8443/demo?name=viewer'
+ * ]|
+ *
  * ## Example launch line: watch and hear the other party
  * |[
  * gst-launch-1.0 letschatsrc name=s room=demo ! queue ! videoconvert ! autovideosink \
@@ -99,6 +114,7 @@
 #include "gstletschatsrc.h"
 
 #include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_src_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_src_debug
@@ -128,6 +144,7 @@ struct _GstLetsChatSrc
   GList *streams;               /* of SrcStream, under add_stream_lock */
   guint generation;             /* of the peer connection streams came from */
   guint n_video_now, n_audio_now;       /* streams of that connection */
+  gboolean no_more_pads;        /* posted since the last start */
 };
 
 /* One pad and the chain behind it. A pad outlives peer connections: the
@@ -150,7 +167,15 @@ static GstStaticPadTemplate audio_template =
     GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
 
 #define gst_lets_chat_src_parent_class parent_class
-G_DEFINE_TYPE (GstLetsChatSrc, gst_lets_chat_src, GST_TYPE_LETS_CHAT_BIN);
+static void
+src_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  gst_lets_chat_bin_uri_handler_init (g_iface, GST_URI_SRC);
+}
+
+G_DEFINE_TYPE_WITH_CODE (GstLetsChatSrc, gst_lets_chat_src,
+    GST_TYPE_LETS_CHAT_BIN, G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        src_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (letschatsrc, "letschatsrc", GST_RANK_NONE,
     GST_TYPE_LETS_CHAT_SRC);
 
@@ -432,6 +457,41 @@ src_find_stream (GstLetsChatSrc * self, gboolean video, guint index)
   return NULL;
 }
 
+/* How many streams the other party sends on the peer connection of
+ * @webrtc_pad: the m-lines of its description that send (sendrecv or
+ * sendonly) and are not rejected (port 0 without bundle-only). 0 if
+ * unknown. */
+static guint
+src_count_remote_streams (GstPad * webrtc_pad)
+{
+  GstElement *webrtc = gst_pad_get_parent_element (webrtc_pad);
+  GstWebRTCSessionDescription *desc = NULL;
+  guint i, n = 0;
+
+  if (!webrtc)
+    return 0;
+  g_object_get (webrtc, "remote-description", &desc, NULL);
+  gst_object_unref (webrtc);
+  if (!desc)
+    return 0;
+  for (i = 0; i < gst_sdp_message_medias_len (desc->sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (desc->sdp, i);
+    const gchar *type = gst_sdp_media_get_media (media);
+
+    if (g_strcmp0 (type, "video") && g_strcmp0 (type, "audio"))
+      continue;
+    if (gst_sdp_media_get_port (media) == 0 &&
+        !gst_sdp_media_get_attribute_val (media, "bundle-only"))
+      continue;
+    if (gst_sdp_media_get_attribute_val (media, "recvonly") ||
+        gst_sdp_media_get_attribute_val (media, "inactive"))
+      continue;
+    n++;
+  }
+  gst_webrtc_session_description_free (desc);
+  return n;
+}
+
 /* The session's receiver function: webrtcbin added a pad for a stream of
  * the other party (webrtcbin's thread). */
 static void
@@ -442,8 +502,8 @@ gst_lets_chat_src_add_stream (GstElement * element, GstPad * webrtc_pad,
   GstCaps *caps = gst_pad_get_current_caps (webrtc_pad);
   const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (caps);
   SrcStream *stream;
-  gboolean video;
-  guint index;
+  gboolean video, all_there = FALSE;
+  guint index, expected;
 
   if (!codec) {
     GST_ELEMENT_WARNING (self, STREAM, CODEC_NOT_FOUND,
@@ -454,6 +514,9 @@ gst_lets_chat_src_add_stream (GstElement * element, GstPad * webrtc_pad,
   }
   gst_caps_unref (caps);
   video = g_str_equal (codec->media, "video");
+  /* Asked of webrtcbin before our lock is taken (never hold ours across a
+   * call into webrtcbin). */
+  expected = src_count_remote_streams (webrtc_pad);
 
   g_mutex_lock (&self->add_stream_lock);
   if (generation != self->generation) {
@@ -494,7 +557,20 @@ gst_lets_chat_src_add_stream (GstElement * element, GstPad * webrtc_pad,
   }
 
   src_stream_build (self, stream, webrtc_pad, peer_joined_time);
+  /* Every stream of the first call has its pad: playbin and uridecodebin
+   * link their outputs only after no-more-pads. Later calls reuse the
+   * pads. */
+  if (!self->no_more_pads &&
+      self->n_video_now + self->n_audio_now >= MAX (expected, 1)) {
+    self->no_more_pads = TRUE;
+    all_there = TRUE;
+  }
   g_mutex_unlock (&self->add_stream_lock);
+  if (all_there) {
+    GST_INFO_OBJECT (self, "all %u streams of the other party are here",
+        expected);
+    gst_element_no_more_pads (GST_ELEMENT (self));
+  }
   GST_INFO_OBJECT (self, "%s: receiving %s%s", GST_PAD_NAME (stream->ghost),
       codec->encoding_name, stream->decode ? ", decoded" : ", still encoded");
 }
@@ -581,6 +657,7 @@ gst_lets_chat_src_stopped (GstLetsChatBin * bin)
   g_list_free_full (self->streams, g_free);
   self->streams = NULL;
   self->generation = 0;
+  self->no_more_pads = FALSE;
   g_mutex_unlock (&self->add_stream_lock);
 
   for (l = pads; l; l = l->next) {

@@ -176,12 +176,19 @@ party_new (const gchar * desc, const gchar * url)
   g_mutex_init (&p->chat_lock);
 
   sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
+  /* playbin: its sinks are properties, not children yet. */
+  if (!sink && g_object_class_find_property (G_OBJECT_GET_CLASS
+          (p->pipeline), "video-sink"))
+    g_object_get (p->pipeline, "video-sink", &sink, NULL);
   if (sink) {
     g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
     g_signal_connect (sink, "handoff", G_CALLBACK (on_video_handoff), p);
     gst_object_unref (sink);
   }
   sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "audio");
+  if (!sink && g_object_class_find_property (G_OBJECT_GET_CLASS
+          (p->pipeline), "audio-sink"))
+    g_object_get (p->pipeline, "audio-sink", &sink, NULL);
   if (sink) {
     g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
     g_signal_connect (sink, "handoff", G_CALLBACK (on_audio_handoff), p);
@@ -259,6 +266,9 @@ party_poll (Party * p)
           g_ptr_array_add (p->bus_chats, g_strdup_printf ("%s|%s",
                   gst_structure_get_string (s, "from-name"),
                   gst_structure_get_string (s, "text")));
+        if (gst_structure_has_name (s, "letschat/peer-joined"))
+          g_hash_table_add (p->seen, g_strdup_printf ("peer-name:%s",
+                  gst_structure_get_string (s, "peer-name")));
         if (gst_structure_has_name (s, "letschat/joined"))
           g_object_set_data_full (G_OBJECT (p->pipeline), "id",
               g_strdup (gst_structure_get_string (s, "id")), g_free);
@@ -532,7 +542,7 @@ test_serve (void)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Errors reach the bus with a message that says what to do.               */
+/* letschat:// URIs: playbin, uridecodebin and URI sinks join rooms.       */
 
 static void
 assert_contains (const gchar * text, const gchar * part)
@@ -540,6 +550,126 @@ assert_contains (const gchar * text, const gchar * part)
   if (!strstr (text, part))
     g_error ("error text '%s' does not mention '%s'", text, part);
 }
+
+static gchar *
+test_server_uri (TestServer * ts, const gchar * rest)
+{
+  return g_strdup_printf ("letschat://127.0.0.1:%u/%s", ts->port, rest);
+}
+
+/* A letschatsink publishes a test source; @receiver_desc ("URI" replaced
+ * by letschat://127.0.0.1:PORT/@room_and_query) plays it. */
+static void
+run_uri_call (const gchar * sender_desc, const gchar * room_and_query,
+    const gchar * receiver_desc, const gchar * expect_receiver_name)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  gchar *uri = test_server_uri (ts, room_and_query);
+  gchar **parts = g_strsplit (sender_desc, "URI", -1);
+  gchar *sender = g_strjoinv (uri, parts);
+  Party *tx = party_new (sender, url);
+  Party *rx = party_new (receiver_desc, uri);
+  Party *parties[] = { tx, rx, NULL };
+  gchar *name = g_strdup_printf ("peer-name:%s", expect_receiver_name);
+
+  g_strfreev (parts);
+  mark_receiver (rx, TRUE);
+  party_play (tx);
+  party_play (rx);
+  wait_for (parties, receivers_got_media, GINT_TO_POINTER (30),
+      ">= 30 video frames and 10 audio buffers through a letschat:// URI");
+  g_assert_cmpstr (rx->video_caps, ==, "video/x-raw");
+  g_assert_cmpstr (rx->audio_caps, ==, "audio/x-raw");
+  /* ?name= reached the other party as this party's display name. */
+  if (!g_hash_table_contains (tx->seen, name))
+    g_error ("the sender did not see the receiver as '%s'",
+        expect_receiver_name);
+  g_free (name);
+  party_free (rx);
+  party_free (tx);
+  test_server_stop (ts);
+  g_free (sender);
+  g_free (uri);
+  g_free (url);
+}
+
+/* playbin uri=letschat://... (what gst-play-1.0 does), sinks as
+ * properties, as an application sets them. */
+static void
+test_uri_playbin (void)
+{
+  run_uri_call (TEST_VIDEO " ! letschatsink name=s room=lobby "
+      "server-url=URL " TEST_AUDIO " ! s.", "lobby?name=Player",
+      "playbin uri=URL video-sink=\"fakesink name=video\" "
+      "audio-sink=\"fakesink name=audio\"", "Player");
+}
+
+/* uridecodebin, and the sender a URI sink (gst-launch-1.0 makes an element
+ * from a URI with gst_element_make_from_uri()). Secret and name with
+ * characters that need escaping. */
+static void
+test_uri_uridecodebin_and_sink (void)
+{
+  run_uri_call (TEST_VIDEO " ! URI " TEST_AUDIO " ! letschatsink0.",
+      "hall?secret=a%26b%3Dc&name=Ana%20B",
+      "uridecodebin uri=URL name=d d. ! video/x-raw ! fakesink name=video "
+      "d. ! audio/x-raw ! fakesink name=audio", "Ana B");
+}
+
+/* Every way a URI can be wrong: a GError that says what, and what a URI
+ * looks like; playbin posts it as its ERROR. get_uri says the settings
+ * back. */
+static void
+test_uri_errors (void)
+{
+  const gchar *bad[][2] = {
+    {"letschat://", "names no room server host"},
+    {"letschat://host:8443", "names no room"},
+    {"letschat://host:8443/bad%20room", "'bad room' is not a room name"},
+    {"letschat://host/r?secret=s&colour=red", "unknown parameter 'colour'"},
+    {"letschat://host:99999/r", "Invalid letschat URI"},
+  };
+  GError *error = NULL;
+  GstElement *e;
+  gchar *uri;
+  Party *p;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    e = gst_element_make_from_uri (GST_URI_SRC, bad[i][0], NULL, &error);
+    g_assert_null (e);
+    g_assert_nonnull (error);
+    g_test_message ("%s: %s", bad[i][0], error->message);
+    assert_contains (error->message, bad[i][1]);
+    assert_contains (error->message, "Use letschat://HOST:PORT/ROOM");
+    g_clear_error (&error);
+  }
+
+  e = gst_element_make_from_uri (GST_URI_SINK,
+      "letschats://example.org/r1?name=A%20B&secret=x", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (G_OBJECT_TYPE_NAME (e), ==, "GstLetsChatSink");
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (e));
+  g_assert_cmpstr (uri, ==, "letschats://example.org:8443/r1?secret=x&"
+      "name=A%20B");
+  g_free (uri);
+  g_object_get (e, "server-url", &uri, NULL);
+  g_assert_cmpstr (uri, ==, "wss://example.org:8443/ws");
+  g_free (uri);
+  gst_object_unref (gst_object_ref_sink (e));
+
+  p = party_new ("playbin uri=URL", "letschat://host/a?b=c");
+  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING),
+      ==, GST_STATE_CHANGE_FAILURE);
+  uri = wait_for_error (p);
+  assert_contains (uri, "unknown parameter 'b'");
+  g_free (uri);
+  party_free (p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Errors reach the bus with a message that says what to do.               */
 
 static void
 test_error_unreachable (void)
@@ -1598,6 +1728,10 @@ main (int argc, char **argv)
   g_test_add_func ("/errors/serve-port-in-use", test_error_serve_port_in_use);
   g_test_add_func ("/errors/bad-turn-server", test_error_bad_turn_server);
   g_test_add_func ("/stop/at-any-moment", test_stop_at_any_moment);
+  g_test_add_func ("/uri/playbin", test_uri_playbin);
+  g_test_add_func ("/uri/uridecodebin-and-sink",
+      test_uri_uridecodebin_and_sink);
+  g_test_add_func ("/uri/errors", test_uri_errors);
   g_test_add_func ("/errors/unusable-offer", test_unusable_offer);
   return g_test_run ();
 }
