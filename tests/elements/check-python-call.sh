@@ -36,10 +36,10 @@ wait_for() { # file text seconds
   done
   fail "no '$2' in $(basename "$1") after $3 s"
 }
-wait_for "$work/call.out" "the other party joined (Launch)" 40
-wait_for "$work/call.out" "received 30 video frames and" 40
-wait_for "$work/party.out" "letschat/first-frame, pad=(string)video_0" 40
-wait_for "$work/party.out" "letschat/first-frame, pad=(string)audio_0" 40
+wait_for "$work/call.out" "the other party joined (Launch)" 60
+wait_for "$work/call.out" "received 30 video frames and" 60
+wait_for "$work/party.out" "letschat/first-frame, pad=(string)video_0" 60
+wait_for "$work/party.out" "letschat/first-frame, pad=(string)audio_0" 60
 wait_for "$work/party.out" "peer-name=(string)Python" 5
 echo mute >"$work/call.in"
 wait_for "$work/call.out" "microphone muted" 10
@@ -64,8 +64,8 @@ DISPLAY=$display /usr/bin/python3 "$CALL_PY" --room pycall --name Window --audio
   --server-url "$url" <"$work/window.in" >"$work/window.out" 2>&1 &
 window=$!
 pids+=($window)
-wait_for "$work/window.out" "the other party joined (Launch)" 40
-wait_for "$work/window.out" "received 30 video frames and" 40
+wait_for "$work/window.out" "the other party joined (Launch)" 60
+wait_for "$work/window.out" "received 30 video frames and" 60
 echo mute >"$work/window.in"
 wait_for "$work/window.out" "microphone muted" 10
 echo hangup >"$work/window.in"
