@@ -66,7 +66,8 @@ gboolean gst_lets_chat_settings_set_property (GstLetsChatSettings * settings,
     guint prop_id, const GValue * value);
 gboolean gst_lets_chat_settings_get_property (GstLetsChatSettings * settings,
     guint prop_id, GValue * value);
-/* The shared properties whose values differ, comma-separated, or NULL. */
+/* The shared properties @mine sets that differ from @party's (which a
+ * party of two elements would lose), comma-separated, or NULL. */
 gchar *gst_lets_chat_settings_differences (const GstLetsChatSettings * party,
     const GstLetsChatSettings * mine);
 
