@@ -871,6 +871,20 @@ test_error_ignored_setting (void)
   party_free (p);
   test_server_stop (ts);
   g_free (url);
+
+  /* serve=true on the sink alone (scripts/demo, record-call) loses
+   * nothing: the party joins with no such warning. */
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", free_port ());
+  p = party_new (TEST_VIDEO " ! letschatsink name=s room=two serve=true "
+      "server-url=URL letschatsrc name=r room=two server-url=URL ! fakesink",
+      url);
+  parties[0] = p;
+  party_play (p);
+  wait_for (parties, first_joined, NULL, "the served party to join");
+  party_poll (p);
+  g_assert_false (warned_about (parties, "ignored"));
+  party_free (p);
+  g_free (url);
 }
 
 /* serve=true where a server already listens: say so, and what to do. */
