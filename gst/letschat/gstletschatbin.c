@@ -14,6 +14,7 @@
 #endif
 
 #include "gstletschatbin.h"
+#include "gstletschaturi.h"
 #include "letschat-protocol.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_bin_debug);
@@ -110,6 +111,7 @@ gst_lets_chat_bin_start (GstLetsChatBin * self)
   GstLetsChatSettings settings = { 0, };
   GstLetsChatSession *session;
   GError *error = NULL;
+  gchar *ignored;
   gboolean ok = FALSE;
 
   GST_OBJECT_LOCK (self);
@@ -127,6 +129,14 @@ gst_lets_chat_bin_start (GstLetsChatBin * self)
     bin_post_start_error (self, &settings, error);
     g_error_free (error);
     goto out;
+  }
+  ignored = gst_lets_chat_session_describe_ignored_settings (session,
+      GST_ELEMENT (self), &settings);
+  if (ignored) {
+    /* A two-way party's second element: its own values would be silently
+     * lost otherwise (display-name on the letschatsrc, say). */
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", ignored), (NULL));
+    g_free (ignored);
   }
   ok = klass->started ? klass->started (self) : TRUE;
 out:
@@ -254,6 +264,91 @@ gst_lets_chat_bin_send_chat (GstLetsChatBin * self, const gchar * text)
   return ok;
 }
 
+/* ---------------------------------------------------------------------- */
+/* letschat:// URIs                                                        */
+
+static const gchar *const *
+bin_uri_get_protocols (GType type)
+{
+  return gst_lets_chat_uri_protocols;
+}
+
+static gchar *
+bin_uri_get_uri (GstURIHandler * handler)
+{
+  GstLetsChatBin *self = GST_LETS_CHAT_BIN (handler);
+  gchar *uri;
+
+  GST_OBJECT_LOCK (self);
+  uri = gst_lets_chat_uri_build (&PRIV (self)->settings);
+  GST_OBJECT_UNLOCK (self);
+  return uri;
+}
+
+static gboolean
+bin_uri_set_uri (GstURIHandler * handler, const gchar * uri, GError ** error)
+{
+  GstLetsChatBin *self = GST_LETS_CHAT_BIN (handler);
+  GstLetsChatSettings *settings = &PRIV (self)->settings;
+  gchar *server_url, *room, *secret, *display_name;
+
+  if (!gst_lets_chat_uri_parse (uri, &server_url, &room, &secret,
+          &display_name, error))
+    return FALSE;
+  GST_OBJECT_LOCK (self);
+  if (GST_STATE (self) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (self);
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        "The URI of %s can only change in the NULL or READY state",
+        GST_ELEMENT_NAME (self));
+    g_free (server_url);
+    g_free (room);
+    g_free (secret);
+    g_free (display_name);
+    return FALSE;
+  }
+  /* The URI says all of where the party meets: what it leaves out (a
+   * secret, a name) is unset, not kept from before. */
+  g_free (settings->server_url);
+  settings->server_url = server_url;
+  g_free (settings->room);
+  settings->room = room;
+  g_free (settings->secret);
+  settings->secret = secret;
+  g_free (settings->display_name);
+  settings->display_name = display_name;
+  GST_OBJECT_UNLOCK (self);
+
+  g_object_notify (G_OBJECT (self), "server-url");
+  g_object_notify (G_OBJECT (self), "room");
+  g_object_notify (G_OBJECT (self), "secret");
+  g_object_notify (G_OBJECT (self), "display-name");
+  return TRUE;
+}
+
+static GstURIType
+bin_uri_get_type_src (GType type)
+{
+  return GST_URI_SRC;
+}
+
+static GstURIType
+bin_uri_get_type_sink (GType type)
+{
+  return GST_URI_SINK;
+}
+
+void
+gst_lets_chat_bin_uri_handler_init (GstURIHandlerInterface * iface,
+    GstURIType type)
+{
+  iface->get_type = type == GST_URI_SRC ? bin_uri_get_type_src :
+      bin_uri_get_type_sink;
+  iface->get_protocols = bin_uri_get_protocols;
+  iface->get_uri = bin_uri_get_uri;
+  iface->set_uri = bin_uri_set_uri;
+}
+
 static void
 gst_lets_chat_bin_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -286,6 +381,54 @@ gst_lets_chat_bin_finalize (GObject * object)
 {
   gst_lets_chat_settings_clear (&PRIV (GST_LETS_CHAT_BIN (object))->settings);
   G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* The element messages of a party (fields in brackets, strings unless
+ * said), posted by the element of the party that hosts webrtcbin. Keep in
+ * step with the SECTION blocks of letschatsink and letschatsrc. */
+static const gchar *const room_bus_messages[] = {
+  "letschat/joined (id, room): this party is in the room",
+  "letschat/peer-joined (peer-id, peer-name): the other party is there",
+  "letschat/peer-left (peer-id): the other party left",
+  "letschat/connection-state (state: new, connecting, connected, "
+      "disconnected, failed or closed): the peer connection's state",
+  "letschat/call-reset (reason: peer-left, peer-changed, "
+      "connection-failed, new-offer, no-media, negotiation-failed or "
+      "restarted): a new peer connection replaced the old one; pads stay",
+  "letschat/negotiation-failed (step, error): what the other party sent "
+      "could not be used; the party waits for its next offer",
+  "letschat/server-lost (reason): the room server went away; media goes "
+      "on, the element reconnects",
+  "letschat/server-reconnected (id, room): back in the room",
+  "letschat/chat (from, from-name, text): the other party typed a chat "
+      "message",
+  NULL
+};
+
+/* gst-inspect-1.0 prints a value's lines as they are: indent the next
+ * ones under the first (its column of values is 27 wide). */
+#define MANUAL_NEWLINE "\n                           "
+
+void
+gst_lets_chat_bin_class_add_manual (GstElementClass * klass,
+    const gchar * const *own_messages)
+{
+  GString *text = g_string_new (NULL);
+  const gchar *const *m;
+
+  for (m = room_bus_messages; *m; m++)
+    g_string_append_printf (text, "%s%s", text->len ? MANUAL_NEWLINE : "", *m);
+  for (m = own_messages; m && *m; m++)
+    g_string_append_printf (text, MANUAL_NEWLINE "%s", *m);
+  gst_element_class_add_metadata (klass, "bus-messages", text->str);
+  g_string_free (text, TRUE);
+
+  /* gst-inspect-1.0 names a signal's parameters arg0, arg1, ...: GObject
+   * keeps only their types. */
+  gst_element_class_add_static_metadata (klass, "signal-parameters",
+      "chat-received (element, from: the other party's id, text: what it "
+      "typed)" MANUAL_NEWLINE "send-chat (element, text: 1 to 4096 bytes "
+      "of UTF-8) returns FALSE if it cannot go (a warning says why)");
 }
 
 static void

@@ -32,7 +32,7 @@ struct _GstLetsChatBinClass
   const GstLetsChatReceiverFuncs *receiver;
 
   /* NULL->READY, the session acquired: FALSE fails the state change. */
-  gboolean (*started) (GstLetsChatBin * self);
+    gboolean (*started) (GstLetsChatBin * self);
   /* READY->PAUSED, just before the party may join the room. */
   void (*joining) (GstLetsChatBin * self);
   /* READY->NULL, before and after the session is released. */
@@ -48,5 +48,17 @@ GstLetsChatSession *gst_lets_chat_bin_get_session (GstLetsChatBin * self);
  * changed in the element's current state (GST_PARAM_MUTABLE_READY). */
 gboolean gst_lets_chat_bin_can_set_property (GstLetsChatBin * self,
     GParamSpec * pspec);
+
+/* GstURIHandler for both elements (see gstletschaturi.h): a letschat://
+ * URI sets server-url, room, secret and display-name, in NULL or READY. */
+void gst_lets_chat_bin_uri_handler_init (GstURIHandlerInterface * iface,
+    GstURIType type);
+
+/* In class_init: adds the "Bus-messages" and "Signal-parameters" lines of
+ * gst-inspect-1.0's Factory Details (the room's messages, then
+ * @own_messages, a NULL-terminated list), since gst-inspect-1.0 shows
+ * neither bus messages nor the names of a signal's parameters. */
+void gst_lets_chat_bin_class_add_manual (GstElementClass * klass,
+    const gchar * const *own_messages);
 
 G_END_DECLS

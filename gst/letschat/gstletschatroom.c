@@ -152,10 +152,21 @@ on_server_error (LetsChatClient * client, const gchar * code,
     return;                     /* stopped: no signals after stop() */
   debug = g_strdup_printf ("server said: %s (%s)", message, code);
 
+  /* A refused join leaves nothing to leave: a "leave" at stop would only
+   * earn a second, confusing error ("You are not in a room"). */
+  if (!self->my_id)
+    self->join_sent = FALSE;
+
   if (g_str_equal (code, LETSCHAT_ERROR_ROOM_FULL))
     room_error (self, TRUE, GST_RESOURCE_ERROR_BUSY, debug,
         "Room '%s' is full: it already holds two parties. Choose another "
         "room, or wait until one of them leaves.", room);
+  else if (g_str_equal (code, LETSCHAT_ERROR_UNAUTHORIZED) &&
+      (!self->settings.secret || !*self->settings.secret))
+    room_error (self, TRUE, GST_RESOURCE_ERROR_NOT_AUTHORIZED, debug,
+        "Room '%s' needs a secret: set the secret property to the room's "
+        "secret (secret=... on the element, or ?secret=... in a "
+        "letschat:// URI).", room);
   else if (g_str_equal (code, LETSCHAT_ERROR_UNAUTHORIZED))
     room_error (self, TRUE, GST_RESOURCE_ERROR_NOT_AUTHORIZED, debug,
         "Room '%s' is protected by another secret: set the secret property "

@@ -478,6 +478,34 @@ gst_lets_chat_session_acquire (GstElement * element, GstLetsChatRole role,
   return self;
 }
 
+gchar *
+gst_lets_chat_session_describe_ignored_settings (GstLetsChatSession * self,
+    GstElement * element, const GstLetsChatSettings * settings)
+{
+  gchar *names = gst_lets_chat_settings_differences (&self->settings,
+      settings);
+  GstElement *first;
+  gchar *text;
+
+  if (!names)
+    return NULL;
+  GST_OBJECT_LOCK (self);
+  first = self->sink == element ? self->src : self->sink;
+  first = first ? gst_object_ref (first) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  /* The party's settings are those of the element that started first:
+   * the room connection and the peer connection exist once per party. */
+  text = g_strdup_printf ("%s of %s %s ignored: %s (same room) started this "
+      "party first, and a party has one set of settings. Set %s the same on "
+      "both elements, or only on %s.", names, GST_ELEMENT_NAME (element),
+      strchr (names, ',') ? "are" : "is",
+      first ? GST_ELEMENT_NAME (first) : "the other element", names,
+      first ? GST_ELEMENT_NAME (first) : "the other element");
+  gst_clear_object (&first);
+  g_free (names);
+  return text;
+}
+
 void
 gst_lets_chat_session_start (GstLetsChatSession * self)
 {

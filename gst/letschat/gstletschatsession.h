@@ -49,6 +49,11 @@ GstLetsChatSession *gst_lets_chat_session_acquire (GstElement * element,
     GstLetsChatRole role, const GstLetsChatSettings * settings,
     const GstLetsChatReceiverFuncs * receiver, GError ** error);
 
+/* After acquire(): the shared properties of @element that differ from
+ * the party's, which are not used, as a warning's text; NULL if none. */
+gchar *gst_lets_chat_session_describe_ignored_settings (GstLetsChatSession *
+    self, GstElement * element, const GstLetsChatSettings * settings);
+
 /* From the elements' handle_message: TRUE if @message is the session's to
  * handle (an error inside webrtcbin, which ends a peer connection, not the
  * pipeline; anything from a peer connection that is over) and must not go

@@ -283,3 +283,47 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
   }
   return TRUE;
 }
+
+/* Names of the properties @mine sets (to something else than the default)
+ * that differ from @party's, as a user would write them ("display-name,
+ * secret"), or NULL: values the party would silently lose. A property
+ * left at its default on @mine loses nothing (serve=true on the sink
+ * only, say). server-url, room and signaller are not compared: they are
+ * what makes two elements one party. */
+gchar *
+gst_lets_chat_settings_differences (const GstLetsChatSettings * party,
+    const GstLetsChatSettings * mine)
+{
+  GstLetsChatSettings def;
+  GString *names = g_string_new (NULL);
+  gchar *party_turn = party->turn_servers ?
+      g_strjoinv (" ", party->turn_servers) : NULL;
+  gchar *my_turn = mine->turn_servers && mine->turn_servers[0] ?
+      g_strjoinv (" ", mine->turn_servers) : NULL;
+
+  gst_lets_chat_settings_init (&def);
+#define LOST(field, differ, name) \
+  if (differ (mine->field, def.field) && differ (mine->field, party->field)) \
+    g_string_append_printf (names, "%s%s", names->len ? ", " : "", name)
+#define STR_DIFFER(a, b) (g_strcmp0 (a, b) != 0)
+#define VAL_DIFFER(a, b) ((a) != (b))
+  LOST (secret, STR_DIFFER, "secret");
+  LOST (display_name, STR_DIFFER, "display-name");
+  LOST (stun_server, STR_DIFFER, "stun-server");
+  if (my_turn && g_strcmp0 (my_turn, party_turn))
+    g_string_append_printf (names, "%s%s", names->len ? ", " : "",
+        "turn-servers");
+  LOST (serve, VAL_DIFFER, "serve");
+  LOST (connect_timeout, VAL_DIFFER, "connect-timeout");
+  LOST (reconnect, VAL_DIFFER, "reconnect");
+  LOST (media_timeout, VAL_DIFFER, "media-timeout");
+  LOST (tls_ca_file, STR_DIFFER, "tls-ca-file");
+  LOST (insecure_tls, VAL_DIFFER, "insecure-tls");
+#undef LOST
+#undef STR_DIFFER
+#undef VAL_DIFFER
+  gst_lets_chat_settings_clear (&def);
+  g_free (party_turn);
+  g_free (my_turn);
+  return g_string_free (names, names->len == 0);
+}

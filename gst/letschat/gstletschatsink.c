@@ -34,8 +34,9 @@
  *  (already encoded input skips the encoder: h264parse/rtph264pay, ...)
  * ]|
  *
- * Bus messages (element messages, see `gst-launch-1.0 -m`), posted by the
- * element of the party that hosts webrtcbin:
+ * Bus messages (element messages, see `gst-launch-1.0 -m`; fields are
+ * strings; `gst-inspect-1.0 letschatsink` lists them under Bus-messages),
+ * posted by the element of the party that hosts webrtcbin:
  * - `letschat/joined`: `id`, `room`: this party is in the room.
  * - `letschat/peer-joined`: `peer-id`, `peer-name`: the other party is there.
  * - `letschat/peer-left`: `peer-id`.
@@ -57,9 +58,12 @@
  * ## Text chat
  *
  * The other party's chat (a browser on the room's page, or another
- * pipeline) arrives as the #GstLetsChatBin::chat-received signal and the
- * `letschat/chat` bus message, so `gst-launch-1.0 -m` shows what it types;
- * the #GstLetsChatBin::send-chat action signal answers. letschatsrc has the
+ * pipeline) arrives as the #GstLetsChatBin::chat-received signal, whose
+ * handler gets `(element, from, text)` (gst-inspect-1.0 prints them as
+ * `arg0, arg1`, since GObject keeps no parameter names; its
+ * Signal-parameters line names them), and the `letschat/chat` bus
+ * message, so `gst-launch-1.0 -m` shows what it types; the
+ * #GstLetsChatBin::send-chat action signal `(element, text)` answers. letschatsrc has the
  * same two signals: use whichever element the application holds.
  * `examples/chat.c` chats from a terminal.
  *
@@ -81,6 +85,13 @@
  *     audiotestsrc is-live=true ! s.
  * ]| Hosts the room server at ws://127.0.0.1:8443/ws in this process, joins
  * room "demo" and sends VP8 video and Opus audio to whoever joins it.
+ *
+ * ## Example launch line: publish to a letschat:// URI
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! 'letschat://127.0.0.1:8443/demo?secret=s3cret&name=camera'
+ * ]| letschatsink is the URI sink of `letschat://HOST:PORT/ROOM`
+ * (`letschats://` for wss://; see letschatsrc): the URI sets server-url,
+ * room, and with `?secret=...&name=...` secret and display-name.
  *
  * ## Example launch line: send a pre-encoded H.264 stream
  * |[
@@ -151,7 +162,15 @@ static GstStaticPadTemplate audio_template =
     GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
 
 #define gst_lets_chat_sink_parent_class parent_class
-G_DEFINE_TYPE (GstLetsChatSink, gst_lets_chat_sink, GST_TYPE_LETS_CHAT_BIN);
+static void
+sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  gst_lets_chat_bin_uri_handler_init (g_iface, GST_URI_SINK);
+}
+
+G_DEFINE_TYPE_WITH_CODE (GstLetsChatSink, gst_lets_chat_sink,
+    GST_TYPE_LETS_CHAT_BIN, G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        sink_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (letschatsink, "letschatsink", GST_RANK_NONE,
     GST_TYPE_LETS_CHAT_SINK);
 
@@ -642,6 +661,7 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
       "Sends video and audio to the other party of a letschat room "
       "(WebRTC, room signalling inside)", "letschat developers");
 
+  gst_lets_chat_bin_class_add_manual (element_class, NULL);
   element_class->request_new_pad =
       GST_DEBUG_FUNCPTR (gst_lets_chat_sink_request_new_pad);
   element_class->release_pad =

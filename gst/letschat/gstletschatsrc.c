@@ -33,9 +33,31 @@
  *          +---------------------------------------------------------------+
  * ]|
  *
- * Besides the messages listed for letschatsink, it posts
- * `letschat/first-frame` (`pad`, `codec`, `ms-since-peer-joined`) when the
- * first buffer of a stream leaves it, and, for recording applications:
+ * Bus messages (element messages, see `gst-launch-1.0 -m`; fields are
+ * strings unless said), posted by the element of the party that hosts
+ * webrtcbin, the same as letschatsink's (`gst-inspect-1.0 letschatsrc`
+ * lists them under Bus-messages too):
+ * - `letschat/joined`: `id`, `room`: this party is in the room.
+ * - `letschat/peer-joined`: `peer-id`, `peer-name`: the other party is there.
+ * - `letschat/peer-left`: `peer-id`.
+ * - `letschat/connection-state`: `state` (new, connecting, connected,
+ *   disconnected, failed, closed): the peer connection's state.
+ * - `letschat/call-reset`: `reason` (peer-left, peer-changed,
+ *   connection-failed, new-offer, no-media, negotiation-failed, restarted):
+ *   the peer connection was replaced by a new one; the pads stay.
+ * - `letschat/negotiation-failed`: `step`, `error`: what the other party
+ *   sent could not be used; the party waits for its next offer.
+ * - `letschat/server-lost`: `reason`; `letschat/server-reconnected`: `id`,
+ *   `room`: the room server went away and came back; media goes on.
+ * - `letschat/chat`: `from`, `from-name`, `text`: the other party typed a
+ *   chat message. The #GstLetsChatBin::chat-received signal says the same
+ *   to a handler `(element, from, text)` (gst-inspect-1.0 shows its
+ *   parameters as `arg0, arg1`: GObject keeps no names); the
+ *   #GstLetsChatBin::send-chat action signal `(element, text)` answers.
+ *
+ * And its own: `letschat/first-frame` (`pad`, `codec`,
+ * `ms-since-peer-joined`, a double) when the first buffer of a stream
+ * leaves it, and, for recording applications:
  *
  * - `letschat/stream-started` (`pad`, `codec`, `encoded`, `keyframe`): the
  *   first buffer left a pad; a video stream always starts on a keyframe
@@ -54,6 +76,21 @@
  * an upstream force-key-unit event sent into a pad (a recording branch
  * that starts later, see gst_video_event_new_upstream_force_key_unit())
  * reaches the other party the same way.
+ *
+ * ## letschat:// URIs
+ *
+ * letschatsrc handles `letschat://HOST:PORT/ROOM` URIs (`letschats://` for
+ * a wss:// room server; PORT defaults to 8443; `?secret=...&name=...` set
+ * #GstLetsChatBin:secret and #GstLetsChatBin:display-name), so playbin,
+ * uridecodebin and gst-play-1.0 join a room and play the other party. It
+ * posts no-more-pads once every stream of the first call has its pad,
+ * which playbin waits for. A malformed URI is a #GST_URI_ERROR saying what
+ * is wrong.
+ *
+ * |[
+ * gst-play-1.0 letschat://127.0.0.1:8443/demo
+ * gst-launch-1.0 playbin uri='letschat://127.0.0.1:8443/demo?name=viewer'
+ * ]|
  *
  * ## Example launch line: watch and hear the other party
  * |[
@@ -77,6 +114,7 @@
 #include "gstletschatsrc.h"
 
 #include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_src_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_src_debug
@@ -106,6 +144,7 @@ struct _GstLetsChatSrc
   GList *streams;               /* of SrcStream, under add_stream_lock */
   guint generation;             /* of the peer connection streams came from */
   guint n_video_now, n_audio_now;       /* streams of that connection */
+  gboolean no_more_pads;        /* posted since the last start */
 };
 
 /* One pad and the chain behind it. A pad outlives peer connections: the
@@ -128,7 +167,15 @@ static GstStaticPadTemplate audio_template =
     GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
 
 #define gst_lets_chat_src_parent_class parent_class
-G_DEFINE_TYPE (GstLetsChatSrc, gst_lets_chat_src, GST_TYPE_LETS_CHAT_BIN);
+static void
+src_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  gst_lets_chat_bin_uri_handler_init (g_iface, GST_URI_SRC);
+}
+
+G_DEFINE_TYPE_WITH_CODE (GstLetsChatSrc, gst_lets_chat_src,
+    GST_TYPE_LETS_CHAT_BIN, G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        src_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (letschatsrc, "letschatsrc", GST_RANK_NONE,
     GST_TYPE_LETS_CHAT_SRC);
 
@@ -410,6 +457,41 @@ src_find_stream (GstLetsChatSrc * self, gboolean video, guint index)
   return NULL;
 }
 
+/* How many streams the other party sends on the peer connection of
+ * @webrtc_pad: the m-lines of its description that send (sendrecv or
+ * sendonly) and are not rejected (port 0 without bundle-only). 0 if
+ * unknown. */
+static guint
+src_count_remote_streams (GstPad * webrtc_pad)
+{
+  GstElement *webrtc = gst_pad_get_parent_element (webrtc_pad);
+  GstWebRTCSessionDescription *desc = NULL;
+  guint i, n = 0;
+
+  if (!webrtc)
+    return 0;
+  g_object_get (webrtc, "remote-description", &desc, NULL);
+  gst_object_unref (webrtc);
+  if (!desc)
+    return 0;
+  for (i = 0; i < gst_sdp_message_medias_len (desc->sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (desc->sdp, i);
+    const gchar *type = gst_sdp_media_get_media (media);
+
+    if (g_strcmp0 (type, "video") && g_strcmp0 (type, "audio"))
+      continue;
+    if (gst_sdp_media_get_port (media) == 0 &&
+        !gst_sdp_media_get_attribute_val (media, "bundle-only"))
+      continue;
+    if (gst_sdp_media_get_attribute_val (media, "recvonly") ||
+        gst_sdp_media_get_attribute_val (media, "inactive"))
+      continue;
+    n++;
+  }
+  gst_webrtc_session_description_free (desc);
+  return n;
+}
+
 /* The session's receiver function: webrtcbin added a pad for a stream of
  * the other party (webrtcbin's thread). */
 static void
@@ -420,8 +502,8 @@ gst_lets_chat_src_add_stream (GstElement * element, GstPad * webrtc_pad,
   GstCaps *caps = gst_pad_get_current_caps (webrtc_pad);
   const GstLetsChatCodec *codec = gst_lets_chat_codec_for_caps (caps);
   SrcStream *stream;
-  gboolean video;
-  guint index;
+  gboolean video, all_there = FALSE;
+  guint index, expected;
 
   if (!codec) {
     GST_ELEMENT_WARNING (self, STREAM, CODEC_NOT_FOUND,
@@ -432,6 +514,9 @@ gst_lets_chat_src_add_stream (GstElement * element, GstPad * webrtc_pad,
   }
   gst_caps_unref (caps);
   video = g_str_equal (codec->media, "video");
+  /* Asked of webrtcbin before our lock is taken (never hold ours across a
+   * call into webrtcbin). */
+  expected = src_count_remote_streams (webrtc_pad);
 
   g_mutex_lock (&self->add_stream_lock);
   if (generation != self->generation) {
@@ -472,7 +557,20 @@ gst_lets_chat_src_add_stream (GstElement * element, GstPad * webrtc_pad,
   }
 
   src_stream_build (self, stream, webrtc_pad, peer_joined_time);
+  /* Every stream of the first call has its pad: playbin and uridecodebin
+   * link their outputs only after no-more-pads. Later calls reuse the
+   * pads. */
+  if (!self->no_more_pads &&
+      self->n_video_now + self->n_audio_now >= MAX (expected, 1)) {
+    self->no_more_pads = TRUE;
+    all_there = TRUE;
+  }
   g_mutex_unlock (&self->add_stream_lock);
+  if (all_there) {
+    GST_INFO_OBJECT (self, "all %u streams of the other party are here",
+        expected);
+    gst_element_no_more_pads (GST_ELEMENT (self));
+  }
   GST_INFO_OBJECT (self, "%s: receiving %s%s", GST_PAD_NAME (stream->ghost),
       codec->encoding_name, stream->decode ? ", decoded" : ", still encoded");
 }
@@ -512,6 +610,16 @@ gst_lets_chat_src_push_gap (GstElement * element, GstClockTime duration)
   g_list_free_full (pads, gst_object_unref);
 }
 
+/* For gst-inspect-1.0 (see gst_lets_chat_bin_class_add_manual()). */
+static const gchar *const src_bus_messages[] = {
+  "letschat/first-frame (pad, codec, ms-since-peer-joined: double): the "
+      "first buffer of a stream left a pad",
+  "letschat/stream-started (pad, codec, encoded: boolean, keyframe: "
+      "boolean): a pad started (video on a keyframe)",
+  "letschat/stream-ended (pad, reason): EOS left a pad",
+  NULL
+};
+
 static const GstLetsChatReceiverFuncs receiver_funcs = {
   gst_lets_chat_src_add_stream,
   gst_lets_chat_src_push_gap,
@@ -549,6 +657,7 @@ gst_lets_chat_src_stopped (GstLetsChatBin * bin)
   g_list_free_full (self->streams, g_free);
   self->streams = NULL;
   self->generation = 0;
+  self->no_more_pads = FALSE;
   g_mutex_unlock (&self->add_stream_lock);
 
   for (l = pads; l; l = l->next) {
@@ -714,6 +823,7 @@ gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
       "Receives the video and audio of the other party of a letschat room "
       "(WebRTC, room signalling inside)", "letschat developers");
 
+  gst_lets_chat_bin_class_add_manual (element_class, src_bus_messages);
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_lets_chat_src_send_event);
 
   GST_DEBUG_CATEGORY_INIT (gst_lets_chat_src_debug, "letschatsrc", 0,

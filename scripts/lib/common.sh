@@ -13,6 +13,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   chromium
   python3-matplotlib  # scripts/bench draws its plot with it
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
+  gir1.2-gtk-3.0 gstreamer1.0-gtk3 xvfb  # examples/call.py's window (gtksink), tested on Xvfb
   python3-aiortc python3-websockets  # tests/interop/aiortc-party.py
   golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev  # tests/interop/pion-party
 )

@@ -24,5 +24,23 @@ for element in letschatsink letschatsrc; do
   printf '%s\n' "$out" | grep -q '"chat-received" :  void' || { echo "$element: no chat-received signal"; fail=1; }
   printf '%s\n' "$out" | grep -q '"send-chat" :  gboolean' || { echo "$element: no send-chat action"; fail=1; }
 done
-[ $fail -eq 0 ] && echo "both elements load and document every property and pad"
+# Every letschat/* bus message the plugin posts is listed, with its
+# fields, in gst-inspect-1.0 (which has no section for bus messages: the
+# elements add a Bus-messages line to their Factory Details).
+src_dir=${LETSCHAT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+posted=$(grep -rhoE '"letschat/[a-z-]+"' "$src_dir"/gst/letschat/*.c | tr -d '"' | sort -u)
+[ -n "$posted" ] || { echo "found no letschat/* messages in $src_dir/gst/letschat"; fail=1; }
+for element in letschatsink letschatsrc; do
+  manual=$(gst-inspect-1.0 "$element" | sed -n '/^  Bus-messages/,/^  Signal-parameters/p')
+  for name in $posted; do
+    case "$element:$name" in
+      letschatsink:letschat/first-frame|letschatsink:letschat/stream-*) continue ;;
+    esac
+    printf '%s\n' "$manual" | grep -qE "$name \(.+\): " || {
+      echo "$element: bus message $name (posted in gst/letschat) is not listed with its fields under Bus-messages in gst-inspect-1.0; add it to gstletschatbin.c (or the element's own list)"; fail=1; }
+  done
+  gst-inspect-1.0 "$element" | grep -qE '^  Signal-parameters +chat-received \(element, from: .*, text: ' \
+    || { echo "$element: gst-inspect-1.0 does not name chat-received's parameters"; fail=1; }
+done
+[ $fail -eq 0 ] && echo "both elements load and document every property, pad, bus message and signal parameter"
 exit $fail

@@ -124,6 +124,7 @@ typedef struct
   gchar *audio_caps;
   GHashTable *seen;             /* element message names seen */
   GstMessage *error;
+  GPtrArray *errors;            /* texts of every error message */
   GPtrArray *warnings;          /* texts of warning messages */
   GPtrArray *bus_chats;         /* "from-name|text" of letschat/chat */
   GMutex chat_lock;
@@ -169,17 +170,25 @@ party_new (const gchar * desc, const gchar * url)
   g_free (full);
   p->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   p->warnings = g_ptr_array_new_with_free_func (g_free);
+  p->errors = g_ptr_array_new_with_free_func (g_free);
   p->bus_chats = g_ptr_array_new_with_free_func (g_free);
   p->signal_chats = g_ptr_array_new_with_free_func (g_free);
   g_mutex_init (&p->chat_lock);
 
   sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
+  /* playbin: its sinks are properties, not children yet. */
+  if (!sink && g_object_class_find_property (G_OBJECT_GET_CLASS
+          (p->pipeline), "video-sink"))
+    g_object_get (p->pipeline, "video-sink", &sink, NULL);
   if (sink) {
     g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
     g_signal_connect (sink, "handoff", G_CALLBACK (on_video_handoff), p);
     gst_object_unref (sink);
   }
   sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "audio");
+  if (!sink && g_object_class_find_property (G_OBJECT_GET_CLASS
+          (p->pipeline), "audio-sink"))
+    g_object_get (p->pipeline, "audio-sink", &sink, NULL);
   if (sink) {
     g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
     g_signal_connect (sink, "handoff", G_CALLBACK (on_audio_handoff), p);
@@ -195,6 +204,7 @@ party_free (Party * p)
   gst_object_unref (p->pipeline);
   g_hash_table_unref (p->seen);
   g_ptr_array_unref (p->warnings);
+  g_ptr_array_unref (p->errors);
   g_ptr_array_unref (p->bus_chats);
   g_ptr_array_unref (p->signal_chats);
   g_mutex_clear (&p->chat_lock);
@@ -222,15 +232,17 @@ party_poll (Party * p)
   GstMessage *msg;
 
   while ((msg = gst_bus_pop (bus))) {
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && !p->error) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       GError *err;
       gchar *dbg;
       gst_message_parse_error (msg, &err, &dbg);
       g_test_message ("error from %s: %s (%s)", GST_OBJECT_NAME (msg->src),
           err->message, dbg);
+      g_ptr_array_add (p->errors, g_strdup (err->message));
       g_error_free (err);
       g_free (dbg);
-      p->error = gst_message_ref (msg);
+      if (!p->error)
+        p->error = gst_message_ref (msg);
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
       g_hash_table_add (p->seen, g_strdup ("eos"));
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
@@ -254,6 +266,9 @@ party_poll (Party * p)
           g_ptr_array_add (p->bus_chats, g_strdup_printf ("%s|%s",
                   gst_structure_get_string (s, "from-name"),
                   gst_structure_get_string (s, "text")));
+        if (gst_structure_has_name (s, "letschat/peer-joined"))
+          g_hash_table_add (p->seen, g_strdup_printf ("peer-name:%s",
+                  gst_structure_get_string (s, "peer-name")));
         if (gst_structure_has_name (s, "letschat/joined"))
           g_object_set_data_full (G_OBJECT (p->pipeline), "id",
               g_strdup (gst_structure_get_string (s, "id")), g_free);
@@ -527,7 +542,7 @@ test_serve (void)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Errors reach the bus with a message that says what to do.               */
+/* letschat:// URIs: playbin, uridecodebin and URI sinks join rooms.       */
 
 static void
 assert_contains (const gchar * text, const gchar * part)
@@ -535,6 +550,126 @@ assert_contains (const gchar * text, const gchar * part)
   if (!strstr (text, part))
     g_error ("error text '%s' does not mention '%s'", text, part);
 }
+
+static gchar *
+test_server_uri (TestServer * ts, const gchar * rest)
+{
+  return g_strdup_printf ("letschat://127.0.0.1:%u/%s", ts->port, rest);
+}
+
+/* A letschatsink publishes a test source; @receiver_desc ("URI" replaced
+ * by letschat://127.0.0.1:PORT/@room_and_query) plays it. */
+static void
+run_uri_call (const gchar * sender_desc, const gchar * room_and_query,
+    const gchar * receiver_desc, const gchar * expect_receiver_name)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  gchar *uri = test_server_uri (ts, room_and_query);
+  gchar **parts = g_strsplit (sender_desc, "URI", -1);
+  gchar *sender = g_strjoinv (uri, parts);
+  Party *tx = party_new (sender, url);
+  Party *rx = party_new (receiver_desc, uri);
+  Party *parties[] = { tx, rx, NULL };
+  gchar *name = g_strdup_printf ("peer-name:%s", expect_receiver_name);
+
+  g_strfreev (parts);
+  mark_receiver (rx, TRUE);
+  party_play (tx);
+  party_play (rx);
+  wait_for (parties, receivers_got_media, GINT_TO_POINTER (30),
+      ">= 30 video frames and 10 audio buffers through a letschat:// URI");
+  g_assert_cmpstr (rx->video_caps, ==, "video/x-raw");
+  g_assert_cmpstr (rx->audio_caps, ==, "audio/x-raw");
+  /* ?name= reached the other party as this party's display name. */
+  if (!g_hash_table_contains (tx->seen, name))
+    g_error ("the sender did not see the receiver as '%s'",
+        expect_receiver_name);
+  g_free (name);
+  party_free (rx);
+  party_free (tx);
+  test_server_stop (ts);
+  g_free (sender);
+  g_free (uri);
+  g_free (url);
+}
+
+/* playbin uri=letschat://... (what gst-play-1.0 does), sinks as
+ * properties, as an application sets them. */
+static void
+test_uri_playbin (void)
+{
+  run_uri_call (TEST_VIDEO " ! letschatsink name=s room=lobby "
+      "server-url=URL " TEST_AUDIO " ! s.", "lobby?name=Player",
+      "playbin uri=URL video-sink=\"fakesink name=video\" "
+      "audio-sink=\"fakesink name=audio\"", "Player");
+}
+
+/* uridecodebin, and the sender a URI sink (gst-launch-1.0 makes an element
+ * from a URI with gst_element_make_from_uri()). Secret and name with
+ * characters that need escaping. */
+static void
+test_uri_uridecodebin_and_sink (void)
+{
+  run_uri_call (TEST_VIDEO " ! URI " TEST_AUDIO " ! letschatsink0.",
+      "hall?secret=a%26b%3Dc&name=Ana%20B",
+      "uridecodebin uri=URL name=d d. ! video/x-raw ! fakesink name=video "
+      "d. ! audio/x-raw ! fakesink name=audio", "Ana B");
+}
+
+/* Every way a URI can be wrong: a GError that says what, and what a URI
+ * looks like; playbin posts it as its ERROR. get_uri says the settings
+ * back. */
+static void
+test_uri_errors (void)
+{
+  const gchar *bad[][2] = {
+    {"letschat://", "names no room server host"},
+    {"letschat://host:8443", "names no room"},
+    {"letschat://host:8443/bad%20room", "'bad room' is not a room name"},
+    {"letschat://host/r?secret=s&colour=red", "unknown parameter 'colour'"},
+    {"letschat://host:99999/r", "Invalid letschat URI"},
+  };
+  GError *error = NULL;
+  GstElement *e;
+  gchar *uri;
+  Party *p;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    e = gst_element_make_from_uri (GST_URI_SRC, bad[i][0], NULL, &error);
+    g_assert_null (e);
+    g_assert_nonnull (error);
+    g_test_message ("%s: %s", bad[i][0], error->message);
+    assert_contains (error->message, bad[i][1]);
+    assert_contains (error->message, "Use letschat://HOST:PORT/ROOM");
+    g_clear_error (&error);
+  }
+
+  e = gst_element_make_from_uri (GST_URI_SINK,
+      "letschats://example.org/r1?name=A%20B&secret=x", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (G_OBJECT_TYPE_NAME (e), ==, "GstLetsChatSink");
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (e));
+  g_assert_cmpstr (uri, ==, "letschats://example.org:8443/r1?secret=x&"
+      "name=A%20B");
+  g_free (uri);
+  g_object_get (e, "server-url", &uri, NULL);
+  g_assert_cmpstr (uri, ==, "wss://example.org:8443/ws");
+  g_free (uri);
+  gst_object_unref (gst_object_ref_sink (e));
+
+  p = party_new ("playbin uri=URL", "letschat://host/a?b=c");
+  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING),
+      ==, GST_STATE_CHANGE_FAILURE);
+  uri = wait_for_error (p);
+  assert_contains (uri, "unknown parameter 'b'");
+  g_free (uri);
+  party_free (p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Errors reach the bus with a message that says what to do.               */
 
 static void
 test_error_unreachable (void)
@@ -596,6 +731,36 @@ both_joined (Party ** parties, gpointer data)
       g_hash_table_contains (parties[1]->seen, "letschat/peer-joined");
 }
 
+/* A refused join says so once. The party then tries again as an
+ * application would (READY, PLAYING): the same refusal, and nothing else.
+ * The server answers in order, so anything the first attempt left behind
+ * (a "leave" of a room never entered, answered "You are not in a room")
+ * reaches the bus before the second refusal. */
+static void
+assert_refused_once_per_attempt (Party * p, const gchar * expected)
+{
+  gchar *text;
+  guint i;
+
+  party_play (p);
+  text = wait_for_error (p);
+  assert_contains (text, expected);
+  g_free (text);
+  gst_element_set_state (p->pipeline, GST_STATE_READY);
+  party_poll (p);
+  gst_clear_message (&p->error);
+  party_play (p);
+  text = wait_for_error (p);
+  assert_contains (text, expected);
+  g_free (text);
+  for (i = 0; i < p->errors->len; i++) {
+    if (strstr (p->errors->pdata[i], "not in a room"))
+      g_error ("spurious error after a refused join: '%s'",
+          (gchar *) p->errors->pdata[i]);
+  }
+  g_assert_cmpuint (p->errors->len, ==, 2);
+}
+
 static void
 test_error_room_full (void)
 {
@@ -608,16 +773,11 @@ test_error_room_full (void)
   Party *c = party_new ("letschatsrc room=full server-url=URL ! fakesink",
       url);
   Party *parties[] = { a, b, NULL };
-  gchar *text;
 
   party_play (a);
   party_play (b);
   wait_for (parties, both_joined, NULL, "two parties in the room");
-  party_play (c);
-  text = wait_for_error (c);
-  assert_contains (text, "full");
-  assert_contains (text, "full");
-  g_free (text);
+  assert_refused_once_per_attempt (c, "is full: it already holds two parties");
   party_free (c);
   party_free (a);
   party_free (b);
@@ -641,17 +801,89 @@ test_error_wrong_secret (void)
   Party *b = party_new ("letschatsrc room=locked secret=wrong "
       "server-url=URL ! fakesink", url);
   Party *parties[] = { a, NULL };
+
+  party_play (a);
+  wait_for (parties, first_joined, NULL, "the first party to join");
+  assert_refused_once_per_attempt (b, "is protected by another secret: set "
+      "the secret property");
+  party_free (b);
+  party_free (a);
+  test_server_stop (ts);
+  g_free (url);
+}
+
+/* No secret at all: the error says one is needed and how to give it. */
+static void
+test_error_no_secret (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *a = party_new (TEST_VIDEO " ! letschatsink room=locked secret=right "
+      "server-url=URL", url);
+  Party *b = party_new ("letschatsrc room=locked server-url=URL ! fakesink",
+      url);
+  Party *parties[] = { a, NULL };
   gchar *text;
 
   party_play (a);
   wait_for (parties, first_joined, NULL, "the first party to join");
   party_play (b);
   text = wait_for_error (b);
-  assert_contains (text, "secret");
+  assert_contains (text, "Room 'locked' needs a secret: set the secret "
+      "property");
+  assert_contains (text, "?secret=");
+  g_assert_null (strstr (text, "another secret"));
   g_free (text);
   party_free (b);
   party_free (a);
   test_server_stop (ts);
+  g_free (url);
+}
+
+static gboolean
+warned_about (Party ** parties, gpointer data)
+{
+  guint i;
+
+  for (i = 0; i < parties[0]->warnings->len; i++)
+    if (strstr (parties[0]->warnings->pdata[i], data))
+      return TRUE;
+  return FALSE;
+}
+
+/* display-name (or any shared property) set only on the second element of
+ * a two-way party is not used: a warning names it, and where to set it. */
+static void
+test_error_ignored_setting (void)
+{
+  TestServer *ts = test_server_start ();
+  gchar *url = test_server_url (ts);
+  Party *p = party_new (TEST_VIDEO " ! letschatsink name=s room=two "
+      "server-url=URL letschatsrc name=r room=two server-url=URL "
+      "display-name=Kitchen ! fakesink", url);
+  Party *parties[] = { p, NULL };
+
+  party_play (p);
+  wait_for (parties, warned_about, "display-name of r is ignored: s (same "
+      "room) started this party first", "a warning about display-name");
+  wait_for (parties, warned_about, "Set display-name the same on both "
+      "elements, or only on s.", "the warning's advice");
+  party_free (p);
+  test_server_stop (ts);
+  g_free (url);
+
+  /* serve=true on the sink alone (scripts/demo, record-call) loses
+   * nothing: the party joins with no such warning. */
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", free_port ());
+  p = party_new (TEST_VIDEO " ! letschatsink name=s room=two serve=true "
+      "server-url=URL letschatsrc name=r room=two server-url=URL ! fakesink",
+      url);
+  parties[0] = p;
+  party_play (p);
+  wait_for (parties, first_joined, NULL, "the served party to join");
+  party_poll (p);
+  g_assert_false (warned_about (parties, "ignored"));
+  party_free (p);
   g_free (url);
 }
 
@@ -1505,9 +1737,15 @@ main (int argc, char **argv)
   g_test_add_func ("/errors/no-room", test_error_no_room);
   g_test_add_func ("/errors/room-full", test_error_room_full);
   g_test_add_func ("/errors/wrong-secret", test_error_wrong_secret);
+  g_test_add_func ("/errors/no-secret", test_error_no_secret);
+  g_test_add_func ("/errors/ignored-setting", test_error_ignored_setting);
   g_test_add_func ("/errors/serve-port-in-use", test_error_serve_port_in_use);
   g_test_add_func ("/errors/bad-turn-server", test_error_bad_turn_server);
   g_test_add_func ("/stop/at-any-moment", test_stop_at_any_moment);
+  g_test_add_func ("/uri/playbin", test_uri_playbin);
+  g_test_add_func ("/uri/uridecodebin-and-sink",
+      test_uri_uridecodebin_and_sink);
+  g_test_add_func ("/uri/errors", test_uri_errors);
   g_test_add_func ("/errors/unusable-offer", test_unusable_offer);
   return g_test_run ();
 }
