@@ -1,0 +1,168 @@
+// The page as people meet it (docs/web-client.md): headless Chromium on the
+// page served by a real letschat-server.
+//
+//   node page.mjs layout        the page in a call with examples/chat (a
+//                               two-way pipeline sending 16:9) at 1920x1080,
+//                               1366x768, 844x390 and 390x844: controls and
+//                               chat input in view, no scrolling, the
+//                               self-view off the picture, names shown;
+//                               fullscreen and copy-link; a screenshot each
+//   node page.mjs reconnect page|pipeline
+//                               the room server is killed mid-call and
+//                               started again on its port: the page comes
+//                               back as the same party, the call (the same
+//                               peer connection) keeps playing
+//   node page.mjs refused       no secret, a wrong secret, a full room, a
+//                               room address that is not valid
+//   node page.mjs click-to-play the page over plain http from another
+//                               address (no camera, so no autoplay with
+//                               sound): a click starts the other party
+//   node page.mjs media-state   two pages: mute and camera-off are shown on
+//                               the other page, the camera is switched in
+//                               the call, the connection quality is shown
+//   node page.mjs strangers     "Talk to a stranger" pairs two pages, Next
+//                               leaves and pairs with the next stranger
+import {
+  startServer, launchBrowser, openPage, startPipeline, startProgram, waitFor, waitCount,
+  waitFramesDecoded, artefactPath, pageStatus, cleanup, log,
+} from './harness.mjs';
+import { networkInterfaces } from 'node:os';
+
+const [kind, variant = ''] = process.argv.slice(2);
+const room = `p-${kind}-${variant}-${process.pid}`;
+
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+async function waitState(page, re, label, timeoutMs = 30000) {
+  try {
+    await waitFor(`${label}: state ${re}`, async () => re.test((await pageStatus(page)).state), timeoutMs);
+  } catch (e) {
+    throw new Error(`${e.message}; page ${JSON.stringify(await pageStatus(page))}`);
+  }
+}
+
+// Frames the remote <video> element presented (requestVideoFrameCallback):
+// what a person sees move, not only what was decoded.
+const remoteFrames = (page) => page.evaluate(() => window.letschat.remoteFrames);
+
+async function waitFramesShown(page, label, more, timeoutMs = 30000) {
+  const from = await remoteFrames(page);
+  await waitFor(`${label}: ${more} more frames shown`, async () => (await remoteFrames(page)) - from >= more, timeoutMs);
+}
+
+async function chatTo(from, to, text, check) {
+  assert(await from.evaluate((t) => window.letschat.sendChat(t), text), 'sendChat refused ' + text);
+  await waitFor(`chat "${text}" to arrive`, check || (() => to.evaluate((t) => window.letschat.received.includes(t), text)), 30000);
+}
+
+/* ------------------------------------------------------------------ */
+
+const SIZES = [[1920, 1080, 'desktop'], [1366, 768, 'laptop'], [844, 390, 'phone-landscape'],
+  [390, 844, 'phone-portrait']];
+
+// What a person would check on the screen, measured.
+function measure() {
+  const r = (id) => document.getElementById(id).getBoundingClientRect();
+  const W = innerWidth, H = innerHeight;
+  const out = { W, H, problems: [] };
+  for (const id of ['mute', 'video', 'fullscreen', 'hangup', 'chat-text', 'chat-send', 'remote', 'local']) {
+    const b = r(id);
+    if (b.width < 1 || b.height < 1) out.problems.push(`#${id} is not shown`);
+    else if (b.top < 0 || b.left < 0 || b.bottom > H + 0.5 || b.right > W + 0.5)
+      out.problems.push(`#${id} is out of view (${Math.round(b.left)},${Math.round(b.top)} to ` +
+        `${Math.round(b.right)},${Math.round(b.bottom)} in ${W}x${H})`);
+  }
+  const doc = document.documentElement;
+  if (doc.scrollHeight > H + 1 || doc.scrollWidth > W + 1)
+    out.problems.push(`the page scrolls (${doc.scrollWidth}x${doc.scrollHeight} in ${W}x${H})`);
+  // Where the picture is inside the <video> box (object-fit: contain).
+  const v = document.getElementById('remote'), box = r('remote');
+  const scale = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
+  const pw = v.videoWidth * scale, ph = v.videoHeight * scale;
+  const pic = { left: box.left + (box.width - pw) / 2, top: box.top + (box.height - ph) / 2 };
+  pic.right = pic.left + pw; pic.bottom = pic.top + ph;
+  out.picture = { w: Math.round(pw), h: Math.round(ph), aspect: v.videoWidth / v.videoHeight };
+  const self = r('self');
+  const overlap = Math.max(0, Math.min(self.right, pic.right) - Math.max(self.left, pic.left)) *
+    Math.max(0, Math.min(self.bottom, pic.bottom) - Math.max(self.top, pic.top));
+  if (overlap > 0) out.problems.push(`the self-view covers ${Math.round(overlap)} px² of the picture`);
+  // The picture takes a fair share of the screen...
+  out.pictureShare = Math.round(pw * ph / (W * H) * 100);
+  if (out.pictureShare < 20) out.problems.push(`the picture is only ${out.pictureShare}% of the screen`);
+  // ...and the page fills the screen: nothing empty at the bottom.
+  const bottom = Math.max(r('chat').bottom, r('controls').bottom, r('stage').bottom);
+  if (bottom < H - 24) out.problems.push(`the lower ${Math.round(H - bottom)} px are empty`);
+  out.remoteName = document.getElementById('remote-name').textContent;
+  return out;
+}
+
+async function layout() {
+  const server = await startServer();
+  const context = await launchBrowser({ viewport: { width: 1366, height: 768 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.http });
+  const page = await openPage(context, `${server.http}/r/${room}?name=Alice`, 'page');
+  await waitState(page, /Waiting for the other party/, 'page');
+  // A two-way party sending 16:9 (the fake camera is 4:3), that chats.
+  const at = `room=${room} server-url=${server.ws}`;
+  const party = startProgram('chat', process.env.LETSCHAT_CHAT || 'build/examples/chat',
+    ['--name', 'pipeline', '--pipeline',
+      `videotestsrc is-live=true pattern=ball background-color=0xff2a5d8f ! video/x-raw,width=640,height=360,framerate=30/1 ! ` +
+      `letschatsink name=s ${at} display-name=pipeline letschatsrc name=party ${at} party. ! fakesink party. ! fakesink`],
+    { stdin: true });
+  await waitFramesDecoded(page, 'page', 30, 60000, party);
+  await waitFor('the page\'s chat to open', () => page.evaluate(() => window.letschat.call.dc?.readyState === 'open'), 30000);
+  await chatTo(page, null, 'Hello! Can you see the ball?', () => party.lines.includes('chat: Alice: Hello! Can you see the ball?'));
+  party.proc.stdin.write('Yes, it bounces nicely.\n');
+  await waitFor('the pipeline\'s chat to arrive', () => page.evaluate(() => window.letschat.received.length > 0), 30000);
+  // Names: on the video, and on each chat line.
+  await waitFor('names in the chat', async () =>
+    (await page.locator('#messages li.them', { hasText: 'pipeline:' }).count()) === 1 &&
+    (await page.locator('#messages li.me', { hasText: 'You:' }).count()) === 1, 5000);
+  assert(await page.textContent('#local-name') === 'You (Alice)', 'the self-view is not labelled "You (Alice)"');
+  await waitFor('the picture at its own aspect', () => page.evaluate(() => {
+    const v = document.getElementById('remote');
+    return v.videoWidth === 640 && v.videoHeight === 360;
+  }), 10000);
+
+  for (const [width, height, name] of SIZES) {
+    await page.setViewportSize({ width, height });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const m = await page.evaluate(measure);
+    const shot = artefactPath(`web-client-${name}.png`);
+    await page.screenshot({ path: shot });
+    log(`${width}x${height}: picture ${m.picture.w}x${m.picture.h} (${m.pictureShare}% of the screen), screenshot ${shot}`);
+    assert(m.problems.length === 0, `${width}x${height}: ${m.problems.join('; ')}`);
+    assert(m.remoteName === 'pipeline', `${width}x${height}: the video is labelled "${m.remoteName}"`);
+  }
+
+  // Fullscreen shows the picture alone; the button brings the page back.
+  await page.click('#fullscreen');
+  await waitFor('fullscreen', () => page.evaluate(() => document.fullscreenElement?.id === 'stage'), 5000);
+  await page.click('#fullscreen');
+  await waitFor('fullscreen to end', () => page.evaluate(() => !document.fullscreenElement), 5000);
+  // Copy link puts the room's address on the clipboard.
+  await page.click('#copy-link');
+  const link = `${server.http}/r/${room}`;
+  await waitFor('the link copied', () => page.evaluate(() => window.letschat.copiedLink), 5000);
+  const clip = await page.evaluate(() => navigator.clipboard.readText());
+  assert(clip === link, `the clipboard holds "${clip}", expected ${link}`);
+}
+
+/* ------------------------------------------------------------------ */
+
+async function main() {
+  if (kind === 'layout') await layout();
+  else throw new Error('unknown test ' + kind);
+}
+
+const guard = setTimeout(() => { console.error('FAIL: the whole test took over 150 s'); process.exit(1); }, 150000);
+try {
+  await main();
+  log('PASS');
+} catch (e) {
+  console.error('FAIL:', e.message);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+  clearTimeout(guard);
+}
