@@ -46,6 +46,9 @@ async function waitState(page, re, label, timeoutMs = 30000) {
 const remoteFrames = (page) => page.evaluate(() => window.letschat.remoteFrames);
 
 async function waitFramesShown(page, label, more, timeoutMs = 30000) {
+  // Pages of one browser are tabs of one window: only the tab in front
+  // paints its video.
+  await page.bringToFront();
   const from = await remoteFrames(page);
   await waitFor(`${label}: ${more} more frames shown`, async () => (await remoteFrames(page)) - from >= more, timeoutMs);
 }
@@ -150,8 +153,85 @@ async function layout() {
 
 /* ------------------------------------------------------------------ */
 
+async function markPeerConnection(page) {
+  await page.evaluate(() => { window.letschat.call.pc.testMark = 'before the restart'; });
+}
+async function samePeerConnection(page, label) {
+  assert(await page.evaluate(() => window.letschat.call.pc?.testMark === 'before the restart'),
+    `${label}: the call was negotiated anew instead of kept`);
+}
+
+// While the server is away the page says so in words, keeps its layout
+// and the call goes on.
+async function checkServerLostShown(page, label) {
+  await waitState(page, /room server is unreachable: reconnecting/, label);
+  const { state, error } = await pageStatus(page);
+  assert(!/1006|code/.test(state + error), `${label}: the page shows "${state}" "${error}"`);
+  const m = await page.evaluate(measure);
+  assert(m.problems.length === 0, `${label}: while the server is away: ${m.problems.join('; ')}`);
+}
+
+async function reconnect(viaPipeline) {
+  const server = await startServer();
+  const context = await launchBrowser();
+  let a, b, party;
+  if (viaPipeline) {
+    const at = `room=${room} server-url=${server.ws}`;
+    party = startPipeline('two-way',
+      `videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! ` +
+      `letschatsink name=s ${at} display-name=pipeline audiotestsrc is-live=true wave=ticks ! s. ` +
+      `letschatsrc name=r ${at} r. ! video/x-raw ! fakesink name=count sync=false silent=false ` +
+      `r. ! audio/x-raw ! fakesink sync=false`);
+    await waitFor('the pipeline to join', () => party.lines.some((l) => l.includes('letschat/joined')), 30000);
+    a = await openPage(context, `${server.http}/r/${room}?name=A`, 'A');
+    await waitCount(party, 'count', 30, 'pipeline');
+  } else {
+    a = await openPage(context, `${server.http}/r/${room}?name=A`, 'A');
+    await waitState(a, /Waiting for the other party/, 'A');
+    b = await openPage(context, `${server.http}/r/${room}?name=B`, 'B');
+    await waitFramesDecoded(b, 'B', 30);
+  }
+  await waitFramesDecoded(a, 'A', 30, 90000, party);
+  const pages = b ? [[a, 'A'], [b, 'B']] : [[a, 'A']];
+  for (const [p] of pages) await markPeerConnection(p);
+
+  log('killing the room server');
+  await server.kill('SIGKILL');
+  for (const [p, label] of pages) await checkServerLostShown(p, label);
+  for (const [p, label] of pages) await waitFramesShown(p, `${label}, the server away`, 30);
+  const beforeCount = party ? party.counts.count || 0 : 0;
+
+  log('starting the room server again on the same port');
+  await server.launch();
+  for (const [p, label] of pages) {
+    await waitFor(`${label} to rejoin`, () => p.evaluate(() => window.letschat.reconnections >= 1), 30000);
+    await waitState(p, /^Connected with (A|B|pipeline)\.$/, label);
+  }
+  if (party)
+    await waitFor('the pipeline to rejoin', () => party.lines.some((l) => l.includes('letschat/server-reconnected')), 30000);
+  for (const [p, label] of pages) {
+    await samePeerConnection(p, label);
+    await waitFramesShown(p, `${label}, back on the server`, 60);
+  }
+  if (party) {
+    await waitFor('the pipeline to receive 60 more frames', () => (party.counts.count || 0) - beforeCount >= 60, 30000);
+    assert(!party.lines.some((l) => /^ERROR/.test(l)), 'the pipeline posted an ERROR');
+  }
+  // The new server relays as the old one did: a hang-up reaches the other.
+  if (b) {
+    await b.click('#hangup');
+    await waitState(a, /The other party left/, 'A');
+  } else {
+    await a.click('#hangup');
+    await waitFor('the pipeline to see the page leave', () => party.lines.some((l) => l.includes('letschat/peer-left')), 15000);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+
 async function main() {
   if (kind === 'layout') await layout();
+  else if (kind === 'reconnect') await reconnect(variant === 'pipeline');
   else throw new Error('unknown test ' + kind);
 }
 
