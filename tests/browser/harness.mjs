@@ -83,8 +83,8 @@ function stop(proc) {
 
 // A missing browser is a failure, never a skip.
 // @viewport: the window's size; @fakeDevices: the fake camera's options
-// (device-count=2 gives two cameras and two microphones).
-export async function launchBrowser({ viewport = { width: 1000, height: 700 }, fakeDevices = 'fps=30' } = {}) {
+// (device-count=2 gives two cameras); @args: more switches.
+export async function launchBrowser({ viewport = { width: 1000, height: 700 }, fakeDevices = 'fps=30', args = [] } = {}) {
   if (!existsSync(CHROMIUM))
     throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package "chromium" ` +
       '(./scripts/check does)');
@@ -95,7 +95,7 @@ export async function launchBrowser({ viewport = { width: 1000, height: 700 }, f
     viewport,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--use-fake-device-for-media-stream=${fakeDevices}`, '--use-fake-ui-for-media-stream'],
+      `--use-fake-device-for-media-stream=${fakeDevices}`, '--use-fake-ui-for-media-stream', ...args],
   });
   onCleanup(async () => { await context.close(); rmSync(dir, { recursive: true, force: true }); });
   return context;

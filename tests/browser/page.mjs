@@ -14,9 +14,6 @@
 //                               peer connection) keeps playing
 //   node page.mjs refused       no secret, a wrong secret, a full room, a
 //                               room address that is not valid
-//   node page.mjs click-to-play the page over plain http from another
-//                               address (no camera, so no autoplay with
-//                               sound): a click starts the other party
 //   node page.mjs media-state   two pages: mute and camera-off are shown on
 //                               the other page, the camera is switched in
 //                               the call, the connection quality is shown
@@ -26,7 +23,6 @@ import {
   startServer, launchBrowser, openPage, startPipeline, startProgram, waitFor, waitCount,
   waitFramesDecoded, artefactPath, pageStatus, cleanup, log,
 } from './harness.mjs';
-import { networkInterfaces } from 'node:os';
 
 const [kind, variant = ''] = process.argv.slice(2);
 const room = `p-${kind}-${variant}-${process.pid}`;
@@ -229,8 +225,59 @@ async function reconnect(viaPipeline) {
 
 /* ------------------------------------------------------------------ */
 
+const errorText = (page) => page.evaluate(() => document.getElementById('error').textContent);
+
+// A refused join says what happened and what to do, and gives the form back.
+async function waitRefused(page, label, re) {
+  await waitState(page, /^Could not join room /, label);
+  const error = await errorText(page);
+  assert(re.test(error), `${label}: the page says "${error}", expected ${re}`);
+  assert(await page.isVisible('#join') && !(await page.isVisible('#call')), `${label}: the form is not back`);
+  log(`${label}: "${error}"`);
+}
+
+async function joinWithForm(page, secret) {
+  await page.fill('#secret', secret);
+  await page.click('#join button[type=submit]');
+}
+
+async function refusedJoins() {
+  const server = await startServer();
+  const context = await launchBrowser();
+  const a = await openPage(context, `${server.http}/`, 'A');
+  await a.fill('#room', room);
+  await a.fill('#name', 'A');
+  await joinWithForm(a, 'tea');
+  await waitState(a, /Waiting for the other party/, 'A');
+
+  const b = await openPage(context, `${server.http}/r/${room}?name=B`, 'B');
+  await waitRefused(b, 'B without the secret', /needs a secret\. Ask whoever gave you the link/);
+  await joinWithForm(b, 'coffee');
+  await waitRefused(b, 'B with a wrong secret', /the one you typed is not it/);
+  await joinWithForm(b, 'tea');
+  await waitState(b, /^(Connecting to|Connected with) A/, 'B with the secret');
+
+  const c = await openPage(context, `${server.http}/r/${room}?name=C`, 'C');
+  await waitRefused(c, 'C without the secret', /needs a secret/);
+  await joinWithForm(c, 'tea');
+  await waitRefused(c, 'C in a full room', /already has two people in it.*Choose another room name/);
+
+  // A broken room link: a page that says why, with 404 for the address.
+  const d = await context.newPage();
+  const answer = await d.goto(`${server.http}/r/no%20such%20room!`);
+  assert(answer.status() === 404, `a bad room address answered ${answer.status()}`);
+  await waitState(d, /No such room address/, 'bad address');
+  const error = await errorText(d);
+  assert(/"no such room!" is not a valid room name/.test(error), `the bad address says "${error}"`);
+  assert(await d.isVisible('#join'), 'the bad address shows no form to choose a room');
+  log(`bad address: "${error}"`);
+}
+
+/* ------------------------------------------------------------------ */
+
 async function main() {
-  if (kind === 'layout') await layout();
+  if (kind === 'refused') await refusedJoins();
+  else if (kind === 'layout') await layout();
   else if (kind === 'reconnect') await reconnect(variant === 'pipeline');
   else throw new Error('unknown test ' + kind);
 }
