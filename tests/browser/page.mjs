@@ -12,6 +12,9 @@
 //                               started again on its port: the page comes
 //                               back as the same party, the call (the same
 //                               peer connection) keeps playing
+//   node page.mjs click-to-play the page over plain http from another
+//                               address (no camera, so no autoplay with
+//                               sound): a click starts the other party
 //   node page.mjs refused       no secret, a wrong secret, a full room, a
 //                               room address that is not valid
 //   node page.mjs media-state   two pages: mute and camera-off are shown on
@@ -23,6 +26,7 @@ import {
   startServer, launchBrowser, openPage, startPipeline, startProgram, waitFor, waitCount,
   waitFramesDecoded, artefactPath, pageStatus, cleanup, log,
 } from './harness.mjs';
+import { networkInterfaces } from 'node:os';
 
 const [kind, variant = ''] = process.argv.slice(2);
 const room = `p-${kind}-${variant}-${process.pid}`;
@@ -273,10 +277,44 @@ async function refusedJoins() {
   log(`bad address: "${error}"`);
 }
 
+// The page from another machine's point of view: over plain http from a
+// non-local address, so no camera and no autoplay with sound.
+function outsideAddress() {
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list) if (a.family === 'IPv4' && !a.internal) return a.address;
+  throw new Error('no IPv4 address other than loopback to open the page from');
+}
+
+async function clickToPlay() {
+  const server = await startServer(['--host', '0.0.0.0']);
+  const context = await launchBrowser();
+  const at = `room=${room} server-url=${server.ws}`;
+  const party = startPipeline('sink',
+    `videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! ` +
+    `letschatsink name=s ${at} display-name=pipeline audiotestsrc is-live=true wave=ticks ! s.`);
+  await waitFor('the pipeline to join', () => party.lines.some((l) => l.includes('letschat/joined')), 30000);
+  // Nothing of playwright's may look into the page until it has tried to
+  // play: every evaluate (waitForSelector's too) counts as a user gesture,
+  // which lets a page play sound. The page's console says when it tried.
+  const page = await context.newPage();
+  page.on('console', (m) => log(`[page console] ${m.type()}: ${m.text()}`));
+  const refused = page.waitForEvent('console', { predicate: (m) => /video does not play: NotAllowedError/.test(m.text()), timeout: 60000 });
+  await page.goto(`http://${outsideAddress()}:${server.port}/r/${room}?name=viewer`);
+  await refused;
+  assert(await page.isVisible('#play'), 'no click-to-play button');
+  await page.screenshot({ path: artefactPath('click-to-play.png') });
+  assert(await page.evaluate(() => document.getElementById('remote').paused), 'the video plays before the click');
+  await page.click('#play');
+  await waitFramesShown(page, 'after the click', 30);
+  assert(!(await page.isVisible('#play')), 'the click-to-play button stays after playing');
+  assert(!(await page.evaluate(() => document.getElementById('remote').paused)), 'the video is paused');
+}
+
 /* ------------------------------------------------------------------ */
 
 async function main() {
-  if (kind === 'refused') await refusedJoins();
+  if (kind === 'click-to-play') await clickToPlay();
+  else if (kind === 'refused') await refusedJoins();
   else if (kind === 'layout') await layout();
   else if (kind === 'reconnect') await reconnect(variant === 'pipeline');
   else throw new Error('unknown test ' + kind);

@@ -158,6 +158,10 @@ async function start(room) {
   call.stream = await getMedia();
   if (call.leaving) return;
   $('local').srcObject = call.stream;
+  // Without a camera or microphone there is nothing to mute or stop.
+  $('mute').hidden = !hasTrack('audio');
+  $('video').hidden = !hasTrack('video');
+  if (!hasTrack('video')) $('local-name').textContent += ', no camera';
   listDevices().catch(() => {});
   connect();
 }
@@ -342,9 +346,12 @@ function newPeer() {
   call.pending = [];
   const remote = new MediaStream();
   $('remote').srcObject = remote;
+  let playing = false;
   pc.ontrack = (e) => {
     remote.addTrack(e.track);
-    playRemote();
+    // One play() for the stream: the tracks that follow join it.
+    if (!playing) playRemote();
+    playing = true;
   };
   pc.onicecandidate = (e) => {
     if (pc !== call.pc) return;
@@ -565,6 +572,7 @@ function showRemoteMedia(state) {
 function playRemote() {
   const v = $('remote');
   v.play().then(() => { $('play').hidden = true; }).catch((err) => {
+    console.info('the other party\'s video does not play: ' + err.name);
     if (err.name !== 'NotAllowedError') return;
     $('play').hidden = false;
     window.letschat.playBlocked = true;
