@@ -120,14 +120,13 @@ async function switchDevice(kind, deviceId) {
     return;
   }
   fresh.enabled = kind === 'video' ? !call.videoOff : !call.muted;
+  const sender = call.pc && call.pc.getSenders().find((s) => s.track && s.track.kind === kind);
+  if (sender) await sender.replaceTrack(fresh);
   if (old) { call.stream.removeTrack(old); old.stop(); }
   call.stream.addTrack(fresh);
-  if (call.pc) {
-    const sender = call.pc.getSenders().find((s) => s.track === old ||
-      (s.track && s.track.kind === kind));
-    if (sender) await sender.replaceTrack(fresh);
-  }
-  if (kind === 'video') $('local').srcObject = call.stream;
+  // A new stream object makes the self-view take the new track.
+  if (kind === 'video') $('local').srcObject = new MediaStream(call.stream.getVideoTracks());
+  window.letschat.switched = (window.letschat.switched || 0) + 1;
 }
 
 /* ---------------------------------------------------------------------- */
