@@ -371,10 +371,43 @@ async function mediaState() {
   log(`A: the self-view shows ${shown} frames of ${other.slice(0, 8)}…`);
 }
 
+async function talkToStranger(context, server, name) {
+  const page = await openPage(context, `${server.http}/?name=${name}`, name);
+  await page.click('#stranger');
+  return page;
+}
+
+async function strangers() {
+  const server = await startServer();
+  const context = await launchBrowser({ fakeDevices: 'fps=15' });
+  const a = await talkToStranger(context, server, 'A');
+  await waitState(a, /Waiting for a stranger/, 'A');
+  const b = await talkToStranger(context, server, 'B');
+  await waitFramesDecoded(a, 'A with B', 20);
+  await waitFramesDecoded(b, 'B with A', 20);
+  assert(await a.textContent('#remote-name') === 'B', 'A\'s video is not labelled B');
+  assert(await a.isVisible('#next') && !(await a.isVisible('#copy-link')), 'A shows no Next, or a link to copy');
+  const firstRoom = await a.evaluate(() => window.letschat.call.room);
+  assert(/^stranger-/.test(firstRoom), `A and B met in room ${firstRoom}`);
+
+  // Next: A leaves B and queues again; B is told, and is not queued.
+  await a.click('#next');
+  await waitState(a, /(Looking for|Waiting for) a stranger/, 'A after Next');
+  await waitState(b, /The stranger left\. Press Next/, 'B');
+  const c = await talkToStranger(context, server, 'C');
+  await waitFramesDecoded(c, 'C with A', 20);
+  await waitFramesDecoded(a, 'A with C', 20);
+  assert(await a.textContent('#remote-name') === 'C', 'A\'s video is not labelled C');
+  const secondRoom = await a.evaluate(() => window.letschat.call.room);
+  assert(secondRoom !== firstRoom, 'A met C in the room it had with B');
+  assert(/The stranger left/.test((await pageStatus(b)).state), 'B was paired again');
+}
+
 /* ------------------------------------------------------------------ */
 
 async function main() {
-  if (kind === 'media-state') await mediaState();
+  if (kind === 'strangers') await strangers();
+  else if (kind === 'media-state') await mediaState();
   else if (kind === 'click-to-play') await clickToPlay();
   else if (kind === 'refused') await refusedJoins();
   else if (kind === 'layout') await layout();
