@@ -103,6 +103,15 @@ async function layout() {
   const server = await startServer();
   const context = await launchBrowser({ viewport: { width: 1366, height: 768 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.http });
+  // The start page: a room to join, or a stranger to talk to.
+  const start = await openPage(context, `${server.http}/`, 'start');
+  await start.setViewportSize({ width: 390, height: 844 });
+  await start.fill('#room', 'kitchen');
+  await start.fill('#name', 'Alice');
+  assert(await start.isVisible('#stranger'), 'the start page has no "Talk to a stranger"');
+  await start.screenshot({ path: artefactPath('web-client-start.png') });
+  await start.close();
+
   const page = await openPage(context, `${server.http}/r/${room}?name=Alice`, 'page');
   await waitState(page, /Waiting for the other party/, 'page');
   // A two-way party sending 16:9 (the fake camera is 4:3), that chats.
@@ -127,6 +136,8 @@ async function layout() {
     return v.videoWidth === 640 && v.videoHeight === 360;
   }), 10000);
 
+  // The connection's quality shows beside the state once measured.
+  await waitFor('the quality to be measured', () => page.evaluate(() => window.letschat.quality), 15000);
   for (const [width, height, name] of SIZES) {
     await page.setViewportSize({ width, height });
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
