@@ -22,6 +22,9 @@
 //                               the call, the connection quality is shown
 //   node page.mjs strangers     "Talk to a stranger" pairs two pages, Next
 //                               leaves and pairs with the next stranger
+//   node page.mjs strangers pipeline
+//                               the page's stranger mode pairs with a
+//                               letschatsink strangers=true pipeline
 import {
   startServer, launchBrowser, openPage, startPipeline, startProgram, waitFor, waitCount,
   waitFramesDecoded, artefactPath, pageStatus, cleanup, log,
@@ -414,10 +417,39 @@ async function strangers() {
   assert(/The stranger left/.test((await pageStatus(b)).state), 'B was paired again');
 }
 
+// The page's stranger mode and a pipeline asking for a stranger
+// (letschatsink strangers=true): they pair, the page sees the pipeline's
+// video, and Next leaves it.
+async function strangerAndPipeline() {
+  const server = await startServer();
+  const context = await launchBrowser({ fakeDevices: 'fps=15' });
+  const a = await talkToStranger(context, server, 'A');
+  await waitState(a, /Waiting for a stranger/, 'A');
+  const party = startPipeline('stranger',
+    `videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! ` +
+    `letschatsink name=s strangers=true server-url=${server.ws} display-name=pipeline ` +
+    `audiotestsrc is-live=true wave=ticks ! s.`);
+  await waitFramesDecoded(a, 'A with the pipeline', 30, 60000, party);
+  assert(await a.textContent('#remote-name') === 'pipeline', 'A\'s video is not labelled pipeline');
+  const joined = party.lines.find((l) => l.includes('letschat/joined'));
+  const room = await a.evaluate(() => window.letschat.call.room);
+  assert(joined && joined.includes(room), `the pipeline did not report the room ${room}: ${joined}`);
+  await a.evaluate(() => { window.letschat.call.pc.testMark = 'first stranger'; });
+  await a.click('#next');
+  await waitFor('the pipeline to see the page leave', () => party.lines.some((l) => l.includes('letschat/peer-left')), 15000);
+  // Both queue again. Whether they meet again at once depends on the
+  // server's rules (letschat-server waits 30 s before pairing two who just
+  // parted); either way the page left its first call.
+  await waitState(a, /(Looking for|Waiting for) a stranger|Connect/, 'A after Next');
+  assert(await a.evaluate(() => window.letschat.call.pc?.testMark !== 'first stranger'), 'A kept its call after Next');
+  assert(!party.lines.some((l) => /^ERROR/.test(l)), 'the pipeline posted an ERROR');
+}
+
 /* ------------------------------------------------------------------ */
 
 async function main() {
-  if (kind === 'strangers') await strangers();
+  if (kind === 'strangers' && variant === 'pipeline') await strangerAndPipeline();
+  else if (kind === 'strangers') await strangers();
   else if (kind === 'media-state') await mediaState();
   else if (kind === 'click-to-play') await clickToPlay();
   else if (kind === 'refused') await refusedJoins();

@@ -688,6 +688,7 @@ function nextStranger() {
   send({ type: 'leave' });
   endCallWithPeer();
   call.room = null;
+  call.inRoom = false;      // the next welcome is a new room, not a return
   if (call.joined) {
     setState('Looking for a stranger…');
     sendJoin();
