@@ -316,6 +316,10 @@ async function clickToPlay() {
   await page.goto(`http://${outsideAddress()}:${server.port}/r/${room}?name=viewer`);
   await refused;
   assert(await page.isVisible('#play'), 'no click-to-play button');
+  // Why this page sends nothing stays said once connected.
+  await waitState(page, /^Connected with pipeline/, 'page');
+  assert(/cannot use your camera or microphone: browsers allow it only over https/.test(await errorText(page)),
+    'the page does not say why it cannot use the camera');
   await page.screenshot({ path: artefactPath('click-to-play.png') });
   assert(await page.evaluate(() => document.getElementById('remote').paused), 'the video plays before the click');
   await page.click('#play');

@@ -30,6 +30,7 @@ const call = {
   peerUnconfirmed: false,  // back on the server, the other party not (yet)
   reconnectDelay: 0, reconnectTimer: null, offerWait: null,
   muted: false, videoOff: false, remoteMedia: { audio: true, video: true },
+  mediaProblem: '',        // why this page sends no camera or microphone
 };
 // For people debugging in the console and for tests/browser.
 window.letschat = {
@@ -87,8 +88,9 @@ async function listDevices() {
 
 async function getMedia() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    showError('This page cannot use your camera or microphone: browsers allow it only over ' +
-      'https or on localhost. You can still see and hear the other party.');
+    call.mediaProblem = 'This page cannot use your camera or microphone: browsers allow it ' +
+      'only over https or on localhost. You can still see and hear the other party.';
+    showError(call.mediaProblem);
     return null;
   }
   const cam = $('camera').value, mic = $('microphone').value;
@@ -98,8 +100,9 @@ async function getMedia() {
       audio: mic ? { deviceId: { exact: mic } } : true,
     });
   } catch (err) {
-    showError('Could not open the camera or microphone (' + err.name + ': ' + err.message +
-      '). You can still see and hear the other party.');
+    call.mediaProblem = 'Could not open the camera or microphone (' + err.name + ': ' +
+      err.message + '). You can still see and hear the other party.';
+    showError(call.mediaProblem);
     return null;
   }
 }
@@ -142,6 +145,7 @@ function roomLink(room) { return location.origin + '/r/' + room; }
 async function start(room) {
   showError('');
   call.stranger = room === null;
+  call.mediaProblem = '';
   call.room = room;
   call.myId = null;
   call.inRoom = false;
@@ -327,7 +331,8 @@ function showConnectionState() {
   if (!call.ws || !call.joined) return;  // serverLost() says it
   if (s === 'connected') {
     setState('Connected with ' + peerLabel() + '.');
-    showError('');
+    // What went wrong before is over, but not a missing camera.
+    showError(call.mediaProblem);
   } else if (s === 'failed') {
     setState('The call failed.');
     showError('No network path to the other party was found (ICE failed). A TURN server may be needed.');
