@@ -144,16 +144,22 @@ on_ws_request (SoupServer * soup, SoupServerMessage * message,
 }
 
 /* The browser client (web/), compiled in as a GResource. Every room path
- * gets the same page: it reads the room from the address. */
+ * gets the same page: it reads the room from the address. A room path
+ * whose name is not valid gets the page too, with 404, so that a person
+ * following a broken link reads why rather than a bare error. */
 static const gchar *
-web_resource_for_path (const gchar * path, const gchar ** content_type)
+web_resource_for_path (const gchar * path, const gchar ** content_type,
+    guint * status)
 {
   *content_type = "text/html; charset=utf-8";
+  *status = SOUP_STATUS_OK;
   if (g_str_equal (path, "/"))
     return "index.html";
-  if (g_str_has_prefix (path, "/r/")
-      && letschat_protocol_room_name_is_valid (path + 3))
+  if (g_str_has_prefix (path, "/r/")) {
+    if (!letschat_protocol_room_name_is_valid (path + 3))
+      *status = SOUP_STATUS_NOT_FOUND;
     return "index.html";
+  }
   if (g_str_equal (path, "/app.js")) {
     *content_type = "text/javascript; charset=utf-8";
     return "app.js";
@@ -171,10 +177,11 @@ on_http (SoupServer * soup, SoupServerMessage * message, const char *path,
 {
   const gchar *method = soup_server_message_get_method (message);
   const gchar *name, *content_type;
+  guint status;
   g_autofree gchar *resource_path = NULL;
   g_autoptr (GBytes) body = NULL;
 
-  name = web_resource_for_path (path, &content_type);
+  name = web_resource_for_path (path, &content_type, &status);
   if (!name) {
     soup_server_message_set_status (message, SOUP_STATUS_NOT_FOUND, NULL);
     return;
@@ -191,7 +198,7 @@ on_http (SoupServer * soup, SoupServerMessage * message, const char *path,
   body = g_resource_lookup_data (letschat_web_get_resource (), resource_path,
       G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
   g_assert (body);
-  soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_status (message, status, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers
       (message), "Cache-Control", "no-cache");
   soup_server_message_set_response (message, content_type,

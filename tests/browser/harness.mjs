@@ -43,18 +43,33 @@ function freePort() {
 
 // The real letschat-server binary on a free port; @args are more of its
 // options (tests/interop: --allowed-origin for a page of another origin).
+// server.kill(signal) (SIGKILL: a crash; SIGINT: a shutdown) and
+// server.launch() start it again on the same port, as an operator would.
 export async function startServer(args = []) {
   const bin = process.env.LETSCHAT_SERVER;
   if (!bin || !existsSync(bin)) throw new Error('LETSCHAT_SERVER does not name the letschat-server binary');
   const port = await freePort();
-  const proc = spawn(bin, ['--port', String(port), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
-  onCleanup(() => stop(proc));
   const http = `http://127.0.0.1:${port}`;
-  await waitFor('letschat-server to listen', async () => {
-    if (proc.exitCode !== null) throw new Error('letschat-server exited with ' + proc.exitCode);
-    try { return (await fetch(http + '/')).ok; } catch { return false; }
-  }, 20000, 100);
-  return { port, http, ws: `ws://127.0.0.1:${port}/ws` };
+  const server = { port, http, ws: `ws://127.0.0.1:${port}/ws`, proc: null };
+  const launch = async () => {
+    const proc = spawn(bin, ['--port', String(port), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    server.proc = proc;
+    onCleanup(() => stop(proc));
+    await waitFor('letschat-server to listen', async () => {
+      if (proc.exitCode !== null) throw new Error('letschat-server exited with ' + proc.exitCode);
+      try { return (await fetch(http + '/')).ok; } catch { return false; }
+    }, 20000, 100);
+  };
+  server.kill = (signal = 'SIGKILL') => new Promise((resolve) => {
+    const old = server.proc;
+    if (old.exitCode !== null || old.signalCode) return resolve();
+    old.once('exit', resolve);
+    old.kill(signal);
+  });
+  server.launch = launch;
+  server.restart = async (signal) => { await server.kill(signal); await launch(); };
+  await launch();
+  return server;
 }
 
 function stop(proc) {
@@ -67,7 +82,9 @@ function stop(proc) {
 }
 
 // A missing browser is a failure, never a skip.
-export async function launchBrowser() {
+// @viewport: the window's size; @fakeDevices: the fake camera's options
+// (device-count=2 gives two cameras); @args: more switches.
+export async function launchBrowser({ viewport = { width: 1000, height: 700 }, fakeDevices = 'fps=30', args = [] } = {}) {
   if (!existsSync(CHROMIUM))
     throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package "chromium" ` +
       '(./scripts/check does)');
@@ -75,10 +92,10 @@ export async function launchBrowser() {
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1000, height: 700 },
+    viewport,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream=fps=30', '--use-fake-ui-for-media-stream'],
+      `--use-fake-device-for-media-stream=${fakeDevices}`, '--use-fake-ui-for-media-stream', ...args],
   });
   onCleanup(async () => { await context.close(); rmSync(dir, { recursive: true, force: true }); });
   return context;

@@ -133,9 +133,15 @@ test_http_index (Fixture * f, gconstpointer data)
   body404 = http_get (f, "/nope", &status, NULL);
   g_assert_cmpuint (status, ==, 404);
   g_clear_pointer (&body404, g_bytes_unref);
-  /* Not a valid room name (docs/protocol.md): no page. */
-  body404 = http_get (f, "/r/no%20room", &status, NULL);
+  /* Not a valid room name (docs/protocol.md): 404, with the page, which
+   * says why (tests/browser checks what it shows). */
+  body404 = http_get (f, "/r/no%20room", &status, &content_type);
   g_assert_cmpuint (status, ==, 404);
+  g_assert_cmpstr (content_type, ==, "text/html");
+  g_free (text);
+  text = g_strndup (g_bytes_get_data (body404, NULL),
+      g_bytes_get_size (body404));
+  g_assert_nonnull (strstr (text, "<script src=\"/app.js\">"));
 }
 
 static void
