@@ -215,7 +215,7 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
   conn->room = room;
   conn->ever_joined = TRUE;
 
-  ice_servers = json_node_init_array (json_node_alloc (), self->ice_servers);
+  ice_servers = letschat_room_server_ice_servers_for (self, conn->id);
   welcome = letschat_protocol_build_welcome (conn->id, room->name,
       peer ? peer->id : NULL, peer ? peer->name : NULL, ice_servers);
   send_text (conn, welcome);

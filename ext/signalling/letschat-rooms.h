@@ -23,9 +23,7 @@
 #include "letschat-socket-loop.h"
 #include "letschat-websocket.h"
 
-G_BEGIN_DECLS
-
-typedef struct _Room Room;
+G_BEGIN_DECLS typedef struct _Room Room;
 
 typedef struct
 {
@@ -80,6 +78,11 @@ struct _LetsChatRoomServer
   GHashTable *rooms;            /* name -> Room*, owns */
   GHashTable *room_secrets;     /* name -> secret set at start-up */
   JsonArray *ice_servers;
+  /* TURN REST (letschat-turn-credentials.h): every welcome also lists
+   * turn_urls with credentials made for that party, valid turn_ttl s. */
+  gchar *turn_secret;
+  GPtrArray *turn_urls;
+  guint turn_ttl;
   Room *waiting_stranger;       /* a stranger room with one party, or NULL */
 
   guint16 port;
@@ -115,5 +118,12 @@ void letschat_rooms_open_socket (LetsChatRoomServer * self,
 /* Once listening: pings and the join and ping timeouts, every second,
  * in self->liveness_check (none when all three are 0). */
 void letschat_rooms_start_liveness_check (LetsChatRoomServer * self);
+
+/* letschat-room-server.c, for letschat-rooms.c */
+
+/* The ice_servers array of a welcome for party @party_id: the static
+ * entries, then the TURN URLs with fresh credentials for that party. */
+JsonNode *letschat_room_server_ice_servers_for (LetsChatRoomServer * self,
+    const gchar * party_id);
 
 G_END_DECLS

@@ -49,8 +49,14 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           NULL, PARAM_FLAGS));
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_TURN_SERVERS,
       gst_param_spec_array ("turn-servers", "TURN servers",
-          "TURN servers as turn(s)://user:password@host:port, e.g. "
-          "turn-servers='<\"turn://u:p@turn.example.org:3478\">'",
+          "TURN servers as turn://user:password@host:port (turns:// for "
+          "TLS), optionally with ?transport=udp or ?transport=tcp (TURN over "
+          "TCP, for networks that drop UDP); browser style turn:user:"
+          "password@host:port is taken too, e.g. turn-servers='<\"turn://"
+          "u:p@turn.example.org:3478\", \"turn://u:p@turn.example.org:3478"
+          "?transport=tcp\">'. None by default: the room server's "
+          "ice_servers (e.g. its short-lived TURN credentials) are used "
+          "when neither this nor stun-server is set",
           g_param_spec_string ("turn-server", "TURN server",
               "A TURN server URI", NULL,
               G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS), PARAM_FLAGS));
