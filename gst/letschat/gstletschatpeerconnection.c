@@ -43,6 +43,7 @@ struct _GstLetsChatPeerConnection
   GstLetsChatNegotiationState state;
   GQueue pending_candidates;    /* of RemoteCandidate */
   GArray *ignored_mlines;       /* of guint */
+  GstLetsChatIceTally ice_tally;
 };
 
 typedef struct
@@ -554,6 +555,7 @@ gst_lets_chat_peer_connection_add_remote_candidate (GstLetsChatPeerConnection
 {
   RemoteCandidate *c;
 
+  gst_lets_chat_ice_tally_add (&pc->ice_tally, candidate, FALSE);
   /* webrtcbin needs the remote description before any remote candidate. */
   if (pc->state.remote_set) {
     add_candidate (pc, mline, candidate);
@@ -563,6 +565,12 @@ gst_lets_chat_peer_connection_add_remote_candidate (GstLetsChatPeerConnection
   c->mline = mline;
   c->candidate = g_strdup (candidate);
   g_queue_push_tail (&pc->pending_candidates, c);
+}
+
+GstLetsChatIceTally *
+gst_lets_chat_peer_connection_ice_tally (GstLetsChatPeerConnection * pc)
+{
+  return &pc->ice_tally;
 }
 
 void

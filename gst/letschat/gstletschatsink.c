@@ -41,6 +41,13 @@
  * - `letschat/peer-left`: `peer-id`.
  * - `letschat/connection-state`: `state` (new, connecting, connected,
  *   disconnected, failed, closed): the peer connection's state.
+ * - `letschat/candidate-pair`: `local-type`, `remote-type` (host, srflx,
+ *   prflx, relay), `local-address`, `local-port`, `remote-address`,
+ *   `remote-port`, `protocol`: the path the call took, once per peer
+ *   connection when it is up; `relay` means through the TURN server.
+ *   When no path works, a warning says what was tried and what to do (a
+ *   TURN server); so does one when a TURN server gives no relay address
+ *   (refused or expired credentials, unreachable).
  * - `letschat/call-reset`: `reason` (peer-left, peer-changed,
  *   connection-failed, new-offer, no-media, negotiation-failed, restarted):
  *   the peer connection was replaced by a new one; the elements' pads stay.

@@ -15,6 +15,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
   python3-aiortc python3-websockets  # tests/interop/aiortc-party.py
   golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev  # tests/interop/pion-party
+  coturn nftables faketime  # tests/network/turn-nat.sh: a real TURN server behind real NATs
 )
 # The browser tests run on node with npm (any install of them will do).
 command -v node >/dev/null 2>&1 || LETSCHAT_DEBIAN_PACKAGES+=(nodejs)
