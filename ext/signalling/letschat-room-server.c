@@ -308,7 +308,7 @@ letschat_room_server_dispose (GObject * object)
   g_hash_table_remove_all (self->connections);
   g_hash_table_remove_all (self->refused);
   g_hash_table_remove_all (self->rooms);
-  self->waiting_stranger = NULL;
+  g_queue_clear (&self->stranger_queue);
   g_clear_object (&self->service);
   g_clear_object (&self->soup);
   g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);

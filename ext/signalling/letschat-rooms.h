@@ -44,6 +44,8 @@ typedef struct
   guint dropped;                /* messages dropped since told */
 
   gint64 last_heard_us;         /* last message or pong from the client */
+  gchar *parted_from;           /* the stranger it last parted from */
+  gint64 parted_us;
   guint ping_slot;              /* pinged when the second count hits it */
 
   /* A connection without a socket (ws NULL), for the fuzzer: replies go
@@ -59,6 +61,7 @@ struct _Room
   gchar *secret;                /* NULL: anybody may enter */
   Connection *parties[2];
   gboolean stranger;
+  GList *queue_link;            /* in the strangers' queue, or NULL */
 };
 
 struct _LetsChatRoomServer
@@ -83,7 +86,7 @@ struct _LetsChatRoomServer
   gchar *turn_secret;
   GPtrArray *turn_urls;
   guint turn_ttl;
-  Room *waiting_stranger;       /* a stranger room with one party, or NULL */
+  GQueue stranger_queue;        /* of Room*, waiting strangers, oldest first */
 
   guint16 port;
   guint max_message_size;
@@ -118,6 +121,24 @@ void letschat_rooms_open_socket (LetsChatRoomServer * self,
 /* Once listening: pings and the join and ping timeouts, every second,
  * in self->liveness_check (none when all three are 0). */
 void letschat_rooms_start_liveness_check (LetsChatRoomServer * self);
+
+/* letschat-rooms.c, for letschat-strangers.c */
+gboolean letschat_rooms_connection_is_open (Connection * conn);
+
+/* letschat-strangers.c, for letschat-rooms.c: the strangers' queue. */
+
+/* The waiting room @conn (asking for a stranger) enters, taken out of the
+ * queue; NULL: nobody suitable waits. */
+Room *letschat_strangers_pick (LetsChatRoomServer * self, Connection * conn);
+/* @room (a fresh stranger room of one) waits at the end of the queue. */
+void letschat_strangers_wait (LetsChatRoomServer * self, Room * room);
+/* A party entered @room: a full room leaves the queue. */
+void letschat_strangers_entered (LetsChatRoomServer * self, Room * room);
+/* @conn left @room, where @other (or NULL) stays. */
+void letschat_strangers_left (LetsChatRoomServer * self, Room * room,
+    Connection * conn, Connection * other);
+/* For letschat_room_server_check_invariants(). */
+gboolean letschat_strangers_check (LetsChatRoomServer * self, gchar ** why);
 
 /* letschat-room-server.c, for letschat-rooms.c */
 
