@@ -589,7 +589,8 @@ on_joined (GstLetsChatSignaller * signaller, const gchar * id,
 {
   if (!self->join_sent)
     return;                     /* left the room: late news */
-  again = again || self->my_id != NULL;
+  again = (again || self->my_id != NULL) && !self->stranger_rejoin;
+  self->stranger_rejoin = FALSE;
 
   GST_INFO_OBJECT (self, "%s room %s as %s, %s", again ? "back in" : "joined",
       room, id, peer_id ? "the other party is here" : "alone");
@@ -699,6 +700,9 @@ on_peer_left (GstLetsChatSignaller * signaller, const gchar * peer_id,
   if (state->offer_made || state->remote_set || self->pending_offer)
     session_restart_call (self, "peer-left");
   session_start_gaps (self);
+  /* A stranger who leaves is not coming back: on to the next one. */
+  if (self->settings.strangers)
+    session_next_stranger (self, "stranger-left");
 }
 
 void

@@ -95,6 +95,24 @@
  *     video/x-h264,profile=constrained-baseline ! letschatsink room=demo
  * ]| Payloads the H.264 as it is, without decoding or re-encoding it.
  *
+ * ## Example launch line: talk to strangers
+ * |[
+ * gst-launch-1.0 -m videotestsrc is-live=true ! letschatsink name=s strangers=true \
+ *     letschatsrc strangers=true ! queue ! videoconvert ! autovideosink
+ * ]| With strangers=true (and no room) the room server pairs the party with
+ * whoever else waits; `letschat/joined` names the room it made. When the
+ * stranger leaves, the party queues for the next one by itself; the
+ * #GstLetsChatBin::next-stranger action signal leaves the current one
+ * (Omegle's "Next"). The pads stay across strangers.
+ *
+ * ## Calls across NATs
+ *
+ * Parties behind NATs that do not let a direct path through need a TURN
+ * server: run coturn beside letschat-server, which hands out short-lived
+ * credentials (`--turn-secret`, `--turn-uri`), or set #GstLetsChatSink:turn-servers.
+ * `letschat/candidate-pair` says whether the call goes through the relay.
+ * See docs/networks.md.
+ *
  * Since: 0.1
  */
 #ifdef HAVE_CONFIG_H
