@@ -15,7 +15,8 @@
 #    (--turn-secret, --turn-uri); the call works, frames are decoded, and
 #    the selected candidate pair (letschat/candidate-pair) says relay.
 # 2. No TURN given: the call fails, and the warning says what to do.
-# 3. Both LANs drop all UDP: TURN over TCP (?transport=tcp) carries the call.
+# 3. Both LANs drop all UDP: TURN over TCP (?transport=tcp) carries the
+#    call, and so does TURN over TLS (turns:, port 5349).
 # 4. The room server's clock is two hours behind (faketime): its
 #    credentials have expired, coturn refuses them, and the warning says so.
 #
@@ -38,6 +39,7 @@ nsW="$tag-wan"; nsV="$tag-void"
 logs=$(mktemp -d)
 pids=()
 secret="turn-secret-$$-$RANDOM"
+certs="$(cd "$(dirname "$0")/../server/certs" && pwd)"
 
 cleanup() {
   local p
@@ -125,7 +127,9 @@ use-auth-secret
 static-auth-secret=$secret
 realm=letschat.test
 fingerprint
-no-tls
+tls-listening-port=5349
+cert=$certs/localhost.pem
+pkey=$certs/localhost.key
 no-dtls
 no-cli
 no-multicast-peers
@@ -237,6 +241,20 @@ tcp_to_turn() {
 wait_for 10 tcp_to_turn || fail "the parties hold no TCP connection to coturn"
 ip netns exec "$nsW" ss -Htn state established '( sport = :3478 )' | sed 's/^/  TCP to coturn: /'
 echo "  $(frames) frames through TURN/TCP after $(( $(date +%s) - start )) s"
+stop_all
+
+echo "== 3b. All UDP dropped at both LANs: TURN over TLS (turns:)"
+start=$(date +%s)
+start_server -- --turn-secret "$logs/secret" --turn-uri "turns:203.0.113.1:5349?transport=tcp"
+start_parties turns
+wait_for 60 has_frames 30 || fail "no call through TURN over TLS ($(frames) frames)"
+wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
+wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
+tls_to_turn() {
+  [ "$(ip netns exec "$nsW" ss -Htn state established '( sport = :5349 )' | wc -l)" -ge 2 ]
+}
+wait_for 10 tls_to_turn || fail "the parties hold no TLS connection to coturn"
+echo "  $(frames) frames through TURN over TLS after $(( $(date +%s) - start )) s"
 stop_all
 for r in "$nsRA" "$nsRB"; do
   ip netns exec "$r" nft flush chain ip filter forwarding
