@@ -35,8 +35,11 @@ struct _GstLetsChatRoom
   gboolean join_sent;
   gchar *my_id;                 /* to rejoin as the same party */
   /* strangers=true: the room the server made for this pair, rejoined by
-   * name after a reconnection (the call goes on) until stop() */
+   * name after a reconnection (the call goes on) while paired; alone, the
+   * party goes back to the queue instead (a room of one joined by name
+   * would be an ordinary room nobody is sent to) */
   gchar *stranger_room;
+  gboolean stranger_paired;
   /* A join is on its way: what the server relays before its welcome
    * belongs to the room this party just left (a stranger's candidates
    * sent before our leave reached the server). */
@@ -93,6 +96,7 @@ on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
   if (self->settings.room == NULL) {
     g_free (self->stranger_room);
     self->stranger_room = g_strdup (room);
+    self->stranger_paired = peer_id != NULL;
   }
   uris = letschat_protocol_ice_servers_to_uris (ice_servers);
 
@@ -111,6 +115,7 @@ on_peer_joined (LetsChatClient * client, const gchar * peer_id,
     return;                     /* stopped: no signals after stop() */
   if (self->awaiting_welcome)
     return;                     /* news of the room we left */
+  self->stranger_paired = TRUE;
   gst_lets_chat_signaller_peer_joined (SIGNALLER (self), peer_id, peer_name);
 }
 
@@ -122,6 +127,7 @@ on_peer_left (LetsChatClient * client, const gchar * peer_id,
     return;                     /* stopped: no signals after stop() */
   if (self->awaiting_welcome)
     return;                     /* news of the room we left */
+  self->stranger_paired = FALSE;
   gst_lets_chat_signaller_peer_left (SIGNALLER (self), peer_id);
 }
 
@@ -218,7 +224,7 @@ static void
 room_send_join (GstLetsChatRoom * self)
 {
   const gchar *room = self->settings.room ? self->settings.room :
-      self->stranger_room;
+      self->stranger_paired ? self->stranger_room : NULL;
 
   if (!self->joining || !self->connected || self->join_sent)
     return;
@@ -383,6 +389,7 @@ room_stop (GstLetsChatSignaller * signaller)
 
   self->joining = FALSE;
   g_clear_pointer (&self->stranger_room, g_free);
+  self->stranger_paired = FALSE;
   room_cancel_reconnect (self);
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);

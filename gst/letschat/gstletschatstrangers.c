@@ -37,8 +37,15 @@ session_next_stranger (GstLetsChatSession * self, const gchar * reason)
 
   GST_INFO_OBJECT (self, "to the next stranger (%s), leaving %s", reason,
       GST_STR_NULL (left));
-  /* leave, and the room server tells the stranger peer-left */
+  /* Leave (the room server tells the stranger peer-left) and queue again,
+   * back to back: the room server takes both before the stranger can ask
+   * for somebody new, so this party keeps its place in line. The welcome
+   * that answers is a first join (letschat/joined with the new room), not
+   * a reconnection; it is handled on this thread, after what follows. */
   gst_lets_chat_signaller_stop (self->signaller);
+  self->stranger_rejoin = TRUE;
+  gst_lets_chat_signaller_start (self->signaller);
+
   session_cancel_offer_wait (self);
   self->peer_id = NULL;
   self->peer_unconfirmed = FALSE;
@@ -50,11 +57,6 @@ session_next_stranger (GstLetsChatSession * self, const gchar * reason)
   if (state->offer_made || state->remote_set || self->pending_offer)
     session_restart_call (self, reason);
   session_start_gaps (self);
-
-  /* and queue again: the welcome that answers is a first join
-   * (letschat/joined with the new room), not a reconnection */
-  self->stranger_rejoin = TRUE;
-  gst_lets_chat_signaller_start (self->signaller);
 }
 
 static gboolean

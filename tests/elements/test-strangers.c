@@ -18,6 +18,7 @@
 #include <gio/gio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #define WAIT_S 60
 
@@ -29,6 +30,7 @@ typedef struct
   gchar *room;                  /* of the last letschat/joined */
   gchar *id;
   guint n_joined;
+  guint n_reconnected;
   guint n_peer_left;
   GString *resets;              /* call-reset reasons, space-separated */
 } Party;
@@ -38,6 +40,7 @@ typedef struct
   GSubprocess *process;
   GDataInputStream *out;
   GString *log;
+  gboolean eof;                 /* its stdout is read to the end */
   gchar *url;
 } Server;
 
@@ -111,12 +114,16 @@ party_poll (Party * p)
       g_autofree gchar *text = gst_structure_to_string (s);
 
       g_test_message ("%s: %s", p->name, text);
-      if (gst_structure_has_name (s, "letschat/joined")) {
+      if (gst_structure_has_name (s, "letschat/joined")
+          || gst_structure_has_name (s, "letschat/server-reconnected")) {
         g_free (p->room);
         g_free (p->id);
         p->room = g_strdup (gst_structure_get_string (s, "room"));
         p->id = g_strdup (gst_structure_get_string (s, "id"));
-        p->n_joined++;
+        if (gst_structure_has_name (s, "letschat/joined"))
+          p->n_joined++;
+        else
+          p->n_reconnected++;
       } else if (gst_structure_has_name (s, "letschat/peer-left")) {
         p->n_peer_left++;
       } else if (gst_structure_has_name (s, "letschat/call-reset")) {
@@ -157,6 +164,36 @@ party_add (Party * p)
   all[i] = p;
 }
 
+
+/* The server dies with the test: a failed assertion must not leave it
+ * running (holding the test's stderr, which meson waits on). */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *
+spawn_server (GError ** error, const gchar * first_arg, ...)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  const gchar *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("LETSCHAT_SERVER"));
+  g_assert_nonnull (argv->pdata[0]);
+  va_start (args, first_arg);
+  for (arg = first_arg; arg; arg = va_arg (args, const gchar *))
+      g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return g_subprocess_launcher_spawnv (launcher,
+      (const gchar * const *) argv->pdata, error);
+}
+
 static void read_line (Server * s);
 
 static void
@@ -166,8 +203,10 @@ on_line (GObject * source, GAsyncResult * result, gpointer data)
   g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8
       (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
 
-  if (line == NULL)
+  if (line == NULL) {
+    s->eof = TRUE;
     return;
+  }
   g_string_append_printf (s->log, "%s\n", line);
   read_line (s);
 }
@@ -179,17 +218,16 @@ read_line (Server * s)
       on_line, s);
 }
 
+/* @port 0: any free one */
 static Server *
-server_start (void)
+server_start_on (guint16 port)
 {
   Server *s = g_new0 (Server, 1);
   g_autoptr (GError) error = NULL;
-  const gchar *path = g_getenv ("LETSCHAT_SERVER");
+  g_autofree gchar *port_arg = g_strdup_printf ("--port=%u", port);
   const gchar *ws;
 
-  g_assert_nonnull (path);
-  s->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
-      path, "--port=0", NULL);
+  s->process = spawn_server (&error, port_arg, NULL);
   g_assert_no_error (error);
   s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
   s->log = g_string_new (NULL);
@@ -202,11 +240,36 @@ server_start (void)
   return s;
 }
 
+static Server *
+server_start (void)
+{
+  return server_start_on (0);
+}
+
+/* A port nothing listens on: bind port 0, note it, close. */
+static guint16
+free_port (void)
+{
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  g_assert_true (g_socket_bind (socket, address, TRUE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
 static void
 server_stop (Server * s)
 {
   g_subprocess_send_signal (s->process, SIGTERM);
   g_subprocess_wait (s->process, NULL, NULL);
+  /* the last read must not outlive @s */
+  while (!s->eof)
+    g_main_context_iteration (NULL, TRUE);
   g_test_message ("server log:\n%s", s->log->str);
   g_object_unref (s->out);
   g_object_unref (s->process);
@@ -287,6 +350,55 @@ test_strangers (void)
   server_stop (server);
 }
 
+/* The room server restarts: a pair of strangers comes back to the room
+ * the server had made for it, by name, and the call goes on; a stranger
+ * who was waiting alone goes back to the queue, where the next one finds
+ * it. */
+static void
+test_server_restart (void)
+{
+  guint16 port = free_port ();
+  Server *server = server_start_on (port);
+  Party *p1, *p2, *p3, *p4;
+  g_autofree gchar *pair_room = NULL;
+  gint p1_frames, p2_frames;
+
+  party_add (p1 = party_new ("p1", server->url));
+  WAIT_FOR (p1->n_joined == 1);
+  party_add (p2 = party_new ("p2", server->url));
+  WAIT_FOR (p2->n_joined == 1);
+  party_add (p3 = party_new ("p3", server->url));
+  WAIT_FOR (p3->n_joined == 1);
+  g_assert_cmpstr (p2->room, ==, p1->room);
+  g_assert_cmpstr (p3->room, !=, p1->room);
+  pair_room = g_strdup (p1->room);
+  WAIT_FOR (frames_at_least (p1, 10) && frames_at_least (p2, 10));
+
+  server_stop (server);
+  server = server_start_on (port);
+  WAIT_FOR (p1->n_reconnected >= 1 && p2->n_reconnected >= 1
+      && p3->n_reconnected >= 1);
+  g_assert_cmpstr (p1->room, ==, pair_room);
+  g_assert_cmpstr (p2->room, ==, pair_room);
+  g_assert_cmpstr (p3->room, !=, pair_room);
+  p1_frames = g_atomic_int_get (&p1->video_frames);
+  p2_frames = g_atomic_int_get (&p2->video_frames);
+  WAIT_FOR (frames_at_least (p1, p1_frames + 10)
+      && frames_at_least (p2, p2_frames + 10));
+
+  party_add (p4 = party_new ("p4", server->url));
+  WAIT_FOR (p4->n_joined == 1);
+  g_assert_cmpstr (p4->room, ==, p3->room);
+  WAIT_FOR (frames_at_least (p3, 10) && frames_at_least (p4, 10));
+
+  party_free (p1);
+  party_free (p2);
+  party_free (p3);
+  party_free (p4);
+  memset (all, 0, sizeof (all));
+  server_stop (server);
+}
+
 /* A room and strangers=true together: an error that says which to drop. */
 static void
 test_room_and_strangers (void)
@@ -322,6 +434,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/strangers/four-parties-next-and-quitter", test_strangers);
+  g_test_add_func ("/strangers/server-restart", test_server_restart);
   g_test_add_func ("/strangers/room-and-strangers", test_room_and_strangers);
   return g_test_run ();
 }

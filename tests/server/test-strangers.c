@@ -17,6 +17,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 typedef struct
 {
@@ -24,6 +25,7 @@ typedef struct
   GDataInputStream *out;
   GString *output;
   GCancellable *cancellable;
+  gboolean eof;                 /* the server's stdout is read to the end */
   gchar *url;
   GHashTable *sessions;         /* source IP -> SoupSession */
 } Fixture;
@@ -36,6 +38,36 @@ typedef struct
   gchar *peer;                  /* the stranger its welcome named, or NULL */
 } Stranger;
 
+
+/* The server dies with the test: a failed assertion must not leave it
+ * running (holding the test's stderr, which meson waits on). */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *
+spawn_server (GError ** error, const gchar * first_arg, ...)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  const gchar *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("LETSCHAT_SERVER"));
+  g_assert_nonnull (argv->pdata[0]);
+  va_start (args, first_arg);
+  for (arg = first_arg; arg; arg = va_arg (args, const gchar *))
+      g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return g_subprocess_launcher_spawnv (launcher,
+      (const gchar * const *) argv->pdata, error);
+}
+
 static void read_next_line (Fixture * f);
 
 static void
@@ -46,8 +78,10 @@ on_line (GObject * source, GAsyncResult * result, gpointer user_data)
 
   line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM
       (source), result, NULL, NULL);
-  if (line == NULL)
+  if (line == NULL) {
+    f->eof = TRUE;
     return;
+  }
   g_string_append_printf (f->output, "%s\n", line);
   read_next_line (f);
 }
@@ -63,14 +97,11 @@ read_next_line (Fixture * f)
 static void
 fixture_set_up (Fixture * f, gconstpointer data)
 {
-  const gchar *path = g_getenv ("LETSCHAT_SERVER");
   g_autoptr (GError) error = NULL;
   const gchar *line;
 
-  if (path == NULL)
-    g_error ("LETSCHAT_SERVER is not set: run through `meson test`");
-  f->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
-      path, "--port=0", "--ping-interval=1", "--ping-timeout=60", NULL);
+  f->process = spawn_server (&error, "--port=0", "--ping-interval=1",
+      "--ping-timeout=60", NULL);
   g_assert_no_error (error);
   f->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->process));
   f->output = g_string_new (NULL);
@@ -89,8 +120,8 @@ fixture_tear_down (Fixture * f, gconstpointer data)
 {
   g_subprocess_send_signal (f->process, SIGTERM);
   g_subprocess_wait (f->process, NULL, NULL);
-  g_cancellable_cancel (f->cancellable);
-  test_iterate_for (10);
+  /* the last read must not outlive the fixture */
+  WAIT_UNTIL (f->eof);
   g_test_message ("server log:\n%s", f->output->str);
   g_object_unref (f->cancellable);
   g_object_unref (f->out);
