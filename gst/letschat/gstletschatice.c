@@ -18,6 +18,7 @@
 #endif
 
 #include "gstletschatice.h"
+#include "letschat-protocol.h"
 #include "letschat-turn-credentials.h"
 
 #include <gst/webrtc/webrtc.h>
@@ -56,9 +57,14 @@ gst_lets_chat_ice_turn_uris_in_use (gchar ** user_turn_servers,
   gchar **t;
   gchar **out;
 
-  for (t = user_set ? user_turn_servers : server_ice_uris; t && *t; t++)
-    if (g_str_has_prefix (*t, "turn"))
-      g_strv_builder_add (builder, *t);
+  for (t = user_set ? user_turn_servers : server_ice_uris; t && *t; t++) {
+    /* as webrtcbin took it (browser style turn: gets its "//") */
+    gchar *uri = letschat_protocol_turn_uri_for_webrtcbin (*t, NULL);
+
+    if (uri)
+      g_strv_builder_add (builder, uri);
+    g_free (uri);
+  }
   out = g_strv_builder_end (builder);
   g_strv_builder_unref (builder);
   return out;
