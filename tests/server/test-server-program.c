@@ -317,6 +317,57 @@ test_turn_credentials (void)
   g_rmdir (dir);
 }
 
+/* TURN URIs on their way from welcome (and from turn-servers) to
+ * webrtcbin keep their transport, and take the browsers' forms. */
+static void
+test_turn_uri_forms (void)
+{
+  g_autoptr (JsonNode) servers = json_from_string ("["
+      "{\"urls\": \"turn:t.example.org:3478?transport=tcp\", "
+      "\"username\": \"1700003600:abc\", \"credential\": \"a+b/c=\"},"
+      "{\"urls\": [\"turns:t.example.org:5349?transport=tcp\", "
+      "\"stun:s.example.org\"], \"username\": \"u\", \"credential\": \"p\"}]",
+      NULL);
+  g_auto (GStrv) uris = letschat_protocol_ice_servers_to_uris (servers);
+  const gchar *good[][2] = {
+    {"turn://u:p@t.example.org:3478", "turn://u:p@t.example.org:3478"},
+    {"turn://u:p@t.example.org:3478?transport=tcp",
+        "turn://u:p@t.example.org:3478?transport=tcp"},
+    {"turns:u:p@t.example.org:5349?transport=tcp",
+        "turns://u:p@t.example.org:5349?transport=tcp"},
+  };
+  const gchar *bad[] = {
+    "nonsense", "turn://t.example.org:3478", "stun://s.example.org",
+    "turn://u:p@t.example.org?transport=sctp",
+    "turn://u:p@t.example.org?transport=tcp&x=1",
+  };
+  guint i;
+
+  g_assert_cmpuint (g_strv_length (uris), ==, 3);
+  g_assert_cmpstr (uris[0], ==,
+      "turn://1700003600%3Aabc:a%2Bb%2Fc%3D@t.example.org:3478?transport=tcp");
+  g_assert_cmpstr (uris[1], ==, "turns://u:p@t.example.org:5349?transport=tcp");
+  g_assert_cmpstr (uris[2], ==, "stun://s.example.org");
+
+  for (i = 0; i < G_N_ELEMENTS (good); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *uri =
+        letschat_protocol_turn_uri_for_webrtcbin (good[i][0], &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (uri, ==, good[i][1]);
+  }
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree gchar *uri =
+        letschat_protocol_turn_uri_for_webrtcbin (bad[i], &error);
+
+    g_assert_null (uri);
+    g_test_message ("%s: %s", bad[i], error->message);
+    g_assert_nonnull (strstr (error->message, "Invalid TURN server"));
+  }
+}
+
 /* What is wrong with a TURN set-up is said before the server starts. */
 static void
 test_turn_bad_options (void)
@@ -406,6 +457,7 @@ main (int argc, char **argv)
       test_turn_credential_vector);
   g_test_add_func ("/program/turn-credentials", test_turn_credentials);
   g_test_add_func ("/program/turn-bad-options", test_turn_bad_options);
+  g_test_add_func ("/program/turn-uri-forms", test_turn_uri_forms);
 
   return g_test_run ();
 }
