@@ -23,7 +23,9 @@
 #include "letschat-socket-loop.h"
 #include "letschat-websocket.h"
 
-G_BEGIN_DECLS typedef struct _Room Room;
+G_BEGIN_DECLS
+
+typedef struct _Room Room;
 
 typedef struct
 {

@@ -8,6 +8,7 @@
 #include <glib.h>
 
 G_BEGIN_DECLS
+
 /* Short-lived TURN credentials, the "TURN REST API" scheme
  * (draft-uberti-behave-turn-rest) that coturn implements as
  * use-auth-secret / static-auth-secret: the room server and the TURN

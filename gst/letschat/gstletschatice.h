@@ -8,6 +8,7 @@
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
+
 /* What ICE found on one peer connection, counted on the session thread:
  * candidates by type (host, srflx, prflx, relay), ours and the other
  * party's. */

@@ -117,13 +117,13 @@ void gst_lets_chat_peer_connection_add_remote_candidate
 void gst_lets_chat_peer_connection_flush_candidates (GstLetsChatPeerConnection
     * pc);
 
-/* Candidates for this m-line are not used: it rides on another m-line's
- * transport (BUNDLE), see gstletschatnegotiation.c. */
 /* The candidates seen on this peer connection (session thread): remote
  * ones are counted here, local ones by the session as it sends them. */
 GstLetsChatIceTally *gst_lets_chat_peer_connection_ice_tally
     (GstLetsChatPeerConnection * pc);
 
+/* Candidates for this m-line are not used: it rides on another m-line's
+ * transport (BUNDLE), see gstletschatnegotiation.c. */
 void gst_lets_chat_peer_connection_ignore_candidates_of
     (GstLetsChatPeerConnection * pc, guint mline);
 

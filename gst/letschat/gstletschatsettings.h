@@ -8,14 +8,17 @@
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
+
 /* The properties letschatsink and letschatsrc share: where the room is and
  * how to reach the other party. Both elements install them through
  * gst_lets_chat_settings_install() so that names, blurbs and defaults can
  * never drift apart. */
+
 #define GST_LETS_CHAT_DEFAULT_SERVER_URL "ws://127.0.0.1:8443/ws"
 #define GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT 10
 #define GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT 10
-    typedef struct
+
+typedef struct
 {
   gchar *server_url;
   gchar *room;
