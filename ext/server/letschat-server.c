@@ -13,6 +13,7 @@
 #include "letschat-protocol.h"
 #include "letschat-room-server.h"
 #include "letschat-address-limits.h"
+#include "letschat-turn-credentials.h"
 
 #include <glib-unix.h>
 #include <stdio.h>
@@ -135,6 +136,40 @@ add_ice_servers (LetsChatRoomServer * server, gchar ** uris, GError ** error)
   return TRUE;
 }
 
+/* --turn-secret FILE with --turn-uri: the secret is read from a file so
+ * that it never shows in `ps` nor in a shell's history. */
+static gboolean
+set_up_turn (LetsChatRoomServer * server, const gchar * secret_file,
+    gchar ** uris, gint ttl, GError ** error)
+{
+  g_autofree gchar *secret = NULL;
+  gchar **uri;
+
+  if (secret_file == NULL && uris == NULL)
+    return TRUE;
+  if (secret_file == NULL || uris == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--turn-secret and --turn-uri go together: the secret makes the "
+        "credentials for the TURN servers the URIs name");
+    return FALSE;
+  }
+  if (ttl < 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--turn-ttl must be at least 1 second, not %d", ttl);
+    return FALSE;
+  }
+  secret = letschat_turn_credentials_load_secret (secret_file, error);
+  if (secret == NULL)
+    return FALSE;
+  letschat_room_server_set_turn_secret (server, secret, ttl);
+  memset (secret, 0, strlen (secret));
+  for (uri = uris; *uri; uri++) {
+    if (!letschat_room_server_add_turn_uri (server, *uri, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -148,6 +183,9 @@ main (int argc, char **argv)
   g_auto (GStrv) room_secrets = NULL;
   g_auto (GStrv) ice_servers = NULL;
   g_auto (GStrv) allowed_origins = NULL;
+  g_autofree gchar *turn_secret_file = NULL;
+  g_auto (GStrv) turn_uris = NULL;
+  gint turn_ttl = LETSCHAT_DEFAULT_TURN_TTL;
   g_autofree gchar *tls_cert = NULL;
   g_autofree gchar *tls_key = NULL;
   gint join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
@@ -183,6 +221,17 @@ main (int argc, char **argv)
           "STUN/TURN server handed to every party in welcome (repeatable): "
           "stun:HOST:PORT, stun://HOST:PORT or turn://USER:PASS@HOST:PORT",
         "URI"},
+    {"turn-secret", 0, 0, G_OPTION_ARG_FILENAME, &turn_secret_file,
+        "File holding the secret shared with the TURN server (coturn's "
+          "static-auth-secret): every party then gets short-lived "
+          "credentials for each --turn-uri in welcome", "FILE"},
+    {"turn-uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_uris,
+        "TURN server for --turn-secret's credentials, browser style: "
+          "turn:HOST:3478, turn:HOST:3478?transport=tcp, "
+          "turns:HOST:5349?transport=tcp (repeatable)", "URI"},
+    {"turn-ttl", 0, 0, G_OPTION_ARG_INT, &turn_ttl,
+        "Seconds the TURN credentials stay valid (default 86400; a call "
+          "that outlives them loses its relay)", "S"},
     {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
         "PEM certificate (chain): serve https:// and wss:// instead of "
           "http:// and ws:// (needs --tls-key)", "FILE"},
@@ -240,7 +289,11 @@ main (int argc, char **argv)
       "  letschat-server --host 0.0.0.0 --port 8443\n"
       "  letschat-server --room-secret family=s3cret "
       "--ice-server stun:stun.l.google.com:19302\n"
-      "  letschat-server --ice-server turn://user:pass@turn.example.org:3478\n");
+      "  letschat-server --ice-server turn://user:pass@turn.example.org:3478\n"
+      "  letschat-server --turn-secret /etc/letschat/turn-secret "
+      "--turn-uri turn:turn.example.org:3478 \\\n"
+      "      --turn-uri turns:turn.example.org:5349?transport=tcp "
+      "--turn-ttl 3600\n");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error)) {
     g_printerr ("letschat-server: %s\nTry --help.\n", error->message);
@@ -305,7 +358,8 @@ main (int argc, char **argv)
   }
 
   if (!add_room_secrets (server, room_secrets, &error)
-      || !add_ice_servers (server, ice_servers, &error)) {
+      || !add_ice_servers (server, ice_servers, &error)
+      || !set_up_turn (server, turn_secret_file, turn_uris, turn_ttl, &error)) {
     g_printerr ("letschat-server: %s\n", error->message);
     return 1;
   }

@@ -780,6 +780,7 @@ ice_url_to_uri (const gchar * url, const gchar * user, const gchar * credential)
   gboolean turns = g_str_has_prefix (url, "turns:");
   const gchar *rest = strchr (url, ':');
   g_autofree gchar *hostport = NULL;
+  const gchar *query = NULL;
   gchar *q;
 
   if (!rest || (!turn && !turns && !g_str_has_prefix (url, "stun:")))
@@ -788,17 +789,69 @@ ice_url_to_uri (const gchar * url, const gchar * user, const gchar * credential)
   while (*rest == '/')
     rest++;
   hostport = g_strdup (rest);
-  if ((q = strchr (hostport, '?')))
+  if ((q = strchr (hostport, '?'))) {
     *q = '\0';
+    query = rest + (q - hostport);
+  }
   if (turn || turns) {
     g_autofree gchar *u = g_uri_escape_string (user ? user : "", NULL, TRUE);
     g_autofree gchar *p = g_uri_escape_string (credential ? credential : "",
         NULL, TRUE);
 
-    return g_strdup_printf ("%s://%s:%s@%s", turns ? "turns" : "turn", u, p,
-        hostport);
+    /* webrtcbin reads "?transport=tcp" (TURN over TCP; turns: is TLS
+     * over TCP whatever it says): keep it. */
+    return g_strdup_printf ("%s://%s:%s@%s%s", turns ? "turns" : "turn", u,
+        p, hostport, query ? query : "");
   }
   return g_strdup_printf ("stun://%s", hostport);
+}
+
+gchar *
+letschat_protocol_turn_uri_for_webrtcbin (const gchar * uri, GError ** error)
+{
+  g_autoptr (GUri) parsed = NULL;
+  g_autofree gchar *with_slashes = NULL;
+  const gchar *scheme, *transport = NULL;
+  g_autoptr (GHashTable) params = NULL;
+
+  g_return_val_if_fail (uri != NULL, NULL);
+
+  /* Browser style "turn:user:pass@host:port?transport=tcp" is the same
+   * URI without the "//" webrtcbin wants. */
+  if ((g_str_has_prefix (uri, "turn:") && !g_str_has_prefix (uri, "turn://"))
+      || (g_str_has_prefix (uri, "turns:")
+          && !g_str_has_prefix (uri, "turns://"))) {
+    const gchar *colon = strchr (uri, ':');
+
+    with_slashes = g_strdup_printf ("%.*s://%s", (int) (colon - uri), uri,
+        colon + 1);
+    uri = with_slashes;
+  }
+  parsed = g_uri_parse (uri, G_URI_FLAGS_HAS_PASSWORD, NULL);
+  scheme = parsed ? g_uri_get_scheme (parsed) : NULL;
+  if (parsed == NULL || (g_strcmp0 (scheme, "turn") != 0
+          && g_strcmp0 (scheme, "turns") != 0) || !g_uri_get_host (parsed)
+      || !g_uri_get_user (parsed) || !g_uri_get_password (parsed)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "Invalid TURN server '%s': write it as turn://user:password@host:port "
+        "(turns:// for TLS), optionally with ?transport=udp or "
+        "?transport=tcp", uri);
+    return NULL;
+  }
+  if (g_uri_get_query (parsed)) {
+    params = g_uri_parse_params (g_uri_get_query (parsed), -1, "&",
+        G_URI_PARAMS_NONE, NULL);
+    transport = params ? g_hash_table_lookup (params, "transport") : NULL;
+    if (params == NULL || g_hash_table_size (params) != (transport ? 1 : 0)
+        || (transport && g_strcmp0 (transport, "udp") != 0
+            && g_strcmp0 (transport, "tcp") != 0)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "Invalid TURN server '%s': the only option it may have is "
+          "?transport=udp or ?transport=tcp", uri);
+      return NULL;
+    }
+  }
+  return g_strdup (uri);
 }
 
 gchar **

@@ -168,6 +168,14 @@ JsonNode *letschat_protocol_ice_server_from_uri (const gchar * uri,
  * left out. NULL-terminated, free with g_strfreev(); never NULL. */
 gchar **letschat_protocol_ice_servers_to_uris (JsonNode * ice_servers);
 
+/* A TURN server as the elements' turn-servers property takes it, in the
+ * form webrtcbin's add-turn-server wants: "turn://user:pass@host:port",
+ * "turns://..." (TLS), each optionally with "?transport=udp|tcp";
+ * browser style "turn:user:pass@host:port?transport=tcp" is taken too.
+ * NULL, with an error that says how to write it, when it is none of them. */
+gchar *letschat_protocol_turn_uri_for_webrtcbin (const gchar * uri,
+    GError ** error);
+
 /* Convenience for building `signal.data` from code. */
 JsonNode *letschat_protocol_sdp_data_new (const gchar * type,
     const gchar * sdp);

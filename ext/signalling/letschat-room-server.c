@@ -33,6 +33,7 @@
 
 #include "letschat-room-server.h"
 #include "letschat-rooms.h"
+#include "letschat-turn-credentials.h"
 #include "letschat-protocol.h"
 #include "letschat-socket-loop.h"
 #include "letschat-web-resources.h"
@@ -291,6 +292,8 @@ letschat_room_server_init (LetsChatRoomServer * self)
   self->room_secrets = g_hash_table_new_full (g_str_hash, g_str_equal,
       g_free, g_free);
   self->ice_servers = json_array_new ();
+  self->turn_urls = g_ptr_array_new_with_free_func (g_free);
+  self->turn_ttl = LETSCHAT_DEFAULT_TURN_TTL;
   self->max_message_size = LETSCHAT_DEFAULT_MAX_MESSAGE_SIZE;
   self->rate_limit = DEFAULT_RATE_LIMIT;
   self->rate_burst = DEFAULT_RATE_BURST;
@@ -320,7 +323,7 @@ letschat_room_server_dispose (GObject * object)
   g_hash_table_remove_all (self->connections);
   g_hash_table_remove_all (self->refused);
   g_hash_table_remove_all (self->rooms);
-  self->waiting_stranger = NULL;
+  g_queue_clear (&self->stranger_queue);
   g_clear_object (&self->service);
   g_clear_object (&self->soup);
   g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);
@@ -344,6 +347,11 @@ letschat_room_server_finalize (GObject * object)
   letschat_address_limits_free (self->address_limits);
   letschat_log_limiter_free (self->log_limiter);
   json_array_unref (self->ice_servers);
+  g_ptr_array_unref (self->turn_urls);
+  if (self->turn_secret) {
+    memset (self->turn_secret, 0, strlen (self->turn_secret));
+    g_free (self->turn_secret);
+  }
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->allowed_origins);
 
@@ -629,6 +637,87 @@ letschat_room_server_add_ice_server_uri (LetsChatRoomServer * self,
     return FALSE;
   json_array_add_element (self->ice_servers, server);
   return TRUE;
+}
+
+void
+letschat_room_server_set_turn_secret (LetsChatRoomServer * self,
+    const gchar * secret, guint ttl)
+{
+  g_return_if_fail (LETSCHAT_IS_ROOM_SERVER (self));
+  g_return_if_fail (secret != NULL && secret[0] != '\0');
+  g_return_if_fail (ttl > 0);
+
+  if (self->turn_secret) {
+    memset (self->turn_secret, 0, strlen (self->turn_secret));
+    g_free (self->turn_secret);
+  }
+  self->turn_secret = g_strdup (secret);
+  self->turn_ttl = ttl;
+}
+
+gboolean
+letschat_room_server_add_turn_uri (LetsChatRoomServer * self,
+    const gchar * uri, GError ** error)
+{
+  g_autoptr (JsonNode) server = NULL;
+  JsonObject *o;
+  const gchar *url;
+
+  g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), FALSE);
+  g_return_val_if_fail (uri != NULL, FALSE);
+
+  /* The same forms --ice-server takes, as browsers write them
+   * ("turn:host:3478", "turns:host:5349?transport=tcp"); the credentials
+   * are made per party, so the URI must not carry any. */
+  server = letschat_protocol_ice_server_from_uri (uri, error);
+  if (server == NULL)
+    return FALSE;
+  o = json_node_get_object (server);
+  url = json_object_get_string_member (o, "urls");
+  if (!g_str_has_prefix (url, "turn:") && !g_str_has_prefix (url, "turns:")) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "TURN URI %s: it must start with turn: or turns: (STUN servers "
+        "go to --ice-server)", uri);
+    return FALSE;
+  }
+  if (json_object_has_member (o, "username")) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "TURN URI %s: leave the user and password out, each party gets "
+        "credentials made from the TURN secret (or use --ice-server for "
+        "fixed credentials)", uri);
+    return FALSE;
+  }
+  g_ptr_array_add (self->turn_urls, g_strdup (url));
+  return TRUE;
+}
+
+JsonNode *
+letschat_room_server_ice_servers_for (LetsChatRoomServer * self,
+    const gchar * party_id)
+{
+  JsonArray *servers = json_array_sized_new (json_array_get_length
+      (self->ice_servers) + self->turn_urls->len);
+  g_autofree gchar *username = NULL;
+  g_autofree gchar *password = NULL;
+  JsonNode *node;
+  guint i;
+
+  for (i = 0; i < json_array_get_length (self->ice_servers); i++)
+    json_array_add_element (servers,
+        json_node_copy (json_array_get_element (self->ice_servers, i)));
+
+  if (self->turn_secret && self->turn_urls->len > 0) {
+    username = letschat_turn_credentials_username (g_get_real_time () /
+        G_USEC_PER_SEC, self->turn_ttl, party_id);
+    password = letschat_turn_credentials_password (self->turn_secret, username);
+    for (i = 0; i < self->turn_urls->len; i++)
+      json_array_add_element (servers,
+          letschat_protocol_ice_server_new (self->turn_urls->pdata[i],
+              username, password));
+  }
+  node = json_node_init_array (json_node_alloc (), servers);
+  json_array_unref (servers);
+  return node;
 }
 
 gboolean

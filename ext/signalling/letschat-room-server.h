@@ -60,6 +60,7 @@ G_DECLARE_FINAL_TYPE (LetsChatRoomServer, letschat_room_server, LETSCHAT,
 #define LETSCHAT_DEFAULT_MAX_ROOMS 500
 #define LETSCHAT_DEFAULT_MAX_PER_IP 32
 #define LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP 10
+#define LETSCHAT_DEFAULT_TURN_TTL 86400
 
 LetsChatRoomServer *letschat_room_server_new (void);
 
@@ -77,6 +78,20 @@ void letschat_room_server_add_ice_server (LetsChatRoomServer * self,
  * as is; "turn://user:pass@host:port" (webrtcbin's turn-server form) is
  * split into {urls: "turn:host:port", username, credential}. */
 gboolean letschat_room_server_add_ice_server_uri (LetsChatRoomServer * self,
+    const gchar * uri, GError ** error);
+
+/* Short-lived TURN credentials (TURN REST API, coturn's use-auth-secret):
+ * every welcome lists each URI added with add_turn_uri() with username
+ * "<now + @ttl s>:<party id>" and credential base64 (HMAC-SHA1 (@secret,
+ * username)). @secret is the TURN server's static-auth-secret; it is never
+ * logged nor sent. */
+void letschat_room_server_set_turn_secret (LetsChatRoomServer * self,
+    const gchar * secret, guint ttl);
+
+/* A TURN server for set_turn_secret()'s credentials, browser style
+ * ("turn:host:3478", "turns:host:5349?transport=tcp"), without
+ * credentials of its own. */
+gboolean letschat_room_server_add_turn_uri (LetsChatRoomServer * self,
     const gchar * uri, GError ** error);
 
 /* Loads a PEM certificate (chain) and its private key: the server then

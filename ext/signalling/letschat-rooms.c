@@ -92,8 +92,8 @@ secret_equal (const gchar * a, const gchar * b)
 #define log_event(self, key, kind, ...) \
     letschat_log_limiter_log ((self)->log_limiter, key, kind, __VA_ARGS__)
 
-static gboolean
-connection_is_open (Connection * conn)
+gboolean
+letschat_rooms_connection_is_open (Connection * conn)
 {
   if (conn->ws == NULL)
     return conn->virtual_close_code == 0;
@@ -104,7 +104,7 @@ static void
 send_text (Connection * conn, const gchar * text)
 {
   if (conn->ws == NULL) {
-    if (connection_is_open (conn))
+    if (letschat_rooms_connection_is_open (conn))
       conn->send_func (text, conn->send_data);
     return;
   }
@@ -198,8 +198,7 @@ connection_leave_room (Connection * conn, const gchar * reason)
     send_text (other, text);
   }
 
-  if (self->waiting_stranger == room && room_n_parties (room) != 1)
-    self->waiting_stranger = NULL;
+  letschat_strangers_left (self, room, conn, other);
 
   if (room_n_parties (room) == 0)
     g_hash_table_remove (self->rooms, room->name);
@@ -225,8 +224,9 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
   conn->ever_joined = TRUE;
   if (room->owner == NULL)
     room->owner = g_strdup (conn->ip);
+  letschat_strangers_entered (self, room);
 
-  ice_servers = json_node_init_array (json_node_alloc (), self->ice_servers);
+  ice_servers = letschat_room_server_ice_servers_for (self, conn->id);
   welcome = letschat_protocol_build_welcome (conn->id, room->name,
       peer ? peer->id : NULL, peer ? peer->name : NULL, ice_servers);
   send_text (conn, welcome);
@@ -300,7 +300,7 @@ check_liveness (gpointer user_data)
    * the table does not change under the iteration. */
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL)) {
-    if (conn->ws == NULL || !connection_is_open (conn))
+    if (conn->ws == NULL || !letschat_rooms_connection_is_open (conn))
       continue;
     /* A socket that never joins only holds a slot of max-connections and
      * max-per-ip: an attacker could fill them with idle sockets. */
@@ -392,10 +392,10 @@ handle_join (Connection * conn, LetsChatMessage * msg)
   }
 
   if (msg->room == NULL) {
-    /* Strangers: the first one gets a fresh room at once and waits in it,
-     * the next one is put into that room. Secrets do not apply. */
-    room = self->waiting_stranger;
-    if (room == NULL || room_n_parties (room) != 1) {
+    /* Strangers (letschat-strangers.c): a waiting one's room, or a fresh
+     * room to wait in. Secrets do not apply. */
+    room = letschat_strangers_pick (self, conn);
+    if (room == NULL) {
       g_autofree gchar *name = NULL;
 
       if (refuse_if_no_room_left (conn, NULL))
@@ -411,9 +411,7 @@ handle_join (Connection * conn, LetsChatMessage * msg)
 
       room = room_new (name, NULL, TRUE);
       g_hash_table_insert (self->rooms, room->name, room);
-      self->waiting_stranger = room;
-    } else {
-      self->waiting_stranger = NULL;
+      letschat_strangers_wait (self, room);
     }
     connection_enter_room (conn, room, msg->name);
     return;
@@ -559,7 +557,8 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
       send_error (conn, LETSCHAT_PROTOCOL_ERROR_RATE_LIMITED, message);
       conn->told_rate_limited = TRUE;
       conn->dropped = 0;
-    } else if (++conn->dropped >= self->rate_burst && connection_is_open (conn)) {
+    } else if (++conn->dropped >= self->rate_burst
+        && letschat_rooms_connection_is_open (conn)) {
       /* Told once, it went on for another whole burst: not a client that
        * will slow down. Its seat is freed for the other party. */
       log_event (self, conn->ip, "closing",
@@ -678,6 +677,7 @@ letschat_rooms_connection_free (Connection * conn)
   }
   g_free (conn->id);
   g_free (conn->name);
+  g_free (conn->parted_from);
   g_free (conn->remote);
   if (conn->ip) {
     guint n = GPOINTER_TO_UINT (g_hash_table_lookup (conn->server->per_ip,
@@ -804,14 +804,14 @@ void
 letschat_room_server_virtual_receive (gpointer conn, gboolean is_text,
     const gchar * data, gsize size)
 {
-  if (connection_is_open (conn))
+  if (letschat_rooms_connection_is_open (conn))
     connection_receive (conn, is_text, data, size);
 }
 
 gboolean
 letschat_room_server_virtual_is_open (gpointer conn)
 {
-  return connection_is_open (conn);
+  return letschat_rooms_connection_is_open (conn);
 }
 
 void
@@ -862,11 +862,8 @@ letschat_room_server_check_invariants (LetsChatRoomServer * self, gchar ** why)
   if (g_hash_table_size (self->rooms) > self->max_rooms)
     FAIL ("%u rooms, over max-rooms %u", g_hash_table_size (self->rooms),
         self->max_rooms);
-  if (self->waiting_stranger && (!self->waiting_stranger->stranger
-          || room_n_parties (self->waiting_stranger) != 1
-          || g_hash_table_lookup (self->rooms,
-              self->waiting_stranger->name) != self->waiting_stranger))
-    FAIL ("the waiting stranger room is not a live stranger room of one");
+  if (!letschat_strangers_check (self, why))
+    return FALSE;
 
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, &key, NULL)) {

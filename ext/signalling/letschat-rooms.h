@@ -47,6 +47,8 @@ typedef struct
   guint dropped;                /* messages dropped since told */
 
   gint64 last_heard_us;         /* last message or pong from the client */
+  gchar *parted_from;           /* the stranger it last parted from */
+  gint64 parted_us;
   guint ping_slot;              /* pinged when the second count hits it */
 
   /* A connection without a socket (ws NULL), for the fuzzer: replies go
@@ -63,6 +65,7 @@ struct _Room
   Connection *parties[2];
   gboolean stranger;
   gchar *owner;                 /* address key of its first party */
+  GList *queue_link;            /* in the strangers' queue, or NULL */
 };
 
 struct _LetsChatRoomServer
@@ -82,7 +85,12 @@ struct _LetsChatRoomServer
   GHashTable *rooms;            /* name -> Room*, owns */
   GHashTable *room_secrets;     /* name -> secret set at start-up */
   JsonArray *ice_servers;
-  Room *waiting_stranger;       /* a stranger room with one party, or NULL */
+  /* TURN REST (letschat-turn-credentials.h): every welcome also lists
+   * turn_urls with credentials made for that party, valid turn_ttl s. */
+  gchar *turn_secret;
+  GPtrArray *turn_urls;
+  guint turn_ttl;
+  GQueue stranger_queue;        /* of Room*, waiting strangers, oldest first */
 
   guint16 port;
   guint max_message_size;
@@ -122,5 +130,30 @@ void letschat_rooms_open_socket (LetsChatRoomServer * self,
 /* Once listening: pings and the join and ping timeouts, every second,
  * in self->liveness_check (none when all three are 0). */
 void letschat_rooms_start_liveness_check (LetsChatRoomServer * self);
+
+/* letschat-rooms.c, for letschat-strangers.c */
+gboolean letschat_rooms_connection_is_open (Connection * conn);
+
+/* letschat-strangers.c, for letschat-rooms.c: the strangers' queue. */
+
+/* The waiting room @conn (asking for a stranger) enters, taken out of the
+ * queue; NULL: nobody suitable waits. */
+Room *letschat_strangers_pick (LetsChatRoomServer * self, Connection * conn);
+/* @room (a fresh stranger room of one) waits at the end of the queue. */
+void letschat_strangers_wait (LetsChatRoomServer * self, Room * room);
+/* A party entered @room: a full room leaves the queue. */
+void letschat_strangers_entered (LetsChatRoomServer * self, Room * room);
+/* @conn left @room, where @other (or NULL) stays. */
+void letschat_strangers_left (LetsChatRoomServer * self, Room * room,
+    Connection * conn, Connection * other);
+/* For letschat_room_server_check_invariants(). */
+gboolean letschat_strangers_check (LetsChatRoomServer * self, gchar ** why);
+
+/* letschat-room-server.c, for letschat-rooms.c */
+
+/* The ice_servers array of a welcome for party @party_id: the static
+ * entries, then the TURN URLs with fresh credentials for that party. */
+JsonNode *letschat_room_server_ice_servers_for (LetsChatRoomServer * self,
+    const gchar * party_id);
 
 G_END_DECLS

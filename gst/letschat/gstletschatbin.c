@@ -60,13 +60,21 @@ bin_check_settings (GstLetsChatBin * self, const GstLetsChatSettings * settings)
 {
   if (settings->signaller)
     return TRUE;                /* the application's signalling */
-  if (!settings->room || !*settings->room) {
+  if (settings->strangers && settings->room && *settings->room) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("No room set: set the room property to the name of the room to "
-            "join, e.g. room=myroom"), (NULL));
+        ("Both room='%s' and strangers=true are set: drop room to talk to "
+            "strangers, or drop strangers=true to join room '%s'",
+            settings->room, settings->room), (NULL));
     return FALSE;
   }
-  if (!letschat_protocol_room_name_is_valid (settings->room)) {
+  if (!settings->strangers && (!settings->room || !*settings->room)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("No room set: set the room property to the name of the room to "
+            "join, e.g. room=myroom (or strangers=true to be paired with a "
+            "stranger)"), (NULL));
+    return FALSE;
+  }
+  if (settings->room && !letschat_protocol_room_name_is_valid (settings->room)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Invalid room name '%s': use 1 to %d letters, digits, '_', '.' or "
             "'-'", settings->room, LETSCHAT_ROOM_NAME_MAX), (NULL));
@@ -349,6 +357,30 @@ gst_lets_chat_bin_uri_handler_init (GstURIHandlerInterface * iface,
   iface->set_uri = bin_uri_set_uri;
 }
 
+/* Omegle's "Next": an error is a warning here too, the call goes on. */
+static gboolean
+gst_lets_chat_bin_next_stranger (GstLetsChatBin * self)
+{
+  GstLetsChatSession *session = gst_lets_chat_session_find (GST_ELEMENT (self));
+  GError *error = NULL;
+  gboolean ok;
+
+  if (!session) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("next-stranger was ignored: %s is not talking to anybody yet (set "
+            "the pipeline to PLAYING first)", GST_ELEMENT_NAME (self)), (NULL));
+    return FALSE;
+  }
+  ok = gst_lets_chat_session_next_stranger (session, &error);
+  if (!ok) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", error->message),
+        (NULL));
+    g_error_free (error);
+  }
+  gst_object_unref (session);
+  return ok;
+}
+
 static void
 gst_lets_chat_bin_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -464,6 +496,23 @@ gst_lets_chat_bin_class_init (GstLetsChatBinClass * klass)
       G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
       G_CALLBACK (gst_lets_chat_bin_send_chat), NULL, NULL, NULL,
       G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+  /**
+   * GstLetsChatBin::next-stranger:
+   * @bin: the letschatsink or letschatsrc of a party with strangers=true
+   *
+   * Leaves the current stranger (it is told peer-left) and queues for the
+   * next one, as Omegle's "Next" button does. The bus then shows
+   * `letschat/peer-left`, `letschat/call-reset` (reason `next-stranger`)
+   * and `letschat/joined` with the room of the next pair; the pads stay.
+   * Returns %FALSE (and posts a warning saying why) without
+   * strangers=true or before the party started.
+   *
+   * Since: 0.1
+   */
+  g_signal_new_class_handler ("next-stranger", type,
+      G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (gst_lets_chat_bin_next_stranger), NULL, NULL, NULL,
+      G_TYPE_BOOLEAN, 0);
   /**
    * GstLetsChatBin::chat-received:
    * @bin: the letschatsink or letschatsrc

@@ -66,12 +66,44 @@ session_local_mid (GstLetsChatSession * self, guint mline)
   return mid;
 }
 
+/* The TURN servers of this party (a new array, maybe empty). */
+static gchar **
+session_turn_uris (GstLetsChatSession * self)
+{
+  return gst_lets_chat_ice_turn_uris_in_use (self->settings.turn_servers,
+      self->settings.stun_server, self->server_ice_uris);
+}
+
+/* Gathering is over: a TURN server that gave no relay address is said at
+ * once, not only when a call that needs it fails. */
+static void
+session_check_relay (GstLetsChatSession * self)
+{
+  g_auto (GStrv) turn_uris = session_turn_uris (self);
+  GstLetsChatIceTally *tally =
+      gst_lets_chat_peer_connection_ice_tally (self->pc);
+  g_autofree gchar *text = NULL;
+
+  if (turn_uris[0] == NULL || tally->local[3] > 0)
+    return;
+  text = gst_lets_chat_ice_no_relay_text (turn_uris);
+  GST_WARNING_OBJECT (self, "%s", text);
+  session_warning (self, RESOURCE, OPEN_READ_WRITE, ("%s", text),
+      ("ICE gathering ended with %u host, %u server-reflexive and no relay "
+          "candidates", tally->local[0], tally->local[1]));
+}
+
 static void
 session_send_candidate (GstLetsChatSession * self, gpointer data)
 {
   LocalCandidate *c = data;
   g_autofree gchar *mid = NULL;
 
+  if (c->candidate)
+    gst_lets_chat_ice_tally_add (gst_lets_chat_peer_connection_ice_tally
+        (self->pc), c->candidate, TRUE);
+  else
+    session_check_relay (self);
   if (!self->signaller)
     return;
   if (c->candidate) {
@@ -133,6 +165,73 @@ session_connection_failed (GstLetsChatSession * self, gpointer data)
   session_maybe_negotiate (self);
 }
 
+/* ICE found no path: say what was tried and what would help (the call
+ * then starts over, in session_connection_failed). */
+static void
+session_ice_failed (GstLetsChatSession * self, gpointer data)
+{
+  GstWebRTCICEConnectionState ice_state;
+  g_auto (GStrv) turn_uris = NULL;
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *peer = NULL;
+
+  g_object_get (session_webrtcbin (self), "ice-connection-state", &ice_state,
+      NULL);
+  if (ice_state != GST_WEBRTC_ICE_CONNECTION_STATE_FAILED)
+    return;
+  turn_uris = session_turn_uris (self);
+  peer = self->peer_name
+      && self->peer_name[0] ? g_strdup_printf ("%s (%s)", self->peer_name,
+      GST_STR_NULL (self->peer_id)) : g_strdup_printf ("the other party %s",
+      GST_STR_NULL (self->peer_id));
+  text =
+      gst_lets_chat_ice_failure_text (gst_lets_chat_peer_connection_ice_tally
+      (self->pc), turn_uris, peer);
+  GST_WARNING_OBJECT (self, "%s", text);
+  session_warning (self, RESOURCE, OPEN_READ_WRITE, ("%s", text),
+      ("ICE connection state: failed"));
+}
+
+/* Which candidate pair the call uses, from webrtcbin's stats: relay means
+ * the media goes through the TURN server. */
+static void
+session_on_stats (GstLetsChatSession * self, gpointer data)
+{
+  GstPromise *promise = data;
+  const GstStructure *stats;
+  GstStructure *pair = NULL;
+  GstLetsChatIceTally *tally =
+      gst_lets_chat_peer_connection_ice_tally (self->pc);
+
+  if (tally->pair_reported)
+    return;
+  if (gst_promise_wait (promise) == GST_PROMISE_RESULT_REPLIED
+      && (stats = gst_promise_get_reply (promise)))
+    pair = gst_lets_chat_ice_selected_pair (stats);
+  if (pair == NULL) {
+    GST_INFO_OBJECT (self, "no selected candidate pair in the stats");
+    return;
+  }
+  GST_INFO_OBJECT (self, "selected pair: %" GST_PTR_FORMAT, pair);
+  tally->pair_reported = TRUE;
+  session_post (self, pair);
+}
+
+/* webrtcbin lists the selected pair in its stats only for its pads with a
+ * transport: a sending party's at once, a receiving party's once the
+ * other party's media has made its first pad. So it is asked at both. */
+static void
+session_report_pair (GstLetsChatSession * self, gpointer data)
+{
+  GstPromise *stats;
+
+  if (gst_lets_chat_peer_connection_ice_tally (self->pc)->pair_reported)
+    return;
+  stats = session_new_promise (self, session_on_stats);
+  g_signal_emit_by_name (session_webrtcbin (self), "get-stats", NULL, stats);
+  gst_promise_unref (stats);
+}
+
 /* Session thread: the connection is up (ICE and DTLS). Whatever was sent
  * before this was dropped by webrtcbin's SRTP encoder, the first keyframe
  * too; a new one now is the other party's first picture, one frame
@@ -145,6 +244,7 @@ session_connected (GstLetsChatSession * self, gpointer data)
 
   if (!session_state (self)->negotiated)
     return;
+  session_report_pair (self, NULL);
   g_mutex_lock (&self->pc_lock);
   for (l = self->send_streams; l; l = l->next)
     gst_lets_chat_send_stream_request_keyframe (l->data);
@@ -164,10 +264,12 @@ pc_connection_state (guint generation,
           "state", G_TYPE_STRING, value->value_nick, NULL));
   g_type_class_unref (klass);
 
-  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED)
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    session_invoke_if_current (self, generation, session_ice_failed, NULL,
+        NULL);
     session_invoke_if_current (self, generation, session_connection_failed,
         NULL, NULL);
-  else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+  } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
     session_invoke_if_current (self, generation, session_connected, NULL, NULL);
 }
 
@@ -226,6 +328,7 @@ pc_pad_added (guint generation, GstPad * pad, gpointer user_data)
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
       GST_PAD_PROBE_TYPE_BUFFER_LIST, on_media, probe, g_free);
 
+  session_invoke_if_current (self, generation, session_report_pair, NULL, NULL);
   src = session_get_receiver (self, &receiver);
   if (src) {
     receiver->add_stream (src, pad, probe->generation, self->peer_joined_time);
@@ -486,7 +589,8 @@ on_joined (GstLetsChatSignaller * signaller, const gchar * id,
 {
   if (!self->join_sent)
     return;                     /* left the room: late news */
-  again = again || self->my_id != NULL;
+  again = (again || self->my_id != NULL) && !self->stranger_rejoin;
+  self->stranger_rejoin = FALSE;
 
   GST_INFO_OBJECT (self, "%s room %s as %s, %s", again ? "back in" : "joined",
       room, id, peer_id ? "the other party is here" : "alone");
@@ -596,6 +700,9 @@ on_peer_left (GstLetsChatSignaller * signaller, const gchar * peer_id,
   if (state->offer_made || state->remote_set || self->pending_offer)
     session_restart_call (self, "peer-left");
   session_start_gaps (self);
+  /* A stranger who leaves is not coming back: on to the next one. */
+  if (self->settings.strangers)
+    session_next_stranger (self, "stranger-left");
 }
 
 void

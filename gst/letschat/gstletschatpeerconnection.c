@@ -17,6 +17,7 @@
 #endif
 
 #include "gstletschatpeerconnection.h"
+#include "letschat-protocol.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_peer_connection_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_peer_connection_debug
@@ -42,6 +43,7 @@ struct _GstLetsChatPeerConnection
   GstLetsChatNegotiationState state;
   GQueue pending_candidates;    /* of RemoteCandidate */
   GArray *ignored_mlines;       /* of guint */
+  GstLetsChatIceTally ice_tally;
 };
 
 typedef struct
@@ -214,13 +216,17 @@ webrtcbin_set_user_ice_servers (GstElement * webrtc,
   if (settings->stun_server)
     g_object_set (webrtc, "stun-server", settings->stun_server, NULL);
   for (t = settings->turn_servers; t && *t; t++) {
+    g_autofree gchar *uri = NULL;
+    g_autoptr (GError) invalid = NULL;
     gboolean ok = FALSE;
 
-    g_signal_emit_by_name (webrtc, "add-turn-server", *t, &ok);
+    uri = letschat_protocol_turn_uri_for_webrtcbin (*t, &invalid);
+    if (uri)
+      g_signal_emit_by_name (webrtc, "add-turn-server", uri, &ok);
     if (!ok) {
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "Invalid TURN server '%s': write it as "
-          "turn://user:password@host:port", *t);
+          "%s", invalid ? invalid->message : "Invalid TURN server: write it "
+          "as turn://user:password@host:port");
       return FALSE;
     }
   }
@@ -549,6 +555,7 @@ gst_lets_chat_peer_connection_add_remote_candidate (GstLetsChatPeerConnection
 {
   RemoteCandidate *c;
 
+  gst_lets_chat_ice_tally_add (&pc->ice_tally, candidate, FALSE);
   /* webrtcbin needs the remote description before any remote candidate. */
   if (pc->state.remote_set) {
     add_candidate (pc, mline, candidate);
@@ -558,6 +565,12 @@ gst_lets_chat_peer_connection_add_remote_candidate (GstLetsChatPeerConnection
   c->mline = mline;
   c->candidate = g_strdup (candidate);
   g_queue_push_tail (&pc->pending_candidates, c);
+}
+
+GstLetsChatIceTally *
+gst_lets_chat_peer_connection_ice_tally (GstLetsChatPeerConnection * pc)
+{
+  return &pc->ice_tally;
 }
 
 void

@@ -9,6 +9,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include "gstletschatsettings.h"
+#include "gstletschatice.h"
 
 G_BEGIN_DECLS
 /* GstLetsChatPeerConnection: ONE webrtcbin, and everything that lives and
@@ -115,6 +116,11 @@ void gst_lets_chat_peer_connection_add_remote_candidate
     (GstLetsChatPeerConnection * pc, guint mline, const gchar * candidate);
 void gst_lets_chat_peer_connection_flush_candidates (GstLetsChatPeerConnection
     * pc);
+
+/* The candidates seen on this peer connection (session thread): remote
+ * ones are counted here, local ones by the session as it sends them. */
+GstLetsChatIceTally *gst_lets_chat_peer_connection_ice_tally
+    (GstLetsChatPeerConnection * pc);
 
 /* Candidates for this m-line are not used: it rides on another m-line's
  * transport (BUNDLE), see gstletschatnegotiation.c. */

@@ -34,6 +34,16 @@ struct _GstLetsChatRoom
   gboolean joining;             /* start() called, stop() not yet */
   gboolean join_sent;
   gchar *my_id;                 /* to rejoin as the same party */
+  /* strangers=true: the room the server made for this pair, rejoined by
+   * name after a reconnection (the call goes on) while paired; alone, the
+   * party goes back to the queue instead (a room of one joined by name
+   * would be an ordinary room nobody is sent to) */
+  gchar *stranger_room;
+  gboolean stranger_paired;
+  /* A join is on its way: what the server relays before its welcome
+   * belongs to the room this party just left (a stranger's candidates
+   * sent before our leave reached the server). */
+  gboolean awaiting_welcome;
   guint reconnect_delay;        /* ms; 0: connected */
   GSource *reconnect_source;
 };
@@ -82,6 +92,12 @@ on_welcome (LetsChatClient * client, const gchar * id, const gchar * room,
 
   if (!self->joining)
     return;                     /* stopped: no signals after stop() */
+  self->awaiting_welcome = FALSE;
+  if (self->settings.room == NULL) {
+    g_free (self->stranger_room);
+    self->stranger_room = g_strdup (room);
+    self->stranger_paired = peer_id != NULL;
+  }
   uris = letschat_protocol_ice_servers_to_uris (ice_servers);
 
   g_free (self->my_id);
@@ -97,6 +113,9 @@ on_peer_joined (LetsChatClient * client, const gchar * peer_id,
 {
   if (!self->joining)
     return;                     /* stopped: no signals after stop() */
+  if (self->awaiting_welcome)
+    return;                     /* news of the room we left */
+  self->stranger_paired = TRUE;
   gst_lets_chat_signaller_peer_joined (SIGNALLER (self), peer_id, peer_name);
 }
 
@@ -106,6 +125,9 @@ on_peer_left (LetsChatClient * client, const gchar * peer_id,
 {
   if (!self->joining)
     return;                     /* stopped: no signals after stop() */
+  if (self->awaiting_welcome)
+    return;                     /* news of the room we left */
+  self->stranger_paired = FALSE;
   gst_lets_chat_signaller_peer_left (SIGNALLER (self), peer_id);
 }
 
@@ -121,6 +143,8 @@ on_signal (LetsChatClient * client, const gchar * from, JsonNode * data,
 
   if (!self->joining)
     return;                     /* stopped: no signals after stop() */
+  if (self->awaiting_welcome)
+    return;                     /* from the party of the room we left */
   if (json_object_has_member (obj, "sdp")) {
     JsonObject *sdp = json_object_get_object_member (obj, "sdp");
 
@@ -145,7 +169,8 @@ static void
 on_server_error (LetsChatClient * client, const gchar * code,
     const gchar * message, GstLetsChatRoom * self)
 {
-  const gchar *room = self->settings.room;
+  const gchar *room = self->settings.room ? self->settings.room :
+      "(the strangers' queue)";
   g_autofree gchar *debug = NULL;
 
   if (!self->joining)
@@ -209,14 +234,19 @@ on_closed (LetsChatClient * client, const GError * error,
 static void
 room_send_join (GstLetsChatRoom * self)
 {
+  const gchar *room = self->settings.room ? self->settings.room :
+      self->stranger_paired ? self->stranger_room : NULL;
+
   if (!self->joining || !self->connected || self->join_sent)
     return;
   self->join_sent = TRUE;
-  GST_INFO_OBJECT (self, "joining room %s", self->settings.room);
+  self->awaiting_welcome = TRUE;
+  GST_INFO_OBJECT (self, "joining %s", room ? room : "the strangers' queue");
   /* After a reconnection, ask for the id we had: the other party then
-   * knows it is us, and the call goes on. */
-  letschat_client_join_as (self->client, self->settings.room,
-      self->settings.secret, self->settings.display_name, self->my_id);
+   * knows it is us, and the call goes on. A stranger comes back to the
+   * room the server made for the pair, by name. */
+  letschat_client_join_as (self->client, room, self->settings.secret,
+      self->settings.display_name, self->my_id);
 }
 
 static void
@@ -369,6 +399,8 @@ room_stop (GstLetsChatSignaller * signaller)
   GstLetsChatRoom *self = GST_LETS_CHAT_ROOM (signaller);
 
   self->joining = FALSE;
+  g_clear_pointer (&self->stranger_room, g_free);
+  self->stranger_paired = FALSE;
   room_cancel_reconnect (self);
   if (self->client && self->join_sent)
     letschat_client_leave (self->client);
@@ -445,6 +477,7 @@ gst_lets_chat_room_finalize (GObject * object)
   room_drop_client (self);
   g_clear_object (&self->cancellable);
   g_free (self->my_id);
+  g_free (self->stranger_room);
   gst_lets_chat_settings_clear (&self->settings);
   G_OBJECT_CLASS (gst_lets_chat_room_parent_class)->finalize (object);
 }

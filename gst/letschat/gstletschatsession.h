@@ -100,6 +100,12 @@ GstLetsChatSession *gst_lets_chat_session_find (GstElement * element);
 /* Any thread: sends @text to the other party's chat (waiting for the chat
  * to open if the call is still connecting). FALSE with a sentence for the
  * user in @error if it cannot go. */
+/* strangers=true: leave the current stranger and queue for the next one
+ * (any thread). FALSE with @error when the party does not talk to
+ * strangers. */
+gboolean gst_lets_chat_session_next_stranger (GstLetsChatSession * self,
+    GError ** error);
+
 gboolean gst_lets_chat_session_send_chat (GstLetsChatSession * self,
     const gchar * text, GError ** error);
 

@@ -87,6 +87,8 @@ struct _GstLetsChatSession
   gint media_seen;              /* atomic: media on this connection */
   gchar **server_ice_uris;      /* from joined, for every new webrtcbin */
   GSource *gap_source;          /* fills the src's pads while alone */
+  /* strangers=true: queued again, the next welcome is a first join */
+  gboolean stranger_rejoin;
 };
 
 /* Shared by the three files only: G_GNUC_INTERNAL keeps these short names
@@ -156,6 +158,12 @@ G_GNUC_INTERNAL void on_signaller_error (GstLetsChatSignaller * signaller, gbool
     GError * error, const gchar * debug, GstLetsChatSession * self);
 G_GNUC_INTERNAL void on_server_lost (GstLetsChatSignaller * signaller, const gchar * reason,
     GstLetsChatSession * self);
+
+/* gstletschatstrangers.c */
+/* Leaves the current stranger and queues for the next one; @reason goes
+ * into letschat/call-reset. */
+G_GNUC_INTERNAL void session_next_stranger (GstLetsChatSession * self,
+    const gchar * reason);
 
 /* gstletschatnegotiation.c */
 G_GNUC_INTERNAL void session_maybe_negotiate (GstLetsChatSession * self);

@@ -32,7 +32,8 @@ gst_lets_chat_settings_install (GObjectClass * klass)
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_ROOM,
       g_param_spec_string ("room", "Room",
           "Name of the room to join (1 to 64 of A-Z a-z 0-9 _ . -); a room "
-          "holds two parties. Required", NULL, PARAM_FLAGS));
+          "holds two parties. Required, unless strangers=true", NULL,
+          PARAM_FLAGS));
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_SECRET,
       g_param_spec_string ("secret", "Secret",
           "Room secret: the first party into an empty room sets it, later "
@@ -49,8 +50,14 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           NULL, PARAM_FLAGS));
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_TURN_SERVERS,
       gst_param_spec_array ("turn-servers", "TURN servers",
-          "TURN servers as turn(s)://user:password@host:port, e.g. "
-          "turn-servers='<\"turn://u:p@turn.example.org:3478\">'",
+          "TURN servers as turn://user:password@host:port (turns:// for "
+          "TLS), optionally with ?transport=udp or ?transport=tcp (TURN over "
+          "TCP, for networks that drop UDP); browser style turn:user:"
+          "password@host:port is taken too, e.g. turn-servers='<\"turn://"
+          "u:p@turn.example.org:3478\", \"turn://u:p@turn.example.org:3478"
+          "?transport=tcp\">'. None by default: the room server's "
+          "ice_servers (e.g. its short-lived TURN credentials) are used "
+          "when neither this nor stun-server is set",
           g_param_spec_string ("turn-server", "TURN server",
               "A TURN server URI", NULL,
               G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS), PARAM_FLAGS));
@@ -101,6 +108,14 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "server-url, room, secret and the TLS settings are then unused. "
           "A sink and a src with the same signaller are one party",
           GST_TYPE_LETS_CHAT_SIGNALLER, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_STRANGERS,
+      g_param_spec_boolean ("strangers", "Strangers",
+          "Talk to strangers: leave room unset, and the room server pairs "
+          "this party with whoever else waits (first come, first served); "
+          "letschat/joined names the room it made. The next-stranger action "
+          "signal leaves the current stranger for the next one, and when the "
+          "stranger leaves, the party queues again by itself. The pads stay "
+          "across strangers", FALSE, PARAM_FLAGS));
 }
 
 void
@@ -213,6 +228,9 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
       g_clear_object (&s->signaller);
       s->signaller = g_value_dup_object (value);
       break;
+    case GST_LETS_CHAT_PROP_STRANGERS:
+      s->strangers = g_value_get_boolean (value);
+      break;
     default:
       return FALSE;
   }
@@ -277,6 +295,9 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
       break;
     case GST_LETS_CHAT_PROP_SIGNALLER:
       g_value_set_object (value, s->signaller);
+      break;
+    case GST_LETS_CHAT_PROP_STRANGERS:
+      g_value_set_boolean (value, s->strangers);
       break;
     default:
       return FALSE;

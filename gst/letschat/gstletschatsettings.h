@@ -32,6 +32,7 @@ G_BEGIN_DECLS
   gchar *tls_cert_file;         /* serve=true with wss:// */
   gchar *tls_key_file;
   GObject *signaller;           /* a GstLetsChatSignaller, or NULL: the room */
+  gboolean strangers;           /* no room: paired with a stranger */
 } GstLetsChatSettings;
 
 enum
@@ -51,6 +52,7 @@ enum
   GST_LETS_CHAT_PROP_TLS_CERT_FILE,
   GST_LETS_CHAT_PROP_TLS_KEY_FILE,
   GST_LETS_CHAT_PROP_SIGNALLER,
+  GST_LETS_CHAT_PROP_STRANGERS,
   /* Element-specific properties are numbered from here. */
   GST_LETS_CHAT_PROP_LAST
 };

@@ -42,6 +42,13 @@
  * - `letschat/peer-left`: `peer-id`.
  * - `letschat/connection-state`: `state` (new, connecting, connected,
  *   disconnected, failed, closed): the peer connection's state.
+ * - `letschat/candidate-pair`: `local-type`, `remote-type` (host, srflx,
+ *   prflx, relay), `local-address`, `local-port`, `remote-address`,
+ *   `remote-port`, `protocol`: the path the call took, once per peer
+ *   connection when it is up; `relay` means through the TURN server.
+ *   When no path works, a warning says what was tried and what to do (a
+ *   TURN server); so does one when a TURN server gives no relay address
+ *   (refused or expired credentials, unreachable).
  * - `letschat/call-reset`: `reason` (peer-left, peer-changed,
  *   connection-failed, new-offer, no-media, negotiation-failed, restarted):
  *   the peer connection was replaced by a new one; the elements' pads stay.
@@ -98,6 +105,24 @@
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=60 ! \
  *     video/x-h264,profile=constrained-baseline ! letschatsink room=demo
  * ]| Payloads the H.264 as it is, without decoding or re-encoding it.
+ *
+ * ## Example launch line: talk to strangers
+ * |[
+ * gst-launch-1.0 -m videotestsrc is-live=true ! letschatsink name=s strangers=true \
+ *     letschatsrc strangers=true ! queue ! videoconvert ! autovideosink
+ * ]| With strangers=true (and no room) the room server pairs the party with
+ * whoever else waits; `letschat/joined` names the room it made. When the
+ * stranger leaves, the party queues for the next one by itself; the
+ * #GstLetsChatBin::next-stranger action signal leaves the current one
+ * (Omegle's "Next"). The pads stay across strangers.
+ *
+ * ## Calls across NATs
+ *
+ * Parties behind NATs that do not let a direct path through need a TURN
+ * server: run coturn beside letschat-server, which hands out short-lived
+ * credentials (`--turn-secret`, `--turn-uri`), or set #GstLetsChatSink:turn-servers.
+ * `letschat/candidate-pair` says whether the call goes through the relay.
+ * See docs/networks.md.
  *
  * Since: 0.1
  */

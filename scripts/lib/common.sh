@@ -16,6 +16,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   gir1.2-gtk-3.0 gstreamer1.0-gtk3 xvfb  # examples/call.py's window (gtksink), tested on Xvfb
   python3-aiortc python3-websockets  # tests/interop/aiortc-party.py
   golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev  # tests/interop/pion-party
+  coturn nftables faketime  # tests/network/turn-nat.sh: a real TURN server behind real NATs
 )
 # The browser tests run on node with npm (any install of them will do).
 command -v node >/dev/null 2>&1 || LETSCHAT_DEBIAN_PACKAGES+=(nodejs)

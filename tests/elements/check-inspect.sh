@@ -5,7 +5,7 @@ set -u
 fail=0
 for element in letschatsink letschatsrc; do
   out=$(gst-inspect-1.0 "$element" 2>&1) || { echo "$element does not load:"; echo "$out"; exit 1; }
-  for prop in server-url room secret display-name stun-server turn-servers serve connect-timeout; do
+  for prop in server-url room secret display-name stun-server turn-servers serve connect-timeout strangers; do
     # The line after "  name : blurb" style entries: the blurb must be longer than a few words.
     blurb=$(printf '%s\n' "$out" | grep -E "^  $prop +: " | sed -E "s/^  $prop +: //")
     if [ ${#blurb} -lt 30 ]; then
@@ -23,6 +23,7 @@ for element in letschatsink letschatsrc; do
   out=$(gst-inspect-1.0 "$element" 2>&1)
   printf '%s\n' "$out" | grep -q '"chat-received" :  void' || { echo "$element: no chat-received signal"; fail=1; }
   printf '%s\n' "$out" | grep -q '"send-chat" :  gboolean' || { echo "$element: no send-chat action"; fail=1; }
+  printf '%s\n' "$out" | grep -q '"next-stranger" :  gboolean' || { echo "$element: no next-stranger action"; fail=1; }
 done
 # Every letschat/* bus message the plugin posts is listed, with its
 # fields, in gst-inspect-1.0 (which has no section for bus messages: the

@@ -1,0 +1,440 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * Pipelines among strangers (strangers=true), against a real
+ * letschat-server process: four parties make two calls, each with media;
+ * a party that quits while queued is never paired; next-stranger on one
+ * party pairs it with the one waiting, and the stranger it left queues
+ * again by itself. Each party is a two-way pipeline:
+ *
+ *   videotestsrc ! letschatsink strangers=true
+ *   letschatsrc strangers=true ! fakesink name=video (frames counted)
+ */
+#include <gst/gst.h>
+#include <gio/gio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#define WAIT_S 60
+
+typedef struct
+{
+  const gchar *name;
+  GstElement *pipeline;
+  gint video_frames;            /* atomic */
+  gchar *room;                  /* of the last letschat/joined */
+  gchar *id;
+  guint n_joined;
+  guint n_reconnected;
+  guint n_peer_left;
+  GString *resets;              /* call-reset reasons, space-separated */
+} Party;
+
+typedef struct
+{
+  GSubprocess *process;
+  GDataInputStream *out;
+  GString *log;
+  gboolean eof;                 /* its stdout is read to the end */
+  gchar *url;
+} Server;
+
+static void
+on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
+{
+  g_atomic_int_inc (&p->video_frames);
+}
+
+static Party *
+party_new (const gchar * name, const gchar * url)
+{
+  Party *p = g_new0 (Party, 1);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *desc = g_strdup_printf ("videotestsrc is-live=true "
+      "pattern=ball ! video/x-raw,width=160,height=120,framerate=15/1 ! "
+      "letschatsink name=s strangers=true server-url=%s display-name=%s "
+      "letschatsrc strangers=true server-url=%s display-name=%s ! "
+      "video/x-raw ! fakesink name=video", url, name, url, name);
+  GstElement *sink;
+
+  p->name = name;
+  p->resets = g_string_new (NULL);
+  p->pipeline = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  gst_object_set_name (GST_OBJECT (p->pipeline), name);
+  sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
+  g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), p);
+  gst_object_unref (sink);
+  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING),
+      !=, GST_STATE_CHANGE_FAILURE);
+  return p;
+}
+
+static void
+party_stop (Party * p)
+{
+  gst_element_set_state (p->pipeline, GST_STATE_NULL);
+}
+
+static void
+party_free (Party * p)
+{
+  party_stop (p);
+  gst_object_unref (p->pipeline);
+  g_string_free (p->resets, TRUE);
+  g_free (p->room);
+  g_free (p->id);
+  g_free (p);
+}
+
+/* Reads the bus; any ERROR fails the test. */
+static void
+party_poll (Party * p)
+{
+  GstBus *bus = gst_element_get_bus (p->pipeline);
+  GstMessage *msg;
+
+  while ((msg = gst_bus_pop (bus))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      g_autoptr (GError) err = NULL;
+
+      gst_message_parse_error (msg, &err, NULL);
+      g_error ("%s: ERROR %s", p->name, err->message);
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+        && g_str_has_prefix (gst_structure_get_name (s), "letschat/")) {
+      g_autofree gchar *text = gst_structure_to_string (s);
+
+      g_test_message ("%s: %s", p->name, text);
+      if (gst_structure_has_name (s, "letschat/joined")
+          || gst_structure_has_name (s, "letschat/server-reconnected")) {
+        g_free (p->room);
+        g_free (p->id);
+        p->room = g_strdup (gst_structure_get_string (s, "room"));
+        p->id = g_strdup (gst_structure_get_string (s, "id"));
+        if (gst_structure_has_name (s, "letschat/joined"))
+          p->n_joined++;
+        else
+          p->n_reconnected++;
+      } else if (gst_structure_has_name (s, "letschat/peer-left")) {
+        p->n_peer_left++;
+      } else if (gst_structure_has_name (s, "letschat/call-reset")) {
+        g_string_append_printf (p->resets, "%s ",
+            gst_structure_get_string (s, "reason"));
+      }
+    }
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+}
+
+static Party *all[8];
+
+/* Polls every party (and the server's log) until @cond holds. */
+#define WAIT_FOR(cond) G_STMT_START {                                    \
+    gint64 _deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC; \
+    while (TRUE) {                                                        \
+      Party **_p;                                                         \
+      for (_p = all; *_p; _p++)                                           \
+        party_poll (*_p);                                                 \
+      while (g_main_context_iteration (NULL, FALSE));                     \
+      if (cond)                                                           \
+        break;                                                            \
+      if (g_get_monotonic_time () > _deadline)                            \
+        g_error ("timed out after %d s waiting for: %s", WAIT_S, #cond);  \
+      g_usleep (20 * 1000);                                               \
+    }                                                                     \
+  } G_STMT_END
+
+static void
+party_add (Party * p)
+{
+  guint i;
+
+  for (i = 0; all[i]; i++);
+  g_assert_cmpuint (i, <, G_N_ELEMENTS (all) - 1);
+  all[i] = p;
+}
+
+
+/* The server dies with the test: a failed assertion must not leave it
+ * running (holding the test's stderr, which meson waits on). */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *
+spawn_server (GError ** error, const gchar * first_arg, ...)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  const gchar *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("LETSCHAT_SERVER"));
+  g_assert_nonnull (argv->pdata[0]);
+  va_start (args, first_arg);
+  for (arg = first_arg; arg; arg = va_arg (args, const gchar *))
+      g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return g_subprocess_launcher_spawnv (launcher,
+      (const gchar * const *) argv->pdata, error);
+}
+
+static void read_line (Server * s);
+
+static void
+on_line (GObject * source, GAsyncResult * result, gpointer data)
+{
+  Server *s = data;
+  g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8
+      (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+
+  if (line == NULL) {
+    s->eof = TRUE;
+    return;
+  }
+  g_string_append_printf (s->log, "%s\n", line);
+  read_line (s);
+}
+
+static void
+read_line (Server * s)
+{
+  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT, NULL,
+      on_line, s);
+}
+
+/* @port 0: any free one */
+static Server *
+server_start_on (guint16 port)
+{
+  Server *s = g_new0 (Server, 1);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *port_arg = g_strdup_printf ("--port=%u", port);
+  const gchar *ws;
+
+  s->process = spawn_server (&error, port_arg, NULL);
+  g_assert_no_error (error);
+  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
+  s->log = g_string_new (NULL);
+  read_line (s);
+  while (!strchr (s->log->str, '\n'))
+    g_main_context_iteration (NULL, TRUE);
+  ws = strstr (s->log->str, "ws://");
+  g_assert_nonnull (ws);
+  s->url = g_strndup (ws, strchr (ws, '\n') - ws);
+  return s;
+}
+
+static Server *
+server_start (void)
+{
+  return server_start_on (0);
+}
+
+/* A port nothing listens on: bind port 0, note it, close. */
+static guint16
+free_port (void)
+{
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  g_assert_true (g_socket_bind (socket, address, TRUE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static void
+server_stop (Server * s)
+{
+  g_subprocess_send_signal (s->process, SIGTERM);
+  g_subprocess_wait (s->process, NULL, NULL);
+  /* the last read must not outlive @s */
+  while (!s->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("server log:\n%s", s->log->str);
+  g_object_unref (s->out);
+  g_object_unref (s->process);
+  g_string_free (s->log, TRUE);
+  g_free (s->url);
+  g_free (s);
+}
+
+static gboolean
+frames_at_least (Party * p, gint n)
+{
+  return g_atomic_int_get (&p->video_frames) >= n;
+}
+
+static void
+test_strangers (void)
+{
+  Server *server = server_start ();
+  Party *p1, *p2, *p3, *p4, *p5, *quitter;
+  g_autofree gchar *quitter_room = NULL;
+  g_autofree gchar *quitter_left = NULL;
+  g_autofree gchar *p2_room = NULL;
+  GstElement *s;
+  gboolean ok = FALSE;
+  gint p1_frames;
+
+  /* Four parties, one after the other: two calls form. */
+  party_add (p1 = party_new ("p1", server->url));
+  WAIT_FOR (p1->n_joined == 1);
+  party_add (p2 = party_new ("p2", server->url));
+  WAIT_FOR (p2->n_joined == 1);
+  party_add (p3 = party_new ("p3", server->url));
+  WAIT_FOR (p3->n_joined == 1);
+  party_add (p4 = party_new ("p4", server->url));
+  WAIT_FOR (p4->n_joined == 1);
+  g_assert_true (g_str_has_prefix (p1->room, "stranger-"));
+  g_assert_cmpstr (p2->room, ==, p1->room);
+  g_assert_cmpstr (p4->room, ==, p3->room);
+  g_assert_cmpstr (p3->room, !=, p1->room);
+  WAIT_FOR (frames_at_least (p1, 10) && frames_at_least (p2, 10)
+      && frames_at_least (p3, 10) && frames_at_least (p4, 10));
+
+  /* A party that quits while it waits is never handed out. */
+  party_add (quitter = party_new ("quitter", server->url));
+  WAIT_FOR (quitter->n_joined == 1);
+  quitter_room = g_strdup (quitter->room);
+  quitter_left = g_strdup_printf ("leave room=%s", quitter_room);
+  party_stop (quitter);
+  WAIT_FOR (strstr (server->log->str, quitter_left) != NULL);
+  party_add (p5 = party_new ("p5", server->url));
+  WAIT_FOR (p5->n_joined == 1);
+  g_assert_cmpstr (p5->room, !=, quitter_room);
+
+  /* "Next" on p1: it leaves p2 for p5, who waits; p2 queues again. */
+  p1_frames = g_atomic_int_get (&p1->video_frames);
+  p2_room = g_strdup (p2->room);
+  s = gst_bin_get_by_name (GST_BIN (p1->pipeline), "s");
+  g_signal_emit_by_name (s, "next-stranger", &ok);
+  gst_object_unref (s);
+  g_assert_true (ok);
+  WAIT_FOR (p1->n_joined == 2 && p2->n_joined == 2);
+  g_assert_cmpstr (p1->room, ==, p5->room);
+  g_assert_cmpuint (p1->n_peer_left, ==, 1);
+  g_assert_nonnull (strstr (p1->resets->str, "next-stranger"));
+  g_assert_cmpuint (p2->n_peer_left, ==, 1);
+  g_assert_cmpstr (p2->room, !=, p2_room);
+  g_assert_cmpstr (p2->room, !=, p5->room);
+  WAIT_FOR (frames_at_least (p5, 10)
+      && frames_at_least (p1, p1_frames + 10));
+
+  party_free (p1);
+  party_free (p2);
+  party_free (p3);
+  party_free (p4);
+  party_free (p5);
+  party_free (quitter);
+  memset (all, 0, sizeof (all));
+  server_stop (server);
+}
+
+/* The room server restarts: a pair of strangers comes back to the room
+ * the server had made for it, by name, and the call goes on; a stranger
+ * who was waiting alone goes back to the queue, where the next one finds
+ * it. */
+static void
+test_server_restart (void)
+{
+  guint16 port = free_port ();
+  Server *server = server_start_on (port);
+  Party *p1, *p2, *p3, *p4;
+  g_autofree gchar *pair_room = NULL;
+  gint p1_frames, p2_frames;
+
+  party_add (p1 = party_new ("p1", server->url));
+  WAIT_FOR (p1->n_joined == 1);
+  party_add (p2 = party_new ("p2", server->url));
+  WAIT_FOR (p2->n_joined == 1);
+  party_add (p3 = party_new ("p3", server->url));
+  WAIT_FOR (p3->n_joined == 1);
+  g_assert_cmpstr (p2->room, ==, p1->room);
+  g_assert_cmpstr (p3->room, !=, p1->room);
+  pair_room = g_strdup (p1->room);
+  WAIT_FOR (frames_at_least (p1, 10) && frames_at_least (p2, 10));
+
+  server_stop (server);
+  server = server_start_on (port);
+  WAIT_FOR (p1->n_reconnected >= 1 && p2->n_reconnected >= 1
+      && p3->n_reconnected >= 1);
+  g_assert_cmpstr (p1->room, ==, pair_room);
+  g_assert_cmpstr (p2->room, ==, pair_room);
+  g_assert_cmpstr (p3->room, !=, pair_room);
+  p1_frames = g_atomic_int_get (&p1->video_frames);
+  p2_frames = g_atomic_int_get (&p2->video_frames);
+  WAIT_FOR (frames_at_least (p1, p1_frames + 10)
+      && frames_at_least (p2, p2_frames + 10));
+
+  party_add (p4 = party_new ("p4", server->url));
+  WAIT_FOR (p4->n_joined == 1);
+  g_assert_cmpstr (p4->room, ==, p3->room);
+  WAIT_FOR (frames_at_least (p3, 10) && frames_at_least (p4, 10));
+
+  party_free (p1);
+  party_free (p2);
+  party_free (p3);
+  party_free (p4);
+  memset (all, 0, sizeof (all));
+  server_stop (server);
+}
+
+/* A room and strangers=true together: an error that says which to drop. */
+static void
+test_room_and_strangers (void)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *pipeline = gst_parse_launch ("letschatsrc room=kitchen "
+      "strangers=true ! fakesink", &error);
+  GstBus *bus;
+  GstMessage *msg;
+  g_autoptr (GError) err = NULL;
+
+  g_assert_no_error (error);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  bus = gst_element_get_bus (pipeline);
+  msg = gst_bus_timed_pop_filtered (bus, WAIT_S * GST_SECOND,
+      GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  gst_message_parse_error (msg, &err, NULL);
+  g_test_message ("%s", err->message);
+  g_assert_nonnull (strstr (err->message, "Both room='kitchen' and "
+          "strangers=true are set: drop room to talk to strangers, or drop "
+          "strangers=true"));
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/strangers/four-parties-next-and-quitter", test_strangers);
+  g_test_add_func ("/strangers/server-restart", test_server_restart);
+  g_test_add_func ("/strangers/room-and-strangers", test_room_and_strangers);
+  return g_test_run ();
+}
