@@ -429,6 +429,9 @@ static const gchar *const room_bus_messages[] = {
       "restarted): a new peer connection replaced the old one; pads stay",
   "letschat/negotiation-failed (step, error): what the other party sent "
       "could not be used; the party waits for its next offer",
+  "letschat/candidate-pair (local-type, remote-type: host, srflx, prflx "
+      "or relay; local-address, local-port, remote-address, remote-port, "
+      "protocol): the network path the call took",
   "letschat/server-lost (reason): the room server went away; media goes "
       "on, the element reconnects",
   "letschat/server-reconnected (id, room): back in the room",
