@@ -10,6 +10,7 @@
 
 #include "config.h"
 
+#include "letschat-metrics.h"
 #include "letschat-protocol.h"
 #include "letschat-room-server.h"
 
@@ -134,6 +135,20 @@ add_ice_servers (LetsChatRoomServer * server, gchar ** uris, GError ** error)
   return TRUE;
 }
 
+static gboolean
+add_metrics_allow (LetsChatRoomServer * server, gchar ** cidrs, GError ** error)
+{
+  gchar **cidr;
+
+  for (cidr = cidrs; cidr && *cidr; cidr++) {
+    if (!letschat_room_server_add_metrics_allow (server, *cidr, error)) {
+      g_prefix_error (error, "--metrics-allow: ");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -147,6 +162,7 @@ main (int argc, char **argv)
   g_auto (GStrv) room_secrets = NULL;
   g_auto (GStrv) ice_servers = NULL;
   g_auto (GStrv) allowed_origins = NULL;
+  g_auto (GStrv) metrics_allow = NULL;
   g_autofree gchar *tls_cert = NULL;
   g_autofree gchar *tls_key = NULL;
   gint join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
@@ -198,6 +214,10 @@ main (int argc, char **argv)
         "Web origin (e.g. https://example.org) whose pages may connect, "
           "besides this server's own page and clients sending no Origin; "
           "\"*\" for any (repeatable)", "ORIGIN"},
+    {"metrics-allow", 0, 0, G_OPTION_ARG_STRING_ARRAY, &metrics_allow,
+          "Address or network allowed to read /metrics and /healthz "
+          "(repeatable; default 127.0.0.0/8 and ::1 only, others get 403)",
+        "CIDR"},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version,
         "Print the version and exit", NULL},
     {NULL}
@@ -284,7 +304,8 @@ main (int argc, char **argv)
   }
 
   if (!add_room_secrets (server, room_secrets, &error)
-      || !add_ice_servers (server, ice_servers, &error)) {
+      || !add_ice_servers (server, ice_servers, &error)
+      || !add_metrics_allow (server, metrics_allow, &error)) {
     g_printerr ("letschat-server: %s\n", error->message);
     return 1;
   }

@@ -115,6 +115,7 @@ refuse (Connection * conn, const gchar * room, LetsChatProtocolError code,
   g_autofree gchar *text = letschat_protocol_build_error (wire_code, message);
   g_autofree gchar *escaped = g_strescape (message, NULL);
 
+  letschat_metrics_count_refusal (conn->server->metrics, wire_code);
   g_info ("refused id=%s addr=%s room=%s code=%s: %s", conn->id,
       conn->remote, room ? room : "-", wire_code, escaped);
   send_text (conn, text);
@@ -180,6 +181,7 @@ connection_leave_room (Connection * conn, const gchar * reason)
     room->parties[1] = NULL;
   conn->room = NULL;
 
+  self->metrics->leaves++;
   g_info ("leave room=%s id=%s addr=%s reason=%s", room->name, conn->id,
       conn->remote, reason);
 
@@ -214,6 +216,7 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
     room->parties[1] = conn;
   conn->room = room;
   conn->ever_joined = TRUE;
+  self->metrics->joins++;
 
   ice_servers = json_node_init_array (json_node_alloc (), self->ice_servers);
   welcome = letschat_protocol_build_welcome (conn->id, room->name,
@@ -291,6 +294,7 @@ check_liveness (gpointer user_data)
      * max-per-ip: an attacker could fill them with idle sockets. */
     if (self->join_timeout > 0 && !conn->ever_joined
         && conn->connected_us < join_limit) {
+      self->metrics->join_timeouts++;
       g_info ("timeout id=%s addr=%s: no join within %u s", conn->id,
           conn->remote, self->join_timeout);
       letschat_websocket_close (conn->ws, CLOSE_POLICY_VIOLATION,
@@ -298,6 +302,7 @@ check_liveness (gpointer user_data)
       continue;
     }
     if (self->ping_timeout > 0 && conn->last_heard_us < limit) {
+      self->metrics->ping_timeouts++;
       g_info ("timeout id=%s addr=%s: no answer for %u s", conn->id,
           conn->remote, self->ping_timeout);
       /* Its seat is free now, not when the close handshake (which a dead
@@ -447,6 +452,8 @@ handle_signal (Connection * conn, LetsChatMessage * msg)
   letschat_protocol_append_signal (self->relay_text, self->generator,
       conn->id, msg->data);
   send_text (other, self->relay_text->str);
+  self->metrics->messages_relayed++;
+  self->metrics->bytes_relayed += self->relay_text->len;
 }
 
 static void
@@ -492,6 +499,7 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
   conn->last_heard_us = g_get_monotonic_time ();
 
   if (!connection_take_token (conn)) {
+    self->metrics->rate_limited_messages++;
     if (!conn->told_rate_limited) {
       g_autofree gchar *message =
           g_strdup_printf ("Too many messages: at most %g per second "
@@ -503,6 +511,7 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
     } else if (++conn->dropped >= self->rate_burst && connection_is_open (conn)) {
       /* Told once, it went on for another whole burst: not a client that
        * will slow down. Its seat is freed for the other party. */
+      self->metrics->rate_limit_closes++;
       g_info ("closing id=%s addr=%s: rate limit ignored", conn->id,
           conn->remote);
       connection_leave_room (conn, "rate-limited");
@@ -674,6 +683,8 @@ refuse_connection (LetsChatRoomServer * self, LetsChatWebSocket * ws,
   g_autofree gchar *text = letschat_protocol_build_error
       (LETSCHAT_ERROR_RATE_LIMITED, message);
 
+  self->metrics->connections_refused++;
+  letschat_metrics_count_refusal (self->metrics, LETSCHAT_ERROR_RATE_LIMITED);
   g_info ("refused connection addr=%s code=%s: %s", ip,
       LETSCHAT_ERROR_RATE_LIMITED, message);
   /* held until the close handshake is over */
@@ -701,6 +712,7 @@ letschat_rooms_open_socket (LetsChatRoomServer * self, LetsChatWebSocket * ws,
   conn = connection_new (self, ip, remote);
   conn->ws = ws;
 
+  self->metrics->connections_accepted++;
   g_info ("connect id=%s addr=%s", conn->id, conn->remote);
   /* Pings keep NATs open and find dead peers (check_liveness); pings
    * from the peer are answered by the WebSocket layer. */

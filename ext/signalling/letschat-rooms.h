@@ -18,6 +18,7 @@
 #include <libsoup/soup.h>
 #include <json-glib/json-glib.h>
 
+#include "letschat-metrics.h"
 #include "letschat-room-server.h"
 #include "letschat-room-server-private.h"
 #include "letschat-socket-loop.h"
@@ -98,6 +99,7 @@ struct _LetsChatRoomServer
   guint max_per_ip;
   GStrv allowed_origins;
   GHashTable *per_ip;           /* ip -> count of open connections */
+  LetsChatMetrics *metrics;     /* counters for /metrics (owned) */
 };
 
 /* letschat-rooms.c, for letschat-room-server.c */
