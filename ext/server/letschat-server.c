@@ -13,13 +13,14 @@
 #include "letschat-metrics.h"
 #include "letschat-protocol.h"
 #include "letschat-room-server.h"
+#include "letschat-server-log.h"
 
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_DOMAIN "letschat-server"
+#define LOG_DOMAIN LETSCHAT_SERVER_LOG_DOMAIN
 
 /* How long shutdown waits for the close handshakes (1001) to finish. */
 #define SHUTDOWN_GRACE_MS 2000
@@ -31,36 +32,6 @@ typedef struct
   gint64 shutdown_deadline;
   gboolean shutting_down;
 } App;
-
-/* Our own log lines go to stdout, one per line with a UTC timestamp, so
- * that `letschat-server > log` is the whole story. Anything else (warnings
- * from libraries, debug output) keeps GLib's default treatment. */
-static GLogWriterOutput
-log_writer (GLogLevelFlags level, const GLogField * fields, gsize n_fields,
-    gpointer user_data)
-{
-  const gchar *domain = NULL, *message = NULL;
-  gsize i;
-
-  for (i = 0; i < n_fields; i++) {
-    if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
-      domain = fields[i].value;
-    else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
-      message = fields[i].value;
-  }
-
-  if (g_strcmp0 (domain, LOG_DOMAIN) == 0 && message != NULL
-      && (level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_MESSAGE))) {
-    g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-    g_autofree gchar *stamp = g_date_time_format (now, "%FT%T.%fZ");
-
-    fprintf (stdout, "%s %s\n", stamp, message);
-    fflush (stdout);
-    return G_LOG_WRITER_HANDLED;
-  }
-
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
 
 static gboolean
 wait_for_goodbyes (gpointer user_data)
@@ -149,6 +120,31 @@ add_metrics_allow (LetsChatRoomServer * server, gchar ** cidrs, GError ** error)
   return TRUE;
 }
 
+/* Where parties connect, and the page people open. A server on every
+ * interface is reached by this machine's address, which it does not know:
+ * the page line says so. */
+static void
+print_listening (const gchar * host, gboolean tls, guint port)
+{
+  gboolean any = g_strcmp0 (host, "0.0.0.0") == 0
+      || g_strcmp0 (host, "::") == 0;
+  /* an IPv6 literal needs brackets in a URL */
+  gboolean v6 = strchr (host, ':') != NULL;
+  g_autofree gchar *ws_url = g_strdup_printf ("%s://%s%s%s:%u/ws",
+      tls ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  g_autofree gchar *page_url = NULL;
+
+  if (any)
+    page_url = g_strdup_printf ("%s://localhost:%u/", tls ? "https" : "http",
+        port);
+  else
+    page_url = g_strdup_printf ("%s://%s%s%s:%u/", tls ? "https" : "http",
+        v6 ? "[" : "", host, v6 ? "]" : "", port);
+  letschat_server_log_listening (ws_url, page_url, any ?
+      "from other machines, this machine's address instead of localhost" :
+      NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -169,6 +165,8 @@ main (int argc, char **argv)
   gint max_connections = LETSCHAT_DEFAULT_MAX_CONNECTIONS;
   gint max_rooms = LETSCHAT_DEFAULT_MAX_ROOMS;
   gint max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
+  g_autofree gchar *log_format_name = NULL;
+  LetsChatServerLogFormat log_format = LETSCHAT_SERVER_LOG_TEXT;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"host", 'H', 0, G_OPTION_ARG_STRING, &host,
@@ -218,6 +216,10 @@ main (int argc, char **argv)
           "Address or network allowed to read /metrics and /healthz "
           "(repeatable; default 127.0.0.0/8 and ::1 only, others get 403)",
         "CIDR"},
+    {"log-format", 0, 0, G_OPTION_ARG_STRING, &log_format_name,
+        "How log lines are written to standard output: text (a UTC "
+          "time, then the event) or json (one JSON object per line) "
+          "(default text)", "text|json"},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version,
         "Print the version and exit", NULL},
     {NULL}
@@ -267,7 +269,13 @@ main (int argc, char **argv)
     return 1;
   }
 
-  g_log_set_writer_func (log_writer, NULL, NULL);
+  if (log_format_name && !letschat_server_log_format_from_string
+      (log_format_name, &log_format)) {
+    g_printerr ("letschat-server: --log-format is text or json, not "
+        "\"%s\"\n", log_format_name);
+    return 1;
+  }
+  letschat_server_log_setup (log_format);
 
   server = letschat_room_server_new ();
   g_object_set (server, "max-message-size", (guint) max_message_size, NULL);
@@ -315,11 +323,8 @@ main (int argc, char **argv)
     return 1;
   }
 
-  /* An IPv6 literal needs brackets in a URL. */
-  g_print ("letschat-server listening on %s://%s%s%s:%u/ws\n",
-      tls_cert ? "wss" : "ws", strchr (host, ':') ? "[" : "", host,
-      strchr (host, ':') ? "]" : "", letschat_room_server_get_port (server));
-  fflush (stdout);
+  print_listening (host, tls_cert != NULL,
+      letschat_room_server_get_port (server));
 
   loop = g_main_loop_new (NULL, FALSE);
   app.loop = loop;

@@ -110,10 +110,12 @@ server_start (const gchar * const *args)
   g_subprocess_wait_async (s->process, NULL, on_exited, s);
 
   WAIT_UNTIL (strchr (s->output->str, '\n') || s->exited);
+  /* text: "letschat-server listening on ws://HOST:PORT/ws"; json: an
+   * object with "url" */
   g_assert_true (g_str_has_prefix (s->output->str,
-          "letschat-server listening on "));
-  s->tls = g_str_has_prefix (s->output->str,
-      "letschat-server listening on wss://");
+          "letschat-server listening on ")
+      || g_str_has_prefix (s->output->str, "{\"time\":"));
+  s->tls = strstr (s->output->str, "wss://") != NULL;
   colon = strrchr (strstr (s->output->str, "://"), ':');
   s->port = g_ascii_strtoull (colon + 1, NULL, 10);
   g_assert_cmpuint (s->port, >, 0);
@@ -410,6 +412,11 @@ test_healthz (void)
   JsonObject *health;
   RawPeer *a;
   guint status = 0;
+  g_autofree gchar *page_line = NULL;
+
+  /* the start lines say where the page is */
+  page_line = g_strdup_printf (" page url=http://127.0.0.1:%u/\n", s->port);
+  WAIT_UNTIL (strstr (s->output->str, page_line) != NULL);
 
   a = raw_peer_connect (session, ws_url);
   raw_peer_join (a, "lonely", NULL);
@@ -508,6 +515,109 @@ test_tls_handshakes_failed (void)
   server_stop (s);
 }
 
+/* --log-format json: every line of standard output is one JSON object
+ * with time, level, event and message, and the event's fields (escapes in
+ * a display name undone). */
+static void
+test_log_json (void)
+{
+  const gchar *args[] = { "--log-format", "json", NULL };
+  Server *s = server_start (args);
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree gchar *ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
+      s->port);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_auto (GStrv) lines = NULL;
+  RawPeer *a, *b, *c;
+  gboolean seen_listening = FALSE, seen_join = FALSE, seen_refused = FALSE,
+      seen_leave = FALSE, seen_stopped = FALSE, seen_page = FALSE;
+  guint i, n_lines = 0;
+
+  a = raw_peer_connect (session, ws_url);
+  b = raw_peer_connect (session, ws_url);
+  c = raw_peer_connect (session, ws_url);
+  raw_peer_send (a, "{\"type\":\"join\",\"room\":\"logs\","
+      "\"name\":\"Zoë \\\"the\\\" \\\\ one\"}");
+  raw_peer_expect (a, "welcome");
+  raw_peer_join (b, "logs", NULL);
+  raw_peer_send (c, "{\"type\":\"join\",\"room\":\"logs\"}");
+  raw_peer_expect_error (c, "room-full");
+  raw_peer_send (b, "{\"type\":\"leave\"}");
+  raw_peer_expect (a, "peer-joined");
+  raw_peer_expect (a, "peer-left");
+  raw_peer_free (a);
+  raw_peer_free (b);
+  raw_peer_free (c);
+
+  g_subprocess_send_signal (s->process, SIGTERM);
+  WAIT_UNTIL (s->exited && s->eof);
+
+  lines = g_strsplit (s->output->str, "\n", -1);
+  for (i = 0; lines[i]; i++) {
+    g_autoptr (GError) error = NULL;
+    JsonObject *line;
+    const gchar *event;
+
+    if (lines[i][0] == '\0' && lines[i + 1] == NULL)
+      break;                    /* after the last newline */
+    n_lines++;
+    if (!json_parser_load_from_data (parser, lines[i], -1, &error))
+      g_error ("line %u is not JSON (%s): %s", i + 1, error->message, lines[i]);
+    g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+    line = json_node_get_object (json_parser_get_root (parser));
+    g_assert_true (g_str_has_suffix (json_object_get_string_member (line,
+                "time"), "Z"));
+    g_assert_nonnull (json_object_get_string_member (line, "level"));
+    g_assert_nonnull (json_object_get_string_member (line, "message"));
+    event = json_object_get_string_member (line, "event");
+    g_assert_nonnull (event);
+
+    if (g_str_equal (event, "listening")) {
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (line,
+                  "url"), "ws://127.0.0.1:"));
+      seen_listening = TRUE;
+    } else if (g_str_equal (event, "page")) {
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (line,
+                  "url"), "http://127.0.0.1:"));
+      seen_page = TRUE;
+    } else if (g_str_equal (event, "join")
+        && g_strcmp0 (json_object_get_string_member (line, "parties"),
+            "1") == 0) {
+      g_assert_cmpstr (json_object_get_string_member (line, "room"), ==,
+          "logs");
+      g_assert_cmpstr (json_object_get_string_member (line, "name"), ==,
+          "Zoë \"the\" \\ one");
+      g_assert_nonnull (json_object_get_string_member (line, "id"));
+      g_assert_nonnull (json_object_get_string_member (line, "addr"));
+      seen_join = TRUE;
+    } else if (g_str_equal (event, "refused")) {
+      g_assert_cmpstr (json_object_get_string_member (line, "code"), ==,
+          "room-full");
+      g_assert_cmpstr (json_object_get_string_member (line, "room"), ==,
+          "logs");
+      g_assert_cmpstr (json_object_get_string_member (line, "detail"), ==,
+          "This room already has two parties.");
+      g_assert_cmpstr (json_object_get_string_member (line, "level"), ==,
+          "info");
+      seen_refused = TRUE;
+    } else if (g_str_equal (event, "leave")
+        && g_strcmp0 (json_object_get_string_member (line, "reason"),
+            "leave") == 0) {
+      seen_leave = TRUE;
+    } else if (g_str_equal (event, "stopped")) {
+      seen_stopped = TRUE;
+    }
+  }
+  g_assert_cmpuint (n_lines, >=, 10);
+  g_assert_true (seen_listening);
+  g_assert_true (seen_page);
+  g_assert_true (seen_join);
+  g_assert_true (seen_refused);
+  g_assert_true (seen_leave);
+  g_assert_true (seen_stopped);
+  server_stop (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -516,6 +626,7 @@ main (int argc, char **argv)
   g_test_add_func ("/operations/metrics-count-a-call",
       test_metrics_count_a_call);
   g_test_add_func ("/operations/healthz", test_healthz);
+  g_test_add_func ("/operations/log-json", test_log_json);
   g_test_add_func ("/operations/tls-handshakes-failed",
       test_tls_handshakes_failed);
 
