@@ -13,6 +13,7 @@
 #include "letschat-metrics.h"
 #include "letschat-protocol.h"
 #include "letschat-room-server.h"
+#include "letschat-server-config.h"
 #include "letschat-server-log.h"
 
 #include <glib-unix.h>
@@ -167,6 +168,7 @@ main (int argc, char **argv)
   gint max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
   g_autofree gchar *log_format_name = NULL;
   LetsChatServerLogFormat log_format = LETSCHAT_SERVER_LOG_TEXT;
+  g_autofree gchar *config_file = NULL;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"host", 'H', 0, G_OPTION_ARG_STRING, &host,
@@ -220,6 +222,10 @@ main (int argc, char **argv)
         "How log lines are written to standard output: text (a UTC "
           "time, then the event) or json (one JSON object per line) "
           "(default text)", "text|json"},
+    {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_file,
+        "Read options from FILE first: a [server] group with one key per "
+          "long option (port=8443, lists separated by ';'); options given "
+          "here override it", "FILE"},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version,
         "Print the version and exit", NULL},
     {NULL}
@@ -229,6 +235,8 @@ main (int argc, char **argv)
   g_autoptr (LetsChatRoomServer) server = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   App app = { 0 };
+  static const gchar *const not_in_config[] = { "config", "version", NULL };
+  const gchar *config_path;
   guint sigint_id, sigterm_id;
 
   context = g_option_context_new ("- letschat room server");
@@ -249,6 +257,14 @@ main (int argc, char **argv)
       "--ice-server stun:stun.l.google.com:19302\n"
       "  letschat-server --ice-server turn://user:pass@turn.example.org:3478\n");
   g_option_context_add_main_entries (context, entries, NULL);
+
+  /* The file first: the command line, parsed next, overrides it. */
+  config_path = letschat_server_config_find_in_args (argc, argv);
+  if (config_path && !letschat_server_config_load (config_path, entries,
+          not_in_config, &error)) {
+    g_printerr ("letschat-server: %s\n", error->message);
+    return 1;
+  }
   if (!g_option_context_parse (context, &argc, &argv, &error)) {
     g_printerr ("letschat-server: %s\nTry --help.\n", error->message);
     return 1;

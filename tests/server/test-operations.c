@@ -15,7 +15,9 @@
 
 #include <signal.h>
 #include <string.h>
+#include <glib/gstdio.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 typedef struct
 {
@@ -618,6 +620,131 @@ test_log_json (void)
   server_stop (s);
 }
 
+static gchar *
+write_config (const gchar * text)
+{
+  g_autoptr (GError) error = NULL;
+  gchar *path = NULL;
+  gint fd = g_file_open_tmp ("letschat-server-XXXXXX.conf", &path, &error);
+
+  g_assert_no_error (error);
+  close (fd);
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+/* --config FILE: every key is the long option of the same name (lists
+ * separated by ';'), and the command line overrides the file. */
+static void
+test_config_file (void)
+{
+  g_autofree gchar *path = write_config ("# a comment\n[server]\n" "port=1\n"   /* overridden: --port=0 */
+      "log-format=json\n"
+      "max-rooms=1\n"
+      "room-secret=vip=s3cret;other=x\n"
+      "metrics-allow=127.0.0.2\n" "ping-interval=5\n");
+  const gchar *args[] = { "--config", path, NULL };
+  Server *s = server_start (args);
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree gchar *ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
+      s->port);
+  g_autofree gchar *body = NULL;
+  RawPeer *a, *b;
+  guint status = 0;
+
+  /* log-format=json */
+  g_assert_true (g_str_has_prefix (s->output->str, "{\"time\":"));
+  /* room-secret, both of the list */
+  a = raw_peer_connect (session, ws_url);
+  raw_peer_send (a, "{\"type\":\"join\",\"room\":\"vip\"}");
+  raw_peer_expect_error (a, "unauthorized");
+  raw_peer_send (a, "{\"type\":\"join\",\"room\":\"other\"}");
+  raw_peer_expect_error (a, "unauthorized");
+  raw_peer_join (a, "vip", "s3cret");
+  /* max-rooms=1 */
+  b = raw_peer_connect (session, ws_url);
+  raw_peer_send (b, "{\"type\":\"join\",\"room\":\"second\"}");
+  raw_peer_expect_error (b, "rate-limited");
+  /* metrics-allow */
+  body = http_get (s, "/healthz", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 403);
+  g_free (body);
+  body = http_get (s, "/healthz", "127.0.0.2", &status, NULL);
+  g_assert_cmpuint (status, ==, 200);
+
+  raw_peer_free (a);
+  raw_peer_free (b);
+  server_stop (s);
+  g_unlink (path);
+}
+
+/* Runs the program with @args and returns its standard error; it must
+ * exit 1 at once. */
+static gchar *
+run_failing (const gchar * const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocess) p = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = NULL;
+  gchar *err = NULL;
+
+  g_ptr_array_add (argv, (gpointer) server_path ());
+  for (; *args; args++)
+    g_ptr_array_add (argv, (gpointer) * args);
+  g_ptr_array_add (argv, NULL);
+  p = g_subprocess_newv ((const gchar * const *) argv->pdata,
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s", err);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 1);
+  g_assert_cmpstr (out, ==, "");
+  return err;
+}
+
+/* A key that is no option, a value of the wrong type, a file that is not
+ * there: a clear error naming the file and the key, and no server. */
+static void
+test_config_errors (void)
+{
+  struct
+  {
+    const gchar *text;
+    const gchar *expected;
+  } cases[] = {
+    {"[server]\nmax-room=3\n", "unknown key \"max-room\" in [server]"},
+    {"[server]\nport=eighty\n",
+        "key \"port\" in [server] must be a whole number, not \"eighty\""},
+    {"[server]\nrate-limit=fast\n", "key \"rate-limit\" in [server]"},
+    {"[serve]\nport=1\n", "unknown group [serve]"},
+    {"[server]\nversion=true\n", "unknown key \"version\""},
+    {"[server]\nmetrics-allow=300.1.2.3\n", "300.1.2.3"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *path = write_config (cases[i].text);
+    const gchar *args[] = { "--config", path, NULL };
+    g_autofree gchar *err = run_failing (args);
+
+    g_assert_nonnull (strstr (err, cases[i].expected));
+    if (i < 5)
+      g_assert_nonnull (strstr (err, path));
+    g_unlink (path);
+  }
+
+  {
+    const gchar *args[] = { "--config", "/nonexistent/letschat.conf", NULL };
+    g_autofree gchar *err = run_failing (args);
+
+    g_assert_nonnull (strstr (err, "/nonexistent/letschat.conf"));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -627,6 +754,8 @@ main (int argc, char **argv)
       test_metrics_count_a_call);
   g_test_add_func ("/operations/healthz", test_healthz);
   g_test_add_func ("/operations/log-json", test_log_json);
+  g_test_add_func ("/operations/config-file", test_config_file);
+  g_test_add_func ("/operations/config-errors", test_config_errors);
   g_test_add_func ("/operations/tls-handshakes-failed",
       test_tls_handshakes_failed);
 
