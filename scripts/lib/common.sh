@@ -13,6 +13,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   chromium
   python3-matplotlib  # scripts/bench draws its plot with it
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
+  man-db  # tests/scripts/check-install.sh renders the man page (man -l)
   python3-aiortc python3-websockets  # tests/interop/aiortc-party.py
   golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev  # tests/interop/pion-party
 )
