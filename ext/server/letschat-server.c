@@ -10,6 +10,7 @@
 
 #include "config.h"
 
+#include "letschat-ice-uri.h"
 #include "letschat-metrics.h"
 #include "letschat-protocol.h"
 #include "letschat-room-server.h"
@@ -101,8 +102,12 @@ add_ice_servers (LetsChatRoomServer * server, gchar ** uris, GError ** error)
   gchar **uri;
 
   for (uri = uris; uri && *uri; uri++) {
-    if (!letschat_room_server_add_ice_server_uri (server, *uri, error))
+    /* refused now rather than as calls failing behind NATs later */
+    if (!letschat_ice_uri_check (*uri, error)
+        || !letschat_room_server_add_ice_server_uri (server, *uri, error)) {
+      g_prefix_error (error, "--ice-server: ");
       return FALSE;
+    }
   }
   return TRUE;
 }

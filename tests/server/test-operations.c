@@ -745,6 +745,68 @@ test_config_errors (void)
   }
 }
 
+/* --ice-server: a URI no party could use is refused at start, saying what
+ * is wrong and what a correct one looks like (and never printing a TURN
+ * password); correct ones of every form reach the parties. */
+static void
+test_ice_server_errors (void)
+{
+  struct
+  {
+    const gchar *uri;
+    const gchar *expected;
+  } cases[] = {
+    {"stun:bad", "\"bad\" is neither an IP address nor a host name with a "
+          "domain"},
+    {"turn://user:pa55word@bad:3478", "\"bad\" is neither"},
+    {"stun:stun.example.org:99999", "a port must be a number from 1 to 65535"},
+    {"stun:stun.example.org:abc", "a port must be a number"},
+    {"stun:", "names no host"},
+    {"http://stun.example.org", "must start with stun:, stuns:, turn: or "
+          "turns:"},
+    {"stun.example.org:3478", "must start with stun:"},
+    {"stun:192.0.2", "\"192.0.2\" is neither"},
+    {"stun:stun.example.org:3478/x", "has a path"},
+    {"stun://user:pa55word@stun.example.org", "a STUN server takes no user "
+          "name or password"},
+    {"turn://user:pa55word@turn.example.org:3478?transport=sctp",
+        "\"?transport=sctp\" is not understood"},
+  };
+  const gchar *good[] = { "--ice-server", "stun:stun.example.org:3478",
+    "--ice-server", "stun:192.0.2.1", "--ice-server", "stun:[2001:db8::1]:3478",
+    "--ice-server", "turn://user:pa55word@turn.example.org:3478?transport=tcp",
+    "--ice-server", "turns:turn.example.org", NULL
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const gchar *args[] = { "--port=0", "--ice-server", cases[i].uri, NULL };
+    g_autofree gchar *err = run_failing (args);
+
+    g_assert_true (g_str_has_prefix (err, "letschat-server: --ice-server: "));
+    g_assert_nonnull (strstr (err, cases[i].expected));
+    g_assert_nonnull (strstr (err, "A correct one looks like "
+            "stun:stun.example.org:3478 or "
+            "turn://user:pass@turn.example.org:3478"));
+    g_assert_null (strstr (err, "pa55word"));
+  }
+
+  {
+    Server *s = server_start (good);
+    g_autoptr (SoupSession) session = soup_session_new ();
+    g_autofree gchar *ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
+        s->port);
+    RawPeer *a = raw_peer_connect (session, ws_url);
+    JsonObject *welcome = raw_peer_join (a, "ice", NULL);
+    JsonArray *servers = json_object_get_array_member (welcome,
+        "ice_servers");
+
+    g_assert_cmpuint (json_array_get_length (servers), ==, 5);
+    raw_peer_free (a);
+    server_stop (s);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -756,6 +818,7 @@ main (int argc, char **argv)
   g_test_add_func ("/operations/log-json", test_log_json);
   g_test_add_func ("/operations/config-file", test_config_file);
   g_test_add_func ("/operations/config-errors", test_config_errors);
+  g_test_add_func ("/operations/ice-server-errors", test_ice_server_errors);
   g_test_add_func ("/operations/tls-handshakes-failed",
       test_tls_handshakes_failed);
 
