@@ -253,14 +253,18 @@ main (int argc, char **argv)
       "Log lines (one per connection, join, leave and refused request) go "
       "to\nstandard output with a UTC timestamp; secrets are never "
       "logged.\n\n"
-      "Note that options are visible to other local users (ps): keep real "
-      "room\nsecrets for machines you trust, or let the first party of a "
-      "room set them.\n\n"
+      "Note that options are visible to other local users (ps): put real "
+      "room\nsecrets in a --config file, or let the first party of a room "
+      "set them.\n\n"
+      "/healthz and /metrics (Prometheus) answer --metrics-allow "
+      "addresses only\n(loopback by default). See man letschat-server and "
+      "docs/operations.md.\n\n"
       "Examples:\n"
       "  letschat-server --host 0.0.0.0 --port 8443\n"
       "  letschat-server --room-secret family=s3cret "
       "--ice-server stun:stun.l.google.com:19302\n"
-      "  letschat-server --ice-server turn://user:pass@turn.example.org:3478\n");
+      "  letschat-server --ice-server turn://user:pass@turn.example.org:3478\n"
+      "  letschat-server --config /etc/letschat/server.conf\n");
   g_option_context_add_main_entries (context, entries, NULL);
 
   /* The file first: the command line, parsed next, overrides it. */
