@@ -396,6 +396,27 @@ test_metrics_count_a_call (void)
   silent = silent_party (s);
   WAIT_FOR_SAMPLE (s, "127.0.0.2", "letschat_ping_timeouts_total", 1);
 
+  /* a page of another site may not open a WebSocket here */
+  {
+    g_autoptr (SoupSession) http = soup_session_new ();
+    g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, ws_url);
+    SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
+    Fetch fetch = { 0 };
+
+    soup_message_headers_replace (headers, "Origin", "https://evil.example");
+    soup_websocket_client_prepare_handshake (msg, "https://evil.example",
+        NULL, NULL);
+    soup_session_send_and_read_async (http, msg, G_PRIORITY_DEFAULT, NULL,
+        on_fetched, &fetch);
+    WAIT_UNTIL (fetch.body || fetch.error);
+    g_assert_no_error (fetch.error);
+    g_bytes_unref (fetch.body);
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 403);
+    page = metrics_page (s, "127.0.0.2");
+    g_assert_cmpuint (sample (page, "letschat_origins_refused_total"), ==, 1);
+    g_clear_pointer (&page, g_free);
+  }
+
   server_stop (s);
 }
 
