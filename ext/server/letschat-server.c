@@ -10,17 +10,21 @@
 
 #include "config.h"
 
+#include "letschat-ice-uri.h"
+#include "letschat-metrics.h"
 #include "letschat-protocol.h"
 #include "letschat-room-server.h"
 #include "letschat-address-limits.h"
 #include "letschat-turn-credentials.h"
+#include "letschat-server-config.h"
+#include "letschat-server-log.h"
 
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_DOMAIN "letschat-server"
+#define LOG_DOMAIN LETSCHAT_SERVER_LOG_DOMAIN
 
 /* How long shutdown waits for the close handshakes (1001) to finish. */
 #define SHUTDOWN_GRACE_MS 2000
@@ -32,36 +36,6 @@ typedef struct
   gint64 shutdown_deadline;
   gboolean shutting_down;
 } App;
-
-/* Our own log lines go to stdout, one per line with a UTC timestamp, so
- * that `letschat-server > log` is the whole story. Anything else (warnings
- * from libraries, debug output) keeps GLib's default treatment. */
-static GLogWriterOutput
-log_writer (GLogLevelFlags level, const GLogField * fields, gsize n_fields,
-    gpointer user_data)
-{
-  const gchar *domain = NULL, *message = NULL;
-  gsize i;
-
-  for (i = 0; i < n_fields; i++) {
-    if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
-      domain = fields[i].value;
-    else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
-      message = fields[i].value;
-  }
-
-  if (g_strcmp0 (domain, LOG_DOMAIN) == 0 && message != NULL
-      && (level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_MESSAGE))) {
-    g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-    g_autofree gchar *stamp = g_date_time_format (now, "%FT%T.%fZ");
-
-    fprintf (stdout, "%s %s\n", stamp, message);
-    fflush (stdout);
-    return G_LOG_WRITER_HANDLED;
-  }
-
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
 
 static gboolean
 wait_for_goodbyes (gpointer user_data)
@@ -130,8 +104,12 @@ add_ice_servers (LetsChatRoomServer * server, gchar ** uris, GError ** error)
   gchar **uri;
 
   for (uri = uris; uri && *uri; uri++) {
-    if (!letschat_room_server_add_ice_server_uri (server, *uri, error))
+    /* refused now rather than as calls failing behind NATs later */
+    if (!letschat_ice_uri_check (*uri, error)
+        || !letschat_room_server_add_ice_server_uri (server, *uri, error)) {
+      g_prefix_error (error, "--ice-server: ");
       return FALSE;
+    }
   }
   return TRUE;
 }
@@ -170,6 +148,45 @@ set_up_turn (LetsChatRoomServer * server, const gchar * secret_file,
   return TRUE;
 }
 
+static gboolean
+add_metrics_allow (LetsChatRoomServer * server, gchar ** cidrs, GError ** error)
+{
+  gchar **cidr;
+
+  for (cidr = cidrs; cidr && *cidr; cidr++) {
+    if (!letschat_room_server_add_metrics_allow (server, *cidr, error)) {
+      g_prefix_error (error, "--metrics-allow: ");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Where parties connect, and the page people open. A server on every
+ * interface is reached by this machine's address, which it does not know:
+ * the page line says so. */
+static void
+print_listening (const gchar * host, gboolean tls, guint port)
+{
+  gboolean any = g_strcmp0 (host, "0.0.0.0") == 0
+      || g_strcmp0 (host, "::") == 0;
+  /* an IPv6 literal needs brackets in a URL */
+  gboolean v6 = strchr (host, ':') != NULL;
+  g_autofree gchar *ws_url = g_strdup_printf ("%s://%s%s%s:%u/ws",
+      tls ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  g_autofree gchar *page_url = NULL;
+
+  if (any)
+    page_url = g_strdup_printf ("%s://localhost:%u/", tls ? "https" : "http",
+        port);
+  else
+    page_url = g_strdup_printf ("%s://%s%s%s:%u/", tls ? "https" : "http",
+        v6 ? "[" : "", host, v6 ? "]" : "", port);
+  letschat_server_log_listening (ws_url, page_url, any ?
+      "from other machines, this machine's address instead of localhost" :
+      NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -186,6 +203,7 @@ main (int argc, char **argv)
   g_autofree gchar *turn_secret_file = NULL;
   g_auto (GStrv) turn_uris = NULL;
   gint turn_ttl = LETSCHAT_DEFAULT_TURN_TTL;
+  g_auto (GStrv) metrics_allow = NULL;
   g_autofree gchar *tls_cert = NULL;
   g_autofree gchar *tls_key = NULL;
   gint join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
@@ -195,6 +213,9 @@ main (int argc, char **argv)
   gint max_rooms_per_ip = LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP;
   gdouble connection_rate_per_ip = LETSCHAT_CONNECTIONS_PER_S;
   gint connection_burst_per_ip = LETSCHAT_CONNECTIONS_BURST;
+  g_autofree gchar *log_format_name = NULL;
+  LetsChatServerLogFormat log_format = LETSCHAT_SERVER_LOG_TEXT;
+  g_autofree gchar *config_file = NULL;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"host", 'H', 0, G_OPTION_ARG_STRING, &host,
@@ -262,6 +283,18 @@ main (int argc, char **argv)
         "Web origin (e.g. https://example.org) whose pages may connect, "
           "besides this server's own page and clients sending no Origin; "
           "\"*\" for any (repeatable)", "ORIGIN"},
+    {"metrics-allow", 0, 0, G_OPTION_ARG_STRING_ARRAY, &metrics_allow,
+          "Address or network allowed to read /metrics and /healthz "
+          "(repeatable; default 127.0.0.0/8 and ::1 only, others get 403)",
+        "CIDR"},
+    {"log-format", 0, 0, G_OPTION_ARG_STRING, &log_format_name,
+        "How log lines are written to standard output: text (a UTC "
+          "time, then the event) or json (one JSON object per line) "
+          "(default text)", "text|json"},
+    {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_file,
+        "Read options from FILE first: a [server] group with one key per "
+          "long option (port=8443, lists separated by ';'); options given "
+          "here override it", "FILE"},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version,
         "Print the version and exit", NULL},
     {NULL}
@@ -271,6 +304,8 @@ main (int argc, char **argv)
   g_autoptr (LetsChatRoomServer) server = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   App app = { 0 };
+  static const gchar *const not_in_config[] = { "config", "version", NULL };
+  const gchar *config_path;
   guint sigint_id, sigterm_id;
 
   context = g_option_context_new ("- letschat room server");
@@ -282,9 +317,12 @@ main (int argc, char **argv)
       "Log lines (one per connection, join, leave and refused request) go "
       "to\nstandard output with a UTC timestamp; secrets are never "
       "logged.\n\n"
-      "Note that options are visible to other local users (ps): keep real "
-      "room\nsecrets for machines you trust, or let the first party of a "
-      "room set them.\n\n"
+      "Note that options are visible to other local users (ps): put real "
+      "room\nsecrets in a --config file, or let the first party of a room "
+      "set them.\n\n"
+      "/healthz and /metrics (Prometheus) answer --metrics-allow "
+      "addresses only\n(loopback by default). See man letschat-server and "
+      "docs/operations.md.\n\n"
       "Examples:\n"
       "  letschat-server --host 0.0.0.0 --port 8443\n"
       "  letschat-server --room-secret family=s3cret "
@@ -293,8 +331,17 @@ main (int argc, char **argv)
       "  letschat-server --turn-secret /etc/letschat/turn-secret "
       "--turn-uri turn:turn.example.org:3478 \\\n"
       "      --turn-uri turns:turn.example.org:5349?transport=tcp "
-      "--turn-ttl 3600\n");
+      "--turn-ttl 3600\n"
+      "  letschat-server --config /etc/letschat/server.conf\n");
   g_option_context_add_main_entries (context, entries, NULL);
+
+  /* The file first: the command line, parsed next, overrides it. */
+  config_path = letschat_server_config_find_in_args (argc, argv);
+  if (config_path && !letschat_server_config_load (config_path, entries,
+          not_in_config, &error)) {
+    g_printerr ("letschat-server: %s\n", error->message);
+    return 1;
+  }
   if (!g_option_context_parse (context, &argc, &argv, &error)) {
     g_printerr ("letschat-server: %s\nTry --help.\n", error->message);
     return 1;
@@ -315,7 +362,13 @@ main (int argc, char **argv)
     return 1;
   }
 
-  g_log_set_writer_func (log_writer, NULL, NULL);
+  if (log_format_name && !letschat_server_log_format_from_string
+      (log_format_name, &log_format)) {
+    g_printerr ("letschat-server: --log-format is text or json, not "
+        "\"%s\"\n", log_format_name);
+    return 1;
+  }
+  letschat_server_log_setup (log_format);
 
   server = letschat_room_server_new ();
   g_object_set (server, "max-message-size", (guint) max_message_size, NULL);
@@ -359,7 +412,8 @@ main (int argc, char **argv)
 
   if (!add_room_secrets (server, room_secrets, &error)
       || !add_ice_servers (server, ice_servers, &error)
-      || !set_up_turn (server, turn_secret_file, turn_uris, turn_ttl, &error)) {
+      || !set_up_turn (server, turn_secret_file, turn_uris, turn_ttl, &error)
+      || !add_metrics_allow (server, metrics_allow, &error)) {
     g_printerr ("letschat-server: %s\n", error->message);
     return 1;
   }
@@ -369,11 +423,8 @@ main (int argc, char **argv)
     return 1;
   }
 
-  /* An IPv6 literal needs brackets in a URL. */
-  g_print ("letschat-server listening on %s://%s%s%s:%u/ws\n",
-      tls_cert ? "wss" : "ws", strchr (host, ':') ? "[" : "", host,
-      strchr (host, ':') ? "]" : "", letschat_room_server_get_port (server));
-  fflush (stdout);
+  print_listening (host, tls_cert != NULL,
+      letschat_room_server_get_port (server));
 
   loop = g_main_loop_new (NULL, FALSE);
   app.loop = loop;

@@ -269,6 +269,7 @@ on_early_ws (SoupServer * soup, SoupServerMessage * message,
 
   if (origin_is_allowed (self, message))
     return;
+  self->metrics->origins_refused++;
   g_info ("refused handshake origin=%s: not an allowed origin",
       soup_message_headers_get_one
       (soup_server_message_get_request_headers (message), "Origin"));
@@ -309,6 +310,7 @@ letschat_room_server_init (LetsChatRoomServer * self)
   self->connection_burst_per_ip = LETSCHAT_CONNECTIONS_BURST;
   self->address_limits = letschat_address_limits_new ();
   self->log_limiter = letschat_log_limiter_new ();
+  self->metrics = letschat_metrics_new ();
 }
 
 static void
@@ -354,6 +356,7 @@ letschat_room_server_finalize (GObject * object)
   }
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->allowed_origins);
+  letschat_metrics_unref (self->metrics);
 
   G_OBJECT_CLASS (letschat_room_server_parent_class)->finalize (object);
 }
@@ -799,6 +802,7 @@ on_incoming (GSocketService * service, GSocketConnection * connection,
       return TRUE;
     }
     g_object_set (stream, "require-close-notify", FALSE, NULL);
+    letschat_metrics_watch_tls (self->metrics, stream);
   } else {
     stream = g_object_ref (G_IO_STREAM (connection));
   }
@@ -831,6 +835,7 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   self->soup = soup_server_new ("server-header", "letschat ",
       "tls-certificate", self->tls_certificate, NULL);
   soup_server_add_handler (self->soup, "/", on_http, self, NULL);
+  letschat_metrics_add_handlers (self, self->soup);
   /* Origin NULL here: on_early_ws() checks it, with the server's own
    * page and allowed-origins. */
   soup_server_add_early_handler (self->soup, "/ws", on_early_ws, self, NULL);

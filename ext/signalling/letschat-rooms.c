@@ -121,6 +121,7 @@ refuse (Connection * conn, const gchar * room, LetsChatProtocolError code,
   g_autofree gchar *text = letschat_protocol_build_error (wire_code, message);
   g_autofree gchar *escaped = letschat_protocol_quote_prefix (message, 160);
 
+  letschat_metrics_count_refusal (conn->server->metrics, wire_code);
   log_event (conn->server, conn->ip, "refused",
       "refused id=%s addr=%s room=%s code=%s: %s", conn->id, conn->remote,
       room ? room : "-", wire_code, escaped);
@@ -188,6 +189,7 @@ connection_leave_room (Connection * conn, const gchar * reason)
     room->parties[1] = NULL;
   conn->room = NULL;
 
+  self->metrics->leaves++;
   log_event (self, conn->ip, "leave",
       "leave room=%s id=%s addr=%s reason=%s", room->name, conn->id,
       conn->remote, reason);
@@ -222,6 +224,7 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
     room->parties[1] = conn;
   conn->room = room;
   conn->ever_joined = TRUE;
+  self->metrics->joins++;
   if (room->owner == NULL)
     room->owner = g_strdup (conn->ip);
   letschat_strangers_entered (self, room);
@@ -306,6 +309,7 @@ check_liveness (gpointer user_data)
      * max-per-ip: an attacker could fill them with idle sockets. */
     if (self->join_timeout > 0 && !conn->ever_joined
         && conn->connected_us < join_limit) {
+      self->metrics->join_timeouts++;
       log_event (self, conn->ip, "timeout",
           "timeout id=%s addr=%s: no join within %u s", conn->id,
           conn->remote, self->join_timeout);
@@ -314,6 +318,7 @@ check_liveness (gpointer user_data)
       continue;
     }
     if (self->ping_timeout > 0 && conn->last_heard_us < limit) {
+      self->metrics->ping_timeouts++;
       log_event (self, conn->ip, "timeout",
           "timeout id=%s addr=%s: no answer for %u s", conn->id,
           conn->remote, self->ping_timeout);
@@ -504,6 +509,8 @@ handle_signal (Connection * conn, LetsChatMessage * msg)
     return;
   }
   send_text (other, self->relay_text->str);
+  self->metrics->messages_relayed++;
+  self->metrics->bytes_relayed += self->relay_text->len;
 }
 
 static void
@@ -549,6 +556,7 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
   conn->last_heard_us = g_get_monotonic_time ();
 
   if (!connection_take_token (conn)) {
+    self->metrics->rate_limited_messages++;
     if (!conn->told_rate_limited) {
       g_autofree gchar *message =
           g_strdup_printf ("Too many messages: at most %g per second "
@@ -561,6 +569,7 @@ connection_receive (Connection * conn, gboolean is_text, const gchar * text,
         && letschat_rooms_connection_is_open (conn)) {
       /* Told once, it went on for another whole burst: not a client that
        * will slow down. Its seat is freed for the other party. */
+      self->metrics->rate_limit_closes++;
       log_event (self, conn->ip, "closing",
           "closing id=%s addr=%s: rate limit ignored", conn->id, conn->remote);
       connection_leave_room (conn, "rate-limited");
@@ -734,6 +743,8 @@ refuse_connection (LetsChatRoomServer * self, LetsChatWebSocket * ws,
   g_autofree gchar *text = letschat_protocol_build_error
       (LETSCHAT_ERROR_RATE_LIMITED, message);
 
+  self->metrics->connections_refused++;
+  letschat_metrics_count_refusal (self->metrics, LETSCHAT_ERROR_RATE_LIMITED);
   log_event (self, ip, "refused-connection",
       "refused connection addr=%s code=%s: %s", ip,
       LETSCHAT_ERROR_RATE_LIMITED, message);
@@ -771,6 +782,7 @@ letschat_rooms_open_socket (LetsChatRoomServer * self, LetsChatWebSocket * ws,
   conn = connection_new (self, key, remote);
   conn->ws = ws;
 
+  self->metrics->connections_accepted++;
   log_event (self, conn->ip, "connect", "connect id=%s addr=%s", conn->id,
       conn->remote);
   /* Pings keep NATs open and find dead peers (check_liveness); pings

@@ -18,6 +18,7 @@
 #include <libsoup/soup.h>
 #include <json-glib/json-glib.h>
 
+#include "letschat-metrics.h"
 #include "letschat-room-server.h"
 #include "letschat-room-server-private.h"
 #include "letschat-socket-loop.h"
@@ -113,6 +114,7 @@ struct _LetsChatRoomServer
   guint connection_burst_per_ip;
   LetsChatLogLimiter *log_limiter;      /* lines per address and kind */
   LetsChatAddressLimits *address_limits;        /* failed joins, connection rate */
+  LetsChatMetrics *metrics;     /* counters for /metrics (owned) */
 };
 
 /* letschat-rooms.c, for letschat-room-server.c */

@@ -14,6 +14,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   python3-matplotlib  # scripts/bench draws its plot with it
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
   gir1.2-gtk-3.0 gstreamer1.0-gtk3 xvfb  # examples/call.py's window (gtksink), tested on Xvfb
+  man-db  # tests/scripts/check-install.sh renders the man page (man -l)
   python3-aiortc python3-websockets  # tests/interop/aiortc-party.py
   golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev  # tests/interop/pion-party
   coturn nftables faketime  # tests/network/turn-nat.sh: a real TURN server behind real NATs
@@ -51,4 +52,77 @@ letschat_build() {
     meson setup "$LETSCHAT_BUILD" "$@"
   fi
   ninja -C "$LETSCHAT_BUILD"
+}
+
+# Every process a script starts ends with it, however the script ends: its
+# last command, an error under `set -e`, Ctrl-C (SIGINT) or SIGTERM. A
+# script calls `letschat_cleanup_on_exit [FUNCTION]` once: on exit, every
+# process below it (children, and theirs: found through /proc, so nothing
+# has to be listed by hand) gets SIGTERM, and SIGKILL if still there 5 s
+# later; then FUNCTION (the script's own cleanup: files) runs, and the
+# script exits with its status (130 after SIGINT, 143 after SIGTERM).
+# Long commands run through `letschat_run CMD...`, so that a signal is
+# acted on at once rather than after CMD ends (bash runs a trap only
+# between commands).
+letschat_cleanup_on_exit() {
+  LETSCHAT_CLEANUP_FUNCTION=${1:-}
+  trap letschat_on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+letschat_run() {
+  "$@" &
+  wait $!
+}
+
+# Sets LETSCHAT_PIDS to the live processes below PID (zombies left out:
+# they are gone already). Reads /proc only: no command substitution, so
+# no subshell of our own shows up in the list.
+letschat_descendants() {
+  local root=$1 stat line pid state ppid child
+  local -A kids=()
+  local -a queue=("$root")
+  for stat in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$stat" || continue
+    pid=${line%% *}
+    line=${line##*) }
+    read -r state ppid _ <<<"$line"
+    [ "$state" = Z ] && continue
+    kids[$ppid]+="$pid "
+  done
+  LETSCHAT_PIDS=()
+  while [ ${#queue[@]} -gt 0 ]; do
+    for child in ${kids[${queue[0]}]:-}; do
+      LETSCHAT_PIDS+=("$child")
+      queue+=("$child")
+    done
+    queue=("${queue[@]:1}")
+  done
+}
+
+letschat_stop_descendants() {
+  local i
+  letschat_descendants $$
+  [ ${#LETSCHAT_PIDS[@]} -eq 0 ] && return 0
+  kill -TERM "${LETSCHAT_PIDS[@]}" 2>/dev/null
+  for ((i = 0; i < 50; i++)); do
+    letschat_descendants $$
+    [ ${#LETSCHAT_PIDS[@]} -eq 0 ] && return 0
+    sleep 0.1
+  done
+  echo "$(basename "$0"): killing what did not stop on SIGTERM: ${LETSCHAT_PIDS[*]}" >&2
+  kill -KILL "${LETSCHAT_PIDS[@]}" 2>/dev/null
+  return 0
+}
+
+letschat_on_exit() {
+  local status=$?
+  # Whatever fails from here on must not stop the cleanup half way (a
+  # `wait` on a killed process returns 137, which `set -e` would obey).
+  set +e
+  trap '' INT TERM
+  letschat_stop_descendants
+  [ -z "${LETSCHAT_CLEANUP_FUNCTION:-}" ] || "$LETSCHAT_CLEANUP_FUNCTION"
+  exit "$status"
 }
