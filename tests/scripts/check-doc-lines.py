@@ -14,7 +14,10 @@ What the test changes, and only that (each case prints the line it ran):
   its own); an element with no server-url gets one; `--host 0.0.0.0`
   becomes 127.0.0.1;
 - the room: every room name becomes one of this case's own;
-- `build/`, `examples/`, `letschat-server`: the paths of this build.
+- `build/`, `examples/`, `letschat-server`: the paths of this build;
+- a letschat-server line listens on a free port (its own `--port N`
+  becomes that port); its `--config FILE` is the ```ini block the docs
+  show before it, written to FILE.
 
 curl lines run against the servers, and must exit 0. meson, ninja, sudo,
 apt-get, systemctl and man lines are listed as skipped (they build, install
@@ -77,8 +80,9 @@ NOT_RUN = {
 
 
 class Command:
-    def __init__(self, path, line, text, skip):
+    def __init__(self, path, line, text, skip, config=None):
         self.path, self.line, self.text, self.skip = path, line, text, skip
+        self.config = config    # the last ```ini block before it, in its file
         self.where = f'{path}:{line}'
         self.shown = ' '.join(text.split())
 
@@ -89,16 +93,23 @@ def commands_of(path):
     rel = os.path.relpath(path, SOURCE)
     lines = open(path, encoding='utf-8').read().split('\n')
     out, markers, block, current = [], [], None, None
+    config, ini = None, None
     for n, line in enumerate(lines, 1):
         fence = re.match(r'\s*```\s*(\S*)', line)
         if fence and block is None:
             block = fence.group(1).lower()
+            ini = [] if block == 'ini' else None
             continue
         if fence:
-            block, markers = None, []
+            if ini is not None:
+                config = '\n'.join(ini) + '\n'
+            block, markers, ini = None, [], None
             continue
         if block is None:
             markers += MARKER.findall(line)
+            continue
+        if ini is not None:
+            ini.append(line.strip())
             continue
         if block not in ('sh', 'bash', 'shell', 'console'):
             continue
@@ -115,7 +126,7 @@ def commands_of(path):
             for prefix, reason in markers:
                 if not prefix or ' '.join(text.split()).startswith(prefix):
                     skip = reason
-            out.append(Command(rel, current[0], text, skip))
+            out.append(Command(rel, current[0], text, skip, config))
             current = None
     return out
 
@@ -426,7 +437,18 @@ def run_now(cmd, line, env, work, expect=None):
 def start_server(cmd, servers, env, work):
     line = rewrite_paths(cmd.text).replace('--host 0.0.0.0', '--host 127.0.0.1')
     port = free_port()
-    line += f' --port {port}'
+    if re.search(r'--port\s+\d+', line):
+        line = re.sub(r'--port\s+\d+', f'--port {port}', line)
+    else:
+        line += f' --port {port}'
+    # --config FILE: the [server] file the docs show just before the line.
+    config = re.search(r'--config\s+(\S+)', line)
+    if config and not os.path.isabs(config.group(1)):
+        if not cmd.config:
+            raise Failure(f'--config {config.group(1)}: no ```ini block before it '
+                          f'in {cmd.path} to write that file from')
+        with open(os.path.join(work, config.group(1)), 'w') as f:
+            f.write(cmd.config)
     print(f'# {cmd.where}: starting: {" ".join(line.split())}', flush=True)
     proc = Process(line, work, env)
     servers.procs.append(proc)
