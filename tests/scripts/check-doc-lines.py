@@ -15,9 +15,12 @@ What the test changes, and only that (each case prints the line it ran):
   becomes 127.0.0.1;
 - the room: every room name becomes one of this case's own;
 - `build/`, `examples/`, `letschat-server`: the paths of this build;
+  `/etc/letschat/` a directory of this test's own (so the docs' lines that
+  make the TURN secret there, head ... > FILE and chmod, run for real);
 - a letschat-server line listens on a free port (its own `--port N`
   becomes that port); its `--config FILE` is the ```ini block the docs
-  show before it, written to FILE.
+  show before it, written to FILE; a `--turn-secret FILE` that no line
+  before it made is made the way docs/networks.md does;
 
 curl lines run against the servers, and must exit 0. meson, ninja, sudo,
 apt-get, systemctl and man lines are listed as skipped (they build, install
@@ -37,6 +40,7 @@ is the test suite itself) is marked in the Markdown, just before its block:
 and the test lists what it skipped and why. A command the test has no rule
 for, unmarked, fails with its file and line.
 """
+import base64
 import concurrent.futures
 import glob
 import os
@@ -59,6 +63,9 @@ SERVER = os.environ.get('LETSCHAT_SERVER',
 TIMEOUT = 40          # s, for each step of a case (a loaded machine is slow)
 MIN_BUFFERS = 20
 MIN_FILE = 10000      # bytes
+# The docs' /etc/letschat/ (where the TURN secret goes) is this directory,
+# made in the test's own temporary directory by main().
+ETC = None
 
 SINKS = r'autovideosink|autoaudiosink|xvimagesink|ximagesink|glimagesink|' \
     r'gtksink|gtkglsink|waylandsink|kmssink|pulsesink|alsasink|osxvideosink'
@@ -227,6 +234,7 @@ def rewrite_paths(text):
                   '/examples/', text)
     text = re.sub(r'(^|\s)letschat-server(?=\s|$)',
                   lambda m: m.group(1) + SERVER, text)
+    text = re.sub(r'(^|\s|[>=])/etc/letschat/', lambda m: m.group(1) + ETC + '/', text)
     return text.replace('192.0.2.2', '127.0.0.1')
 
 
@@ -449,6 +457,13 @@ def start_server(cmd, servers, env, work):
                           f'in {cmd.path} to write that file from')
         with open(os.path.join(work, config.group(1)), 'w') as f:
             f.write(cmd.config)
+    # --turn-secret FILE: a line that comes before the docs' step that
+    # makes the secret (docs/networks.md) gets one made the same way.
+    secret = re.search(r'--turn-secret\s+(\S+)', line)
+    if secret and not os.path.exists(secret.group(1)):
+        with open(secret.group(1), 'w') as f:
+            f.write(base64.b64encode(os.urandom(32)).decode() + '\n')
+        os.chmod(secret.group(1), 0o640)
     print(f'# {cmd.where}: starting: {" ".join(line.split())}', flush=True)
     proc = Process(line, work, env)
     servers.procs.append(proc)
@@ -469,6 +484,9 @@ def main():
                 any(c.where.startswith(o) for o in ONLY)]
     env = dict(os.environ)
     work = tempfile.mkdtemp(prefix='doc-lines-')
+    global ETC
+    ETC = os.path.join(work, 'etc', 'letschat')
+    os.makedirs(ETC)
     servers = Servers()
     results, failures, skipped, media = [], [], [], []
 
@@ -505,6 +523,9 @@ def main():
                     ok(run_now(cmd, rewrite_paths(cmd.text), env, work))
                 elif word == 'letschat-server':
                     ok(start_server(cmd, servers, env, work))
+                elif word in ('head', 'chmod') and '/etc/letschat/' in cmd.text:
+                    # Making the TURN secret: into the test's own /etc/letschat.
+                    ok(run_now(cmd, rewrite_paths(cmd.text), env, work))
                 elif word == 'export':
                     ok(run_now(cmd, rewrite_paths(cmd.text), env, work))
                 elif word == 'gst-inspect-1.0':
