@@ -21,6 +21,9 @@ What the test changes, and only that (each case prints the line it ran):
   becomes that port); its `--config FILE` is the ```ini block the docs
   show before it, written to FILE; a `--turn-secret FILE` that no line
   before it made is made the way docs/networks.md does;
+- a line's own plain `fakesink` gets silent=false (to count its buffers);
+- a `strangers=true` line gets a room server of its own, and its partner
+  asks for a stranger too (in a room it would never meet it).
 
 curl lines run against the servers, and must exit 0. meson, ninja, sudo,
 apt-get, systemctl and man lines are listed as skipped (they build, install
@@ -251,6 +254,8 @@ def rewrite_line(text, room, plain_port, tls_port):
     case's servers and room, with sinks that count buffers."""
     text = rewrite_paths(text)
     text = re.sub(r'\b(?:%s)\b' % SINKS, 'fakesink silent=false', text)
+    # A line's own fakesink prints its buffers too, so they can be counted.
+    text = re.sub(r'\bfakesink\b(?![^!]*\bsilent=)', 'fakesink silent=false', text)
 
     def url(m):
         scheme = m.group(1)
@@ -284,8 +289,9 @@ def rewrite_line(text, room, plain_port, tls_port):
 
 def partner(room, url, secret, codec, tls_ca, sends, receives):
     """The other party of a case: it sends test video and audio when the
-    line receives, and counts what it receives when the line sends."""
-    common = f'room={room} server-url={url}'
+    line receives, and counts what it receives when the line sends.  With
+    no @room it asks for a stranger, as a strangers=true line does."""
+    common = (f'room={room}' if room else 'strangers=true') + f' server-url={url}'
     if secret:
         common += f' secret={secret}'
     if tls_ca:
@@ -312,10 +318,16 @@ def run_case(cmd, index, servers, env, work):
     text = cmd.text
     wss = bool(re.search(r'\b(wss|letschats)://', text))
     serve = 'serve=true' in text
+    # A stranger is paired with whoever else waits on its server: such a
+    # case gets a room server of its own, so that the line meets its
+    # partner (who asks for a stranger too) and no other case's party.
+    strangers = 'strangers=true' in text
     if wss and not servers.tls:
         raise Failure('needs the TLS room server of a docs line before it '
                       '(letschat-server --tls-cert ...), and none ran')
-    plain = free_port() if serve else servers.plain
+    if wss and strangers:
+        raise Failure('no rule for a strangers=true line on a TLS server yet')
+    plain = free_port() if serve or strangers else servers.plain
     line = rewrite_line(text, room, plain, servers.tls)
     cwd = os.path.join(work, room)
     os.makedirs(cwd)
@@ -332,6 +344,14 @@ def run_case(cmd, index, servers, env, work):
     url = f'{"wss" if wss else "ws"}://127.0.0.1:{port}/ws'
     tls_ca = os.path.join(work, 'cert.pem') if wss else None
 
+    own_server = None
+    if strangers:
+        own_server = Process([SERVER, '--port', str(plain)], cwd, env)
+        try:
+            wait_port(plain, own_server.proc, 'the strangers case\'s letschat-server')
+        except Failure:
+            own_server.kill()
+            raise
     print(f'# {cmd.where}: running: {" ".join(line.split())}', flush=True)
     main = Process(line, cwd, env)
     other = None
@@ -346,7 +366,8 @@ def run_case(cmd, index, servers, env, work):
             time.sleep(0.05)
         if serve:
             wait_port(plain, main.proc, 'the serve=true pipeline')
-        other = Process(partner(room, url, secret and secret.group(1), codec, tls_ca,
+        other = Process(partner(None if strangers else room, url,
+                                secret and secret.group(1), codec, tls_ca,
                                 sends=receives, receives=sends and not receives), cwd, env)
 
         def done():
@@ -388,6 +409,9 @@ def run_case(cmd, index, servers, env, work):
         if other:
             other.stop(5)
             other.kill()
+        if own_server:
+            own_server.stop(5)
+            own_server.kill()
 
 
 def run_chat(cmd, index, servers, env, work):
