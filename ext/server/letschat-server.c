@@ -15,6 +15,7 @@
 
 #include <glib-unix.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,28 @@ add_ice_servers (LetsChatRoomServer * server, gchar ** uris, GError ** error)
   return TRUE;
 }
 
+/* Each party holds a descriptor, and the usual soft limit (1,024) is far
+ * below what the server is meant to hold; the hard limit is what the
+ * administrator allows, so the soft one is raised to it. */
+static void
+raise_open_files_limit (void)
+{
+  struct rlimit limit;
+  rlim_t was;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  was = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+      limit.rlim_cur = was;
+  }
+  g_log (LOG_DOMAIN, G_LOG_LEVEL_INFO, "open files limit: %llu (was %llu, "
+      "hard limit %llu)", (unsigned long long) limit.rlim_cur,
+      (unsigned long long) was, (unsigned long long) limit.rlim_max);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -153,6 +176,7 @@ main (int argc, char **argv)
   gint max_connections = LETSCHAT_DEFAULT_MAX_CONNECTIONS;
   gint max_rooms = LETSCHAT_DEFAULT_MAX_ROOMS;
   gint max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
+  gint handshake_timeout = LETSCHAT_DEFAULT_HANDSHAKE_TIMEOUT;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"host", 'H', 0, G_OPTION_ARG_STRING, &host,
@@ -188,16 +212,21 @@ main (int argc, char **argv)
         "Seconds a connection may stay without joining a room (default 30, "
           "0: forever)", "S"},
     {"max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
-        "WebSocket connections open at once (default 1000)", "N"},
+        "WebSocket connections open at once (default 1000); TCP "
+          "connections get 64 more for the page", "N"},
     {"max-rooms", 0, 0, G_OPTION_ARG_INT, &max_rooms,
         "Rooms live at once (default 500)", "N"},
     {"max-per-ip", 0, 0, G_OPTION_ARG_INT, &max_per_ip,
-        "WebSocket connections open at once from one IP address (default "
-          "32)", "N"},
+        "WebSocket connections open at once from one IP address or IPv6 "
+          "/64 (default 32); TCP connections get 8 more for the page", "N"},
     {"allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_origins,
         "Web origin (e.g. https://example.org) whose pages may connect, "
           "besides this server's own page and clients sending no Origin; "
           "\"*\" for any (repeatable)", "ORIGIN"},
+    {"handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
+        "Seconds a connection may take for its TLS handshake and request, "
+          "for each response, and idle before a next request; then it is "
+          "closed (default 5, 0: never)", "S"},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version,
         "Print the version and exit", NULL},
     {NULL}
@@ -262,6 +291,11 @@ main (int argc, char **argv)
   }
   g_object_set (server, "ping-interval", (guint) ping_interval,
       "ping-timeout", (guint) ping_timeout, NULL);
+  if (handshake_timeout < 0 || handshake_timeout > 3600) {
+    g_printerr ("letschat-server: --handshake-timeout must be 0..3600\n");
+    return 1;
+  }
+  g_object_set (server, "handshake-timeout", (guint) handshake_timeout, NULL);
   if (join_timeout < 0 || max_connections < 1 || max_rooms < 1
       || max_per_ip < 1) {
     g_printerr ("letschat-server: --join-timeout must be at least 0, and "
@@ -299,6 +333,8 @@ main (int argc, char **argv)
       tls_cert ? "wss" : "ws", strchr (host, ':') ? "[" : "", host,
       strchr (host, ':') ? "]" : "", letschat_room_server_get_port (server));
   fflush (stdout);
+  /* after the line above, which scripts wait for first */
+  raise_open_files_limit ();
 
   loop = g_main_loop_new (NULL, FALSE);
   app.loop = loop;

@@ -7,8 +7,9 @@
 
 #include <gio/gio.h>
 
-G_BEGIN_DECLS
+#include "letschat-accept-guard.h"
 
+G_BEGIN_DECLS
 /**
  * LetsChatRoomServer:
  *
@@ -60,6 +61,12 @@ G_DECLARE_FINAL_TYPE (LetsChatRoomServer, letschat_room_server, LETSCHAT,
 #define LETSCHAT_DEFAULT_MAX_CONNECTIONS 1000
 #define LETSCHAT_DEFAULT_MAX_ROOMS 500
 #define LETSCHAT_DEFAULT_MAX_PER_IP 32
+#define LETSCHAT_DEFAULT_HANDSHAKE_TIMEOUT 5
+/* TCP connections taken beyond max-per-ip and max-connections (which count
+ * WebSockets), so that loading the page is never refused because of one's
+ * own or others' WebSockets. */
+#define LETSCHAT_PAGE_ALLOWANCE_PER_IP 8
+#define LETSCHAT_PAGE_ALLOWANCE_TOTAL 64
 
 LetsChatRoomServer *letschat_room_server_new (void);
 
@@ -99,5 +106,9 @@ void letschat_room_server_shutdown (LetsChatRoomServer * self);
 /* Number of open WebSocket connections and of live rooms (for tests). */
 guint letschat_room_server_get_n_connections (LetsChatRoomServer * self);
 guint letschat_room_server_get_n_rooms (LetsChatRoomServer * self);
+
+/* What the transport refused or cut so far (letschat-accept-guard.h). */
+void letschat_room_server_get_transport_counters (LetsChatRoomServer * self,
+    LetsChatTransportCounters * counters);
 
 G_END_DECLS

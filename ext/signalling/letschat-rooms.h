@@ -19,13 +19,12 @@
 #include <json-glib/json-glib.h>
 
 #include "letschat-room-server.h"
+#include "letschat-accept-guard.h"
 #include "letschat-room-server-private.h"
 #include "letschat-socket-loop.h"
 #include "letschat-websocket.h"
 
-G_BEGIN_DECLS
-
-typedef struct _Room Room;
+G_BEGIN_DECLS typedef struct _Room Room;
 
 typedef struct
 {
@@ -68,7 +67,8 @@ struct _LetsChatRoomServer
   GObject parent;
 
   SoupServer *soup;
-  GSocketService *service;      /* accepts, for soup */
+  LetsChatAcceptGuard *acceptor;        /* accepts, for soup */
+  struct _LetsChatTlsGuard *tls_guard;  /* with a certificate only */
   LetsChatSocketLoop *socket_loop;
   GHashTable *connections;      /* Connection* set, owns */
   GHashTable *refused;          /* LetsChatWebSocket* told why, closing */
@@ -98,6 +98,11 @@ struct _LetsChatRoomServer
   guint max_per_ip;
   GStrv allowed_origins;
   GHashTable *per_ip;           /* ip -> count of open connections */
+
+  /* letschat-accept-guard.c, letschat-http-guard.c */
+  guint handshake_timeout;      /* s, 0: never */
+  GStrv public_origins;
+  LetsChatTransportCounters transport_counters_at_stop;
 };
 
 /* letschat-rooms.c, for letschat-room-server.c */
