@@ -170,6 +170,7 @@ main (int argc, char **argv)
   g_auto (GStrv) room_secrets = NULL;
   g_auto (GStrv) ice_servers = NULL;
   g_auto (GStrv) allowed_origins = NULL;
+  g_auto (GStrv) public_origins = NULL;
   g_autofree gchar *tls_cert = NULL;
   g_autofree gchar *tls_key = NULL;
   gint join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
@@ -223,6 +224,10 @@ main (int argc, char **argv)
         "Web origin (e.g. https://example.org) whose pages may connect, "
           "besides this server's own page and clients sending no Origin; "
           "\"*\" for any (repeatable)", "ORIGIN"},
+    {"public-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &public_origins,
+        "Origin of this server's page as browsers reach it (e.g. "
+          "https://chat.example.org; repeatable). Without it, only the page "
+          "reached by IP address or as localhost may connect", "ORIGIN"},
     {"handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
         "Seconds a connection may take for its TLS handshake and request, "
           "for each response, and idle before a next request; then it is "
@@ -305,7 +310,8 @@ main (int argc, char **argv)
   g_object_set (server, "join-timeout", (guint) join_timeout,
       "max-connections", (guint) max_connections, "max-rooms",
       (guint) max_rooms, "max-per-ip", (guint) max_per_ip,
-      "allowed-origins", allowed_origins, NULL);
+      "allowed-origins", allowed_origins, "public-origins", public_origins,
+      NULL);
 
   if ((tls_cert == NULL) != (tls_key == NULL)) {
     g_printerr ("letschat-server: --tls-cert and --tls-key go together\n");

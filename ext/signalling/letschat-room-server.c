@@ -71,6 +71,7 @@ enum
   PROP_MAX_PER_IP,
   PROP_ALLOWED_ORIGINS,
   PROP_HANDSHAKE_TIMEOUT,
+  PROP_PUBLIC_ORIGINS,
   N_PROPERTIES
 };
 
@@ -200,39 +201,59 @@ on_http (SoupServer * soup, SoupServerMessage * message, const char *path,
       SOUP_MEMORY_COPY, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
 }
 
-/* "host[:port]" with the scheme's default port filled in, lower case,
- * or NULL. */
+/* "scheme://host:port" with the scheme's default port filled in, lower
+ * case, or NULL. */
 static gchar *
-host_port_key (const gchar * scheme, const gchar * host_port)
+origin_key (const gchar * origin)
 {
-  g_autofree gchar *url = g_strdup_printf ("%s://%s/", scheme, host_port);
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  gint port;
+  g_autoptr (GUri) uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
   g_autofree gchar *host = NULL;
+  g_autofree gchar *scheme = NULL;
+  gint port;
 
   if (uri == NULL || g_uri_get_host (uri) == NULL)
     return NULL;
+  scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
   port = g_uri_get_port (uri);
   if (port <= 0)
     port = g_str_equal (scheme, "https") ? 443 : 80;
   host = g_ascii_strdown (g_uri_get_host (uri), -1);
-  return g_strdup_printf ("%s:%d", host, port);
+  return g_strdup_printf ("%s://%s:%d", scheme, host, port);
+}
+
+static gboolean
+origins_equal (const gchar * a, const gchar * b)
+{
+  g_autofree gchar *key_a = origin_key (a);
+  g_autofree gchar *key_b = origin_key (b);
+
+  return key_a && key_b && g_str_equal (key_a, key_b);
 }
 
 /* Browsers send Origin with every WebSocket handshake, and a page from any
  * site can open one: without this check any web page a user visits could
  * use their browser against the server. Clients that are not browsers
- * send no Origin; they are not what the check is for. */
+ * send no Origin; they are not what the check is for.
+ *
+ * The server's own page is never recognised by the request's Host header:
+ * a DNS-rebinding page (http://evil.example:8443, its name pointed at the
+ * server once loaded) sends a Host that matches its Origin. So the page's
+ * origin is either configured (public-origins), or one the browser cannot
+ * have reached through a name: the address the connection really came
+ * to, as an IP literal, or localhost on a loopback address; with the
+ * server's scheme and port. */
 static gboolean
 origin_is_allowed (LetsChatRoomServer * self, SoupServerMessage * message)
 {
   SoupMessageHeaders *headers =
       soup_server_message_get_request_headers (message);
   const gchar *origin = soup_message_headers_get_one (headers, "Origin");
-  const gchar *host = soup_message_headers_get_one (headers, "Host");
   const gchar *own_scheme = self->tls_certificate ? "https" : "http";
+  GSocketAddress *local = soup_server_message_get_local_address (message);
   g_autoptr (GUri) uri = NULL;
-  g_autofree gchar *origin_key = NULL, *own_key = NULL;
+  g_autoptr (GInetAddress) origin_ip = NULL;
+  GInetAddress *local_ip;
+  gint port;
   gchar **allowed;
 
   if (origin == NULL)
@@ -242,15 +263,28 @@ origin_is_allowed (LetsChatRoomServer * self, SoupServerMessage * message)
         || g_ascii_strcasecmp (*allowed, origin) == 0)
       return TRUE;
   }
-
-  /* The server's own page: same scheme, host and port as the request. */
-  uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL || host == NULL
-      || g_strcmp0 (g_uri_get_scheme (uri), own_scheme) != 0)
+  if (self->public_origins) {
+    for (allowed = self->public_origins; *allowed; allowed++)
+      if (origins_equal (*allowed, origin))
+        return TRUE;
     return FALSE;
-  origin_key = host_port_key (own_scheme, origin + strlen (own_scheme) + 3);
-  own_key = host_port_key (own_scheme, host);
-  return origin_key && own_key && g_str_equal (origin_key, own_key);
+  }
+
+  uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || g_uri_get_host (uri) == NULL
+      || g_strcmp0 (g_uri_get_scheme (uri), own_scheme) != 0
+      || !G_IS_INET_SOCKET_ADDRESS (local))
+    return FALSE;
+  port = g_uri_get_port (uri);
+  if (port <= 0)
+    port = g_str_equal (own_scheme, "https") ? 443 : 80;
+  if (port != self->port)
+    return FALSE;
+  local_ip = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local));
+  if (g_ascii_strcasecmp (g_uri_get_host (uri), "localhost") == 0)
+    return g_inet_address_get_is_loopback (local_ip);
+  origin_ip = g_inet_address_new_from_string (g_uri_get_host (uri));
+  return origin_ip && g_inet_address_equal (origin_ip, local_ip);
 }
 
 static void
@@ -259,7 +293,7 @@ on_early_ws (SoupServer * soup, SoupServerMessage * message,
 {
   LetsChatRoomServer *self = user_data;
   static const gchar body[] = "This page's origin may not use this letschat "
-      "server (see --allowed-origin).\n";
+      "server (see --public-origin and --allowed-origin).\n";
 
   if (origin_is_allowed (self, message))
     return;
@@ -334,6 +368,7 @@ letschat_room_server_finalize (GObject * object)
   json_array_unref (self->ice_servers);
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->allowed_origins);
+  g_strfreev (self->public_origins);
 
   G_OBJECT_CLASS (letschat_room_server_parent_class)->finalize (object);
 }
@@ -383,6 +418,12 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
     case PROP_HANDSHAKE_TIMEOUT:
       self->handshake_timeout = g_value_get_uint (value);
       break;
+    case PROP_PUBLIC_ORIGINS:
+      g_strfreev (self->public_origins);
+      self->public_origins = g_value_dup_boxed (value);
+      if (self->public_origins && self->public_origins[0] == NULL)
+        g_clear_pointer (&self->public_origins, g_strfreev);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -431,6 +472,9 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_HANDSHAKE_TIMEOUT:
       g_value_set_uint (value, self->handshake_timeout);
+      break;
+    case PROP_PUBLIC_ORIGINS:
+      g_value_set_boxed (value, self->public_origins);
       break;
     case PROP_PORT:
       g_value_set_uint (value, letschat_room_server_get_port (self));
@@ -534,6 +578,14 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       "handshake and request head, for each response, and idle between "
       "requests, before it is closed (0: forever). Set before listening",
       0, 3600, LETSCHAT_DEFAULT_HANDSHAKE_TIMEOUT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_PUBLIC_ORIGINS] =
+      g_param_spec_boxed ("public-origins", "Public origins",
+      "The origins (e.g. https://chat.example.org) of the server's own page "
+      "as browsers reach it. When unset, the page is recognised only when "
+      "reached by IP address (or localhost on loopback), never by the "
+      "request's Host header", G_TYPE_STRV,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);

@@ -155,13 +155,13 @@ class WebSocket:
     """A blocking WebSocket client: enough of RFC 6455 for the room
     protocol (text frames, pings answered, close)."""
 
-    def __init__(self, server, source='127.0.0.1', origin=None):
+    def __init__(self, server, source='127.0.0.1', origin=None, host=None):
         self.s = connect(server, source)
         key = base64.b64encode(os.urandom(16)).decode()
-        req = ('GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n'
+        req = ('GET /ws HTTP/1.1\r\nHost: %s\r\n'
                'Upgrade: websocket\r\nConnection: Upgrade\r\n'
                'Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n'
-               % (server.port, key))
+               % (host or '127.0.0.1:%d' % server.port, key))
         if origin:
             req += 'Origin: %s\r\n' % origin
         self.s.sendall((req + '\r\n').encode())
@@ -233,6 +233,16 @@ class WebSocket:
         except OSError:
             pass
         self.s.close()
+
+
+def handshake_status(server, origin, host=None):
+    """The status a WebSocket handshake with @origin and @host gets."""
+    try:
+        ws = WebSocket(server, origin=origin, host=host)
+    except ConnectionError as e:
+        return int(str(e).split()[-1])
+    ws.close()
+    return 101
 
 
 def honest_pair(server, room):

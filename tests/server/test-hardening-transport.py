@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hardening_lib import (Server, WebSocket, closed_by_peer, connect,  # noqa
-                           honest_pair, honest_relay_works, http_get,
+                           handshake_status, honest_pair, honest_relay_works, http_get,
                            kill_leftovers, relay_ms, wait_until)
 
 ATTACKER = '127.0.0.2'
@@ -235,9 +235,36 @@ def test_ranges():
     s.stop()
 
 
+def test_origins():
+    """The page's own origin is what the operator configured, or an IP
+    literal the connection really came to: never the Host header (a
+    DNS-rebinding page sends a Host matching its Origin)."""
+    s = Server()
+    p = s.port
+    assert handshake_status(s, 'http://127.0.0.1:%d' % p) == 101
+    assert handshake_status(s, 'http://localhost:%d' % p) == 101
+    assert handshake_status(s, None) == 101
+    assert handshake_status(s, 'http://evil.example:%d' % p,
+                            host='evil.example:%d' % p) == 403
+    assert handshake_status(s, 'http://127.0.0.2:%d' % p,
+                            host='127.0.0.2:%d' % p) == 403
+    assert handshake_status(s, 'https://127.0.0.1:%d' % p) == 403
+    s.stop()
+    s = Server('--public-origin', 'https://Chat.Example.org')
+    p = s.port
+    assert handshake_status(s, 'https://chat.example.org',
+                            host='chat.example.org') == 101
+    assert handshake_status(s, 'https://chat.example.org:443') == 101
+    assert handshake_status(s, 'http://127.0.0.1:%d' % p) == 403
+    assert handshake_status(s, 'http://evil.example:%d' % p,
+                            host='evil.example:%d' % p) == 403
+    s.stop()
+
+
 TESTS = [test_out_of_descriptors, test_per_ip_cap,
          test_idle_and_slow_connections_closed, test_half_open_tls_handshakes,
-         test_tls_versions, test_no_request_bodies, test_ranges]
+         test_tls_versions, test_no_request_bodies, test_ranges,
+         test_origins]
 
 
 def main():
