@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -48,6 +49,11 @@
 #define ACCEPT_BATCH 64
 #define PAUSE_MIN_MS 10
 #define PAUSE_MAX_MS 1000
+/* glibc keeps freed memory in its arenas: after a burst of connections
+ * (an attack, or a crowd leaving) RSS stayed at its peak (issue #17: 315
+ * MB after the sockets closed). Once the open connections fall to half a
+ * peak of at least this many, the heap is trimmed, a second later. */
+#define TRIM_PEAK_MIN 64
 
 /* One summarised log line a second at most for each kind of refusal. */
 typedef struct
@@ -72,6 +78,8 @@ struct _LetsChatAcceptGuard
   guint max_total, max_per_key;
   guint deadline_s;
   guint n_open;
+  guint peak_open;              /* since the last trim */
+  GSource *trim_source;
   GHashTable *per_key;          /* key -> count, for the open ones */
 
   LetsChatTransportCounters counters;
@@ -169,6 +177,28 @@ entry_stop_deadline (Entry * entry)
   }
 }
 
+static gboolean
+on_trim (gpointer user_data)
+{
+  LetsChatAcceptGuard *guard = user_data;
+
+  g_clear_pointer (&guard->trim_source, g_source_unref);
+  malloc_trim (0);
+  guard->peak_open = guard->n_open;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+maybe_trim (LetsChatAcceptGuard * guard)
+{
+  if (guard->peak_open < TRIM_PEAK_MIN || guard->n_open > guard->peak_open / 2
+      || guard->trim_source || guard->stopped)
+    return;
+  guard->trim_source = g_timeout_source_new_seconds (1);
+  g_source_set_callback (guard->trim_source, on_trim, guard, NULL);
+  g_source_attach (guard->trim_source, guard->context);
+}
+
 static void
 entry_free (Entry * entry)
 {
@@ -183,6 +213,7 @@ entry_free (Entry * entry)
     g_hash_table_insert (guard->per_key, g_strdup (entry->key),
         GUINT_TO_POINTER (n - 1));
   guard->n_open--;
+  maybe_trim (guard);
   g_free (entry->key);
   guard_unref (guard);
   g_free (entry);
@@ -357,6 +388,7 @@ take_connection (LetsChatAcceptGuard * guard, gint fd)
   g_hash_table_insert (guard->per_key, g_strdup (key),
       GUINT_TO_POINTER (n_key + 1));
   guard->n_open++;
+  guard->peak_open = MAX (guard->peak_open, guard->n_open);
   guard->counters.accepted++;
 
   entry = g_new0 (Entry, 1);
@@ -435,6 +467,10 @@ letschat_accept_guard_free (LetsChatAcceptGuard * guard)
   if (guard->pause_source) {
     g_source_destroy (guard->pause_source);
     g_clear_pointer (&guard->pause_source, g_source_unref);
+  }
+  if (guard->trim_source) {
+    g_source_destroy (guard->trim_source);
+    g_clear_pointer (&guard->trim_source, g_source_unref);
   }
   g_socket_close (guard->listening, NULL);
   g_clear_object (&guard->listening);

@@ -512,7 +512,12 @@ parse_frame (LetsChatWebSocket * ws, guint8 * p, gsize n, gsize * used)
     case OPCODE_CLOSE:
       return receive_close (ws, payload, length);
     case OPCODE_PING:
-      send_frame (ws, OPCODE_PONG, payload, length);
+      /* RFC 6455 5.5.3 lets us answer only the latest ping: while the
+       * peer has not read what we sent, pongs are dropped rather than
+       * queued (a peer flooding pings without reading filled 4 MiB per
+       * socket with pongs, issue #17). */
+      if (ws->out == NULL)
+        send_frame (ws, OPCODE_PONG, payload, length);
       return FRAME_DONE;
     case OPCODE_PONG:
       if (ws->callbacks && ws->callbacks->pong && !ws->close_sent)

@@ -261,10 +261,54 @@ def test_origins():
     s.stop()
 
 
+def flood_pings(server, n_sockets, seconds, source=ATTACKER):
+    """@n_sockets WebSockets sending pings as fast as they can and never
+    reading; returns them (open)."""
+    flooders = [WebSocket(server, source) for _ in range(n_sockets)]
+    ping = b'\x89\xfd' + b'\0\0\0\0' + b'p' * 125  # masked, zero mask
+    burst = ping * 64
+    deadline = time.monotonic() + seconds
+    for ws in flooders:
+        ws.s.setblocking(False)
+    while time.monotonic() < deadline:
+        for ws in flooders:
+            try:
+                ws.s.send(burst)
+            except (BlockingIOError, ssl.SSLWantWriteError):
+                pass
+    return flooders
+
+
+def test_ping_flood_without_reading():
+    """WebSockets that flood pings and never read: pongs are not queued,
+    RSS stays within budget and comes back once they close; honest parties
+    relay meanwhile."""
+    s = Server('--ping-interval=3600')
+    honest_relay_works(s)
+    before = s.figures()
+    flooders = flood_pings(s, 24, 2.0)
+    a, b = honest_pair(s, 'beside')
+    relay_ms(a, b, 5)
+    during = s.figures()
+    for ws in flooders:
+        ws.s.close()
+    wait_until(lambda: s.fds() <= before['fds'] + 2, what='sockets closed')
+    time.sleep(1.5)         # the heap is trimmed a second after the burst
+    after = s.figures()
+    print('# ping flood: before %s during %s after %s'
+          % (before, during, after))
+    # before: 4 MiB of pongs queued per socket (96 MiB here)
+    assert during['rss_kb'] - before['rss_kb'] < 24 * 1024, during
+    assert after['rss_kb'] - before['rss_kb'] < 8 * 1024, after
+    a.close()
+    b.close()
+    s.stop()
+
+
 TESTS = [test_out_of_descriptors, test_per_ip_cap,
          test_idle_and_slow_connections_closed, test_half_open_tls_handshakes,
          test_tls_versions, test_no_request_bodies, test_ranges,
-         test_origins]
+         test_origins, test_ping_flood_without_reading]
 
 
 def main():
