@@ -399,7 +399,6 @@ take_connection (LetsChatAcceptGuard * guard, gint fd)
       (GDestroyNotify) entry_free);
   entry_arm (entry);
 
-  g_socket_set_blocking (socket, FALSE);
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
   connection = g_socket_connection_factory_create_connection (socket);
   guard->func (connection, guard->user_data);

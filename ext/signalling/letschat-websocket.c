@@ -63,6 +63,9 @@ struct _LetsChatWebSocket
   LetsChatSocketWatch watch;
   gint fd;                      /* plain: our own descriptor */
   GIOStream *tls_stream;        /* TLS: read and written through this */
+  /* The accepted socket, held until ours closes: the accept guard counts
+   * the connection until then (letschat-accept-guard.c). */
+  GSocket *accepted;
   guint64 max_payload;
 
   LetsChatWebSocketState state;
@@ -143,6 +146,7 @@ finish (LetsChatWebSocket * ws)
     g_clear_object (&ws->tls_stream);
   }
   g_clear_pointer (&ws->out, g_byte_array_unref);
+  g_clear_object (&ws->accepted);
   if (!ws->close_received)
     ws->close_code = LETSCHAT_WEBSOCKET_CLOSE_ABNORMAL;
 
@@ -655,6 +659,7 @@ letschat_websocket_new (LetsChatSocketLoop * loop, GIOStream * stream,
   ws->fd = -1;
   ws->watch.fd = -1;
   ws->max_payload = max_payload;
+  ws->accepted = socket ? g_object_ref (socket) : NULL;
 
   if (tls) {
     ws->tls_stream = g_object_ref (stream);

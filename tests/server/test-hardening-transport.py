@@ -78,6 +78,23 @@ def test_per_ip_cap():
     s.stop()
 
 
+def test_websockets_count_from_accept():
+    """WebSockets count in the per-address TCP cap until they close."""
+    s = Server('--max-per-ip=4', '--handshake-timeout=30')
+    sockets = [WebSocket(s, ATTACKER) for _ in range(4)]
+    held = [connect(s, ATTACKER) for _ in range(9)]
+    assert not closed_by_peer(held[7], 0.5)
+    assert closed_by_peer(held[8], 10)
+    for ws in sockets:
+        ws.close()
+    # once they are closed, their places are free again
+    wait_until(lambda: not closed_by_peer(connect(s, ATTACKER), 0.2),
+               what='a place freed by the closed WebSockets')
+    for c in held:
+        c.close()
+    s.stop()
+
+
 def test_idle_and_slow_connections_closed():
     """Connections that send nothing, or a request head byte by byte, or
     that stay idle after a response, are closed at --handshake-timeout."""
@@ -310,6 +327,7 @@ def test_ping_flood_without_reading():
 
 
 TESTS = [test_out_of_descriptors, test_per_ip_cap,
+         test_websockets_count_from_accept,
          test_idle_and_slow_connections_closed, test_half_open_tls_handshakes,
          test_tls_versions, test_no_request_bodies, test_ranges,
          test_origins, test_ping_flood_without_reading]
