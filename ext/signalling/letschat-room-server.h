@@ -42,6 +42,13 @@ G_BEGIN_DECLS
  *   `rate-limited`.
  * - "allowed-origins" (GStrv): web origins allowed besides the server's
  *   own page and clients sending no Origin ("*": all); others get 403.
+ * - "public-origins" (GStrv): the server's own page's origins; unset, the
+ *   page reached by the IP address the connection came to (or localhost
+ *   on loopback), never by the request's Host header.
+ * - "handshake-timeout" (default 5 s): a connection that is not a
+ *   WebSocket is closed when its TLS handshake and request head, a
+ *   response, or the wait for its next request takes longer
+ *   (docs/security.md, "Before a WebSocket exists").
  *
  * A connection that goes on sending a whole rate-burst of messages after
  * being told `rate-limited` is closed (1008).
