@@ -60,6 +60,7 @@ typedef struct
 {
   gint64 last_us;
   guint64 since_last;
+  const gchar *what;            /* for the flush line */
 } LogThrottle;
 
 struct _LetsChatAcceptGuard
@@ -84,6 +85,9 @@ struct _LetsChatAcceptGuard
 
   LetsChatTransportCounters counters;
   LogThrottle log_fds, log_per_ip, log_total, log_deadline;
+  /* Events held back by a throttle are told a second later, so that the
+   * end of a burst is not lost */
+  GSource *log_flush;
 };
 
 /* One accepted connection, kept as qdata of its GSocket: whoever holds the
@@ -132,15 +136,43 @@ letschat_client_key_for_address (GInetAddress * address)
   return g_strdup_printf ("%s/64", text);
 }
 
+static gboolean
+on_log_flush (gpointer user_data)
+{
+  LetsChatAcceptGuard *guard = user_data;
+  LogThrottle *all[] = { &guard->log_fds, &guard->log_per_ip,
+    &guard->log_total, &guard->log_deadline
+  };
+  guint i;
+
+  g_clear_pointer (&guard->log_flush, g_source_unref);
+  for (i = 0; i < G_N_ELEMENTS (all); i++) {
+    if (all[i]->since_last == 0)
+      continue;
+    g_info ("%s: %" G_GUINT64_FORMAT " more in the last second",
+        all[i]->what, all[i]->since_last);
+    all[i]->since_last = 0;
+    all[i]->last_us = g_get_monotonic_time ();
+  }
+  return G_SOURCE_REMOVE;
+}
+
 /* TRUE when a summary line is due; @n is then the events it covers. */
 static gboolean
-log_throttle_tick (LogThrottle * throttle, guint64 * n)
+log_throttle_tick (LetsChatAcceptGuard * guard, LogThrottle * throttle,
+    guint64 * n)
 {
   gint64 now = g_get_monotonic_time ();
 
   throttle->since_last++;
-  if (throttle->last_us != 0 && now - throttle->last_us < G_USEC_PER_SEC)
+  if (throttle->last_us != 0 && now - throttle->last_us < G_USEC_PER_SEC) {
+    if (guard->log_flush == NULL && !guard->stopped) {
+      guard->log_flush = g_timeout_source_new_seconds (1);
+      g_source_set_callback (guard->log_flush, on_log_flush, guard, NULL);
+      g_source_attach (guard->log_flush, guard->context);
+    }
     return FALSE;
+  }
   throttle->last_us = now;
   *n = throttle->since_last;
   throttle->since_last = 0;
@@ -232,7 +264,7 @@ on_deadline (gpointer user_data)
 
   g_clear_pointer (&entry->deadline, g_source_unref);
   guard->counters.handshake_timeouts++;
-  if (log_throttle_tick (&guard->log_deadline, &n))
+  if (log_throttle_tick (guard, &guard->log_deadline, &n))
     g_info ("closed %" G_GUINT64_FORMAT " connection(s) that did not "
         "finish their TLS handshake, request or response within %u s "
         "(last from %s)", n, guard->deadline_s, entry->key);
@@ -320,7 +352,7 @@ pause_accepting (LetsChatAcceptGuard * guard, gint error_code)
 
   guard->pause_ms = guard->pause_ms ?
       MIN (guard->pause_ms * 2, PAUSE_MAX_MS) : PAUSE_MIN_MS;
-  if (log_throttle_tick (&guard->log_fds, &n))
+  if (log_throttle_tick (guard, &guard->log_fds, &n))
     g_info ("out of file descriptors (%s, %u open connections): closed "
         "%" G_GUINT64_FORMAT " new connection(s) unanswered, not accepting "
         "for %u ms", g_strerror (error_code), guard->n_open, n,
@@ -342,7 +374,7 @@ admit (LetsChatAcceptGuard * guard, const gchar * key)
 
   if (guard->n_open >= guard->max_total) {
     guard->counters.refused_total++;
-    if (log_throttle_tick (&guard->log_total, &n))
+    if (log_throttle_tick (guard, &guard->log_total, &n))
       g_info ("refused %" G_GUINT64_FORMAT " connection(s): %u open, the "
           "most the server takes (--max-connections and the page's "
           "allowance); last from %s", n, guard->n_open, key);
@@ -350,7 +382,7 @@ admit (LetsChatAcceptGuard * guard, const gchar * key)
   }
   if (n_key >= guard->max_per_key) {
     guard->counters.refused_per_ip++;
-    if (log_throttle_tick (&guard->log_per_ip, &n))
+    if (log_throttle_tick (guard, &guard->log_per_ip, &n))
       g_info ("refused %" G_GUINT64_FORMAT " connection(s): %s has %u "
           "open, the most one address takes (--max-per-ip and the page's "
           "allowance)", n, key, n_key);
@@ -449,6 +481,10 @@ letschat_accept_guard_new (GSocket * listening, LetsChatAcceptFunc func,
   guard->per_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       NULL);
   guard->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  guard->log_fds.what = "out of file descriptors, connections closed";
+  guard->log_per_ip.what = "connections refused over --max-per-ip";
+  guard->log_total.what = "connections refused over --max-connections";
+  guard->log_deadline.what = "connections closed at --handshake-timeout";
   watch_listening_socket (guard);
   return guard;
 }
@@ -470,6 +506,10 @@ letschat_accept_guard_free (LetsChatAcceptGuard * guard)
   if (guard->trim_source) {
     g_source_destroy (guard->trim_source);
     g_clear_pointer (&guard->trim_source, g_source_unref);
+  }
+  if (guard->log_flush) {
+    g_source_destroy (guard->log_flush);
+    g_clear_pointer (&guard->log_flush, g_source_unref);
   }
   g_socket_close (guard->listening, NULL);
   g_clear_object (&guard->listening);

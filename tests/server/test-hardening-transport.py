@@ -72,6 +72,14 @@ def test_per_ip_cap():
     honest_relay_works(s)
     line = s.wait_log('refused')
     assert '127.0.0.2 has 12 open' in line[0], line
+    # summarised: the refusals held back are told a second later, and the
+    # lines add up to all 18
+    s.wait_log('refused over --max-per-ip')
+    counted = [l for l in s.log() if 'max-per-ip' in l]
+    total = sum(int(l.split('refused ')[1].split()[0]) if 'refused 'in l
+                and 'connection(s)' in l else int(l.split(': ')[-1].split()[0])
+                for l in counted)
+    assert total == 18 and len(counted) <= 3, counted
     for c in held:
         c.close()
     wait_until(lambda: s.fds() <= base_fds + 1, what='descriptors back')
