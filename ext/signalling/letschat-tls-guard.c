@@ -56,6 +56,7 @@ struct _LetsChatTlsGuard
   guint64 n_refused;
   guint64 refused_since_log;
   gint64 last_log_us;
+  GSource *log_flush;           /* tells what the last second held back */
 };
 
 typedef struct
@@ -74,6 +75,21 @@ void
 letschat_tls_guard_init_priority (void)
 {
   g_setenv ("G_TLS_GNUTLS_PRIORITY", LETSCHAT_TLS_PRIORITY, FALSE);
+}
+
+static gboolean
+on_log_flush (gpointer user_data)
+{
+  LetsChatTlsGuard *guard = user_data;
+
+  g_clear_pointer (&guard->log_flush, g_source_unref);
+  if (guard->refused_since_log > 0)
+    g_info ("TLS handshakes refused over %u per address: %" G_GUINT64_FORMAT
+        " more in the last second", LETSCHAT_TLS_HANDSHAKES_PER_KEY,
+        guard->refused_since_log);
+  guard->refused_since_log = 0;
+  guard->last_log_us = g_get_monotonic_time ();
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -132,6 +148,10 @@ letschat_tls_guard_free (LetsChatTlsGuard * guard)
   if (guard == NULL)
     return;
   guard->stopped = TRUE;
+  if (guard->log_flush) {
+    g_source_destroy (guard->log_flush);
+    g_clear_pointer (&guard->log_flush, g_source_unref);
+  }
   while ((pending = g_queue_pop_head (&guard->waiting)))
     finish (pending, NULL);
   guard_unref (guard);
@@ -187,6 +207,10 @@ run_handshake (Pending * pending)
           pending->key, LETSCHAT_TLS_HANDSHAKES_PER_KEY);
       guard->refused_since_log = 0;
       guard->last_log_us = now;
+    } else if (guard->log_flush == NULL && !guard->stopped) {
+      guard->log_flush = g_timeout_source_new_seconds (1);
+      g_source_set_callback (guard->log_flush, on_log_flush, guard, NULL);
+      g_source_attach (guard->log_flush, NULL);
     }
     finish (pending, NULL);
     return;

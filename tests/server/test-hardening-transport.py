@@ -137,9 +137,10 @@ def test_half_open_tls_handshakes():
         # a TLS record header promising a ClientHello that never comes
         c.sendall(bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01]))
         half.append(c)
-    # and some that send a whole ClientHello, then stop
+    # and some that send a whole ClientHello, then stop (from another
+    # address: the first one is at its cap of 40)
     for _ in range(10):
-        c = connect(s, ATTACKER, tls=False)
+        c = connect(s, '127.0.0.3', tls=False)
         c.sendall(client_hello())
         half.append(c)
     during = s.figures()
@@ -148,6 +149,9 @@ def test_half_open_tls_handshakes():
         assert closed_by_peer(c, 20)
         c.close()
     s.wait_log('did not finish their TLS handshake')
+    # 2 of the 10 whole ClientHellos shake hands, the 8 others are refused
+    s.wait_log('TLS handshake(s): 127.0.0.3 has 2 running')
+    s.wait_log('more in the last second')
     wait_until(lambda: s.threads() <= before['threads'] + 4, 20,
                'threads back')
     after = s.figures()
