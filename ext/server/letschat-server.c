@@ -21,6 +21,7 @@
 
 #include <glib-unix.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,28 @@ print_listening (const gchar * host, gboolean tls, guint port)
       NULL);
 }
 
+/* Each party holds a descriptor, and the usual soft limit (1,024) is far
+ * below what the server is meant to hold; the hard limit is what the
+ * administrator allows, so the soft one is raised to it. */
+static void
+raise_open_files_limit (void)
+{
+  struct rlimit limit;
+  rlim_t was;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  was = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+      limit.rlim_cur = was;
+  }
+  g_log (LOG_DOMAIN, G_LOG_LEVEL_INFO, "open files limit: %llu (was %llu, "
+      "hard limit %llu)", (unsigned long long) limit.rlim_cur,
+      (unsigned long long) was, (unsigned long long) limit.rlim_max);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -204,6 +227,7 @@ main (int argc, char **argv)
   g_auto (GStrv) turn_uris = NULL;
   gint turn_ttl = LETSCHAT_DEFAULT_TURN_TTL;
   g_auto (GStrv) metrics_allow = NULL;
+  g_auto (GStrv) public_origins = NULL;
   g_autofree gchar *tls_cert = NULL;
   g_autofree gchar *tls_key = NULL;
   gint join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
@@ -216,6 +240,7 @@ main (int argc, char **argv)
   g_autofree gchar *log_format_name = NULL;
   LetsChatServerLogFormat log_format = LETSCHAT_SERVER_LOG_TEXT;
   g_autofree gchar *config_file = NULL;
+  gint handshake_timeout = LETSCHAT_DEFAULT_HANDSHAKE_TIMEOUT;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"host", 'H', 0, G_OPTION_ARG_STRING, &host,
@@ -262,12 +287,13 @@ main (int argc, char **argv)
         "Seconds a connection may stay without joining a room (default 30, "
           "0: forever)", "S"},
     {"max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
-        "WebSocket connections open at once (default 1000)", "N"},
+        "WebSocket connections open at once (default 1000); TCP "
+          "connections get 64 more for the page", "N"},
     {"max-rooms", 0, 0, G_OPTION_ARG_INT, &max_rooms,
         "Rooms live at once (default 500)", "N"},
     {"max-per-ip", 0, 0, G_OPTION_ARG_INT, &max_per_ip,
-        "WebSocket connections open at once from one IP address (default "
-          "32)", "N"},
+        "WebSocket connections open at once from one IP address or IPv6 "
+          "/64 (default 32); TCP connections get 8 more for the page", "N"},
     {"max-rooms-per-ip", 0, 0, G_OPTION_ARG_INT, &max_rooms_per_ip,
         "Rooms opened by one IP address (an IPv6 /64) live at once "
           "(default 10)", "N"},
@@ -295,6 +321,14 @@ main (int argc, char **argv)
         "Read options from FILE first: a [server] group with one key per "
           "long option (port=8443, lists separated by ';'); options given "
           "here override it", "FILE"},
+    {"public-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &public_origins,
+        "Origin of this server's page as browsers reach it (e.g. "
+          "https://chat.example.org; repeatable). Without it, only the page "
+          "reached by IP address or as localhost may connect", "ORIGIN"},
+    {"handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
+        "Seconds a connection may take for its TLS handshake and request, "
+          "for each response, and idle before a next request; then it is "
+          "closed (default 5, 0: never)", "S"},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version,
         "Print the version and exit", NULL},
     {NULL}
@@ -383,6 +417,11 @@ main (int argc, char **argv)
   }
   g_object_set (server, "ping-interval", (guint) ping_interval,
       "ping-timeout", (guint) ping_timeout, NULL);
+  if (handshake_timeout < 0 || handshake_timeout > 3600) {
+    g_printerr ("letschat-server: --handshake-timeout must be 0..3600\n");
+    return 1;
+  }
+  g_object_set (server, "handshake-timeout", (guint) handshake_timeout, NULL);
   if (join_timeout < 0 || max_connections < 1 || max_rooms < 1
       || max_per_ip < 1 || max_rooms_per_ip < 1
       || connection_burst_per_ip < 1 || connection_rate_per_ip < 0.001) {
@@ -398,7 +437,7 @@ main (int argc, char **argv)
       "allowed-origins", allowed_origins, "max-rooms-per-ip",
       (guint) max_rooms_per_ip, "connection-rate-per-ip",
       connection_rate_per_ip, "connection-burst-per-ip",
-      (guint) connection_burst_per_ip, NULL);
+      (guint) connection_burst_per_ip, "public-origins", public_origins, NULL);
 
   if ((tls_cert == NULL) != (tls_key == NULL)) {
     g_printerr ("letschat-server: --tls-cert and --tls-key go together\n");
@@ -425,6 +464,8 @@ main (int argc, char **argv)
 
   print_listening (host, tls_cert != NULL,
       letschat_room_server_get_port (server));
+  /* after the line above, which scripts wait for first */
+  raise_open_files_limit ();
 
   loop = g_main_loop_new (NULL, FALSE);
   app.loop = loop;

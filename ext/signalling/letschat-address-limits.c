@@ -24,6 +24,7 @@
  * and tells it, by key. */
 
 #include "letschat-address-limits.h"
+#include "letschat-accept-guard.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -46,27 +47,9 @@ gchar *
 letschat_rooms_address_key (const gchar * ip)
 {
   g_autoptr (GInetAddress) address = g_inet_address_new_from_string (ip);
-  const guint8 *bytes;
 
-  if (address == NULL
-      || g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
-    return g_strdup (ip);
-
-  bytes = g_inet_address_to_bytes (address);
-  /* ::ffff:a.b.c.d is an IPv4 client */
-  if (memcmp (bytes, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
-    return g_strdup_printf ("%u.%u.%u.%u", bytes[12], bytes[13], bytes[14],
-        bytes[15]);
-  {
-    guint8 prefix[16] = { 0 };
-    g_autoptr (GInetAddress) network = NULL;
-    g_autofree gchar *text = NULL;
-
-    memcpy (prefix, bytes, 8);
-    network = g_inet_address_new_from_bytes (prefix, G_SOCKET_FAMILY_IPV6);
-    text = g_inet_address_to_string (network);
-    return g_strdup_printf ("%s/64", text);
-  }
+  /* one rule for every layer: the accept guard counts by the same key */
+  return address ? letschat_client_key_for_address (address) : g_strdup (ip);
 }
 
 LetsChatAddressLimits *

@@ -190,7 +190,7 @@ compare_strings (gconstpointer a, gconstpointer b)
 
 gchar *
 letschat_metrics_render (LetsChatMetrics * metrics, guint n_connections,
-    guint n_rooms)
+    guint n_rooms, const LetsChatTransportCounters * transport)
 {
   GString *out = g_string_sized_new (4096);
   g_autofree const gchar **codes = NULL;
@@ -236,6 +236,28 @@ letschat_metrics_render (LetsChatMetrics * metrics, guint n_connections,
   COUNTER ("tls_handshakes_failed_total",
       "Connections that closed without completing a TLS handshake.",
       (guint64) g_atomic_int_get (&metrics->tls_handshakes_failed));
+
+  /* Before a WebSocket exists (letschat-accept-guard.c, issue #17) */
+  COUNTER ("tcp_accepted_total", "TCP connections accepted (page, "
+      "handshakes and WebSockets).", transport->accepted);
+  COUNTER ("tcp_refused_per_ip_total", "TCP connections closed at accept: "
+      "over max-per-ip (plus the page's allowance) for their address.",
+      transport->refused_per_ip);
+  COUNTER ("tcp_refused_over_max_total", "TCP connections closed at accept: "
+      "over max-connections (plus the page's allowance).",
+      transport->refused_total);
+  COUNTER ("accept_out_of_fds_total", "Times accept() found no file "
+      "descriptor left (EMFILE/ENFILE).", transport->out_of_fds);
+  COUNTER ("handshake_timeouts_total", "Connections closed for no TLS "
+      "handshake, request or response within handshake-timeout.",
+      transport->handshake_timeouts);
+  COUNTER ("request_bodies_refused_total", "HTTP requests refused (413) "
+      "for carrying a body.", transport->bodies_refused);
+  COUNTER ("request_methods_refused_total", "HTTP requests refused (405) "
+      "for a method other than GET or HEAD.", transport->methods_refused);
+  COUNTER ("tls_handshakes_refused_total", "TLS handshakes refused over "
+      "the number one address may run at once.",
+      transport->tls_handshakes_refused);
 
   g_string_append (out, "# HELP letschat_refusals_total Errors sent to "
       "parties, by their code (docs/protocol.md).\n"
@@ -349,7 +371,11 @@ on_operator_page (SoupServer * soup, SoupServerMessage * message,
   soup_message_headers_replace (soup_server_message_get_response_headers
       (message), "Cache-Control", "no-store");
   if (g_str_equal (path, "/metrics")) {
-    body = letschat_metrics_render (metrics, n_connections, n_rooms);
+    LetsChatTransportCounters transport;
+
+    letschat_room_server_get_transport_counters (server, &transport);
+    body = letschat_metrics_render (metrics, n_connections, n_rooms,
+        &transport);
     soup_server_message_set_response (message,
         "text/plain; version=0.0.4; charset=utf-8", SOUP_MEMORY_TAKE, body,
         strlen (body));

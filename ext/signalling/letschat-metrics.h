@@ -63,7 +63,8 @@ void letschat_metrics_watch_tls (LetsChatMetrics * metrics,
 
 /* The /metrics page. */
 gchar *letschat_metrics_render (LetsChatMetrics * metrics,
-    guint n_connections, guint n_rooms);
+    guint n_connections, guint n_rooms,
+    const LetsChatTransportCounters * transport);
 
 /* The /healthz line: {"status":"ok","connections":..,"rooms":..,
  * "uptime_seconds":..}, without a newline. */

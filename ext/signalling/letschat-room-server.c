@@ -32,9 +32,12 @@
 #define G_LOG_DOMAIN "letschat-server"
 
 #include "letschat-room-server.h"
+#include "letschat-accept-guard.h"
+#include "letschat-http-guard.h"
 #include "letschat-rooms.h"
 #include "letschat-turn-credentials.h"
 #include "letschat-protocol.h"
+#include "letschat-tls-guard.h"
 #include "letschat-socket-loop.h"
 #include "letschat-web-resources.h"
 #include "letschat-websocket.h"
@@ -71,6 +74,8 @@ enum
   PROP_MAX_ROOMS_PER_IP,
   PROP_CONNECTION_RATE_PER_IP,
   PROP_CONNECTION_BURST_PER_IP,
+  PROP_HANDSHAKE_TIMEOUT,
+  PROP_PUBLIC_ORIGINS,
   N_PROPERTIES
 };
 
@@ -83,7 +88,7 @@ G_DEFINE_TYPE (LetsChatRoomServer, letschat_room_server, G_TYPE_OBJECT);
 static GQuark
 socket_quark (void)
 {
-  return g_quark_from_static_string ("letschat-room-server-socket");
+  return letschat_http_guard_socket_quark ();
 }
 
 /* The handshake's answer (101) has gone out: from here on the socket is
@@ -112,6 +117,7 @@ on_upgraded (SoupServerMessage * message, gpointer user_data)
   else
     ip = g_strdup ("?");
 
+  letschat_accept_guard_upgraded (socket);
   /* The message goes away with the connection it is stolen from. */
   g_object_ref (message);
   stream = soup_server_message_steal_connection (message);
@@ -206,39 +212,59 @@ on_http (SoupServer * soup, SoupServerMessage * message, const char *path,
       SOUP_MEMORY_COPY, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
 }
 
-/* "host[:port]" with the scheme's default port filled in, lower case,
- * or NULL. */
+/* "scheme://host:port" with the scheme's default port filled in, lower
+ * case, or NULL. */
 static gchar *
-host_port_key (const gchar * scheme, const gchar * host_port)
+origin_key (const gchar * origin)
 {
-  g_autofree gchar *url = g_strdup_printf ("%s://%s/", scheme, host_port);
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  gint port;
+  g_autoptr (GUri) uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
   g_autofree gchar *host = NULL;
+  g_autofree gchar *scheme = NULL;
+  gint port;
 
   if (uri == NULL || g_uri_get_host (uri) == NULL)
     return NULL;
+  scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
   port = g_uri_get_port (uri);
   if (port <= 0)
     port = g_str_equal (scheme, "https") ? 443 : 80;
   host = g_ascii_strdown (g_uri_get_host (uri), -1);
-  return g_strdup_printf ("%s:%d", host, port);
+  return g_strdup_printf ("%s://%s:%d", scheme, host, port);
+}
+
+static gboolean
+origins_equal (const gchar * a, const gchar * b)
+{
+  g_autofree gchar *key_a = origin_key (a);
+  g_autofree gchar *key_b = origin_key (b);
+
+  return key_a && key_b && g_str_equal (key_a, key_b);
 }
 
 /* Browsers send Origin with every WebSocket handshake, and a page from any
  * site can open one: without this check any web page a user visits could
  * use their browser against the server. Clients that are not browsers
- * send no Origin; they are not what the check is for. */
+ * send no Origin; they are not what the check is for.
+ *
+ * The server's own page is never recognised by the request's Host header:
+ * a DNS-rebinding page (http://evil.example:8443, its name pointed at the
+ * server once loaded) sends a Host that matches its Origin. So the page's
+ * origin is either configured (public-origins), or one the browser cannot
+ * have reached through a name: the address the connection really came
+ * to, as an IP literal, or localhost on a loopback address; with the
+ * server's scheme and port. */
 static gboolean
 origin_is_allowed (LetsChatRoomServer * self, SoupServerMessage * message)
 {
   SoupMessageHeaders *headers =
       soup_server_message_get_request_headers (message);
   const gchar *origin = soup_message_headers_get_one (headers, "Origin");
-  const gchar *host = soup_message_headers_get_one (headers, "Host");
   const gchar *own_scheme = self->tls_certificate ? "https" : "http";
+  GSocketAddress *local = soup_server_message_get_local_address (message);
   g_autoptr (GUri) uri = NULL;
-  g_autofree gchar *origin_key = NULL, *own_key = NULL;
+  g_autoptr (GInetAddress) origin_ip = NULL;
+  GInetAddress *local_ip;
+  gint port;
   gchar **allowed;
 
   if (origin == NULL)
@@ -248,15 +274,28 @@ origin_is_allowed (LetsChatRoomServer * self, SoupServerMessage * message)
         || g_ascii_strcasecmp (*allowed, origin) == 0)
       return TRUE;
   }
-
-  /* The server's own page: same scheme, host and port as the request. */
-  uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL || host == NULL
-      || g_strcmp0 (g_uri_get_scheme (uri), own_scheme) != 0)
+  if (self->public_origins) {
+    for (allowed = self->public_origins; *allowed; allowed++)
+      if (origins_equal (*allowed, origin))
+        return TRUE;
     return FALSE;
-  origin_key = host_port_key (own_scheme, origin + strlen (own_scheme) + 3);
-  own_key = host_port_key (own_scheme, host);
-  return origin_key && own_key && g_str_equal (origin_key, own_key);
+  }
+
+  uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || g_uri_get_host (uri) == NULL
+      || g_strcmp0 (g_uri_get_scheme (uri), own_scheme) != 0
+      || !G_IS_INET_SOCKET_ADDRESS (local))
+    return FALSE;
+  port = g_uri_get_port (uri);
+  if (port <= 0)
+    port = g_str_equal (own_scheme, "https") ? 443 : 80;
+  if (port != self->port)
+    return FALSE;
+  local_ip = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local));
+  if (g_ascii_strcasecmp (g_uri_get_host (uri), "localhost") == 0)
+    return g_inet_address_get_is_loopback (local_ip);
+  origin_ip = g_inet_address_new_from_string (g_uri_get_host (uri));
+  return origin_ip && g_inet_address_equal (origin_ip, local_ip);
 }
 
 static void
@@ -265,7 +304,7 @@ on_early_ws (SoupServer * soup, SoupServerMessage * message,
 {
   LetsChatRoomServer *self = user_data;
   static const gchar body[] = "This page's origin may not use this letschat "
-      "server (see --allowed-origin).\n";
+      "server (see --public-origin and --allowed-origin).\n";
 
   if (origin_is_allowed (self, message))
     return;
@@ -304,6 +343,7 @@ letschat_room_server_init (LetsChatRoomServer * self)
   self->max_connections = LETSCHAT_DEFAULT_MAX_CONNECTIONS;
   self->max_rooms = LETSCHAT_DEFAULT_MAX_ROOMS;
   self->max_per_ip = LETSCHAT_DEFAULT_MAX_PER_IP;
+  self->handshake_timeout = LETSCHAT_DEFAULT_HANDSHAKE_TIMEOUT;
   self->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->max_rooms_per_ip = LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP;
   self->connection_rate_per_ip = LETSCHAT_CONNECTIONS_PER_S;
@@ -326,7 +366,6 @@ letschat_room_server_dispose (GObject * object)
   g_hash_table_remove_all (self->refused);
   g_hash_table_remove_all (self->rooms);
   g_queue_clear (&self->stranger_queue);
-  g_clear_object (&self->service);
   g_clear_object (&self->soup);
   g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);
 
@@ -357,6 +396,7 @@ letschat_room_server_finalize (GObject * object)
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->allowed_origins);
   letschat_metrics_unref (self->metrics);
+  g_strfreev (self->public_origins);
 
   G_OBJECT_CLASS (letschat_room_server_parent_class)->finalize (object);
 }
@@ -384,6 +424,7 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
       self->ping_timeout = g_value_get_uint (value);
       break;
     case PROP_TLS_CERTIFICATE:
+      letschat_tls_guard_init_priority ();
       g_set_object (&self->tls_certificate, g_value_get_object (value));
       break;
     case PROP_JOIN_TIMEOUT:
@@ -410,6 +451,15 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
     case PROP_ALLOWED_ORIGINS:
       g_strfreev (self->allowed_origins);
       self->allowed_origins = g_value_dup_boxed (value);
+      break;
+    case PROP_HANDSHAKE_TIMEOUT:
+      self->handshake_timeout = g_value_get_uint (value);
+      break;
+    case PROP_PUBLIC_ORIGINS:
+      g_strfreev (self->public_origins);
+      self->public_origins = g_value_dup_boxed (value);
+      if (self->public_origins && self->public_origins[0] == NULL)
+        g_clear_pointer (&self->public_origins, g_strfreev);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -465,6 +515,12 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_ALLOWED_ORIGINS:
       g_value_set_boxed (value, self->allowed_origins);
+      break;
+    case PROP_HANDSHAKE_TIMEOUT:
+      g_value_set_uint (value, self->handshake_timeout);
+      break;
+    case PROP_PUBLIC_ORIGINS:
+      g_value_set_boxed (value, self->public_origins);
       break;
     case PROP_PORT:
       g_value_set_uint (value, letschat_room_server_get_port (self));
@@ -581,6 +637,22 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       "New WebSocket connections one IP address (an IPv6 /64) may open at "
       "once before connection-rate-per-ip applies", 1, G_MAXUINT,
       LETSCHAT_CONNECTIONS_BURST, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_HANDSHAKE_TIMEOUT] =
+      g_param_spec_uint ("handshake-timeout", "Handshake timeout",
+      "Seconds a connection that is not a WebSocket may take for its TLS "
+      "handshake and request head, for each response, and idle between "
+      "requests, before it is closed (0: forever). Set before listening",
+      0, 3600, LETSCHAT_DEFAULT_HANDSHAKE_TIMEOUT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_PUBLIC_ORIGINS] =
+      g_param_spec_boxed ("public-origins", "Public origins",
+      "The origins (e.g. https://chat.example.org) of the server's own page "
+      "as browsers reach it. When unset, the page is recognised only when "
+      "reached by IP address (or localhost on loopback), never by the "
+      "request's Host header", G_TYPE_STRV,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 }
@@ -771,46 +843,70 @@ resolve_host (const gchar * host, GInetAddress ** address, GError ** error)
  * once, after a server restart. */
 #define LISTEN_BACKLOG 4096
 
-/* Connections are accepted here and handed to libsoup with
+/* Connections are accepted by letschat-accept-guard.c, shake hands in
+ * letschat-tls-guard.c with TLS, and are handed to libsoup with
  * soup_server_accept_iostream() rather than by soup_server_listen*():
  * libsoup 3.2's own listener keeps a reference to every socket it accepts,
  * so that each connection, page or WebSocket, lost 344 bytes for good
- * (valgrind; docs/performance.md). TLS is set up here too, as libsoup's
- * listener would. */
-static gboolean
-on_incoming (GSocketService * service, GSocketConnection * connection,
-    GObject * source_object, gpointer user_data)
+ * (valgrind; docs/performance.md). */
+static void
+hand_to_soup (LetsChatRoomServer * self, GSocketConnection * connection,
+    GIOStream * stream)
 {
-  LetsChatRoomServer *self = user_data;
   GSocket *socket = g_socket_connection_get_socket (connection);
   g_autoptr (GSocketAddress) local = NULL;
   g_autoptr (GSocketAddress) remote = NULL;
-  g_autoptr (GIOStream) stream = NULL;
-  g_autoptr (GError) error = NULL;
 
   local = g_socket_connection_get_local_address (connection, NULL);
   remote = g_socket_connection_get_remote_address (connection, NULL);
   if (local == NULL || remote == NULL)
-    return TRUE;                /* gone already */
-  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
-
-  if (self->tls_certificate) {
-    stream = (GIOStream *) g_tls_server_connection_new (G_IO_STREAM
-        (connection), self->tls_certificate, &error);
-    if (stream == NULL) {
-      g_warning ("Could not set up TLS for a connection: %s", error->message);
-      return TRUE;
-    }
-    g_object_set (stream, "require-close-notify", FALSE, NULL);
-    letschat_metrics_watch_tls (self->metrics, stream);
-  } else {
-    stream = g_object_ref (G_IO_STREAM (connection));
-  }
-
+    return;                     /* gone already */
   g_object_set_qdata_full (G_OBJECT (remote), socket_quark (),
       g_object_ref (socket), g_object_unref);
   soup_server_accept_iostream (self->soup, stream, local, remote, NULL);
-  return TRUE;
+}
+
+static void
+on_tls_ready (GSocketConnection * connection, GIOStream * stream,
+    gpointer user_data)
+{
+  LetsChatRoomServer *self = user_data;
+
+  if (stream)
+    hand_to_soup (self, connection, stream);
+  else
+    g_atomic_int_inc (&self->metrics->tls_handshakes_failed);
+}
+
+static void
+on_accepted (GSocketConnection * connection, gpointer user_data)
+{
+  LetsChatRoomServer *self = user_data;
+  GSocket *socket = g_socket_connection_get_socket (connection);
+
+  if (self->tls_guard)
+    letschat_tls_guard_start (self->tls_guard, connection,
+        letschat_accept_guard_key_of (socket) ?
+        letschat_accept_guard_key_of (socket) : "?");
+  else
+    hand_to_soup (self, connection, G_IO_STREAM (connection));
+}
+
+/* A bound, listening, non-blocking TCP socket on @address. */
+static GSocket *
+listening_socket_new (GSocketAddress * address, GError ** error)
+{
+  g_autoptr (GSocket) socket = NULL;
+
+  socket = g_socket_new (g_socket_address_get_family (address),
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return NULL;
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, address, TRUE, error)
+      || !g_socket_listen (socket, error))
+    return NULL;
+  return g_steal_pointer (&socket);
 }
 
 gboolean
@@ -820,6 +916,7 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   g_autoptr (GInetAddress) address = NULL;
   g_autoptr (GSocketAddress) socket_address = NULL;
   g_autoptr (GSocketAddress) bound_address = NULL;
+  g_autoptr (GSocket) listening = NULL;
   g_autoptr (GError) listen_error = NULL;
   g_autofree gchar *ip = NULL;
 
@@ -842,22 +939,26 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
 
   socket_address = g_inet_socket_address_new (address, port);
-  self->service = g_socket_service_new ();
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service),
-      LISTEN_BACKLOG);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service),
-          socket_address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
-          &bound_address, &listen_error)) {
+  listening = listening_socket_new (socket_address, &listen_error);
+  if (listening)
+    bound_address = g_socket_get_local_address (listening, &listen_error);
+  if (bound_address == NULL) {
     ip = g_inet_address_to_string (address);
     g_set_error (error, listen_error->domain, listen_error->code,
         "Could not listen on %s:%u: %s", ip, port, listen_error->message);
-    g_clear_object (&self->service);
     g_clear_object (&self->soup);
     g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);
     return FALSE;
   }
-  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
-  g_socket_service_start (self->service);
+  if (self->tls_certificate)
+    self->tls_guard = letschat_tls_guard_new (self->tls_certificate,
+        on_tls_ready, self);
+  self->acceptor = letschat_accept_guard_new (listening, on_accepted, self);
+  letschat_accept_guard_set_limits (self->acceptor,
+      self->max_connections + LETSCHAT_PAGE_ALLOWANCE_TOTAL,
+      self->max_per_ip + LETSCHAT_PAGE_ALLOWANCE_PER_IP);
+  letschat_accept_guard_set_deadline (self->acceptor, self->handshake_timeout);
+  letschat_http_guard_attach (self);
 
   self->port =
       g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound_address));
@@ -895,10 +996,12 @@ letschat_room_server_shutdown (LetsChatRoomServer * self)
       letschat_websocket_close (conn->ws, LETSCHAT_WEBSOCKET_CLOSE_GOING_AWAY,
           "server shutting down");
 
-  if (self->service) {
-    g_socket_service_stop (self->service);
-    g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  if (self->acceptor) {
+    self->transport_counters_at_stop =
+        *letschat_accept_guard_get_counters (self->acceptor);
+    g_clear_pointer (&self->acceptor, letschat_accept_guard_free);
   }
+  g_clear_pointer (&self->tls_guard, letschat_tls_guard_free);
   if (self->soup)
     soup_server_disconnect (self->soup);
 }
@@ -915,4 +1018,17 @@ letschat_room_server_get_n_rooms (LetsChatRoomServer * self)
 {
   g_return_val_if_fail (LETSCHAT_IS_ROOM_SERVER (self), 0);
   return g_hash_table_size (self->rooms);
+}
+
+void
+letschat_room_server_get_transport_counters (LetsChatRoomServer * self,
+    LetsChatTransportCounters * counters)
+{
+  g_return_if_fail (LETSCHAT_IS_ROOM_SERVER (self));
+  *counters = self->acceptor ?
+      *letschat_accept_guard_get_counters (self->acceptor) :
+      self->transport_counters_at_stop;
+  if (self->tls_guard)
+    counters->tls_handshakes_refused =
+        letschat_tls_guard_get_n_refused (self->tls_guard);
 }

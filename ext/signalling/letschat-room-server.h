@@ -7,6 +7,8 @@
 
 #include <gio/gio.h>
 
+#include "letschat-accept-guard.h"
+
 G_BEGIN_DECLS
 /**
  * LetsChatRoomServer:
@@ -40,6 +42,13 @@ G_BEGIN_DECLS
  *   `rate-limited`.
  * - "allowed-origins" (GStrv): web origins allowed besides the server's
  *   own page and clients sending no Origin ("*": all); others get 403.
+ * - "public-origins" (GStrv): the server's own page's origins; unset, the
+ *   page reached by the IP address the connection came to (or localhost
+ *   on loopback), never by the request's Host header.
+ * - "handshake-timeout" (default 5 s): a connection that is not a
+ *   WebSocket is closed when its TLS handshake and request head, a
+ *   response, or the wait for its next request takes longer
+ *   (docs/security.md, "Before a WebSocket exists").
  *
  * A connection that goes on sending a whole rate-burst of messages after
  * being told `rate-limited` is closed (1008).
@@ -61,6 +70,12 @@ G_DECLARE_FINAL_TYPE (LetsChatRoomServer, letschat_room_server, LETSCHAT,
 #define LETSCHAT_DEFAULT_MAX_PER_IP 32
 #define LETSCHAT_DEFAULT_MAX_ROOMS_PER_IP 10
 #define LETSCHAT_DEFAULT_TURN_TTL 86400
+#define LETSCHAT_DEFAULT_HANDSHAKE_TIMEOUT 5
+/* TCP connections taken beyond max-per-ip and max-connections (which count
+ * WebSockets), so that loading the page is never refused because of one's
+ * own or others' WebSockets. */
+#define LETSCHAT_PAGE_ALLOWANCE_PER_IP 8
+#define LETSCHAT_PAGE_ALLOWANCE_TOTAL 64
 
 LetsChatRoomServer *letschat_room_server_new (void);
 
@@ -114,5 +129,9 @@ void letschat_room_server_shutdown (LetsChatRoomServer * self);
 /* Number of open WebSocket connections and of live rooms (for tests). */
 guint letschat_room_server_get_n_connections (LetsChatRoomServer * self);
 guint letschat_room_server_get_n_rooms (LetsChatRoomServer * self);
+
+/* What the transport refused or cut so far (letschat-accept-guard.h). */
+void letschat_room_server_get_transport_counters (LetsChatRoomServer * self,
+    LetsChatTransportCounters * counters);
 
 G_END_DECLS

@@ -20,6 +20,7 @@
 
 #include "letschat-metrics.h"
 #include "letschat-room-server.h"
+#include "letschat-accept-guard.h"
 #include "letschat-room-server-private.h"
 #include "letschat-socket-loop.h"
 #include "letschat-websocket.h"
@@ -74,7 +75,8 @@ struct _LetsChatRoomServer
   GObject parent;
 
   SoupServer *soup;
-  GSocketService *service;      /* accepts, for soup */
+  LetsChatAcceptGuard *acceptor;        /* accepts, for soup */
+  struct _LetsChatTlsGuard *tls_guard;  /* with a certificate only */
   LetsChatSocketLoop *socket_loop;
   GHashTable *connections;      /* Connection* set, owns */
   GHashTable *refused;          /* LetsChatWebSocket* told why, closing */
@@ -115,6 +117,11 @@ struct _LetsChatRoomServer
   LetsChatLogLimiter *log_limiter;      /* lines per address and kind */
   LetsChatAddressLimits *address_limits;        /* failed joins, connection rate */
   LetsChatMetrics *metrics;     /* counters for /metrics (owned) */
+
+  /* letschat-accept-guard.c, letschat-http-guard.c */
+  guint handshake_timeout;      /* s, 0: never */
+  GStrv public_origins;
+  LetsChatTransportCounters transport_counters_at_stop;
 };
 
 /* letschat-rooms.c, for letschat-room-server.c */

@@ -52,6 +52,9 @@
 /* A peer that does not read while we write to it is not kept in memory
  * without bound: past this much unsent data its socket is dropped. */
 #define MAX_UNSENT (4 * 1024 * 1024)
+/* Pongs per socket: a client's keep-alive pings come seconds apart. */
+#define PONG_RATE 10
+#define PONG_BURST 10
 
 struct _LetsChatWebSocket
 {
@@ -60,6 +63,9 @@ struct _LetsChatWebSocket
   LetsChatSocketWatch watch;
   gint fd;                      /* plain: our own descriptor */
   GIOStream *tls_stream;        /* TLS: read and written through this */
+  /* The accepted socket, held until ours closes: the accept guard counts
+   * the connection until then (letschat-accept-guard.c). */
+  GSocket *accepted;
   guint64 max_payload;
 
   LetsChatWebSocketState state;
@@ -73,6 +79,8 @@ struct _LetsChatWebSocket
   GByteArray *fragments;        /* a message sent in several frames */
   gboolean fragments_are_text;
   GByteArray *out;              /* what the socket would not take yet */
+  gdouble pong_tokens;
+  gint64 pong_tokens_us;        /* when pong_tokens was right; 0: full */
 
   GSource *close_timeout;
   GSource *finish_later;
@@ -89,6 +97,23 @@ typedef enum
 } FrameResult;
 
 static void finish (LetsChatWebSocket * ws);
+
+static gboolean
+take_pong_token (LetsChatWebSocket * ws)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (ws->pong_tokens_us == 0)
+    ws->pong_tokens = PONG_BURST;
+  else
+    ws->pong_tokens = MIN (PONG_BURST, ws->pong_tokens +
+        (gdouble) (now - ws->pong_tokens_us) * PONG_RATE / G_USEC_PER_SEC);
+  ws->pong_tokens_us = now;
+  if (ws->pong_tokens < 1)
+    return FALSE;
+  ws->pong_tokens -= 1;
+  return TRUE;
+}
 
 /* The socket is closed and "closed" reported, once. */
 static void
@@ -121,6 +146,7 @@ finish (LetsChatWebSocket * ws)
     g_clear_object (&ws->tls_stream);
   }
   g_clear_pointer (&ws->out, g_byte_array_unref);
+  g_clear_object (&ws->accepted);
   if (!ws->close_received)
     ws->close_code = LETSCHAT_WEBSOCKET_CLOSE_ABNORMAL;
 
@@ -512,7 +538,14 @@ parse_frame (LetsChatWebSocket * ws, guint8 * p, gsize n, gsize * used)
     case OPCODE_CLOSE:
       return receive_close (ws, payload, length);
     case OPCODE_PING:
-      send_frame (ws, OPCODE_PONG, payload, length);
+      /* RFC 6455 5.5.3 lets us answer only the latest ping: while the
+       * peer has not read what we sent, or past PONG_BURST pongs at once
+       * and PONG_RATE a second, pongs are dropped rather than queued or
+       * written (a peer flooding pings without reading filled 4 MiB per
+       * socket with pongs, and a write per ping kept the loop from
+       * everyone else, issue #17). */
+      if (ws->out == NULL && take_pong_token (ws))
+        send_frame (ws, OPCODE_PONG, payload, length);
       return FRAME_DONE;
     case OPCODE_PONG:
       if (ws->callbacks && ws->callbacks->pong && !ws->close_sent)
@@ -626,6 +659,7 @@ letschat_websocket_new (LetsChatSocketLoop * loop, GIOStream * stream,
   ws->fd = -1;
   ws->watch.fd = -1;
   ws->max_payload = max_payload;
+  ws->accepted = socket ? g_object_ref (socket) : NULL;
 
   if (tls) {
     ws->tls_stream = g_object_ref (stream);

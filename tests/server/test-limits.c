@@ -311,6 +311,30 @@ test_program_options (void)
   g_assert_nonnull (strstr (out, "--join-timeout"));
 }
 
+/* The key connections are counted under from accept: an IPv4 address, or
+ * an IPv6 /64 (one host usually has a whole /64 to pick from). */
+static void
+test_client_key (void)
+{
+  const gchar *cases[][2] = {
+    {"192.0.2.7", "192.0.2.7"},
+    {"::ffff:192.0.2.7", "192.0.2.7"},
+    {"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+    {"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+    {"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+    {"::1", "::/64"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GInetAddress) address =
+        g_inet_address_new_from_string (cases[i][0]);
+    g_autofree gchar *key = letschat_client_key_for_address (address);
+
+    g_assert_cmpstr (key, ==, cases[i][1]);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -328,5 +352,6 @@ main (int argc, char **argv)
   ADD ("/limits/origin-allowed", test_origin_allowed);
 #undef ADD
   g_test_add_func ("/limits/program-options", test_program_options);
+  g_test_add_func ("/limits/client-key", test_client_key);
   return g_test_run ();
 }
