@@ -367,6 +367,11 @@ test_metrics_count_a_call (void)
   g_assert_cmpuint (sample (page, "letschat_rooms"), ==, 0);
   g_assert_cmpuint (sample (page, "letschat_connections_accepted_total"), ==,
       3);
+  /* the three WebSockets and the /metrics requests, counted from accept */
+  g_assert_cmpuint (sample (page, "letschat_tcp_accepted_total"), >=, 3 + 2);
+  g_assert_cmpuint (sample (page, "letschat_tcp_refused_per_ip_total"), ==, 0);
+  g_assert_cmpuint (sample (page, "letschat_request_bodies_refused_total"), ==,
+      0);
   g_clear_pointer (&page, g_free);
 
   /* 15 messages against a bucket of 10: each one is either answered
