@@ -325,6 +325,48 @@ gst_lets_chat_peer_connection_new (GstElement * host,
   return pc;
 }
 
+/* Loss recovery on every video transceiver, ours and those webrtcbin made
+ * for an offer's m-lines: with do-nack webrtcbin offers and answers
+ * generic NACK and an RTX format per codec, keeps what it sent for
+ * retransmission, and its jitter buffers ask for what is missing. Not on
+ * audio: browsers do not retransmit audio, and Chromium refuses an offer
+ * whose audio has an RTX stream ("Failed to add remote stream ssrc"). */
+static gboolean
+transceiver_is_video (GstWebRTCRTPTransceiver * t)
+{
+  GstWebRTCKind kind = GST_WEBRTC_KIND_UNKNOWN;
+  GstCaps *prefs = NULL;
+  gboolean video = FALSE;
+
+  g_object_get (t, "kind", &kind, "codec-preferences", &prefs, NULL);
+  if (kind == GST_WEBRTC_KIND_VIDEO)
+    video = TRUE;
+  else if (kind == GST_WEBRTC_KIND_UNKNOWN && prefs && !gst_caps_is_empty
+      (prefs))
+    video = g_strcmp0 (gst_structure_get_string (gst_caps_get_structure
+            (prefs, 0), "media"), "video") == 0;
+  gst_clear_caps (&prefs);
+  return video;
+}
+
+void
+gst_lets_chat_peer_connection_enable_loss_recovery (GstElement * webrtc)
+{
+  GArray *transceivers = NULL;
+  guint i;
+
+  g_signal_emit_by_name (webrtc, "get-transceivers", &transceivers);
+  for (i = 0; transceivers && i < transceivers->len; i++) {
+    GstWebRTCRTPTransceiver *t =
+        g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
+
+    if (transceiver_is_video (t))
+      g_object_set (t, "do-nack", TRUE, NULL);
+  }
+  if (transceivers)
+    g_array_unref (transceivers);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Tearing one down                                                        */
 

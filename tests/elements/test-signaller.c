@@ -43,6 +43,8 @@ typedef struct
 
 static GMutex pair_lock;
 static GType pair_signaller_type;
+/* Every description sent, "offer\n<sdp>" or "answer\n<sdp>" (pair_lock). */
+static GPtrArray *sent_descriptions;
 
 #define PAIR_SIGNALLER(o) ((PairSignaller *) (o))
 
@@ -148,6 +150,9 @@ static void
 pair_send_description (GstLetsChatSignaller * signaller, const gchar * type,
     const gchar * sdp)
 {
+  g_mutex_lock (&pair_lock);
+  g_ptr_array_add (sent_descriptions, g_strdup_printf ("%s\n%s", type, sdp));
+  g_mutex_unlock (&pair_lock);
   emit_on_other (PAIR_SIGNALLER (signaller), "description", type, sdp, 0);
 }
 
@@ -320,16 +325,23 @@ party_free (Party * p)
 }
 
 static void
+pair_new (PairSignaller ** sa, PairSignaller ** sb)
+{
+  *sa = g_object_new (pair_signaller_type, NULL);
+  *sb = g_object_new (pair_signaller_type, NULL);
+  (*sa)->id = g_strdup ("party-a");
+  (*sb)->id = g_strdup ("party-b");
+  (*sa)->other = *sb;
+  (*sb)->other = *sa;
+}
+
+static void
 test_custom_signaller (void)
 {
-  PairSignaller *sa = g_object_new (pair_signaller_type, NULL);
-  PairSignaller *sb = g_object_new (pair_signaller_type, NULL);
+  PairSignaller *sa, *sb;
   Party *a, *b;
 
-  sa->id = g_strdup ("party-a");
-  sb->id = g_strdup ("party-b");
-  sa->other = sb;
-  sb->other = sa;
+  pair_new (&sa, &sb);
   a = party_new (G_OBJECT (sa));
   b = party_new (G_OBJECT (sb));
 
@@ -345,13 +357,81 @@ test_custom_signaller (void)
   g_object_unref (sb);
 }
 
+/* The video m-line of a description (from "m=video" to the next m-line). */
+static gchar *
+video_section (const gchar * description)
+{
+  const gchar *start = strstr (description, "m=video");
+  const gchar *end;
+
+  g_assert_nonnull (start);
+  end = strstr (start + 1, "\nm=");
+  return end ? g_strndup (start, end - start) : g_strdup (start);
+}
+
+static void
+assert_loss_recovery_and_twcc (const gchar * description)
+{
+  gchar *video = video_section (description);
+
+  /* Generic NACK, an RTX format bound to a payload type, keyframe
+   * requests, transport-wide feedback and its header extension. */
+  g_assert_nonnull (strstr (video, " nack\r\n"));
+  g_assert_nonnull (strstr (video, " nack pli\r\n"));
+  g_assert_nonnull (strstr (video, " rtx/90000\r\n"));
+  g_assert_nonnull (strstr (video, " apt="));
+  g_assert_nonnull (strstr (video, " transport-cc\r\n"));
+  g_assert_nonnull (strstr (video, "transport-wide-cc-extensions-01"));
+  g_free (video);
+}
+
+/* letschat offers and answers NACK, RTX and transport-wide congestion
+ * control feedback, so that loss is repaired and the sender can measure
+ * the path. */
+static void
+test_loss_recovery_negotiated (void)
+{
+  PairSignaller *sa, *sb;
+  Party *a, *b;
+  guint i, offers = 0, answers = 0;
+
+  pair_new (&sa, &sb);
+  a = party_new (G_OBJECT (sa));
+  b = party_new (G_OBJECT (sb));
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  wait_for (a, b, media_both_ways, "30 video frames each way");
+
+  g_mutex_lock (&pair_lock);
+  for (i = 0; i < sent_descriptions->len; i++) {
+    const gchar *d = g_ptr_array_index (sent_descriptions, i);
+
+    if (g_str_has_prefix (d, "offer\n"))
+      offers++;
+    else if (g_str_has_prefix (d, "answer\n"))
+      answers++;
+    assert_loss_recovery_and_twcc (d);
+  }
+  g_mutex_unlock (&pair_lock);
+  g_assert_cmpuint (offers, >=, 1);
+  g_assert_cmpuint (answers, >=, 1);
+
+  party_free (b);
+  party_free (a);
+  g_object_unref (sa);
+  g_object_unref (sb);
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   register_pair_signaller ();
+  sent_descriptions = g_ptr_array_new_with_free_func (g_free);
 
   g_test_add_func ("/signaller/custom", test_custom_signaller);
+  g_test_add_func ("/media/loss-recovery-negotiated",
+      test_loss_recovery_negotiated);
   return g_test_run ();
 }
