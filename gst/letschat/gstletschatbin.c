@@ -268,12 +268,33 @@ gst_lets_chat_bin_set_property (GObject * object, guint prop_id,
   GST_OBJECT_UNLOCK (self);
 }
 
+/* The party's latest statistics; an empty structure outside a session. */
+static GstStructure *
+gst_lets_chat_bin_get_stats (GstLetsChatBin * self)
+{
+  GstLetsChatSession *session;
+  GstStructure *stats;
+
+  GST_OBJECT_LOCK (self);
+  session = PRIV (self)->session ? gst_object_ref (PRIV (self)->session) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (!session)
+    return gst_structure_new_empty ("letschat/stats");
+  stats = gst_lets_chat_session_get_stats (session);
+  gst_object_unref (session);
+  return stats;
+}
+
 static void
 gst_lets_chat_bin_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
   GstLetsChatBin *self = GST_LETS_CHAT_BIN (object);
 
+  if (prop_id == GST_LETS_CHAT_PROP_STATS) {
+    g_value_take_boxed (value, gst_lets_chat_bin_get_stats (self));
+    return;
+  }
   GST_OBJECT_LOCK (self);
   if (!gst_lets_chat_settings_get_property (&PRIV (self)->settings, prop_id,
           value))

@@ -62,6 +62,12 @@ gst_lets_chat_send_stream_new (GstPad * upstream,
   return stream;
 }
 
+GstPad *
+gst_lets_chat_send_stream_get_upstream (GstLetsChatSendStream * stream)
+{
+  return gst_object_ref (stream->upstream);
+}
+
 void
 gst_lets_chat_send_stream_free (GstLetsChatSendStream * stream)
 {

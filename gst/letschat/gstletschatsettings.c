@@ -101,6 +101,25 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "server-url, room, secret and the TLS settings are then unused. "
           "A sink and a src with the same signaller are one party",
           GST_TYPE_LETS_CHAT_SIGNALLER, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_STATS_INTERVAL,
+      g_param_spec_uint ("stats-interval", "Statistics interval",
+          "Milliseconds between two letschat/stats messages on the bus, each "
+          "a copy of the stats property (0: none; the stats property is "
+          "then refreshed every second)", 0, 3600000,
+          GST_LETS_CHAT_DEFAULT_STATS_INTERVAL, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "The call's quality, refreshed every stats-interval ms: per stream "
+          "(send-video, send-audio, receive-video, receive-audio) its codec, "
+          "ssrc, width, height, frames, frame-rate, packets, bytes, bitrate "
+          "(bit/s), packets-lost, fraction-lost, jitter (s), nacks, plis, "
+          "firs, retransmitted-packets (and round-trip-time when sending); "
+          "for the call round-trip-time (s), target-bitrate and "
+          "available-bandwidth (bit/s, what the congestion control aims at "
+          "and estimates), local-/remote-candidate-type (host, srflx, prflx, "
+          "relay) and local-/remote-address of the selected candidate pair. "
+          "See docs/stats.md", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 void
@@ -111,6 +130,7 @@ gst_lets_chat_settings_init (GstLetsChatSettings * s)
   s->connect_timeout = GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT;
   s->reconnect = TRUE;
   s->media_timeout = GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT;
+  s->stats_interval = GST_LETS_CHAT_DEFAULT_STATS_INTERVAL;
 }
 
 void
@@ -213,6 +233,9 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
       g_clear_object (&s->signaller);
       s->signaller = g_value_dup_object (value);
       break;
+    case GST_LETS_CHAT_PROP_STATS_INTERVAL:
+      s->stats_interval = g_value_get_uint (value);
+      break;
     default:
       return FALSE;
   }
@@ -277,6 +300,9 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
       break;
     case GST_LETS_CHAT_PROP_SIGNALLER:
       g_value_set_object (value, s->signaller);
+      break;
+    case GST_LETS_CHAT_PROP_STATS_INTERVAL:
+      g_value_set_uint (value, s->stats_interval);
       break;
     default:
       return FALSE;

@@ -8,17 +8,15 @@
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
-
 /* The properties letschatsink and letschatsrc share: where the room is and
  * how to reach the other party. Both elements install them through
  * gst_lets_chat_settings_install() so that names, blurbs and defaults can
  * never drift apart. */
-
 #define GST_LETS_CHAT_DEFAULT_SERVER_URL "ws://127.0.0.1:8443/ws"
 #define GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT 10
 #define GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT 10
-
-typedef struct
+#define GST_LETS_CHAT_DEFAULT_STATS_INTERVAL 1000
+    typedef struct
 {
   gchar *server_url;
   gchar *room;
@@ -35,6 +33,7 @@ typedef struct
   gchar *tls_cert_file;         /* serve=true with wss:// */
   gchar *tls_key_file;
   GObject *signaller;           /* a GstLetsChatSignaller, or NULL: the room */
+  guint stats_interval;         /* ms between letschat/stats, 0: none */
 } GstLetsChatSettings;
 
 enum
@@ -54,6 +53,9 @@ enum
   GST_LETS_CHAT_PROP_TLS_CERT_FILE,
   GST_LETS_CHAT_PROP_TLS_KEY_FILE,
   GST_LETS_CHAT_PROP_SIGNALLER,
+  GST_LETS_CHAT_PROP_STATS_INTERVAL,
+  /* Read-only, answered by the bin from the session. */
+  GST_LETS_CHAT_PROP_STATS,
   /* Element-specific properties are numbered from here. */
   GST_LETS_CHAT_PROP_LAST
 };

@@ -224,6 +224,8 @@ typedef struct
   gint video_frames;            /* atomic */
   gboolean peer_left;
   GstMessage *error;
+  GstStructure *stats;          /* the latest letschat/stats */
+  gint frames_at_stats;         /* video_frames when it was popped */
 } Party;
 
 static void
@@ -271,6 +273,13 @@ party_poll (Party * p)
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
         gst_message_has_name (msg, "letschat/peer-left"))
       p->peer_left = TRUE;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
+        gst_message_has_name (msg, "letschat/stats")) {
+      if (p->stats)
+        gst_structure_free (p->stats);
+      p->stats = gst_structure_copy (gst_message_get_structure (msg));
+      p->frames_at_stats = g_atomic_int_get (&p->video_frames);
+    }
     gst_message_unref (msg);
   }
   gst_object_unref (bus);
@@ -321,6 +330,8 @@ party_free (Party * p)
   gst_object_unref (p->pipeline);
   if (p->error)
     gst_message_unref (p->error);
+  if (p->stats)
+    gst_structure_free (p->stats);
   g_free (p);
 }
 
@@ -422,6 +433,125 @@ test_loss_recovery_negotiated (void)
   g_object_unref (sb);
 }
 
+/* A stream of a letschat/stats structure, with every documented field. */
+static const GstStructure *
+stats_stream (const GstStructure * stats, const gchar * name)
+{
+  static const gchar *fields[] = { "codec", "ssrc", "packets", "bytes",
+    "bitrate", "packets-lost", "fraction-lost", "jitter", "nacks", "plis",
+    "firs", "retransmitted-packets", NULL
+  };
+  static const gchar *video_fields[] = { "width", "height", "frames",
+    "frame-rate", NULL
+  };
+  const GValue *v = gst_structure_get_value (stats, name);
+  const GstStructure *s;
+  guint i;
+
+  g_assert_nonnull (v);
+  g_assert_true (GST_VALUE_HOLDS_STRUCTURE (v));
+  s = gst_value_get_structure (v);
+  for (i = 0; fields[i]; i++)
+    g_assert_true (gst_structure_has_field (s, fields[i]));
+  for (i = 0; g_str_has_suffix (name, "-video") && video_fields[i]; i++)
+    g_assert_true (gst_structure_has_field (s, video_fields[i]));
+  if (g_str_has_prefix (name, "send-"))
+    g_assert_true (gst_structure_has_field (s, "round-trip-time"));
+  return s;
+}
+
+static guint64
+stats_u64 (const GstStructure * s, const gchar * field)
+{
+  guint64 v = 0;
+
+  g_assert_true (gst_structure_get_uint64 (s, field, &v));
+  return v;
+}
+
+static gboolean
+b_has_stats_of_90_frames (Party * a, Party * b)
+{
+  const GValue *v = b->stats ? gst_structure_get_value (b->stats,
+      "receive-video") : NULL;
+  guint64 frames = 0;
+
+  if (v)
+    gst_structure_get_uint64 (gst_value_get_structure (v), "frames", &frames);
+  return frames >= 90;
+}
+
+/* The stats property and the letschat/stats messages describe the call as
+ * it is: every documented field, the codec and size that are sent, and as
+ * many frames received as the receiver decoded. */
+static void
+test_stats (void)
+{
+  PairSignaller *sa, *sb;
+  Party *a, *b;
+  const GstStructure *rv, *sv;
+  GstStructure *property;
+  GstElement *r;
+  guint64 frames;
+  gint decoded, width = 0, height = 0;
+  guint i;
+  static const gchar *call_fields[] = { "timestamp", "round-trip-time",
+    "target-bitrate", "available-bandwidth", "local-candidate-type",
+    "local-address", "remote-candidate-type", "remote-address", NULL
+  };
+
+  pair_new (&sa, &sb);
+  a = party_new (G_OBJECT (sa));
+  b = party_new (G_OBJECT (sb));
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  wait_for (a, b, b_has_stats_of_90_frames, "stats of 90 received frames");
+
+  for (i = 0; call_fields[i]; i++)
+    g_assert_true (gst_structure_has_field (b->stats, call_fields[i]));
+  g_assert_cmpstr (gst_structure_get_string (b->stats,
+          "local-candidate-type"), ==, "host");
+  g_assert_cmpstr (gst_structure_get_string (b->stats,
+          "remote-candidate-type"), ==, "host");
+  g_assert_true (strchr (gst_structure_get_string (b->stats,
+              "remote-address"), ':'));
+
+  rv = stats_stream (b->stats, "receive-video");
+  stats_stream (b->stats, "receive-audio");
+  sv = stats_stream (b->stats, "send-video");
+  stats_stream (b->stats, "send-audio");
+  g_assert_cmpstr (gst_structure_get_string (rv, "codec"), ==, "VP8");
+  g_assert_cmpstr (gst_structure_get_string (sv, "codec"), ==, "VP8");
+  gst_structure_get_int (sv, "width", &width);
+  gst_structure_get_int (sv, "height", &height);
+  g_assert_cmpint (width, ==, 320);
+  g_assert_cmpint (height, ==, 240);
+  g_assert_cmpuint (stats_u64 (rv, "packets"), >, 0);
+  g_assert_cmpuint (stats_u64 (sv, "bytes"), >, 0);
+
+  /* Frames counted by letschat (RTP marker bits after the jitter buffer)
+   * against frames decoded downstream, when the message was read: within
+   * 5 % plus the few frames between the two (the decoder's queue). */
+  frames = stats_u64 (rv, "frames");
+  decoded = b->frames_at_stats;
+  g_test_message ("stats: %" G_GUINT64_FORMAT " frames received, %d decoded",
+      frames, decoded);
+  g_assert_cmpfloat (ABS ((gdouble) frames - decoded), <=, frames * 0.05 + 5);
+
+  /* The property holds the same shape. */
+  r = gst_bin_get_by_name (GST_BIN (b->pipeline), "r");
+  g_object_get (r, "stats", &property, NULL);
+  gst_object_unref (r);
+  g_assert_true (gst_structure_has_name (property, "letschat/stats"));
+  stats_stream (property, "receive-video");
+  gst_structure_free (property);
+
+  party_free (b);
+  party_free (a);
+  g_object_unref (sa);
+  g_object_unref (sb);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -433,5 +563,6 @@ main (int argc, char **argv)
   g_test_add_func ("/signaller/custom", test_custom_signaller);
   g_test_add_func ("/media/loss-recovery-negotiated",
       test_loss_recovery_negotiated);
+  g_test_add_func ("/media/stats", test_stats);
   return g_test_run ();
 }
