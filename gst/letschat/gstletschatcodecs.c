@@ -159,6 +159,12 @@ gst_lets_chat_codec_mid_extmap_id (const GstSDPMedia * media)
   return media_extmap_id (media, MID_EXTMAP_URI);
 }
 
+guint
+gst_lets_chat_codec_twcc_extmap_id (const GstSDPMedia * media)
+{
+  return media_extmap_id (media, TWCC_EXTMAP_URI);
+}
+
 /* The header extension @uri with the offer's id @id (none if 0): an
  * answer uses the offer's ids. */
 static void
@@ -437,6 +443,27 @@ make_payloader (const GstLetsChatCodec * codec, GError ** error)
   return pay;
 }
 
+/* Where the congestion control lowers the resolution and then the frame
+ * rate when the path takes too little for the input's size
+ * (gstletschatcongestion.c sets the capsfilter's caps; unconstrained until
+ * then). videorate only drops frames, never duplicates them. Not for
+ * H.264: a size change there means new parameter sets in the middle of the
+ * stream, which not every receiver takes. */
+static GList *
+make_ladder (GError ** error)
+{
+  GstElement *rate = make ("videorate", error);
+  GstElement *filter = make ("capsfilter", error);
+
+  if (rate)
+    g_object_set (rate, "drop-only", TRUE, NULL);
+  if (filter)
+    g_object_set_data (G_OBJECT (filter), GST_LETS_CHAT_LADDER_KEY,
+        GINT_TO_POINTER (1));
+  return g_list_append (g_list_append (g_list_append (NULL,
+              make ("videoscale", error)), rate), filter);
+}
+
 GList *
 gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
     gboolean encode, GError ** error)
@@ -449,6 +476,8 @@ gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
             "audioconvert", error));
     if (!video)
       chain = g_list_append (chain, make ("audioresample", error));
+    if (video && codec != CODEC_H264)
+      chain = g_list_concat (chain, make_ladder (error));
     chain = g_list_append (chain, make_encoder (codec, error));
   }
   if (codec == CODEC_H264) {

@@ -186,12 +186,37 @@ on_new_jitterbuffer (GstElement * rtpbin, GstElement * jitterbuffer,
         JITTERBUFFER_FASTSTART_PACKETS, NULL);
 }
 
+/* A sender adapts only as fast as it hears how its packets arrived:
+ * transport-cc feedback every 100 ms (as browsers send it), so that a
+ * sender - letschat or a browser - sees a drop of the path's rate within a
+ * fraction of a second. rtpsession 1.22 sends that feedback with its RTCP
+ * packets (about two a second by default), hence the shorter RTCP
+ * interval; later versions have a feedback interval of its own. */
+#define FEEDBACK_INTERVAL (100 * GST_MSECOND)
+
+static void
+on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
+    gpointer user_data)
+{
+  GObjectClass *klass = G_OBJECT_GET_CLASS (element);
+
+  if (g_object_class_find_property (klass, "twcc-feedback-interval"))
+    g_object_set (element, "twcc-feedback-interval",
+        (guint64) FEEDBACK_INTERVAL, NULL);
+  else if (g_object_class_find_property (klass, "twcc-stats") &&
+      g_object_class_find_property (klass, "rtcp-min-interval"))
+    g_object_set (element, "rtcp-min-interval", (guint64) FEEDBACK_INTERVAL,
+        NULL);
+}
+
 static void
 webrtcbin_tune_jitterbuffers (GstElement * webrtc)
 {
   GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
 
   if (rtpbin) {
+    g_signal_connect (rtpbin, "element-added",
+        G_CALLBACK (on_rtpbin_element_added), NULL);
     g_signal_connect (rtpbin, "new-jitterbuffer",
         G_CALLBACK (on_new_jitterbuffer), NULL);
     gst_object_unref (rtpbin);

@@ -313,6 +313,7 @@ session_start_cb (gpointer data)
     g_source_attach (self->media_watch, self->context);
   }
   session_start_stats (self);
+  session_start_congestion (self);
   session_maybe_join (self);
   return G_SOURCE_REMOVE;
 }
@@ -326,6 +327,7 @@ session_disconnect_cb (gpointer data)
   session_cancel_offer_wait (self);
   session_stop_media_watch (self);
   session_stop_stats (self);
+  session_stop_congestion (self);
   if (self->signaller) {
     if (self->join_sent)
       gst_lets_chat_signaller_stop (self->signaller);
@@ -511,6 +513,7 @@ session_stop_cb (gpointer data)
   session_cancel_join_wait (self);
   session_stop_media_watch (self);
   session_stop_stats (self);
+  session_stop_congestion (self);
   if (self->signaller && self->join_sent)
     gst_lets_chat_signaller_stop (self->signaller);
   self->join_sent = FALSE;

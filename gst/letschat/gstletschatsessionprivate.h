@@ -26,6 +26,7 @@
 #include "gstletschatserve.h"
 #include "gstletschatsignaller.h"
 #include "gstletschatstats.h"
+#include "gstletschatcongestion.h"
 #include "gstletschattextchat.h"
 
 G_BEGIN_DECLS GST_DEBUG_CATEGORY_EXTERN (gst_lets_chat_session_debug);
@@ -90,6 +91,10 @@ struct _GstLetsChatSession
    * thread by stats_source. */
   GstLetsChatStats *stats;
   GSource *stats_source;
+  /* The bitrate controller of what the party encodes (none without a
+   * letschatsink), and its tick. */
+  GstLetsChatCongestion *congestion;
+  GSource *congestion_source;
 };
 
 /* Shared by the three files only: G_GNUC_INTERNAL keeps these short names
@@ -151,7 +156,9 @@ G_GNUC_INTERNAL void session_set_chat_channel (GstLetsChatSession * self,
 /* gstletschatsessionstats.c (session thread) */
 G_GNUC_INTERNAL void session_start_stats (GstLetsChatSession * self);
 G_GNUC_INTERNAL void session_stop_stats (GstLetsChatSession * self);
-/* What the congestion control reports for the stats (none yet: zeros). */
+G_GNUC_INTERNAL void session_start_congestion (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_stop_congestion (GstLetsChatSession * self);
+/* What the congestion control reports for the stats. */
 G_GNUC_INTERNAL void session_congestion_report (GstLetsChatSession * self,
     GstLetsChatStatsSending * sending);
 G_GNUC_INTERNAL void session_create_chat_channel (GstLetsChatSession * self);

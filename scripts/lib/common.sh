@@ -12,6 +12,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   gstreamer1.0-x  # timeoverlay, in scripts/demo
   chromium
   python3-matplotlib  # scripts/bench draws its plot with it
+  iproute2 nftables  # tests/network: namespaces, tc tbf, nftables loss
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
   python3-aiortc python3-websockets  # tests/interop/aiortc-party.py
   golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev  # tests/interop/pion-party
