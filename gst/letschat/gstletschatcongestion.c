@@ -27,7 +27,8 @@
  *   above target * (1 - loss / 2);
  * - queueing delay growing (the mean delta of delta over two decisions
  *   above OVERUSE_DOD_NS, i.e. packets arrive further apart than they were
- *   sent): the same, before any loss;
+ *   sent, while less than 90 % of the rate sent arrives): the same, before
+ *   any loss;
  * - less than 2 % lost and no growing delay, and no decrease in the last
  *   second: increase by 8 % per decision far from the last estimate, by
  *   10 kbit/s near it (within 10 %), and never above 1.5 times what was
@@ -51,6 +52,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_congestion_debug);
 #define LOSS_DECREASE 0.10
 #define LOSS_INCREASE 0.02
 #define OVERUSE_DOD_NS 300000
+#define OVERUSE_RECEIVED 0.9
 #define DECREASE_TO_RECEIVED 0.85
 #define INCREASE_FACTOR 1.08
 #define INCREASE_NEAR_ESTIMATE 10000
@@ -63,6 +65,7 @@ typedef struct
   GMutex lock;
   guint64 packets_sent, packets_received;
   guint64 received_rate_sum;    /* bitrate-recv x packets */
+  guint64 sent_rate_sum;        /* bitrate-sent x packets */
   gint64 dod_sum;               /* avg-delta-of-delta x packets */
   guint remb;                   /* bit/s, 0: none */
 } Feedback;
@@ -130,7 +133,7 @@ static void
 on_twcc_stats (GObject * rtp_session, GParamSpec * pspec, Feedback * f)
 {
   GstStructure *s = NULL;
-  guint sent = 0, received = 0, rate = 0;
+  guint sent = 0, received = 0, rate = 0, sent_rate = 0;
   gint64 dod = 0;
 
   g_object_get (rtp_session, "twcc-stats", &s, NULL);
@@ -138,6 +141,7 @@ on_twcc_stats (GObject * rtp_session, GParamSpec * pspec, Feedback * f)
     return;
   gst_structure_get (s, "packets-sent", G_TYPE_UINT, &sent, "packets-recv",
       G_TYPE_UINT, &received, "bitrate-recv", G_TYPE_UINT, &rate,
+      "bitrate-sent", G_TYPE_UINT, &sent_rate,
       "avg-delta-of-delta", G_TYPE_INT64, &dod, NULL);
   gst_structure_free (s);
   /* rtpsession 1.22's first figures can be garbage. */
@@ -147,6 +151,7 @@ on_twcc_stats (GObject * rtp_session, GParamSpec * pspec, Feedback * f)
   f->packets_sent += sent;
   f->packets_received += MIN (received, sent);
   f->received_rate_sum += (guint64) rate *received;
+  f->sent_rate_sum += (guint64) sent_rate *received;
   f->dod_sum += dod * (gint64) received;
   g_mutex_unlock (&f->lock);
 }
@@ -270,9 +275,9 @@ congestion_follow (GstLetsChatCongestion * cc, GstElement * webrtc)
 static void
 congestion_decide (GstLetsChatCongestion * cc)
 {
-  guint64 sent, received, rate_sum;
+  guint64 sent, received, rate_sum, sent_rate_sum;
   gint64 dod_sum, now = g_get_monotonic_time ();
-  gdouble loss, received_rate, dod, target = cc->target;
+  gdouble loss, received_rate, sent_rate, dod, target = cc->target;
   const gchar *why = NULL;
   guint remb;
 
@@ -280,10 +285,11 @@ congestion_decide (GstLetsChatCongestion * cc)
   sent = cc->feedback->packets_sent;
   received = cc->feedback->packets_received;
   rate_sum = cc->feedback->received_rate_sum;
+  sent_rate_sum = cc->feedback->sent_rate_sum;
   dod_sum = cc->feedback->dod_sum;
   remb = cc->feedback->remb;
   cc->feedback->packets_sent = cc->feedback->packets_received = 0;
-  cc->feedback->received_rate_sum = 0;
+  cc->feedback->received_rate_sum = cc->feedback->sent_rate_sum = 0;
   cc->feedback->dod_sum = 0;
   g_mutex_unlock (&cc->feedback->lock);
   if (sent == 0 && remb == 0)
@@ -291,8 +297,13 @@ congestion_decide (GstLetsChatCongestion * cc)
 
   loss = sent ? 1.0 - (gdouble) received / sent : 0;
   received_rate = received ? (gdouble) rate_sum / received : 0;
+  sent_rate = received ? (gdouble) sent_rate_sum / received : 0;
   dod = received ? (gdouble) dod_sum / received : 0;
-  cc->overuse_ticks = dod > OVERUSE_DOD_NS ? cc->overuse_ticks + 1 : 0;
+  /* A queue builds only where less arrives than was sent: on a busy
+   * machine the arrival times alone jitter by milliseconds. */
+  cc->overuse_ticks = dod > OVERUSE_DOD_NS
+      && received_rate < sent_rate * OVERUSE_RECEIVED ?
+      cc->overuse_ticks + 1 : 0;
 
   if (sent && (loss > LOSS_DECREASE || cc->overuse_ticks >= 2)) {
     why = loss > LOSS_DECREASE ? "loss" : "delay";

@@ -107,6 +107,12 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "a copy of the stats property (0: none; the stats property is "
           "then refreshed every second)", 0, 3600000,
           GST_LETS_CHAT_DEFAULT_STATS_INTERVAL, PARAM_FLAGS));
+  g_object_class_install_property (klass,
+      GST_LETS_CHAT_PROP_DO_RETRANSMISSION,
+      g_param_spec_boolean ("do-retransmission", "Do retransmission",
+          "Offer and answer NACK and RTX on video: the receiver asks for "
+          "lost packets again and the sender resends them (a party's sink "
+          "and src share it)", TRUE, PARAM_FLAGS));
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "The call's quality, refreshed every stats-interval ms: per stream "
@@ -131,6 +137,7 @@ gst_lets_chat_settings_init (GstLetsChatSettings * s)
   s->reconnect = TRUE;
   s->media_timeout = GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT;
   s->stats_interval = GST_LETS_CHAT_DEFAULT_STATS_INTERVAL;
+  s->do_retransmission = TRUE;
 }
 
 void
@@ -236,6 +243,9 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_STATS_INTERVAL:
       s->stats_interval = g_value_get_uint (value);
       break;
+    case GST_LETS_CHAT_PROP_DO_RETRANSMISSION:
+      s->do_retransmission = g_value_get_boolean (value);
+      break;
     default:
       return FALSE;
   }
@@ -303,6 +313,9 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
       break;
     case GST_LETS_CHAT_PROP_STATS_INTERVAL:
       g_value_set_uint (value, s->stats_interval);
+      break;
+    case GST_LETS_CHAT_PROP_DO_RETRANSMISSION:
+      g_value_set_boolean (value, s->do_retransmission);
       break;
     default:
       return FALSE;

@@ -34,6 +34,7 @@ G_BEGIN_DECLS
   gchar *tls_key_file;
   GObject *signaller;           /* a GstLetsChatSignaller, or NULL: the room */
   guint stats_interval;         /* ms between letschat/stats, 0: none */
+  gboolean do_retransmission;   /* NACK and RTX on video */
 } GstLetsChatSettings;
 
 enum
@@ -54,6 +55,7 @@ enum
   GST_LETS_CHAT_PROP_TLS_KEY_FILE,
   GST_LETS_CHAT_PROP_SIGNALLER,
   GST_LETS_CHAT_PROP_STATS_INTERVAL,
+  GST_LETS_CHAT_PROP_DO_RETRANSMISSION,
   /* Read-only, answered by the bin from the session. */
   GST_LETS_CHAT_PROP_STATS,
   /* Element-specific properties are numbered from here. */

@@ -86,7 +86,9 @@ case "$mode" in
   loss)
     ip netns exec "$ns" nft add table inet mncc || fail "nft failed"
     ip netns exec "$ns" nft "add chain inet mncc out { type filter hook output priority 0 ; }"
-    ip netns exec "$ns" nft add rule inet mncc out ip daddr "$host_ip" meta l4proto udp \
+    # All UDP the sender sends, IPv4 or IPv6 (ICE often pairs the veth's
+    # link-local IPv6 addresses).
+    ip netns exec "$ns" nft add rule inet mncc out meta l4proto udp \
       numgen random mod 100 '<' 10 drop
     echo "10 % of the sender's UDP dropped"
     before=$(frames)
