@@ -467,7 +467,13 @@ gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
   if (cc->control == GST_LETS_CHAT_CONGESTION_CONTROL_NONE) {
     bitrate = cc->start_bitrate;
   } else {
-    if (!webrtc || !congestion_follow (cc, webrtc))
+    /* Between calls, hold on to no webrtcbin: a closed one keeps its ICE
+     * thread while anything has a reference to it. */
+    if (!webrtc) {
+      congestion_unfollow (cc);
+      return;
+    }
+    if (!congestion_follow (cc, webrtc))
       return;
     congestion_decide (cc);
     bitrate = (guint) cc->target;

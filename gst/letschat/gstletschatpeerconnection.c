@@ -216,6 +216,22 @@ on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
       g_object_class_find_property (klass, "rtcp-min-interval"))
     g_object_set (element, "rtcp-min-interval", (guint64) FEEDBACK_INTERVAL,
         NULL);
+
+  /* rtpsession 1.22 keeps each feedback packet it receives for 2 s with
+   * the running time it arrived at, and fails a critical assertion when one
+   * comes while that time is unknown, as a browser's first transport-cc
+   * feedback can (browser-churn-vp8-pipeline-first: once in 5 to 20 calls).
+   * Nothing of letschat reads what is kept. */
+  if (g_object_class_find_property (klass, "internal-session")) {
+    GObject *internal = NULL;
+
+    g_object_get (element, "internal-session", &internal, NULL);
+    if (internal && g_object_class_find_property (G_OBJECT_GET_CLASS
+            (internal), "rtcp-feedback-retention-window"))
+      g_object_set (internal, "rtcp-feedback-retention-window",
+          GST_CLOCK_TIME_NONE, NULL);
+    g_clear_object (&internal);
+  }
 }
 
 static void
