@@ -395,12 +395,33 @@ gst_lets_chat_bin_set_property (GObject * object, guint prop_id,
   GST_OBJECT_UNLOCK (self);
 }
 
+/* The party's latest statistics; an empty structure outside a session. */
+static GstStructure *
+gst_lets_chat_bin_get_stats (GstLetsChatBin * self)
+{
+  GstLetsChatSession *session;
+  GstStructure *stats;
+
+  GST_OBJECT_LOCK (self);
+  session = PRIV (self)->session ? gst_object_ref (PRIV (self)->session) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (!session)
+    return gst_structure_new_empty ("letschat/stats");
+  stats = gst_lets_chat_session_get_stats (session);
+  gst_object_unref (session);
+  return stats;
+}
+
 static void
 gst_lets_chat_bin_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
   GstLetsChatBin *self = GST_LETS_CHAT_BIN (object);
 
+  if (prop_id == GST_LETS_CHAT_PROP_STATS) {
+    g_value_take_boxed (value, gst_lets_chat_bin_get_stats (self));
+    return;
+  }
   GST_OBJECT_LOCK (self);
   if (!gst_lets_chat_settings_get_property (&PRIV (self)->settings, prop_id,
           value))
@@ -432,6 +453,10 @@ static const gchar *const room_bus_messages[] = {
   "letschat/candidate-pair (local-type, remote-type: host, srflx, prflx "
       "or relay; local-address, local-port, remote-address, remote-port, "
       "protocol): the network path the call took",
+  "letschat/stats (the stats property's fields: per stream send-video, "
+      "send-audio, receive-video, receive-audio, and the call's "
+      "round-trip-time, target-bitrate, available-bandwidth and candidate "
+      "pair): every stats-interval ms; docs/stats.md",
   "letschat/server-lost (reason): the room server went away; media goes "
       "on, the element reconnects",
   "letschat/server-reconnected (id, room): back in the room",

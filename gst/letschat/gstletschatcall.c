@@ -404,6 +404,9 @@ session_install_peer_connection (GstLetsChatSession * self, GError ** error)
   if (!pc)
     return NULL;
   webrtc = gst_lets_chat_peer_connection_get_webrtcbin (pc);
+  /* Before the send streams ask for their pads: frames are counted on
+   * every pad. */
+  gst_lets_chat_stats_watch_webrtcbin (self->stats, webrtc);
 
   g_mutex_lock (&self->pc_lock);
   old = self->pc;

@@ -15,6 +15,8 @@
 
 #include <string.h>
 
+#include <gst/video/video.h>
+
 #include "gstletschatcodecs.h"
 
 /* Payload types follow what browsers commonly use, so an offer from a
@@ -33,6 +35,13 @@ static const GstLetsChatCodec codecs[] = {
 
 #define MID_EXTMAP_ID 4
 #define MID_EXTMAP_URI "urn:ietf:params:rtp-hdrext:sdes:mid"
+/* Transport-wide sequence numbers (rtphdrexttwcc), with the id Chromium
+ * uses: the receiver's rtpsession reports each packet's arrival in
+ * transport-cc feedback, which the sender's congestion control reads
+ * (gstletschatcongestion.c). */
+#define TWCC_EXTMAP_ID 3
+#define TWCC_EXTMAP_URI \
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 GType
 gst_lets_chat_video_codec_get_type (void)
@@ -116,12 +125,14 @@ gst_lets_chat_codec_rtp_caps (const GstLetsChatCodec * codec)
   /* Our offers name the MID header extension (RFC 8843), with the id
    * browsers use, so that the answerer can route our packets by mid. */
   gst_caps_set_simple (caps, "extmap-" G_STRINGIFY (MID_EXTMAP_ID),
-      G_TYPE_STRING, MID_EXTMAP_URI, NULL);
+      G_TYPE_STRING, MID_EXTMAP_URI, "extmap-" G_STRINGIFY (TWCC_EXTMAP_ID),
+      G_TYPE_STRING, TWCC_EXTMAP_URI, NULL);
   return caps;
 }
 
-guint
-gst_lets_chat_codec_mid_extmap_id (const GstSDPMedia * media)
+/* The id @media gives the header extension @uri, or 0. */
+static guint
+media_extmap_id (const GstSDPMedia * media, const gchar * uri)
 {
   guint i;
 
@@ -133,13 +144,38 @@ gst_lets_chat_codec_mid_extmap_id (const GstSDPMedia * media)
     if (!g_str_equal (attr->key, "extmap") || !attr->value)
       continue;
     parts = g_strsplit (attr->value, " ", 3);
-    if (parts[0] && parts[1] && g_str_equal (parts[1], MID_EXTMAP_URI))
+    if (parts[0] && parts[1] && g_str_equal (parts[1], uri))
       id = (guint) g_ascii_strtoull (parts[0], NULL, 10);
     g_strfreev (parts);
     if (id > 0 && id < 256)
       return id;
   }
   return 0;
+}
+
+guint
+gst_lets_chat_codec_mid_extmap_id (const GstSDPMedia * media)
+{
+  return media_extmap_id (media, MID_EXTMAP_URI);
+}
+
+guint
+gst_lets_chat_codec_twcc_extmap_id (const GstSDPMedia * media)
+{
+  return media_extmap_id (media, TWCC_EXTMAP_URI);
+}
+
+/* The header extension @uri with the offer's id @id (none if 0): an
+ * answer uses the offer's ids. */
+static void
+set_offered_extmap (GstStructure * s, guint id, const gchar * uri)
+{
+  if (id) {
+    gchar *field = g_strdup_printf ("extmap-%u", id);
+
+    gst_structure_set (s, field, G_TYPE_STRING, uri, NULL);
+    g_free (field);
+  }
 }
 
 GstCaps *
@@ -202,6 +238,7 @@ gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
 {
   GstCaps *caps = gst_caps_new_empty ();
   guint mid_id = gst_lets_chat_codec_mid_extmap_id (media);
+  guint twcc_id = media_extmap_id (media, TWCC_EXTMAP_URI);
   guint i, j;
 
   for (i = 0; i < gst_sdp_media_formats_len (media); i++) {
@@ -228,15 +265,15 @@ gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia * media)
         break;
       one = gst_lets_chat_codec_rtp_caps (&codecs[j]);
       gst_caps_set_simple (one, "payload", G_TYPE_INT, pt, NULL);
-      /* The MID header extension with the offer's id, if it has one. */
-      gst_structure_remove_field (gst_caps_get_structure (one, 0),
-          "extmap-" G_STRINGIFY (MID_EXTMAP_ID));
-      if (mid_id) {
-        gchar *field = g_strdup_printf ("extmap-%u", mid_id);
-
-        gst_caps_set_simple (one, field, G_TYPE_STRING, MID_EXTMAP_URI, NULL);
-        g_free (field);
-      }
+      /* The MID and TWCC header extensions with the offer's ids, if it
+       * has them. */
+      gst_structure_remove_fields (gst_caps_get_structure (one, 0),
+          "extmap-" G_STRINGIFY (MID_EXTMAP_ID),
+          "extmap-" G_STRINGIFY (TWCC_EXTMAP_ID), NULL);
+      set_offered_extmap (gst_caps_get_structure (one, 0), mid_id,
+          MID_EXTMAP_URI);
+      set_offered_extmap (gst_caps_get_structure (one, 0), twcc_id,
+          TWCC_EXTMAP_URI);
       /* The offer's own H.264 profile (GstSDP reads profile-level-id into
        * "profile"): webrtcbin matches a transceiver to a format only if
        * they intersect, and Chromium offers Baseline (42001f) before
@@ -406,6 +443,27 @@ make_payloader (const GstLetsChatCodec * codec, GError ** error)
   return pay;
 }
 
+/* Where the congestion control lowers the resolution and then the frame
+ * rate when the path takes too little for the input's size
+ * (gstletschatcongestion.c sets the capsfilter's caps; unconstrained until
+ * then). videorate only drops frames, never duplicates them. Not for
+ * H.264: a size change there means new parameter sets in the middle of the
+ * stream, which not every receiver takes. */
+static GList *
+make_ladder (GError ** error)
+{
+  GstElement *rate = make ("videorate", error);
+  GstElement *filter = make ("capsfilter", error);
+
+  if (rate)
+    g_object_set (rate, "drop-only", TRUE, NULL);
+  if (filter)
+    g_object_set_data (G_OBJECT (filter), GST_LETS_CHAT_LADDER_KEY,
+        GINT_TO_POINTER (1));
+  return g_list_append (g_list_append (g_list_append (NULL,
+              make ("videoscale", error)), rate), filter);
+}
+
 GList *
 gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
     gboolean encode, GError ** error)
@@ -418,6 +476,8 @@ gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
             "audioconvert", error));
     if (!video)
       chain = g_list_append (chain, make ("audioresample", error));
+    if (video && codec != CODEC_H264)
+      chain = g_list_concat (chain, make_ladder (error));
     chain = g_list_append (chain, make_encoder (codec, error));
   }
   if (codec == CODEC_H264) {
@@ -440,6 +500,36 @@ gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
     return NULL;
   }
   return chain;
+}
+
+static void
+set_if_present (GstElement * e, const gchar * property, gboolean value)
+{
+  if (e && g_object_class_find_property (G_OBJECT_GET_CLASS (e), property))
+    g_object_set (e, property, value, NULL);
+}
+
+/* A video stream that lost what retransmission could not bring back asks
+ * the sender for a keyframe at once (a PLI, which webrtcbin sends when a
+ * force-key-unit event goes upstream) instead of waiting for the next
+ * periodic one, and shows nothing broken meanwhile: the depayloader drops
+ * what follows a loss until a keyframe, the decoder asks again for one
+ * when it meets a frame it cannot decode and drops corrupted ones. */
+static void
+receiver_ask_keyframes (GList * chain)
+{
+  GList *l;
+
+  for (l = chain; l; l = l->next) {
+    GstElement *e = l->data;
+
+    set_if_present (e, "request-keyframe", TRUE);
+    set_if_present (e, "wait-for-keyframe", TRUE);
+    if (e && GST_IS_VIDEO_DECODER (e)) {
+      set_if_present (e, "automatic-request-sync-points", TRUE);
+      set_if_present (e, "discard-corrupted-frames", TRUE);
+    }
+  }
 }
 
 GList *
@@ -489,5 +579,7 @@ gst_lets_chat_codec_make_receiver (const GstLetsChatCodec * codec,
     drop_chain (chain);
     return NULL;
   }
+  if (g_str_equal (codec->media, "video"))
+    receiver_ask_keyframes (chain);
   return chain;
 }

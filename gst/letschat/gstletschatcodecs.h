@@ -9,12 +9,10 @@
 #include <gst/sdp/sdp.h>
 
 G_BEGIN_DECLS
-
 /* The codecs letschat sends and receives, and the elements that handle each
  * one: the single place that knows "VP8 is vp8enc + rtpvp8pay on the way out
  * and rtpvp8depay + vp8dec on the way in". */
-
-typedef enum
+    typedef enum
 {
   GST_LETS_CHAT_VIDEO_CODEC_VP8,
   GST_LETS_CHAT_VIDEO_CODEC_VP9,
@@ -49,6 +47,8 @@ GstCaps *gst_lets_chat_codec_receivable_rtp_caps (const gchar * media);
 /* Template caps: every raw and encoded format of @media. */
 /* The id @media gives the MID header extension (RFC 8843, a=extmap), or 0. */
 guint gst_lets_chat_codec_mid_extmap_id (const GstSDPMedia * media);
+/* The id @media gives the transport-wide sequence number extension, or 0. */
+guint gst_lets_chat_codec_twcc_extmap_id (const GstSDPMedia * media);
 
 GstCaps *gst_lets_chat_codec_receivable_caps_from_offer (const GstSDPMedia *
     media);
@@ -56,6 +56,10 @@ GstCaps *gst_lets_chat_codec_all_caps (const gchar * media);
 
 /* Builders of the chains around webrtcbin. Each returns elements still
  * floating, in flow order, for the caller to add to its bin and link. */
+/* The capsfilter of a video send chain where the congestion control sets
+ * the size and frame rate carries this key as object data. */
+#define GST_LETS_CHAT_LADDER_KEY "letschat-ladder"
+
 GList *gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
     gboolean encode, GError ** error);
 GList *gst_lets_chat_codec_make_receiver (const GstLetsChatCodec * codec,

@@ -186,6 +186,54 @@ on_new_jitterbuffer (GstElement * rtpbin, GstElement * jitterbuffer,
           "faststart-min-packets"))
     g_object_set (jitterbuffer, "faststart-min-packets",
         JITTERBUFFER_FASTSTART_PACKETS, NULL);
+  /* A NACK only for a gap in the sequence numbers, not for a packet that
+   * is later than its predecessors let expect: on a rate-limited link a
+   * keyframe queues for hundreds of milliseconds, and asking for all of
+   * it again (then declaring it lost, then asking for a keyframe, which
+   * queues again) left 6 frames a second of 30 through 600 kbit/s
+   * (bench/network.py); with gaps only, 18 and no freeze. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer),
+          "rtx-next-seqnum"))
+    g_object_set (jitterbuffer, "rtx-next-seqnum", FALSE, NULL);
+}
+
+/* A sender adapts only as fast as it hears how its packets arrived:
+ * transport-cc feedback every 100 ms (as browsers send it), so that a
+ * sender - letschat or a browser - sees a drop of the path's rate within a
+ * fraction of a second. rtpsession 1.22 sends that feedback with its RTCP
+ * packets (about two a second by default), hence the shorter RTCP
+ * interval; later versions have a feedback interval of its own. */
+#define FEEDBACK_INTERVAL (100 * GST_MSECOND)
+
+static void
+on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
+    gpointer user_data)
+{
+  GObjectClass *klass = G_OBJECT_GET_CLASS (element);
+
+  if (g_object_class_find_property (klass, "twcc-feedback-interval"))
+    g_object_set (element, "twcc-feedback-interval",
+        (guint64) FEEDBACK_INTERVAL, NULL);
+  else if (g_object_class_find_property (klass, "twcc-stats") &&
+      g_object_class_find_property (klass, "rtcp-min-interval"))
+    g_object_set (element, "rtcp-min-interval", (guint64) FEEDBACK_INTERVAL,
+        NULL);
+
+  /* rtpsession 1.22 keeps each feedback packet it receives for 2 s with
+   * the running time it arrived at, and fails a critical assertion when one
+   * comes while that time is unknown, as a browser's first transport-cc
+   * feedback can (browser-churn-vp8-pipeline-first: once in 5 to 20 calls).
+   * Nothing of letschat reads what is kept. */
+  if (g_object_class_find_property (klass, "internal-session")) {
+    GObject *internal = NULL;
+
+    g_object_get (element, "internal-session", &internal, NULL);
+    if (internal && g_object_class_find_property (G_OBJECT_GET_CLASS
+            (internal), "rtcp-feedback-retention-window"))
+      g_object_set (internal, "rtcp-feedback-retention-window",
+          GST_CLOCK_TIME_NONE, NULL);
+    g_clear_object (&internal);
+  }
 }
 
 static void
@@ -194,6 +242,8 @@ webrtcbin_tune_jitterbuffers (GstElement * webrtc)
   GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
 
   if (rtpbin) {
+    g_signal_connect (rtpbin, "element-added",
+        G_CALLBACK (on_rtpbin_element_added), NULL);
     g_signal_connect (rtpbin, "new-jitterbuffer",
         G_CALLBACK (on_new_jitterbuffer), NULL);
     gst_object_unref (rtpbin);
@@ -329,6 +379,48 @@ gst_lets_chat_peer_connection_new (GstElement * host,
   GST_INFO ("peer connection %u: %" GST_PTR_FORMAT " in %" GST_PTR_FORMAT,
       generation, webrtc, host);
   return pc;
+}
+
+/* Loss recovery on every video transceiver, ours and those webrtcbin made
+ * for an offer's m-lines: with do-nack webrtcbin offers and answers
+ * generic NACK and an RTX format per codec, keeps what it sent for
+ * retransmission, and its jitter buffers ask for what is missing. Not on
+ * audio: browsers do not retransmit audio, and Chromium refuses an offer
+ * whose audio has an RTX stream ("Failed to add remote stream ssrc"). */
+static gboolean
+transceiver_is_video (GstWebRTCRTPTransceiver * t)
+{
+  GstWebRTCKind kind = GST_WEBRTC_KIND_UNKNOWN;
+  GstCaps *prefs = NULL;
+  gboolean video = FALSE;
+
+  g_object_get (t, "kind", &kind, "codec-preferences", &prefs, NULL);
+  if (kind == GST_WEBRTC_KIND_VIDEO)
+    video = TRUE;
+  else if (kind == GST_WEBRTC_KIND_UNKNOWN && prefs && !gst_caps_is_empty
+      (prefs))
+    video = g_strcmp0 (gst_structure_get_string (gst_caps_get_structure
+            (prefs, 0), "media"), "video") == 0;
+  gst_clear_caps (&prefs);
+  return video;
+}
+
+void
+gst_lets_chat_peer_connection_enable_loss_recovery (GstElement * webrtc)
+{
+  GArray *transceivers = NULL;
+  guint i;
+
+  g_signal_emit_by_name (webrtc, "get-transceivers", &transceivers);
+  for (i = 0; transceivers && i < transceivers->len; i++) {
+    GstWebRTCRTPTransceiver *t =
+        g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
+
+    if (transceiver_is_video (t))
+      g_object_set (t, "do-nack", TRUE, NULL);
+  }
+  if (transceivers)
+    g_array_unref (transceivers);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -91,6 +91,10 @@ GstElement *gst_lets_chat_peer_connection_get_webrtcbin
  * one being cut off. */
 void gst_lets_chat_peer_connection_drop_stream (GstPad * pad);
 
+/* NACK and RTX on every video transceiver of @webrtc: call before each
+ * create-offer and create-answer. */
+void gst_lets_chat_peer_connection_enable_loss_recovery (GstElement * webrtc);
+
 /* Whether @object is @pc's webrtcbin or inside it. */
 gboolean gst_lets_chat_peer_connection_owns (GstLetsChatPeerConnection * pc,
     GstObject * object);

@@ -62,6 +62,12 @@ gst_lets_chat_send_stream_new (GstPad * upstream,
   return stream;
 }
 
+GstPad *
+gst_lets_chat_send_stream_get_upstream (GstLetsChatSendStream * stream)
+{
+  return gst_object_ref (stream->upstream);
+}
+
 void
 gst_lets_chat_send_stream_free (GstLetsChatSendStream * stream)
 {
@@ -297,6 +303,17 @@ send_stream_set_mid (GstLetsChatSendStream * stream, const GstSDPMedia * media)
     gst_object_unref (ext);
     GST_INFO ("%s stream: mid %s in header extension %u",
         stream->codec->encoding_name, mid, id);
+  }
+  /* Transport-wide sequence numbers, if the answer took them: the other
+   * party reports each packet's arrival (transport-cc), which the
+   * congestion control reads (gstletschatcongestion.c). */
+  id = gst_lets_chat_codec_twcc_extmap_id (media);
+  if (id > 0 && (ext = gst_rtp_header_extension_create_from_uri
+          ("http://www.ietf.org/id/"
+              "draft-holmer-rmcat-transport-wide-cc-extensions-01"))) {
+    gst_rtp_header_extension_set_id (ext, id);
+    g_signal_emit_by_name (payloader, "add-extension", ext);
+    gst_object_unref (ext);
   }
   gst_object_unref (payloader);
 }

@@ -34,6 +34,9 @@ typedef GstPad *(*GstLetsChatSwitchCodecFunc) (gpointer user_data,
 
 GstLetsChatSendStream *gst_lets_chat_send_stream_new (GstPad * upstream,
     const GstLetsChatCodec * codec);
+/* The payloader's src pad (a new ref): the statistics and the congestion
+ * control find the encoder and its caps upstream of it. */
+GstPad *gst_lets_chat_send_stream_get_upstream (GstLetsChatSendStream * stream);
 void gst_lets_chat_send_stream_free (GstLetsChatSendStream * stream);
 
 const GstLetsChatCodec *gst_lets_chat_send_stream_get_codec

@@ -312,6 +312,8 @@ session_start_cb (gpointer data)
         NULL);
     g_source_attach (self->media_watch, self->context);
   }
+  session_start_stats (self);
+  session_start_congestion (self);
   session_maybe_join (self);
   return G_SOURCE_REMOVE;
 }
@@ -324,6 +326,8 @@ session_disconnect_cb (gpointer data)
   session_cancel_join_wait (self);
   session_cancel_offer_wait (self);
   session_stop_media_watch (self);
+  session_stop_stats (self);
+  session_stop_congestion (self);
   if (self->signaller) {
     if (self->join_sent)
       gst_lets_chat_signaller_stop (self->signaller);
@@ -536,6 +540,8 @@ session_stop_cb (gpointer data)
   session_cancel_offer_wait (self);
   session_cancel_join_wait (self);
   session_stop_media_watch (self);
+  session_stop_stats (self);
+  session_stop_congestion (self);
   if (self->signaller && self->join_sent)
     gst_lets_chat_signaller_stop (self->signaller);
   self->join_sent = FALSE;
@@ -800,6 +806,7 @@ gst_lets_chat_session_finalize (GObject * object)
   if (self->teardowns)
     gst_lets_chat_teardowns_wait_and_free (self->teardowns);
   g_clear_pointer (&self->served, gst_lets_chat_serve_release);
+  g_clear_pointer (&self->stats, gst_lets_chat_stats_free);
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_assert (self->send_streams == NULL);
@@ -828,6 +835,7 @@ gst_lets_chat_session_init (GstLetsChatSession * self)
 {
   g_mutex_init (&self->pc_lock);
   self->teardowns = gst_lets_chat_teardowns_new ();
+  self->stats = gst_lets_chat_stats_new ();
   /* webrtcbin's own default until a letschatsrc sets its latency. */
   self->latency = 200;
 }

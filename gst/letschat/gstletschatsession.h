@@ -109,6 +109,10 @@ gboolean gst_lets_chat_session_next_stranger (GstLetsChatSession * self,
 gboolean gst_lets_chat_session_send_chat (GstLetsChatSession * self,
     const gchar * text, GError ** error);
 
+/* Any thread: the latest statistics of the call (a "letschat/stats"
+ * structure, empty before the first collection; docs/stats.md). */
+GstStructure *gst_lets_chat_session_get_stats (GstLetsChatSession * self);
+
 /* Jitter buffer of the party's webrtcbin, in milliseconds. */
 void gst_lets_chat_session_set_latency (GstLetsChatSession * self,
     guint latency_ms);

@@ -25,11 +25,11 @@
 #include "gstletschatsendstream.h"
 #include "gstletschatserve.h"
 #include "gstletschatsignaller.h"
+#include "gstletschatstats.h"
+#include "gstletschatcongestion.h"
 #include "gstletschattextchat.h"
 
-G_BEGIN_DECLS
-
-GST_DEBUG_CATEGORY_EXTERN (gst_lets_chat_session_debug);
+G_BEGIN_DECLS GST_DEBUG_CATEGORY_EXTERN (gst_lets_chat_session_debug);
 
 struct _GstLetsChatSession
 {
@@ -89,6 +89,14 @@ struct _GstLetsChatSession
   GSource *gap_source;          /* fills the src's pads while alone */
   /* strangers=true: queued again, the next welcome is a first join */
   gboolean stranger_rejoin;
+  /* The call's statistics (gstletschatsessionstats.c), collected on this
+   * thread by stats_source. */
+  GstLetsChatStats *stats;
+  GSource *stats_source;
+  /* The bitrate controller of what the party encodes (none without a
+   * letschatsink), and its tick. */
+  GstLetsChatCongestion *congestion;
+  GSource *congestion_source;
 };
 
 /* Shared by the three files only: G_GNUC_INTERNAL keeps these short names
@@ -118,46 +126,63 @@ G_GNUC_INTERNAL void session_post (GstLetsChatSession * self, GstStructure * s);
  * to (@generation) has been replaced by then; promises whose replies go
  * the same way. */
 typedef void (*SessionTaskFunc) (GstLetsChatSession * self, gpointer data);
-G_GNUC_INTERNAL void session_invoke_if_current (GstLetsChatSession * self, guint generation,
-    SessionTaskFunc func, gpointer data, GDestroyNotify destroy);
+G_GNUC_INTERNAL void session_invoke_if_current (GstLetsChatSession * self,
+    guint generation, SessionTaskFunc func, gpointer data,
+    GDestroyNotify destroy);
 G_GNUC_INTERNAL GstPromise *session_new_promise (GstLetsChatSession * self,
     SessionTaskFunc func);
 G_GNUC_INTERNAL GError *promise_get_error (GstPromise * promise);
 
 /* gstletschatcall.c */
 G_GNUC_INTERNAL GstElement *session_webrtcbin (GstLetsChatSession * self);
-G_GNUC_INTERNAL GstLetsChatNegotiationState *session_state (GstLetsChatSession * self);
-G_GNUC_INTERNAL GstLetsChatPeerConnection *session_install_peer_connection (GstLetsChatSession
-    * self, GError ** error);
-G_GNUC_INTERNAL void session_restart_call (GstLetsChatSession * self, const gchar * reason);
+G_GNUC_INTERNAL GstLetsChatNegotiationState *session_state (GstLetsChatSession *
+    self);
+G_GNUC_INTERNAL GstLetsChatPeerConnection
+    * session_install_peer_connection (GstLetsChatSession * self,
+    GError ** error);
+G_GNUC_INTERNAL void session_restart_call (GstLetsChatSession * self,
+    const gchar * reason);
 /* @data: NULL (ICE or DTLS failed) or SESSION_BROKEN_INSIDE (an element
  * inside webrtcbin posted an error). */
 #define SESSION_BROKEN_INSIDE GINT_TO_POINTER (1)
-G_GNUC_INTERNAL void session_connection_failed (GstLetsChatSession * self, gpointer data);
+G_GNUC_INTERNAL void session_connection_failed (GstLetsChatSession * self,
+    gpointer data);
 G_GNUC_INTERNAL void session_negotiation_failed (GstLetsChatSession * self,
     const gchar * step, const GError * error, const gchar * sdp);
 G_GNUC_INTERNAL gchar *description_text (GstWebRTCSessionDescription * desc);
-G_GNUC_INTERNAL void session_reset_chat (GstLetsChatSession * self, gboolean with_peer);
+G_GNUC_INTERNAL void session_reset_chat (GstLetsChatSession * self,
+    gboolean with_peer);
 G_GNUC_INTERNAL void session_set_chat_channel (GstLetsChatSession * self,
     GstWebRTCDataChannel * channel);
+
+/* gstletschatsessionstats.c (session thread) */
+G_GNUC_INTERNAL void session_start_stats (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_stop_stats (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_start_congestion (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_stop_congestion (GstLetsChatSession * self);
+/* What the congestion control reports for the stats. */
+G_GNUC_INTERNAL void session_congestion_report (GstLetsChatSession * self,
+    GstLetsChatStatsSending * sending);
 G_GNUC_INTERNAL void session_create_chat_channel (GstLetsChatSession * self);
 G_GNUC_INTERNAL void session_cancel_offer_wait (GstLetsChatSession * self);
 G_GNUC_INTERNAL gboolean session_media_watch_cb (gpointer data);
 G_GNUC_INTERNAL void session_start_gaps (GstLetsChatSession * self);
 G_GNUC_INTERNAL void session_stop_gaps (GstLetsChatSession * self);
-G_GNUC_INTERNAL void on_joined (GstLetsChatSignaller * signaller, const gchar * id,
-    const gchar * room, const gchar * peer_id, const gchar * peer_name,
-    gchar ** ice_server_uris, gboolean again, GstLetsChatSession * self);
-G_GNUC_INTERNAL void on_peer_joined (GstLetsChatSignaller * signaller, const gchar * peer_id,
-    const gchar * peer_name, GstLetsChatSession * self);
-G_GNUC_INTERNAL void on_peer_left (GstLetsChatSignaller * signaller, const gchar * peer_id,
+G_GNUC_INTERNAL void on_joined (GstLetsChatSignaller * signaller,
+    const gchar * id, const gchar * room, const gchar * peer_id,
+    const gchar * peer_name, gchar ** ice_server_uris, gboolean again,
     GstLetsChatSession * self);
-G_GNUC_INTERNAL void on_candidate (GstLetsChatSignaller * signaller, guint mline,
-    const gchar * candidate, GstLetsChatSession * self);
-G_GNUC_INTERNAL void on_signaller_error (GstLetsChatSignaller * signaller, gboolean fatal,
-    GError * error, const gchar * debug, GstLetsChatSession * self);
-G_GNUC_INTERNAL void on_server_lost (GstLetsChatSignaller * signaller, const gchar * reason,
+G_GNUC_INTERNAL void on_peer_joined (GstLetsChatSignaller * signaller,
+    const gchar * peer_id, const gchar * peer_name, GstLetsChatSession * self);
+G_GNUC_INTERNAL void on_peer_left (GstLetsChatSignaller * signaller,
+    const gchar * peer_id, GstLetsChatSession * self);
+G_GNUC_INTERNAL void on_candidate (GstLetsChatSignaller * signaller,
+    guint mline, const gchar * candidate, GstLetsChatSession * self);
+G_GNUC_INTERNAL void on_signaller_error (GstLetsChatSignaller * signaller,
+    gboolean fatal, GError * error, const gchar * debug,
     GstLetsChatSession * self);
+G_GNUC_INTERNAL void on_server_lost (GstLetsChatSignaller * signaller,
+    const gchar * reason, GstLetsChatSession * self);
 
 /* gstletschatstrangers.c */
 /* Leaves the current stranger and queues for the next one; @reason goes
@@ -167,7 +192,7 @@ G_GNUC_INTERNAL void session_next_stranger (GstLetsChatSession * self,
 
 /* gstletschatnegotiation.c */
 G_GNUC_INTERNAL void session_maybe_negotiate (GstLetsChatSession * self);
-G_GNUC_INTERNAL void on_description (GstLetsChatSignaller * signaller, const gchar * type,
-    const gchar * text, GstLetsChatSession * self);
+G_GNUC_INTERNAL void on_description (GstLetsChatSignaller * signaller,
+    const gchar * type, const gchar * text, GstLetsChatSession * self);
 
 G_END_DECLS

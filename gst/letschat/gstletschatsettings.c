@@ -116,6 +116,31 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "signal leaves the current stranger for the next one, and when the "
           "stranger leaves, the party queues again by itself. The pads stay "
           "across strangers", FALSE, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_STATS_INTERVAL,
+      g_param_spec_uint ("stats-interval", "Statistics interval",
+          "Milliseconds between two letschat/stats messages on the bus, each "
+          "a copy of the stats property (0: none; the stats property is "
+          "then refreshed every second)", 0, 3600000,
+          GST_LETS_CHAT_DEFAULT_STATS_INTERVAL, PARAM_FLAGS));
+  g_object_class_install_property (klass,
+      GST_LETS_CHAT_PROP_DO_RETRANSMISSION,
+      g_param_spec_boolean ("do-retransmission", "Do retransmission",
+          "Offer and answer NACK and RTX on video: the receiver asks for "
+          "lost packets again and the sender resends them (a party's sink "
+          "and src share it)", TRUE, PARAM_FLAGS));
+  g_object_class_install_property (klass, GST_LETS_CHAT_PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "The call's quality, refreshed every stats-interval ms: per stream "
+          "(send-video, send-audio, receive-video, receive-audio) its codec, "
+          "ssrc, width, height, frames, frame-rate, packets, bytes, bitrate "
+          "(bit/s), packets-lost, fraction-lost, jitter (s), nacks, plis, "
+          "firs, retransmitted-packets (and round-trip-time when sending); "
+          "for the call round-trip-time (s), target-bitrate and "
+          "available-bandwidth (bit/s, what the congestion control aims at "
+          "and estimates), local-/remote-candidate-type (host, srflx, prflx, "
+          "relay) and local-/remote-address of the selected candidate pair. "
+          "See docs/stats.md", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 void
@@ -126,6 +151,8 @@ gst_lets_chat_settings_init (GstLetsChatSettings * s)
   s->connect_timeout = GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT;
   s->reconnect = TRUE;
   s->media_timeout = GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT;
+  s->stats_interval = GST_LETS_CHAT_DEFAULT_STATS_INTERVAL;
+  s->do_retransmission = TRUE;
 }
 
 void
@@ -231,6 +258,12 @@ gst_lets_chat_settings_set_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_STRANGERS:
       s->strangers = g_value_get_boolean (value);
       break;
+    case GST_LETS_CHAT_PROP_STATS_INTERVAL:
+      s->stats_interval = g_value_get_uint (value);
+      break;
+    case GST_LETS_CHAT_PROP_DO_RETRANSMISSION:
+      s->do_retransmission = g_value_get_boolean (value);
+      break;
     default:
       return FALSE;
   }
@@ -299,6 +332,12 @@ gst_lets_chat_settings_get_property (GstLetsChatSettings * s, guint prop_id,
     case GST_LETS_CHAT_PROP_STRANGERS:
       g_value_set_boolean (value, s->strangers);
       break;
+    case GST_LETS_CHAT_PROP_STATS_INTERVAL:
+      g_value_set_uint (value, s->stats_interval);
+      break;
+    case GST_LETS_CHAT_PROP_DO_RETRANSMISSION:
+      g_value_set_boolean (value, s->do_retransmission);
+      break;
     default:
       return FALSE;
   }
@@ -340,6 +379,8 @@ gst_lets_chat_settings_differences (const GstLetsChatSettings * party,
   LOST (media_timeout, VAL_DIFFER, "media-timeout");
   LOST (tls_ca_file, STR_DIFFER, "tls-ca-file");
   LOST (insecure_tls, VAL_DIFFER, "insecure-tls");
+  LOST (stats_interval, VAL_DIFFER, "stats-interval");
+  LOST (do_retransmission, VAL_DIFFER, "do-retransmission");
 #undef LOST
 #undef STR_DIFFER
 #undef VAL_DIFFER

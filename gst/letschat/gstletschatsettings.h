@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define GST_LETS_CHAT_DEFAULT_SERVER_URL "ws://127.0.0.1:8443/ws"
 #define GST_LETS_CHAT_DEFAULT_CONNECT_TIMEOUT 10
 #define GST_LETS_CHAT_DEFAULT_MEDIA_TIMEOUT 10
+#define GST_LETS_CHAT_DEFAULT_STATS_INTERVAL 1000
     typedef struct
 {
   gchar *server_url;
@@ -33,6 +34,8 @@ G_BEGIN_DECLS
   gchar *tls_key_file;
   GObject *signaller;           /* a GstLetsChatSignaller, or NULL: the room */
   gboolean strangers;           /* no room: paired with a stranger */
+  guint stats_interval;         /* ms between letschat/stats, 0: none */
+  gboolean do_retransmission;   /* NACK and RTX on video */
 } GstLetsChatSettings;
 
 enum
@@ -53,6 +56,10 @@ enum
   GST_LETS_CHAT_PROP_TLS_KEY_FILE,
   GST_LETS_CHAT_PROP_SIGNALLER,
   GST_LETS_CHAT_PROP_STRANGERS,
+  GST_LETS_CHAT_PROP_STATS_INTERVAL,
+  GST_LETS_CHAT_PROP_DO_RETRANSMISSION,
+  /* Read-only, answered by the bin from the session. */
+  GST_LETS_CHAT_PROP_STATS,
   /* Element-specific properties are numbered from here. */
   GST_LETS_CHAT_PROP_LAST
 };

@@ -132,6 +132,7 @@
 
 #include "gstletschatelements.h"
 #include "gstletschatsink.h"
+#include "gstletschatcongestion.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_sink_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_sink_debug
@@ -141,6 +142,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_sink_debug);
 enum
 {
   PROP_VIDEO_CODEC = 1,
+  PROP_CONGESTION_CONTROL,
+  PROP_MIN_BITRATE,
+  PROP_MAX_BITRATE,
+  PROP_START_BITRATE,
 };
 
 /* One request pad and the chain behind it. The chain is built when the
@@ -171,6 +176,9 @@ struct _GstLetsChatSink
   /* Protected by the object lock */
   GstLetsChatVideoCodec video_codec;
   gboolean video_codec_chosen;  /* set by the application, not default */
+  /* Read by the session's congestion control (gstletschatcongestion.c). */
+  GstLetsChatCongestionControl congestion_control;
+  guint min_bitrate, max_bitrate, start_bitrate;
   GList *streams;
   guint n_video, n_audio;
 };
@@ -609,6 +617,18 @@ gst_lets_chat_sink_set_property (GObject * object, guint prop_id,
       self->video_codec = g_value_get_enum (value);
       self->video_codec_chosen = TRUE;
       break;
+    case PROP_CONGESTION_CONTROL:
+      self->congestion_control = g_value_get_enum (value);
+      break;
+    case PROP_MIN_BITRATE:
+      self->min_bitrate = g_value_get_uint (value);
+      break;
+    case PROP_MAX_BITRATE:
+      self->max_bitrate = g_value_get_uint (value);
+      break;
+    case PROP_START_BITRATE:
+      self->start_bitrate = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -626,6 +646,18 @@ gst_lets_chat_sink_get_property (GObject * object, guint prop_id,
   switch (prop_id) {
     case PROP_VIDEO_CODEC:
       g_value_set_enum (value, self->video_codec);
+      break;
+    case PROP_CONGESTION_CONTROL:
+      g_value_set_enum (value, self->congestion_control);
+      break;
+    case PROP_MIN_BITRATE:
+      g_value_set_uint (value, self->min_bitrate);
+      break;
+    case PROP_MAX_BITRATE:
+      g_value_set_uint (value, self->max_bitrate);
+      break;
+    case PROP_START_BITRATE:
+      g_value_set_uint (value, self->start_bitrate);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -678,6 +710,37 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
+  /* The bitrate of what the sink encodes (names as webrtcsink's):
+   * docs/congestion.md. */
+  g_object_class_install_property (gobject_class, PROP_CONGESTION_CONTROL,
+      g_param_spec_enum ("congestion-control", "Congestion control",
+          "How the video encoder's bitrate follows the path: homegrown "
+          "(from the other party's transport-wide feedback and REMB: lower "
+          "on loss or growing delay, higher when the path takes it) or none "
+          "(start-bitrate throughout). Already encoded video cannot be "
+          "re-rated", GST_TYPE_LETS_CHAT_CONGESTION_CONTROL,
+          GST_LETS_CHAT_DEFAULT_CONGESTION_CONTROL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MIN_BITRATE,
+      g_param_spec_uint ("min-bitrate", "Minimal bitrate",
+          "Lowest video bitrate (bit/s) the congestion control asks of the "
+          "encoder, however bad the path", 1, G_MAXINT,
+          GST_LETS_CHAT_DEFAULT_MIN_BITRATE, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MAX_BITRATE,
+      g_param_spec_uint ("max-bitrate", "Maximal bitrate",
+          "Highest video bitrate (bit/s) the congestion control asks of the "
+          "encoder, however good the path", 1, G_MAXINT,
+          GST_LETS_CHAT_DEFAULT_MAX_BITRATE, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_START_BITRATE,
+      g_param_spec_uint ("start-bitrate", "Start bitrate",
+          "Video bitrate (bit/s) of a call's start, before any feedback "
+          "(and throughout with congestion-control=none)", 1, G_MAXINT,
+          GST_LETS_CHAT_DEFAULT_START_BITRATE, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
 
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
@@ -701,6 +764,10 @@ static void
 gst_lets_chat_sink_init (GstLetsChatSink * self)
 {
   self->video_codec = DEFAULT_VIDEO_CODEC;
+  self->congestion_control = GST_LETS_CHAT_DEFAULT_CONGESTION_CONTROL;
+  self->min_bitrate = GST_LETS_CHAT_DEFAULT_MIN_BITRATE;
+  self->max_bitrate = GST_LETS_CHAT_DEFAULT_MAX_BITRATE;
+  self->start_bitrate = GST_LETS_CHAT_DEFAULT_START_BITRATE;
   /* A network endpoint: it never waits for preroll, and its clock
    * matters to nobody. */
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);

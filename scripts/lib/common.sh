@@ -12,6 +12,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   gstreamer1.0-x  # timeoverlay, in scripts/demo
   chromium
   python3-matplotlib  # scripts/bench draws its plot with it
+  iproute2 nftables  # tests/network: namespaces, tc tbf, nftables loss
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
   gir1.2-gtk-3.0 gstreamer1.0-gtk3 xvfb  # examples/call.py's window (gtksink), tested on Xvfb
   man-db  # tests/scripts/check-install.sh renders the man page (man -l)

@@ -5,7 +5,7 @@ set -u
 fail=0
 for element in letschatsink letschatsrc; do
   out=$(gst-inspect-1.0 "$element" 2>&1) || { echo "$element does not load:"; echo "$out"; exit 1; }
-  for prop in server-url room secret display-name stun-server turn-servers serve connect-timeout strangers; do
+  for prop in server-url room secret display-name stun-server turn-servers serve connect-timeout stats stats-interval do-retransmission strangers; do
     # The line after "  name : blurb" style entries: the blurb must be longer than a few words.
     blurb=$(printf '%s\n' "$out" | grep -E "^  $prop +: " | sed -E "s/^  $prop +: //")
     if [ ${#blurb} -lt 30 ]; then

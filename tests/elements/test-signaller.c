@@ -43,6 +43,8 @@ typedef struct
 
 static GMutex pair_lock;
 static GType pair_signaller_type;
+/* Every description sent, "offer\n<sdp>" or "answer\n<sdp>" (pair_lock). */
+static GPtrArray *sent_descriptions;
 
 #define PAIR_SIGNALLER(o) ((PairSignaller *) (o))
 
@@ -148,6 +150,9 @@ static void
 pair_send_description (GstLetsChatSignaller * signaller, const gchar * type,
     const gchar * sdp)
 {
+  g_mutex_lock (&pair_lock);
+  g_ptr_array_add (sent_descriptions, g_strdup_printf ("%s\n%s", type, sdp));
+  g_mutex_unlock (&pair_lock);
   emit_on_other (PAIR_SIGNALLER (signaller), "description", type, sdp, 0);
 }
 
@@ -219,6 +224,8 @@ typedef struct
   gint video_frames;            /* atomic */
   gboolean peer_left;
   GstMessage *error;
+  GstStructure *stats;          /* the latest letschat/stats */
+  gint frames_at_stats;         /* video_frames when it was popped */
 } Party;
 
 static void
@@ -266,6 +273,13 @@ party_poll (Party * p)
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
         gst_message_has_name (msg, "letschat/peer-left"))
       p->peer_left = TRUE;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
+        gst_message_has_name (msg, "letschat/stats")) {
+      if (p->stats)
+        gst_structure_free (p->stats);
+      p->stats = gst_structure_copy (gst_message_get_structure (msg));
+      p->frames_at_stats = g_atomic_int_get (&p->video_frames);
+    }
     gst_message_unref (msg);
   }
   gst_object_unref (bus);
@@ -316,20 +330,29 @@ party_free (Party * p)
   gst_object_unref (p->pipeline);
   if (p->error)
     gst_message_unref (p->error);
+  if (p->stats)
+    gst_structure_free (p->stats);
   g_free (p);
+}
+
+static void
+pair_new (PairSignaller ** sa, PairSignaller ** sb)
+{
+  *sa = g_object_new (pair_signaller_type, NULL);
+  *sb = g_object_new (pair_signaller_type, NULL);
+  (*sa)->id = g_strdup ("party-a");
+  (*sb)->id = g_strdup ("party-b");
+  (*sa)->other = *sb;
+  (*sb)->other = *sa;
 }
 
 static void
 test_custom_signaller (void)
 {
-  PairSignaller *sa = g_object_new (pair_signaller_type, NULL);
-  PairSignaller *sb = g_object_new (pair_signaller_type, NULL);
+  PairSignaller *sa, *sb;
   Party *a, *b;
 
-  sa->id = g_strdup ("party-a");
-  sb->id = g_strdup ("party-b");
-  sa->other = sb;
-  sb->other = sa;
+  pair_new (&sa, &sb);
   a = party_new (G_OBJECT (sa));
   b = party_new (G_OBJECT (sb));
 
@@ -345,13 +368,201 @@ test_custom_signaller (void)
   g_object_unref (sb);
 }
 
+/* The video m-line of a description (from "m=video" to the next m-line). */
+static gchar *
+video_section (const gchar * description)
+{
+  const gchar *start = strstr (description, "m=video");
+  const gchar *end;
+
+  g_assert_nonnull (start);
+  end = strstr (start + 1, "\nm=");
+  return end ? g_strndup (start, end - start) : g_strdup (start);
+}
+
+static void
+assert_loss_recovery_and_twcc (const gchar * description)
+{
+  gchar *video = video_section (description);
+
+  /* Generic NACK, an RTX format bound to a payload type, keyframe
+   * requests, transport-wide feedback and its header extension. */
+  g_assert_nonnull (strstr (video, " nack\r\n"));
+  g_assert_nonnull (strstr (video, " nack pli\r\n"));
+  g_assert_nonnull (strstr (video, " rtx/90000\r\n"));
+  g_assert_nonnull (strstr (video, " apt="));
+  g_assert_nonnull (strstr (video, " transport-cc\r\n"));
+  g_assert_nonnull (strstr (video, "transport-wide-cc-extensions-01"));
+  g_free (video);
+}
+
+/* letschat offers and answers NACK, RTX and transport-wide congestion
+ * control feedback, so that loss is repaired and the sender can measure
+ * the path. */
+static void
+test_loss_recovery_negotiated (void)
+{
+  PairSignaller *sa, *sb;
+  Party *a, *b;
+  guint i, offers = 0, answers = 0;
+
+  pair_new (&sa, &sb);
+  a = party_new (G_OBJECT (sa));
+  b = party_new (G_OBJECT (sb));
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  wait_for (a, b, media_both_ways, "30 video frames each way");
+
+  g_mutex_lock (&pair_lock);
+  for (i = 0; i < sent_descriptions->len; i++) {
+    const gchar *d = g_ptr_array_index (sent_descriptions, i);
+
+    if (g_str_has_prefix (d, "offer\n"))
+      offers++;
+    else if (g_str_has_prefix (d, "answer\n"))
+      answers++;
+    assert_loss_recovery_and_twcc (d);
+  }
+  g_mutex_unlock (&pair_lock);
+  g_assert_cmpuint (offers, >=, 1);
+  g_assert_cmpuint (answers, >=, 1);
+
+  party_free (b);
+  party_free (a);
+  g_object_unref (sa);
+  g_object_unref (sb);
+}
+
+/* A stream of a letschat/stats structure, with every documented field. */
+static const GstStructure *
+stats_stream (const GstStructure * stats, const gchar * name)
+{
+  static const gchar *fields[] = { "codec", "ssrc", "packets", "bytes",
+    "bitrate", "packets-lost", "fraction-lost", "jitter", "nacks", "plis",
+    "firs", "retransmitted-packets", NULL
+  };
+  static const gchar *video_fields[] = { "width", "height", "frames",
+    "frame-rate", NULL
+  };
+  const GValue *v = gst_structure_get_value (stats, name);
+  const GstStructure *s;
+  guint i;
+
+  g_assert_nonnull (v);
+  g_assert_true (GST_VALUE_HOLDS_STRUCTURE (v));
+  s = gst_value_get_structure (v);
+  for (i = 0; fields[i]; i++)
+    g_assert_true (gst_structure_has_field (s, fields[i]));
+  for (i = 0; g_str_has_suffix (name, "-video") && video_fields[i]; i++)
+    g_assert_true (gst_structure_has_field (s, video_fields[i]));
+  if (g_str_has_prefix (name, "send-"))
+    g_assert_true (gst_structure_has_field (s, "round-trip-time"));
+  return s;
+}
+
+static guint64
+stats_u64 (const GstStructure * s, const gchar * field)
+{
+  guint64 v = 0;
+
+  g_assert_true (gst_structure_get_uint64 (s, field, &v));
+  return v;
+}
+
+static gboolean
+b_has_stats_of_90_frames (Party * a, Party * b)
+{
+  const GValue *v = b->stats ? gst_structure_get_value (b->stats,
+      "receive-video") : NULL;
+  guint64 frames = 0;
+
+  if (v)
+    gst_structure_get_uint64 (gst_value_get_structure (v), "frames", &frames);
+  return frames >= 90;
+}
+
+/* The stats property and the letschat/stats messages describe the call as
+ * it is: every documented field, the codec and size that are sent, and as
+ * many frames received as the receiver decoded. */
+static void
+test_stats (void)
+{
+  PairSignaller *sa, *sb;
+  Party *a, *b;
+  const GstStructure *rv, *sv;
+  GstStructure *property;
+  GstElement *r;
+  guint64 frames;
+  gint decoded, width = 0, height = 0;
+  guint i;
+  static const gchar *call_fields[] = { "timestamp", "round-trip-time",
+    "target-bitrate", "available-bandwidth", "local-candidate-type",
+    "local-address", "remote-candidate-type", "remote-address", NULL
+  };
+
+  pair_new (&sa, &sb);
+  a = party_new (G_OBJECT (sa));
+  b = party_new (G_OBJECT (sb));
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  wait_for (a, b, b_has_stats_of_90_frames, "stats of 90 received frames");
+
+  for (i = 0; call_fields[i]; i++)
+    g_assert_true (gst_structure_has_field (b->stats, call_fields[i]));
+  g_assert_cmpstr (gst_structure_get_string (b->stats,
+          "local-candidate-type"), ==, "host");
+  g_assert_cmpstr (gst_structure_get_string (b->stats,
+          "remote-candidate-type"), ==, "host");
+  g_assert_true (strchr (gst_structure_get_string (b->stats,
+              "remote-address"), ':'));
+
+  rv = stats_stream (b->stats, "receive-video");
+  stats_stream (b->stats, "receive-audio");
+  sv = stats_stream (b->stats, "send-video");
+  stats_stream (b->stats, "send-audio");
+  g_assert_cmpstr (gst_structure_get_string (rv, "codec"), ==, "VP8");
+  g_assert_cmpstr (gst_structure_get_string (sv, "codec"), ==, "VP8");
+  gst_structure_get_int (sv, "width", &width);
+  gst_structure_get_int (sv, "height", &height);
+  g_assert_cmpint (width, ==, 320);
+  g_assert_cmpint (height, ==, 240);
+  g_assert_cmpuint (stats_u64 (rv, "packets"), >, 0);
+  g_assert_cmpuint (stats_u64 (sv, "bytes"), >, 0);
+
+  /* Frames counted by letschat (RTP marker bits after the jitter buffer)
+   * against frames decoded downstream, when the message was read: within
+   * 5 % plus the few frames between the two (the decoder's queue). */
+  frames = stats_u64 (rv, "frames");
+  decoded = b->frames_at_stats;
+  g_test_message ("stats: %" G_GUINT64_FORMAT " frames received, %d decoded",
+      frames, decoded);
+  g_assert_cmpfloat (ABS ((gdouble) frames - decoded), <=, frames * 0.05 + 5);
+
+  /* The property holds the same shape. */
+  r = gst_bin_get_by_name (GST_BIN (b->pipeline), "r");
+  g_object_get (r, "stats", &property, NULL);
+  gst_object_unref (r);
+  g_assert_true (gst_structure_has_name (property, "letschat/stats"));
+  stats_stream (property, "receive-video");
+  gst_structure_free (property);
+
+  party_free (b);
+  party_free (a);
+  g_object_unref (sa);
+  g_object_unref (sb);
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   register_pair_signaller ();
+  sent_descriptions = g_ptr_array_new_with_free_func (g_free);
 
   g_test_add_func ("/signaller/custom", test_custom_signaller);
+  g_test_add_func ("/media/loss-recovery-negotiated",
+      test_loss_recovery_negotiated);
+  g_test_add_func ("/media/stats", test_stats);
   return g_test_run ();
 }

@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+# The network half of the benchmark (issue 13): a 1280x720@30 VP8 call (video
+# only, videotestsrc pattern=ball) from a sender namespace to a receiver
+# namespace over a veth pair whose sender side is shaped, in three
+# scenarios, each for letschat as it is ("letschat": congestion control and
+# retransmission) and as it was ("none": congestion-control=none,
+# do-retransmission=false), in the same run:
+#
+#   rate   600 kbit/s (tc tbf) throughout
+#   step   4 Mbit/s, 500 kbit/s from 1/3 of the run, 4 Mbit/s from 2/3
+#   loss3  3 % of the sender's UDP dropped at random (nftables numgen)
+#   loss10 10 %
+#
+# Figures per run: received (decoded) frame rate, glass-to-glass p50/p95
+# (frame numbers in the picture, bench/network-party.c), freezes (gaps over
+# 200 ms between decoded frames) per minute, and for the step how long the
+# send bitrate took to go under the link after the drop and to reach 70 %
+# of it after the rise. JSON and one PNG per scenario in bench/results/.
+#
+#   sudo /usr/bin/python3 bench/network.py [--seconds S] [--scenarios a,b]
+#
+# Root only (network namespaces). LETSCHAT_BENCH_NET_SECONDS shortens runs.
+import argparse, json, os, re, signal, statistics, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BUILD = os.environ.get("LETSCHAT_BUILD", os.path.join(ROOT, "build"))
+PARTY = os.path.join(BUILD, "bench", "letschat-network-party")
+SERVER = os.path.join(BUILD, "ext", "server", "letschat-server")
+VARIANTS = {
+    "none": ["congestion-control=none", "do-retransmission=false"],
+    "letschat": [],
+}
+RECV_VARIANTS = {"letschat": [], "none": ["do-retransmission=false"]}
+
+
+def sh(*args, check=True):
+    return subprocess.run(args, check=check, capture_output=True, text=True)
+
+
+class Link:
+    """Two namespaces joined by a veth pair; shaping on the sender's side."""
+
+    def __init__(self):
+        n = os.getpid() % 200 + 20
+        self.tag = "mnb%d" % os.getpid()
+        self.s, self.r = self.tag + "s", self.tag + "r"
+        self.s_ip, self.r_ip = "10.79.%d.2" % n, "10.79.%d.1" % n
+        self.dev = self.tag + "a"
+        sh("ip", "netns", "add", self.s)
+        sh("ip", "netns", "add", self.r)
+        sh("ip", "link", "add", self.dev, "netns", self.s, "type", "veth",
+           "peer", "name", self.tag + "b", "netns", self.r)
+        sh("ip", "-n", self.s, "addr", "add", self.s_ip + "/24", "dev", self.dev)
+        sh("ip", "-n", self.r, "addr", "add", self.r_ip + "/24", "dev", self.tag + "b")
+        for ns, dev in ((self.s, self.dev), (self.r, self.tag + "b")):
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        self.loss = False
+
+    def rate(self, kbit):
+        burst = "64kbit" if kbit >= 2000 else "32kbit"
+        sh("ip", "netns", "exec", self.s, "tc", "qdisc", "replace", "dev",
+           self.dev, "root", "tbf", "rate", "%dkbit" % kbit, "burst", burst,
+           "latency", "400ms")
+
+    def drop(self, percent):
+        x = ["ip", "netns", "exec", self.s, "nft"]
+        sh(*x, "add", "table", "inet", self.tag)
+        sh(*x, "add chain inet %s out { type filter hook output priority 0 ; }" % self.tag)
+        # all UDP the sender sends, IPv4 or IPv6 (ICE often pairs the
+        # link-local IPv6 addresses of the veth)
+        sh(*x, "add", "rule", "inet", self.tag, "out", "meta", "l4proto", "udp",
+           "numgen", "random", "mod", "100", "<", str(percent), "drop")
+
+    def close(self):
+        sh("ip", "netns", "del", self.s, check=False)
+        sh("ip", "netns", "del", self.r, check=False)
+
+
+def start(ns, *cmd, out):
+    return subprocess.Popen(["ip", "netns", "exec", ns, *cmd], stdout=out,
+                            stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def stop(p):
+    if p and p.poll() is None:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+def field(text, name):
+    m = re.search(re.escape(name) + r'[\\]*=[\\]*\([a-z0-9]*[\\]*\)([0-9.e+-]+)', text)
+    return float(m.group(1)) if m else None
+
+
+def sub(text, name):
+    """The text of the nested structure @name in a stats line."""
+    i = text.find(name + "=(structure)")
+    return text[i:text.find(";", i)] if i >= 0 else ""
+
+
+def run(scenario, variant, seconds, tmp):
+    link = Link()
+    procs = []
+    try:
+        schedule = []
+        if scenario == "rate":
+            link.rate(600)
+            schedule = [(0, 600)]
+        elif scenario == "step":
+            link.rate(4000)
+            schedule = [(0, 4000), (seconds / 3, 500), (2 * seconds / 3, 4000)]
+        elif scenario.startswith("loss"):
+            link.drop(int(scenario[4:]))
+        slog = open(os.path.join(tmp, "server.log"), "w+")
+        procs.append(start(link.r, SERVER, "--host", link.r_ip, "--port", "0", out=slog))
+        url = None
+        for _ in range(100):
+            slog.seek(0)
+            m = re.search(r"listening on (ws://\S+)", slog.read())
+            if m:
+                url = m.group(1)
+                break
+            time.sleep(0.1)
+        if not url:
+            raise RuntimeError("the room server did not start")
+        rlog = open(os.path.join(tmp, "recv.log"), "w+")
+        tlog = open(os.path.join(tmp, "send.log"), "w+")
+        procs.append(start(link.r, PARTY, "recv", url, "net", *RECV_VARIANTS[variant], out=rlog))
+        procs.append(start(link.s, PARTY, "send", url, "net", *VARIANTS[variant], out=tlog))
+        # t0: the first decoded frame (the call is up)
+        t0 = None
+        deadline = time.monotonic() + 60
+        while t0 is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            rlog.seek(0)
+            for line in rlog:
+                if line.startswith("recv "):
+                    t0 = int(line.split()[2])
+                    break
+        if t0 is None:
+            raise RuntimeError("no call within 60 s")
+        t0_wall = time.monotonic()
+        for at, kbit in schedule[1:]:
+            time.sleep(max(0, t0_wall + at - time.monotonic()))
+            link.rate(kbit)
+        time.sleep(max(0, t0_wall + seconds - time.monotonic()))
+    finally:
+        for p in procs:
+            stop(p)
+        link.close()
+    return analyse(scenario, seconds, t0, schedule, tmp)
+
+
+def analyse(scenario, seconds, t0, schedule, tmp):
+    end = t0 + seconds * 1e6
+    sent, recv, sstats, rstats = {}, [], [], []
+    for line in open(os.path.join(tmp, "send.log")):
+        p = line.split(" ", 2)
+        if p[0] == "sent":
+            sent[int(p[1])] = int(p[2])
+        elif p[0] == "stats":
+            t = int(p[1])
+            sv = sub(p[2], "send-video")
+            sstats.append(((t - t0) / 1e6, field(sv, "bitrate") or 0,
+                           field(p[2], "target-bitrate") or 0))
+    for line in open(os.path.join(tmp, "recv.log")):
+        p = line.split(" ", 2)
+        if p[0] == "recv" and t0 <= int(p[2]) <= end:
+            recv.append((int(p[1]), int(p[2])))
+        elif p[0] == "stats":
+            rv = sub(p[2], "receive-video")
+            rstats.append(((int(p[1]) - t0) / 1e6, field(rv, "retransmitted-packets") or 0,
+                           field(rv, "nacks") or 0, field(rv, "plis") or 0))
+    times = [t for _, t in recv]
+    g2g = sorted((t - sent[n]) / 1000 for n, t in recv if n >= 0 and n in sent)
+    gaps = [b - a for a, b in zip([t0] + times, times + [end])]
+    freezes = sum(1 for g in gaps if g > 200000)
+    per_s = [0] * int(seconds)
+    for t in times:
+        i = int((t - t0) / 1e6)
+        if 0 <= i < len(per_s):
+            per_s[i] += 1
+    res = {
+        "seconds": seconds,
+        "frames": len(times),
+        "fps": round(len(times) / seconds, 1),
+        "g2g_p50_ms": round(g2g[len(g2g) // 2], 1) if g2g else None,
+        "g2g_p95_ms": round(g2g[int(len(g2g) * 0.95)], 1) if g2g else None,
+        "readable_frames": len(g2g),
+        "freezes_per_min": round(freezes * 60 / seconds, 1),
+        "longest_gap_ms": round(max(gaps) / 1000) if gaps else None,
+        "fps_per_second": per_s,
+        "send": [[round(t, 2), b, tg] for t, b, tg in sstats],
+        "receiver_retransmitted": rstats[-1][1] if rstats else 0,
+        "receiver_nacks": rstats[-1][2] if rstats else 0,
+        "receiver_plis": rstats[-1][3] if rstats else 0,
+        "link": schedule,
+    }
+    if scenario == "step":
+        drop, rise = schedule[1][0], schedule[2][0]
+        under = [t for t, b, _ in sstats if drop < t < rise and b < 500000]
+        res["under_link_after_drop_s"] = round(under[0] - drop, 2) if under else None
+        over = [t for t, b, _ in sstats if t > rise and b >= 0.7 * 4000000]
+        res["70pct_after_rise_s"] = round(over[0] - rise, 2) if over else None
+        otg = [t for t, _, tg in sstats if t > rise and tg >= 0.7 * 4000000]
+        res["target_70pct_after_rise_s"] = round(otg[0] - rise, 2) if otg else None
+    return res
+
+
+def plot(scenario, results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for variant, r in results.items():
+        if "error" in r:
+            continue
+        ax1.plot([s[0] for s in r["send"]], [s[1] / 1000 for s in r["send"]],
+                 label="%s: send bitrate" % variant)
+        if variant == "letschat":
+            ax1.plot([s[0] for s in r["send"]], [s[2] / 1000 for s in r["send"]],
+                     "--", label="letschat: target")
+        ax2.plot(range(len(r["fps_per_second"])), r["fps_per_second"], label=variant)
+    link = next((r["link"] for r in results.values() if r.get("link")), [])
+    if link:
+        secs = next(r["seconds"] for r in results.values() if "seconds" in r)
+        xs, ys = [], []
+        for i, (at, kbit) in enumerate(link):
+            nxt = link[i + 1][0] if i + 1 < len(link) else secs
+            xs += [at, nxt]
+            ys += [kbit, kbit]
+        ax1.plot(xs, ys, "k:", label="link")
+    ax1.set_ylabel("kbit/s")
+    ax1.set_yscale("log")
+    ax1.legend(fontsize=7)
+    ax2.set_ylabel("received fps")
+    ax2.set_xlabel("s since the first frame")
+    ax2.legend(fontsize=7)
+    fig.suptitle("letschat on a bad link: %s" % scenario)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float,
+                    default=float(os.environ.get("LETSCHAT_BENCH_NET_SECONDS", 60)))
+    ap.add_argument("--scenarios", default="rate,step,loss3,loss10")
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench/network.py: network namespaces need root", file=sys.stderr)
+        return 77
+    os.environ.setdefault("GST_PLUGIN_PATH", os.path.join(BUILD, "gst", "letschat"))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = a.out or os.path.join(ROOT, "bench", "results", "network-%s.json" % stamp)
+    import tempfile
+    report = {"when": stamp, "host": os.uname().nodename, "scenarios": {}}
+    for scenario in a.scenarios.split(","):
+        results = {}
+        for variant in VARIANTS:
+            with tempfile.TemporaryDirectory() as tmp:
+                # LETSCHAT_BENCH_KEEP=DIR keeps each run's logs there
+                keep = os.environ.get("LETSCHAT_BENCH_KEEP")
+                if keep:
+                    tmp = os.path.join(keep, scenario + "-" + variant)
+                    os.makedirs(tmp, exist_ok=True)
+                try:
+                    results[variant] = run(scenario, variant, a.seconds, tmp)
+                except Exception as e:
+                    results[variant] = {"error": str(e)}
+            r = results[variant]
+            print("%-6s %-8s " % (scenario, variant) + (
+                "error: %s" % r["error"] if "error" in r else
+                "fps %5.1f  g2g p50 %s p95 %s ms  freezes/min %4.1f  rtx %d%s" % (
+                    r["fps"], r["g2g_p50_ms"], r["g2g_p95_ms"], r["freezes_per_min"],
+                    r["receiver_retransmitted"],
+                    "  under link %s s, 70%% %s s (target %s s)" % (
+                        r.get("under_link_after_drop_s"), r.get("70pct_after_rise_s"),
+                        r.get("target_70pct_after_rise_s")) if scenario == "step" else "")),
+                flush=True)
+        report["scenarios"][scenario] = results
+        plot(scenario, results, out.replace(".json", "-%s.png" % scenario))
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+    print("results:", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

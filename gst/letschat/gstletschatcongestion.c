@@ -1,0 +1,508 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * The bitrate controller of what a party encodes (see the header). It
+ * only reads feedback and sets encoder bitrates: it negotiates nothing
+ * (the TWCC extension and transport-cc are in every description,
+ * gstletschatcodecs.c) and builds no chain.
+ *
+ *   other party's rtpsession --transport-cc feedback--> our rtpsession
+ *        (every ~100 ms: which packets arrived, when)      | notify::twcc-stats
+ *                                                          v  (RTCP thread)
+ *                                  Feedback: sums since the last decision
+ *                                                          |
+ *   session thread, every 200 ms: gst_lets_chat_congestion_tick()
+ *        loss, delay trend, received rate -> target -> encoder bitrate
+ *
+ * The "homegrown" algorithm, loss- and delay-based like the one
+ * gst-plugins-rs's webrtcsink calls homegrown and like Google Congestion
+ * Control (draft-ietf-rmcat-gcc) in spirit, written here from their
+ * descriptions:
+ * - more than 10 % of the packets lost since the last decision: the path
+ *   is full; aim under what arrived (85 % of the received rate), and never
+ *   above target * (1 - loss / 2);
+ * - queueing delay growing (the mean delta of delta over two decisions
+ *   above OVERUSE_DOD_NS, i.e. packets arrive further apart than they were
+ *   sent, while less than 90 % of the rate sent arrives): the same, before
+ *   any loss;
+ * - less than 2 % lost and no growing delay, and no decrease in the last
+ *   second: increase by 8 % per decision far from the last estimate, by
+ *   10 kbit/s near it (within 10 %), and never above 1.5 times what was
+ *   received plus 100 kbit/s (an encoder that makes less than asked must
+ *   not let the target run away);
+ * - otherwise hold. A REMB from the other party caps the target.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+#include <gst/rtp/rtp.h>
+
+#include "gstletschatcongestion.h"
+#include "gstletschatcodecs.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_congestion_debug);
+#define GST_CAT_DEFAULT gst_lets_chat_congestion_debug
+
+#define LOSS_DECREASE 0.10
+#define LOSS_INCREASE 0.02
+#define OVERUSE_DOD_NS 300000
+#define OVERUSE_RECEIVED 0.9
+#define DECREASE_TO_RECEIVED 0.85
+#define INCREASE_FACTOR 1.08
+#define INCREASE_NEAR_ESTIMATE 10000
+#define HOLD_AFTER_DECREASE_US (1 * G_USEC_PER_SEC)
+
+/* Sums of the feedback since the last decision; shared with the RTCP
+ * thread's handlers, which may outlive a webrtcbin's time. */
+typedef struct
+{
+  GMutex lock;
+  guint64 packets_sent, packets_received;
+  guint64 received_rate_sum;    /* bitrate-recv x packets */
+  guint64 sent_rate_sum;        /* bitrate-sent x packets */
+  gint64 dod_sum;               /* avg-delta-of-delta x packets */
+  guint remb;                   /* bit/s, 0: none */
+} Feedback;
+
+struct _GstLetsChatCongestion
+{
+  GstLetsChatCongestionControl control;
+  guint min_bitrate, max_bitrate, start_bitrate;
+
+  GstElement *webrtc;           /* the one followed (a ref) */
+  GObject *rtp_session;         /* its rtpsession element (a ref) */
+  Feedback *feedback;
+
+  gdouble target;
+  guint estimate;
+  guint applied;                /* last bitrate set on the encoders */
+  gint overuse_ticks;
+  gint64 last_decrease_us;
+  gboolean warned_pre_encoded;
+};
+
+GType
+gst_lets_chat_congestion_control_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_LETS_CHAT_CONGESTION_CONTROL_NONE,
+        "None: the encoder keeps start-bitrate", "none"},
+    {GST_LETS_CHAT_CONGESTION_CONTROL_HOMEGROWN,
+          "Loss- and delay-based, from transport-wide feedback and REMB",
+        "homegrown"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstLetsChatCongestionControl", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static Feedback *
+feedback_new (void)
+{
+  Feedback *f = g_atomic_rc_box_new0 (Feedback);
+
+  g_mutex_init (&f->lock);
+  return f;
+}
+
+static void
+feedback_clear (Feedback * f)
+{
+  g_mutex_clear (&f->lock);
+}
+
+static void
+feedback_unref (gpointer f, GClosure * closure)
+{
+  g_atomic_rc_box_release_full (f, (GDestroyNotify) feedback_clear);
+}
+
+/* rtpsession's RTCP thread: one transport-cc feedback read. */
+static void
+on_twcc_stats (GObject * rtp_session, GParamSpec * pspec, Feedback * f)
+{
+  GstStructure *s = NULL;
+  guint sent = 0, received = 0, rate = 0, sent_rate = 0;
+  gint64 dod = 0;
+
+  g_object_get (rtp_session, "twcc-stats", &s, NULL);
+  if (!s)
+    return;
+  gst_structure_get (s, "packets-sent", G_TYPE_UINT, &sent, "packets-recv",
+      G_TYPE_UINT, &received, "bitrate-recv", G_TYPE_UINT, &rate,
+      "bitrate-sent", G_TYPE_UINT, &sent_rate,
+      "avg-delta-of-delta", G_TYPE_INT64, &dod, NULL);
+  gst_structure_free (s);
+  /* rtpsession 1.22's first figures can be garbage. */
+  if (dod > GST_SECOND || dod < -GST_SECOND)
+    dod = 0;
+  g_mutex_lock (&f->lock);
+  f->packets_sent += sent;
+  f->packets_received += MIN (received, sent);
+  f->received_rate_sum += (guint64) rate *received;
+  f->sent_rate_sum += (guint64) sent_rate *received;
+  f->dod_sum += dod * (gint64) received;
+  g_mutex_unlock (&f->lock);
+}
+
+/* REMB (draft-alvestrand-rmcat-remb): a payload-specific feedback (206)
+ * of format 15 whose FCI starts with "REMB", then the number of SSRCs,
+ * a 6-bit exponent and an 18-bit mantissa. */
+static void
+on_feedback_rtcp (GObject * session, guint type, guint fbtype,
+    guint sender_ssrc, guint media_ssrc, GstBuffer * fci, Feedback * f)
+{
+  GstMapInfo map;
+  guint64 bitrate;
+
+  if (type != GST_RTCP_TYPE_PSFB || fbtype != GST_RTCP_PSFB_TYPE_AFB || !fci
+      || !gst_buffer_map (fci, &map, GST_MAP_READ))
+    return;
+  if (map.size >= 8 && memcmp (map.data, "REMB", 4) == 0) {
+    bitrate = ((guint64) (map.data[5] & 0x03) << 16 | map.data[6] << 8 |
+        map.data[7]) << (map.data[5] >> 2);
+    g_mutex_lock (&f->lock);
+    f->remb = (guint) MIN (bitrate, G_MAXUINT);
+    g_mutex_unlock (&f->lock);
+  }
+  gst_buffer_unmap (fci, &map);
+}
+
+GstLetsChatCongestion *
+gst_lets_chat_congestion_new (GstLetsChatCongestionControl control,
+    guint min_bitrate, guint max_bitrate, guint start_bitrate)
+{
+  GstLetsChatCongestion *cc = g_new0 (GstLetsChatCongestion, 1);
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (gst_lets_chat_congestion_debug,
+        "letschatcongestion", 0, "letschat congestion control");
+    g_once_init_leave (&done, 1);
+  }
+  cc->control = control;
+  cc->min_bitrate = min_bitrate;
+  cc->max_bitrate = MAX (max_bitrate, min_bitrate);
+  cc->start_bitrate = CLAMP (start_bitrate, cc->min_bitrate, cc->max_bitrate);
+  cc->target = cc->start_bitrate;
+  return cc;
+}
+
+static void
+congestion_unfollow (GstLetsChatCongestion * cc)
+{
+  if (cc->rtp_session)
+    g_signal_handlers_disconnect_by_data (cc->rtp_session, cc->feedback);
+  g_clear_object (&cc->rtp_session);
+  if (cc->webrtc) {
+    GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (cc->webrtc), "rtpbin");
+    GObject *internal = NULL;
+
+    if (rtpbin)
+      g_signal_emit_by_name (rtpbin, "get-internal-session", 0, &internal);
+    if (internal)
+      g_signal_handlers_disconnect_by_data (internal, cc->feedback);
+    g_clear_object (&internal);
+    gst_clear_object (&rtpbin);
+  }
+  gst_clear_object (&cc->webrtc);
+  if (cc->feedback)
+    feedback_unref (cc->feedback, NULL);
+  cc->feedback = NULL;
+}
+
+void
+gst_lets_chat_congestion_free (GstLetsChatCongestion * cc)
+{
+  congestion_unfollow (cc);
+  g_free (cc);
+}
+
+/* Follows @webrtc's RTP session 0 (the BUNDLE's, or the video's). FALSE
+ * while it has none yet. */
+static gboolean
+congestion_follow (GstLetsChatCongestion * cc, GstElement * webrtc)
+{
+  GstElement *rtpbin, *session = NULL;
+  GObject *internal = NULL;
+
+  if (cc->webrtc == webrtc && cc->rtp_session)
+    return TRUE;
+  if (cc->webrtc != webrtc) {
+    congestion_unfollow (cc);
+    cc->webrtc = gst_object_ref (webrtc);
+    cc->target = cc->start_bitrate;
+    cc->estimate = 0;
+    cc->overuse_ticks = 0;
+    cc->last_decrease_us = 0;
+  }
+  rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+  if (!rtpbin)
+    return FALSE;
+  g_signal_emit_by_name (rtpbin, "get-session", 0, &session);
+  if (session && g_object_class_find_property (G_OBJECT_GET_CLASS (session),
+          "twcc-stats")) {
+    cc->feedback = feedback_new ();
+    cc->rtp_session = G_OBJECT (gst_object_ref (session));
+    g_signal_connect_data (session, "notify::twcc-stats",
+        G_CALLBACK (on_twcc_stats), g_atomic_rc_box_acquire (cc->feedback),
+        feedback_unref, 0);
+    g_signal_emit_by_name (rtpbin, "get-internal-session", 0, &internal);
+    if (internal)
+      g_signal_connect_data (internal, "on-feedback-rtcp",
+          G_CALLBACK (on_feedback_rtcp),
+          g_atomic_rc_box_acquire (cc->feedback), feedback_unref, 0);
+    g_clear_object (&internal);
+    GST_INFO ("following the transport-wide feedback of %" GST_PTR_FORMAT,
+        webrtc);
+  }
+  gst_clear_object (&session);
+  gst_object_unref (rtpbin);
+  return cc->rtp_session != NULL;
+}
+
+static void
+congestion_decide (GstLetsChatCongestion * cc)
+{
+  guint64 sent, received, rate_sum, sent_rate_sum;
+  gint64 dod_sum, now = g_get_monotonic_time ();
+  gdouble loss, received_rate, sent_rate, dod, target = cc->target;
+  const gchar *why = NULL;
+  guint remb;
+
+  g_mutex_lock (&cc->feedback->lock);
+  sent = cc->feedback->packets_sent;
+  received = cc->feedback->packets_received;
+  rate_sum = cc->feedback->received_rate_sum;
+  sent_rate_sum = cc->feedback->sent_rate_sum;
+  dod_sum = cc->feedback->dod_sum;
+  remb = cc->feedback->remb;
+  cc->feedback->packets_sent = cc->feedback->packets_received = 0;
+  cc->feedback->received_rate_sum = cc->feedback->sent_rate_sum = 0;
+  cc->feedback->dod_sum = 0;
+  g_mutex_unlock (&cc->feedback->lock);
+  if (sent == 0 && remb == 0)
+    return;
+
+  loss = sent ? 1.0 - (gdouble) received / sent : 0;
+  received_rate = received ? (gdouble) rate_sum / received : 0;
+  sent_rate = received ? (gdouble) sent_rate_sum / received : 0;
+  dod = received ? (gdouble) dod_sum / received : 0;
+  /* A queue builds only where less arrives than was sent: on a busy
+   * machine the arrival times alone jitter by milliseconds. */
+  cc->overuse_ticks = dod > OVERUSE_DOD_NS
+      && received_rate < sent_rate * OVERUSE_RECEIVED ?
+      cc->overuse_ticks + 1 : 0;
+
+  if (sent && (loss > LOSS_DECREASE || cc->overuse_ticks >= 2)) {
+    why = loss > LOSS_DECREASE ? "loss" : "delay";
+    target = MIN (target * (1.0 - loss / 2), received_rate > 0 ?
+        received_rate * DECREASE_TO_RECEIVED : target);
+    cc->estimate = (guint) received_rate;
+    cc->last_decrease_us = now;
+    cc->overuse_ticks = 0;
+  } else if (sent && loss < LOSS_INCREASE
+      && now - cc->last_decrease_us > HOLD_AFTER_DECREASE_US) {
+    if (cc->estimate && target > cc->estimate * 0.9
+        && target < cc->estimate * 1.1)
+      target += INCREASE_NEAR_ESTIMATE;
+    else
+      target *= INCREASE_FACTOR;
+    target = MIN (target, received_rate * 1.5 + 100000);
+    target = MAX (target, cc->target);
+    if (received_rate > cc->estimate)
+      cc->estimate = (guint) received_rate;
+  }
+  if (remb && target > remb) {
+    target = remb;
+    why = "REMB";
+  }
+  cc->target = CLAMP (target, cc->min_bitrate, cc->max_bitrate);
+  if (why)
+    GST_INFO ("%s: target %.0f bit/s (loss %.1f %%, delta of delta %.0f us, "
+        "received %.0f bit/s)", why, cc->target, loss * 100, dod / 1000,
+        received_rate);
+  else
+    GST_LOG ("target %.0f bit/s (loss %.1f %%, delta of delta %.0f us, "
+        "received %.0f bit/s)", cc->target, loss * 100, dod / 1000,
+        received_rate);
+}
+
+/* vp8enc and vp9enc take bit/s in target-bitrate, x264enc kbit/s in
+ * bitrate, openh264enc bit/s in bitrate. */
+static void
+encoder_set_bitrate (GstElement * encoder, guint bitrate)
+{
+  GObjectClass *klass = G_OBJECT_GET_CLASS (encoder);
+  const gchar *factory = GST_OBJECT_NAME (gst_element_get_factory (encoder));
+
+  if (g_object_class_find_property (klass, "target-bitrate"))
+    g_object_set (encoder, "target-bitrate", (gint) bitrate, NULL);
+  else if (g_str_equal (factory, "x264enc"))
+    g_object_set (encoder, "bitrate", MAX (bitrate / 1000, 1), NULL);
+  else if (g_object_class_find_property (klass, "bitrate"))
+    g_object_set (encoder, "bitrate", bitrate, NULL);
+}
+
+/* The ladder: below each target bitrate, the widest picture (height in
+ * the input's proportions) and the highest frame rate the encoder is
+ * given. Roughly 0.05 to 0.1 bit per pixel, what VP8 needs to show a
+ * moving picture without mush; below 120 kbit/s, fewer frames rather than
+ * smaller ones. Going down is immediate; going up waits for 25 % more than
+ * the step needs, so that the picture does not flip back and forth. */
+static const struct
+{
+  guint bitrate;                /* at or above this */
+  gint max_width;               /* 0: the input's */
+  gint max_fps;                 /* 0: the input's */
+} ladder[] = {
+  {1000000, 0, 0},
+  {600000, 960, 0},
+  {350000, 640, 0},
+  {200000, 480, 0},
+  {120000, 320, 0},
+  {0, 320, 15},
+};
+
+#define LADDER_RUNG_KEY "letschat-ladder-rung"
+#define LADDER_UP_MARGIN 1.25
+
+/* @element's upstream neighbour (a new ref), or NULL. */
+static GstElement *
+upstream_of (GstElement * element)
+{
+  GstPad *sink = gst_element_get_static_pad (element, "sink");
+  GstPad *peer = sink ? gst_pad_get_peer (sink) : NULL;
+  GstElement *up = peer ? gst_pad_get_parent_element (peer) : NULL;
+
+  gst_clear_object (&peer);
+  gst_clear_object (&sink);
+  return up;
+}
+
+static guint
+ladder_rung_for (guint bitrate, guint current)
+{
+  guint r;
+
+  for (r = 0; r < G_N_ELEMENTS (ladder) - 1; r++) {
+    gdouble needed = ladder[r].bitrate * (r < current ? LADDER_UP_MARGIN : 1);
+
+    if (bitrate >= needed)
+      return r;
+  }
+  return G_N_ELEMENTS (ladder) - 1;
+}
+
+/* Sets the size and frame rate for @bitrate on the ladder capsfilter in
+ * front of @encoder, if it has one (letschat's own encode chain). */
+static void
+encoder_climb_ladder (GstElement * encoder, guint bitrate)
+{
+  GstElement *filter = upstream_of (encoder), *rate = NULL, *scale = NULL;
+  GstPad *input_pad = NULL;
+  GstCaps *input = NULL, *caps;
+  gint width = 0, height = 0, rung_width;
+  guint current, rung;
+
+  if (!filter || !g_object_get_data (G_OBJECT (filter),
+          GST_LETS_CHAT_LADDER_KEY))
+    goto out;
+  current = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (filter),
+          LADDER_RUNG_KEY));
+  rung = ladder_rung_for (bitrate, current);
+  if (rung == current)
+    goto out;
+  /* The input's size: what videoscale takes. */
+  rate = upstream_of (filter);
+  scale = rate ? upstream_of (rate) : NULL;
+  input_pad = scale ? gst_element_get_static_pad (scale, "sink") : NULL;
+  input = input_pad ? gst_pad_get_current_caps (input_pad) : NULL;
+  if (!input || !gst_structure_get_int (gst_caps_get_structure (input, 0),
+          "width", &width) || !gst_structure_get_int (gst_caps_get_structure
+          (input, 0), "height", &height) || width <= 0 || height <= 0)
+    goto out;
+
+  caps = gst_caps_new_empty_simple ("video/x-raw");
+  rung_width = ladder[rung].max_width;
+  if (rung_width && rung_width < width)
+    gst_caps_set_simple (caps, "width", G_TYPE_INT, rung_width, "height",
+        G_TYPE_INT, (gint) (gint64) height * rung_width / width & ~1,
+        "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+  if (ladder[rung].max_fps)
+    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
+        ladder[rung].max_fps, 1, NULL);
+  GST_INFO ("%u bit/s: step %u of the ladder, %" GST_PTR_FORMAT, bitrate,
+      rung, caps);
+  g_object_set (filter, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  g_object_set_data (G_OBJECT (filter), LADDER_RUNG_KEY,
+      GUINT_TO_POINTER (rung));
+out:
+  gst_clear_caps (&input);
+  gst_clear_object (&input_pad);
+  gst_clear_object (&scale);
+  gst_clear_object (&rate);
+  gst_clear_object (&filter);
+}
+
+void
+gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
+    GstElement * webrtc, GList * encoders, gboolean pre_encoded)
+{
+  guint bitrate;
+  GList *l;
+
+  if (cc->control == GST_LETS_CHAT_CONGESTION_CONTROL_NONE) {
+    bitrate = cc->start_bitrate;
+  } else {
+    /* Between calls, hold on to no webrtcbin: a closed one keeps its ICE
+     * thread while anything has a reference to it. */
+    if (!webrtc) {
+      congestion_unfollow (cc);
+      return;
+    }
+    if (!congestion_follow (cc, webrtc))
+      return;
+    congestion_decide (cc);
+    bitrate = (guint) cc->target;
+    if (pre_encoded && !cc->warned_pre_encoded && cc->estimate &&
+        cc->target < cc->max_bitrate / 2) {
+      GST_WARNING ("the path takes about %u bit/s, but video that comes "
+          "already encoded cannot be re-rated: encode it in the pipeline "
+          "(give letschatsink raw video) to let letschat adapt", cc->estimate);
+      cc->warned_pre_encoded = TRUE;
+    }
+  }
+  /* Encoders reconfigure on each change: not for less than 2 %. */
+  if (encoders && cc->applied && ABS ((gint64) bitrate - cc->applied) <
+      cc->applied / 50)
+    return;
+  for (l = encoders; l; l = l->next) {
+    encoder_set_bitrate (l->data, bitrate);
+    if (cc->control != GST_LETS_CHAT_CONGESTION_CONTROL_NONE)
+      encoder_climb_ladder (l->data, bitrate);
+  }
+  if (encoders)
+    cc->applied = bitrate;
+}
+
+void
+gst_lets_chat_congestion_get (GstLetsChatCongestion * cc,
+    guint * target_bitrate, guint * available_bandwidth)
+{
+  *target_bitrate = cc->control == GST_LETS_CHAT_CONGESTION_CONTROL_NONE ?
+      cc->start_bitrate : (guint) cc->target;
+  *available_bandwidth = cc->estimate;
+}

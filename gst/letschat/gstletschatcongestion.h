@@ -1,0 +1,57 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+/* GstLetsChatCongestion: the bitrate controller of what a party encodes.
+ * It reads the other party's transport-wide feedback (rtpsession's
+ * twcc-stats) and REMB, and sets the video encoders' bitrate between
+ * min-bitrate and max-bitrate. Algorithm and figures: docs/congestion.md.
+ *
+ * Session thread only, except the feedback, which webrtcbin's RTCP thread
+ * hands in under a lock of its own. */
+    typedef enum
+{
+  GST_LETS_CHAT_CONGESTION_CONTROL_NONE,
+  GST_LETS_CHAT_CONGESTION_CONTROL_HOMEGROWN,
+} GstLetsChatCongestionControl;
+
+#define GST_TYPE_LETS_CHAT_CONGESTION_CONTROL \
+    (gst_lets_chat_congestion_control_get_type ())
+GType gst_lets_chat_congestion_control_get_type (void);
+
+#define GST_LETS_CHAT_DEFAULT_CONGESTION_CONTROL \
+    GST_LETS_CHAT_CONGESTION_CONTROL_HOMEGROWN
+#define GST_LETS_CHAT_DEFAULT_MIN_BITRATE 100000
+#define GST_LETS_CHAT_DEFAULT_MAX_BITRATE 4000000
+#define GST_LETS_CHAT_DEFAULT_START_BITRATE 1000000
+
+/* How often the controller decides. */
+#define GST_LETS_CHAT_CONGESTION_TICK_MS 200
+
+typedef struct _GstLetsChatCongestion GstLetsChatCongestion;
+
+GstLetsChatCongestion *gst_lets_chat_congestion_new
+    (GstLetsChatCongestionControl control, guint min_bitrate,
+    guint max_bitrate, guint start_bitrate);
+void gst_lets_chat_congestion_free (GstLetsChatCongestion * cc);
+
+/* Every GST_LETS_CHAT_CONGESTION_TICK_MS: follows @webrtc's feedback (a
+ * new webrtcbin starts afresh at start-bitrate), decides, and sets the
+ * bitrate of @encoders (video encoders, GstElement). @pre_encoded: a
+ * video stream is sent as it came, which cannot be re-rated (a warning in
+ * the log when the path is congested). */
+void gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
+    GstElement * webrtc, GList * encoders, gboolean pre_encoded);
+
+/* bit/s: what the encoders are asked for, and what the path seems to take
+ * (0 when unknown). */
+void gst_lets_chat_congestion_get (GstLetsChatCongestion * cc,
+    guint * target_bitrate, guint * available_bandwidth);
+
+G_END_DECLS

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# What a call does on a bad link (issue 13), across a real (virtual) network:
+#
+#   netns "sender" (10.78.N.2) --veth-- host (10.78.N.1): letschat-server, receiver
+#
+#   congestion.sh rate   the sender's egress limited to 500 kbit/s (tc tbf):
+#                        the target bitrate the sender's letschat/stats report
+#                        falls below 500 kbit/s.
+#   congestion.sh loss   10 % of the sender's UDP dropped at random (nftables
+#                        numgen): the receiver keeps decoding, and its
+#                        letschat/stats show retransmitted packets.
+# Needs root (network namespaces); everything is removed on exit. Each case
+# waits on what it checks (at most 60 s), never on a fixed time.
+set -u
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: network namespaces need root"; exit 77
+fi
+: "${LETSCHAT_SERVER:?}" "${GST_PLUGIN_PATH:?}"
+mode=${1:?usage: congestion.sh rate|loss}
+
+n=$(( ($$ % 200) + 20 ))
+ns="mn-cc-$$"; veth_in="mncc$$i"; veth_out="mncc$$o"
+host_ip="10.78.$n.1"; ns_ip="10.78.$n.2"
+logs=$(mktemp -d)
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  ip netns del "$ns" 2>/dev/null
+  ip link del "$veth_out" 2>/dev/null
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$logs"/*.log; do echo "--- $f"; grep -v "chain\|qos\|last-message\|letschat/stats" "$f" | tail -15; grep "letschat/stats" "$f" | tail -2; done; exit 1; }
+
+ip netns add "$ns" || fail "cannot create a network namespace"
+ip link add "$veth_out" type veth peer name "$veth_in" netns "$ns"
+ip addr add "$host_ip/24" dev "$veth_out"; ip link set "$veth_out" up
+ip -n "$ns" addr add "$ns_ip/24" dev "$veth_in"
+ip -n "$ns" link set "$veth_in" up; ip -n "$ns" link set lo up
+
+"$LETSCHAT_SERVER" --host "$host_ip" --port 0 >"$logs/server.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do
+  url=$(sed -n 's/^letschat-server listening on //p' "$logs/server.log")
+  [ -n "$url" ] && break; sleep 0.1
+done
+[ -n "$url" ] || fail "the server did not start"
+
+gst-launch-1.0 -v -m letschatsrc room=cc server-url="$url" ! video/x-raw ! \
+  fakesink silent=false >"$logs/receiver.log" 2>&1 & pids+=($!)
+# Snow: every frame costs what the encoder is allowed, as a busy camera does.
+ip netns exec "$ns" gst-launch-1.0 -m videotestsrc is-live=true pattern=snow ! \
+  video/x-raw,width=640,height=480,framerate=30/1 ! \
+  letschatsink room=cc server-url="$url" >"$logs/sender.log" 2>&1 & pids+=($!)
+
+frames() { grep -c "chain" "$logs/receiver.log"; }
+wait_for() {  # wait_for SECONDS COMMAND...
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@"; do
+    [ "$(date +%s)" -gt "$deadline" ] && return 1
+    sleep 0.2
+  done
+}
+have_frames() { [ "$(frames)" -ge "$1" ]; }
+# The latest value of FIELD in a log's letschat/stats (nested fields are
+# escaped inside their structure's string).
+latest() {  # latest LOG FIELD
+  grep "letschat/stats" "$1" | tail -1 | grep -o "$2[\\\\]*=[\\\\]*([a-z0-9]*[\\\\]*)[0-9]*" | \
+    head -1 | sed 's/.*)//'
+}
+
+wait_for 60 have_frames 30 || fail "no call ($(frames) frames)"
+echo "call up: $(frames) frames"
+
+case "$mode" in
+  rate)
+    ip netns exec "$ns" tc qdisc add dev "$veth_in" root tbf rate 500kbit \
+      burst 32kbit latency 400ms || fail "tc tbf failed"
+    echo "sender's link limited to 500 kbit/s"
+    target_under() { local t; t=$(latest "$logs/sender.log" target-bitrate); [ -n "$t" ] && [ "$t" -lt 500000 ]; }
+    wait_for 60 target_under || fail "the target bitrate stayed at $(latest "$logs/sender.log" target-bitrate) bit/s"
+    echo "target bitrate now $(latest "$logs/sender.log" target-bitrate) bit/s (link 500 kbit/s)"
+    before=$(frames)
+    wait_for 60 have_frames $(( before + 30 )) || fail "no frames after adapting ($(frames))"
+    ;;
+  loss)
+    ip netns exec "$ns" nft add table inet mncc || fail "nft failed"
+    ip netns exec "$ns" nft "add chain inet mncc out { type filter hook output priority 0 ; }"
+    # All UDP the sender sends, IPv4 or IPv6 (ICE often pairs the veth's
+    # link-local IPv6 addresses).
+    ip netns exec "$ns" nft add rule inet mncc out meta l4proto udp \
+      numgen random mod 100 '<' 10 drop
+    echo "10 % of the sender's UDP dropped"
+    before=$(frames)
+    wait_for 60 have_frames $(( before + 90 )) || fail "decoding stopped under loss ($(( $(frames) - before )) frames)"
+    echo "$(( $(frames) - before )) frames decoded under loss"
+    retransmitted() { local r; r=$(latest "$logs/receiver.log" retransmitted-packets); [ -n "$r" ] && [ "$r" -gt 0 ]; }
+    wait_for 60 retransmitted || fail "no retransmitted packets in the receiver's stats"
+    echo "receiver's stats: $(latest "$logs/receiver.log" retransmitted-packets) retransmitted packets, $(latest "$logs/receiver.log" nacks) NACKs sent"
+    ;;
+esac
+grep -q "ERROR" "$logs/receiver.log" && fail "the receiver posted an error"
+grep -q "ERROR" "$logs/sender.log" && fail "the sender posted an error"
+echo "PASS"
