@@ -19,7 +19,7 @@ G_BEGIN_DECLS
   guint64 handshake_timeouts;   /* closed: no TLS, request or response in time */
   guint64 bodies_refused;       /* 413: a request with a body */
   guint64 methods_refused;      /* 405: not GET or HEAD */
-  guint64 tls_handshakes_refused;       /* over the handshakes per key */
+  guint64 tls_handshakes_waited;        /* waited: their key had all its slots */
 } LetsChatTransportCounters;
 
 typedef struct _LetsChatAcceptGuard LetsChatAcceptGuard;

@@ -255,9 +255,9 @@ letschat_metrics_render (LetsChatMetrics * metrics, guint n_connections,
       "for carrying a body.", transport->bodies_refused);
   COUNTER ("request_methods_refused_total", "HTTP requests refused (405) "
       "for a method other than GET or HEAD.", transport->methods_refused);
-  COUNTER ("tls_handshakes_refused_total", "TLS handshakes refused over "
+  COUNTER ("tls_handshakes_waited_total", "TLS handshakes refused over "
       "the number one address may run at once.",
-      transport->tls_handshakes_refused);
+      transport->tls_handshakes_waited);
 
   g_string_append (out, "# HELP letschat_refusals_total Errors sent to "
       "parties, by their code (docs/protocol.md).\n"

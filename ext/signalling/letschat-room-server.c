@@ -1029,6 +1029,6 @@ letschat_room_server_get_transport_counters (LetsChatRoomServer * self,
       *letschat_accept_guard_get_counters (self->acceptor) :
       self->transport_counters_at_stop;
   if (self->tls_guard)
-    counters->tls_handshakes_refused =
-        letschat_tls_guard_get_n_refused (self->tls_guard);
+    counters->tls_handshakes_waited =
+        letschat_tls_guard_get_n_waited (self->tls_guard);
 }

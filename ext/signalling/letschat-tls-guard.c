@@ -13,8 +13,12 @@
  *        |  descriptor, no thread, until the handshake timeout shuts it
  *        v
  *   a handshake slot: LETSCHAT_TLS_HANDSHAKES_MAX at once, at most
- *        |  LETSCHAT_TLS_HANDSHAKES_PER_KEY per client key (over: closed),
- *        |  the others wait in order
+ *        |  LETSCHAT_TLS_HANDSHAKES_PER_KEY per client key; the others
+ *        |  wait in order, and one whose key is at its limit lets the
+ *        |  next key go first (an office behind one NAT whose parties
+ *        |  connect at once waits its turn instead of being cut off, and
+ *        |  one address's stalled handshakes hold 2 slots, not 8). The
+ *        |  accept guard's caps bound how many wait, its deadline how long
  *        v
  *   GTlsServerConnection, no CA store, g_tls_connection_handshake_async()
  *        v
@@ -53,7 +57,7 @@ struct _LetsChatTlsGuard
   guint running;
   GHashTable *running_per_key;  /* key -> count */
   GQueue waiting;               /* Pending*, hello complete, no slot yet */
-  guint64 n_refused;
+  guint64 n_waited;             /* handshakes that waited for their key */
   guint64 refused_since_log;
   gint64 last_log_us;
   GSource *log_flush;           /* tells what the last second held back */
@@ -84,7 +88,7 @@ on_log_flush (gpointer user_data)
 
   g_clear_pointer (&guard->log_flush, g_source_unref);
   if (guard->refused_since_log > 0)
-    g_info ("TLS handshakes refused over %u per address: %" G_GUINT64_FORMAT
+    g_info ("TLS handshakes waiting over %u per address: %" G_GUINT64_FORMAT
         " more in the last second", LETSCHAT_TLS_HANDSHAKES_PER_KEY,
         guard->refused_since_log);
   guard->refused_since_log = 0;
@@ -163,6 +167,49 @@ running_for (LetsChatTlsGuard * guard, const gchar * key)
   return GPOINTER_TO_UINT (g_hash_table_lookup (guard->running_per_key, key));
 }
 
+/* The first waiting connection whose key may start a handshake now,
+ * taken out of the queue; NULL if none. */
+static Pending *
+next_runnable (LetsChatTlsGuard * guard)
+{
+  GList *l;
+
+  if (guard->running >= LETSCHAT_TLS_HANDSHAKES_MAX)
+    return NULL;
+  for (l = guard->waiting.head; l; l = l->next) {
+    Pending *pending = l->data;
+
+    if (running_for (guard, pending->key) < LETSCHAT_TLS_HANDSHAKES_PER_KEY) {
+      g_queue_delete_link (&guard->waiting, l);
+      return pending;
+    }
+  }
+  return NULL;
+}
+
+/* @pending's key has all its slots: counted, and told once a second at
+ * most. */
+static void
+note_waiting_for_key (LetsChatTlsGuard * guard, Pending * pending)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  guard->n_waited++;
+  guard->refused_since_log++;
+  if (now - guard->last_log_us >= G_USEC_PER_SEC) {
+    g_info ("%" G_GUINT64_FORMAT " TLS handshake(s) wait: %s has %u "
+        "running, the most one address gets at once",
+        guard->refused_since_log, pending->key,
+        LETSCHAT_TLS_HANDSHAKES_PER_KEY);
+    guard->refused_since_log = 0;
+    guard->last_log_us = now;
+  } else if (guard->log_flush == NULL && !guard->stopped) {
+    guard->log_flush = g_timeout_source_new_seconds (1);
+    g_source_set_callback (guard->log_flush, on_log_flush, guard, NULL);
+    g_source_attach (guard->log_flush, NULL);
+  }
+}
+
 static void
 on_handshake_done (GObject * source, GAsyncResult * result, gpointer user_data)
 {
@@ -183,8 +230,7 @@ on_handshake_done (GObject * source, GAsyncResult * result, gpointer user_data)
 
   finish (pending, ok ? G_IO_STREAM (pending->tls) : NULL);
 
-  while (!guard->stopped && guard->running < LETSCHAT_TLS_HANDSHAKES_MAX
-      && (next = g_queue_pop_head (&guard->waiting)))
+  while (!guard->stopped && (next = next_runnable (guard)))
     run_handshake (next);
 }
 
@@ -195,26 +241,6 @@ run_handshake (Pending * pending)
   GTlsBackend *backend = g_tls_backend_get_default ();
   g_autoptr (GError) error = NULL;
 
-  if (running_for (guard, pending->key) >= LETSCHAT_TLS_HANDSHAKES_PER_KEY) {
-    gint64 now = g_get_monotonic_time ();
-
-    guard->n_refused++;
-    guard->refused_since_log++;
-    /* one summary line a second at most */
-    if (now - guard->last_log_us >= G_USEC_PER_SEC) {
-      g_info ("refused %" G_GUINT64_FORMAT " TLS handshake(s): %s has %u "
-          "running, the most one address gets", guard->refused_since_log,
-          pending->key, LETSCHAT_TLS_HANDSHAKES_PER_KEY);
-      guard->refused_since_log = 0;
-      guard->last_log_us = now;
-    } else if (guard->log_flush == NULL && !guard->stopped) {
-      guard->log_flush = g_timeout_source_new_seconds (1);
-      g_source_set_callback (guard->log_flush, on_log_flush, guard, NULL);
-      g_source_attach (guard->log_flush, NULL);
-    }
-    finish (pending, NULL);
-    return;
-  }
   /* "database" NULL at construction: otherwise glib-networking copies the
    * system's CA store into every connection (about 3.8 MB each, issue
    * #17), and a server that asks for no client certificate needs none. */
@@ -279,10 +305,14 @@ on_hello_readable (GSocket * socket, GIOCondition condition, gpointer user_data)
 
   set_lowat (pending, 1);
   g_clear_pointer (&pending->hello_wait, g_source_unref);
-  if (guard->running < LETSCHAT_TLS_HANDSHAKES_MAX)
-    run_handshake (pending);
-  else
+  if (running_for (guard, pending->key) >= LETSCHAT_TLS_HANDSHAKES_PER_KEY) {
+    note_waiting_for_key (guard, pending);
     g_queue_push_tail (&guard->waiting, pending);
+  } else if (guard->running < LETSCHAT_TLS_HANDSHAKES_MAX) {
+    run_handshake (pending);
+  } else {
+    g_queue_push_tail (&guard->waiting, pending);
+  }
   return G_SOURCE_REMOVE;
 }
 
@@ -304,7 +334,7 @@ letschat_tls_guard_start (LetsChatTlsGuard * guard,
 }
 
 guint64
-letschat_tls_guard_get_n_refused (LetsChatTlsGuard * guard)
+letschat_tls_guard_get_n_waited (LetsChatTlsGuard * guard)
 {
-  return guard->n_refused;
+  return guard->n_waited;       /* handshakes that waited for their key */
 }

@@ -38,6 +38,6 @@ void letschat_tls_guard_free (LetsChatTlsGuard * guard);
 void letschat_tls_guard_start (LetsChatTlsGuard * guard,
     GSocketConnection * connection, const gchar * key);
 
-guint64 letschat_tls_guard_get_n_refused (LetsChatTlsGuard * guard);
+guint64 letschat_tls_guard_get_n_waited (LetsChatTlsGuard * guard);
 
 G_END_DECLS

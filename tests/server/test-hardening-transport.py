@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -149,9 +150,9 @@ def test_half_open_tls_handshakes():
         assert closed_by_peer(c, 20)
         c.close()
     s.wait_log('did not finish their TLS handshake')
-    # 2 of the 10 whole ClientHellos shake hands, the 8 others are refused
-    s.wait_log('TLS handshake(s): 127.0.0.3 has 2 running')
-    s.wait_log('more in the last second')
+    # 2 of the 10 whole ClientHellos shake hands, the 8 others wait their
+    # turn (not other addresses' turns) until the deadline closes them
+    s.wait_log('TLS handshake(s) wait: 127.0.0.3 has 2 running')
     wait_until(lambda: s.threads() <= before['threads'] + 4, 20,
                'threads back')
     after = s.figures()
@@ -159,6 +160,32 @@ def test_half_open_tls_handshakes():
           % (before, during, after))
     # no CA store per connection: 40 of them cost little
     assert during['rss_kb'] - before['rss_kb'] < 20 * 1024, (before, during)
+    s.stop()
+
+
+def test_tls_handshakes_at_once_from_one_address():
+    """Parties behind one NAT connecting at once (more than the handshakes
+    one address may run together) all get through: the ones over the limit
+    wait their turn, they are not cut off."""
+    s = Server(tls=True)
+    results = []
+
+    def handshake():
+        try:
+            c = connect(s, '127.0.0.5')
+            results.append(c.version())
+            c.close()
+        except (OSError, ssl.SSLError) as e:
+            results.append('failed: %s' % e)
+
+    threads = [threading.Thread(target=handshake) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 12 and all(r in ('TLSv1.2', 'TLSv1.3')
+                                      for r in results), results
+    honest_relay_works(s)
     s.stop()
 
 
@@ -341,6 +368,7 @@ def test_ping_flood_without_reading():
 TESTS = [test_out_of_descriptors, test_per_ip_cap,
          test_websockets_count_from_accept,
          test_idle_and_slow_connections_closed, test_half_open_tls_handshakes,
+         test_tls_handshakes_at_once_from_one_address,
          test_tls_versions, test_no_request_bodies, test_ranges,
          test_origins, test_ping_flood_without_reading]
 
