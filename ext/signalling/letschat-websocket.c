@@ -55,6 +55,12 @@
 /* Pongs per socket: a client's keep-alive pings come seconds apart. */
 #define PONG_RATE 10
 #define PONG_BURST 10
+/* Pings over that rate a socket may send in its life before it is closed
+ * (1008): no honest client comes near it, and a flood that is only left
+ * unanswered still costs the loop a read and an unmasking per ping (issue
+ * #17: 256 flooding sockets took a core and the honest relay's p99 to
+ * seconds). */
+#define PING_FLOOD_CLOSE 100
 
 struct _LetsChatWebSocket
 {
@@ -80,6 +86,7 @@ struct _LetsChatWebSocket
   gboolean fragments_are_text;
   GByteArray *out;              /* what the socket would not take yet */
   gdouble pong_tokens;
+  guint pings_over_rate;
   gint64 pong_tokens_us;        /* when pong_tokens was right; 0: full */
 
   GSource *close_timeout;
@@ -544,8 +551,13 @@ parse_frame (LetsChatWebSocket * ws, guint8 * p, gsize n, gsize * used)
        * written (a peer flooding pings without reading filled 4 MiB per
        * socket with pongs, and a write per ping kept the loop from
        * everyone else, issue #17). */
-      if (ws->out == NULL && take_pong_token (ws))
+      if (!take_pong_token (ws)) {
+        if (++ws->pings_over_rate > PING_FLOOD_CLOSE)
+          return fail (ws, LETSCHAT_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+              "ping flood");
+      } else if (ws->out == NULL) {
         send_frame (ws, OPCODE_PONG, payload, length);
+      }
       return FRAME_DONE;
     case OPCODE_PONG:
       if (ws->callbacks && ws->callbacks->pong && !ws->close_sent)

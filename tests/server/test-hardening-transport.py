@@ -325,18 +325,41 @@ def flood_pings(server, n_sockets, seconds, source=ATTACKER):
     burst = ping * 64
     deadline = time.monotonic() + seconds
     pending = {}
+    closed = set()
     for ws in flooders:
         ws.s.setblocking(False)
         pending[ws] = b''
     while time.monotonic() < deadline:
         for ws in flooders:
+            if ws in closed:
+                continue
             try:
                 # whole frames only: a cut one would be garbage next time
                 out = pending[ws] or burst
                 pending[ws] = out[ws.s.send(out):]
             except (BlockingIOError, ssl.SSLWantWriteError):
                 pass
+            except OSError:
+                closed.add(ws)      # the server closed it for flooding
     return flooders
+
+
+def test_ping_flood_closed():
+    """A socket that goes on sending pings far over the rate a keep-alive
+    needs is closed (1008, policy violation): leaving its pings unanswered
+    is not enough, each one still costs the loop a read and an unmasking.
+    Honest parties relay meanwhile."""
+    s = Server('--ping-interval=3600')
+    a, b = honest_pair(s, 'beside')
+    flooders = flood_pings(s, 8, 2.0)
+    relay_ms(a, b, 5)
+    for ws in flooders:
+        assert closed_by_peer(ws.s, 10), 'a ping flood left open'
+        ws.s.close()
+    s.wait_log(': ping flood')
+    a.close()
+    b.close()
+    s.stop()
 
 
 def test_ping_flood_without_reading():
@@ -370,7 +393,7 @@ TESTS = [test_out_of_descriptors, test_per_ip_cap,
          test_idle_and_slow_connections_closed, test_half_open_tls_handshakes,
          test_tls_handshakes_at_once_from_one_address,
          test_tls_versions, test_no_request_bodies, test_ranges,
-         test_origins, test_ping_flood_without_reading]
+         test_origins, test_ping_flood_closed, test_ping_flood_without_reading]
 
 
 def main():
