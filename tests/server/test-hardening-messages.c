@@ -25,115 +25,7 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
-typedef struct
-{
-  GSubprocess *process;
-  GDataInputStream *out;
-  GString *log;                 /* everything it printed so far */
-  GCancellable *cancellable;
-  gboolean eof;
-  gboolean exited;
-  gchar *url;
-} Server;
-
-static void read_next_line (Server * s);
-
-static void
-on_line (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Server *s = user_data;
-  g_autofree gchar *line = NULL;
-
-  line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source),
-      result, NULL, NULL);
-  if (line == NULL) {
-    s->eof = TRUE;
-    return;
-  }
-  g_string_append_printf (s->log, "%s\n", line);
-  read_next_line (s);
-}
-
-static void
-read_next_line (Server * s)
-{
-  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT,
-      s->cancellable, on_line, s);
-}
-
-static void
-on_exited (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Server *s = user_data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  s->exited = TRUE;
-}
-
-/* A failed assertion must not leave the server behind. */
-static void
-die_with_parent (gpointer unused)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-/* letschat-server on a free port with @first_arg... (NULL-terminated). */
-static Server *
-server_start (const gchar * first_arg, ...)
-{
-  Server *s = g_new0 (Server, 1);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GError) error = NULL;
-  const gchar *arg, *ws;
-  va_list args;
-
-  g_assert_nonnull (g_getenv ("LETSCHAT_SERVER"));
-  g_ptr_array_add (argv, (gpointer) g_getenv ("LETSCHAT_SERVER"));
-  g_ptr_array_add (argv, (gpointer) "--port=0");
-  va_start (args, first_arg);
-  for (arg = first_arg; arg; arg = va_arg (args, const gchar *))
-      g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  s->process = g_subprocess_launcher_spawnv (launcher,
-      (const gchar * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
-  s->log = g_string_new (NULL);
-  s->cancellable = g_cancellable_new ();
-  read_next_line (s);
-  g_subprocess_wait_async (s->process, NULL, on_exited, s);
-
-  WAIT_UNTIL (strchr (s->log->str, '\n') || s->exited);
-  ws = strstr (s->log->str, "ws://");
-  g_assert_nonnull (ws);
-  s->url = g_strndup (ws, strchr (ws, '\n') - ws);
-  return s;
-}
-
-/* SIGTERM; the exit must be clean (a crash fails here). */
-static void
-server_stop (Server * s)
-{
-  g_assert_false (s->exited);
-  g_subprocess_send_signal (s->process, SIGTERM);
-  WAIT_UNTIL (s->exited && s->eof);
-  g_assert_true (g_subprocess_get_if_exited (s->process));
-  g_assert_cmpint (g_subprocess_get_exit_status (s->process), ==, 0);
-  g_cancellable_cancel (s->cancellable);
-  g_object_unref (s->cancellable);
-  g_object_unref (s->out);
-  g_object_unref (s->process);
-  g_string_free (s->log, TRUE);
-  g_free (s->url);
-  g_free (s);
-}
 
 /* Every frame a RawPeer gets, as bytes, must be strict JSON: what one party
  * sends can never make the other's client refuse a frame. */
@@ -216,7 +108,8 @@ honest_free (Honest * h)
 static void
 test_json_nesting_bypass (void)
 {
-  Server *s = server_start ("--max-message-size", "131072", NULL);
+  ServerProcess *s =
+      server_process_start_va ("--max-message-size", "131072", NULL);
   g_autoptr (SoupSession) session = soup_session_new ();
   Honest *h = honest_new (session, s->url, "honest");
   const gchar *openers[] = { "['\"', ", "[/*\"*/ " };
@@ -259,7 +152,7 @@ test_json_nesting_bypass (void)
 
   raw_peer_free (attacker);
   honest_free (h);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* The scan on its own, for what a WebSocket text frame cannot carry (bytes
@@ -348,7 +241,7 @@ test_json_not_strict (void)
     "{\"ice\":{\"candidate\":\"c\",\"sdpMLineIndex\":0x10}}",
     "{\"ice\":{\"candidate\":\"tab\there\",\"sdpMLineIndex\":0}}",
   };
-  Server *s = server_start (NULL);
+  ServerProcess *s = server_process_start (NULL);
   g_autoptr (SoupSession) session = soup_session_new ();
   Honest *h = honest_new (session, s->url, "pair");
   guint i;
@@ -389,7 +282,7 @@ test_json_not_strict (void)
   g_assert_cmpuint (h->frames_b->len, >, 0);
 
   honest_free (h);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 
@@ -449,7 +342,8 @@ measure_guesses (SoupSession * session, const gchar * url, gdouble seconds,
 static void
 test_guess_across_reconnects (void)
 {
-  Server *s = server_start ("--room-secret", "vault=correct-horse", NULL);
+  ServerProcess *s =
+      server_process_start_va ("--room-secret", "vault=correct-horse", NULL);
   g_autoptr (SoupSession) attacker_session = soup_session_new ();
   g_autoptr (SoupSession) honest_session = session_from ("127.0.0.2");
   Honest *h = honest_new (honest_session, s->url, "beside");
@@ -498,10 +392,10 @@ test_guess_across_reconnects (void)
   g_test_message ("wrong-secret guesses a second from one address over "
       "fresh connections: %.1f tried, %u refused unseen", rate, n_refused);
   g_assert_cmpuint (n_refused, >, 0);
-  g_test_message ("guess log:\n%s", s->log->str);
+  g_test_message ("guess log:\n%s", s->output->str);
 
   honest_free (h);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* Many addresses guessing the secret of one room, each fewer times than
@@ -510,7 +404,8 @@ test_guess_across_reconnects (void)
 static void
 test_guess_per_room (void)
 {
-  Server *s = server_start ("--room-secret", "vault=correct-horse", NULL);
+  ServerProcess *s =
+      server_process_start_va ("--room-secret", "vault=correct-horse", NULL);
   g_autoptr (SoupSession) owner_session = session_from ("127.0.0.2");
   guint a = 0, i, n_failures = 0;
   RawPeer *owner, *p;
@@ -551,7 +446,7 @@ test_guess_per_room (void)
   owner = raw_peer_connect (owner_session, s->url);
   raw_peer_join (owner, "vault", "correct-horse");
   raw_peer_free (owner);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* The figure of docs/security.md, on a fresh server (run with -m perf;
@@ -559,7 +454,7 @@ test_guess_per_room (void)
 static void
 test_guess_measure (void)
 {
-  Server *s;
+  ServerProcess *s;
   g_autoptr (SoupSession) session = soup_session_new ();
   guint n_refused;
   gdouble rate;
@@ -568,19 +463,19 @@ test_guess_measure (void)
     g_test_skip ("a measurement: run with -m perf");
     return;
   }
-  s = server_start ("--room-secret", "vault=correct-horse", NULL);
+  s = server_process_start_va ("--room-secret", "vault=correct-horse", NULL);
   rate = measure_guesses (session, s->url, 3.0, 50, &n_refused);
   g_test_minimized_result (rate, "wrong-secret guesses a second from one "
       "address over fresh connections, 50 per connection: %.1f (%u refused "
       "unseen)", rate, n_refused);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* New connections per address per second, and rooms per address. */
 static void
 test_guess_connections_and_rooms (void)
 {
-  Server *s = server_start ("--max-rooms-per-ip", "3",
+  ServerProcess *s = server_process_start_va ("--max-rooms-per-ip", "3",
       "--connection-burst-per-ip", "20", "--connection-rate-per-ip", "2",
       NULL);
   g_autoptr (SoupSession) attacker_session = soup_session_new ();
@@ -641,7 +536,7 @@ test_guess_connections_and_rooms (void)
   }
 
   honest_free (h);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* One key per client: an IPv6 /64, an IPv4 address however written. */
@@ -686,7 +581,8 @@ count_lines (const gchar * log, const gchar * a, const gchar * b)
 static void
 test_log_flood (void)
 {
-  Server *s = server_start ("--room-secret", "vault=TOPSECRET-real", NULL);
+  ServerProcess *s =
+      server_process_start_va ("--room-secret", "vault=TOPSECRET-real", NULL);
   g_autoptr (SoupSession) attacker_session = soup_session_new ();
   g_autoptr (SoupSession) honest_session = session_from ("127.0.0.2");
   Honest *h = honest_new (honest_session, s->url, "beside");
@@ -716,34 +612,34 @@ test_log_flood (void)
       honest_relay (h);
   }
   /* the summary of what was held back comes within a second */
-  WAIT_UNTIL (strstr (s->log->str, "not logged") != NULL);
-  WAIT_UNTIL_MS (count_lines (s->log->str, "more connect from 127.0.0.1",
+  WAIT_UNTIL (strstr (s->output->str, "not logged") != NULL);
+  WAIT_UNTIL_MS (count_lines (s->output->str, "more connect from 127.0.0.1",
           "not logged") > 0, 3000);
   elapsed = (g_get_monotonic_time () - start) / 1e6;
   honest_relay (h);
 
-  n_connect_lines = count_lines (s->log->str, "Z connect id=",
+  n_connect_lines = count_lines (s->output->str, "Z connect id=",
       "addr=127.0.0.1:");
-  lines = g_strsplit (s->log->str, "\n", -1);
+  lines = g_strsplit (s->output->str, "\n", -1);
   for (i = 0; lines[i]; i++)
     max_line = MAX (max_line, strlen (lines[i]));
   g_test_message ("%u connections in %.1f s: %u connect lines, %"
       G_GSIZE_FORMAT " bytes of log, longest line %u bytes", n_connections,
-      elapsed, n_connect_lines, s->log->len, max_line);
-  g_test_message ("%s", s->log->str);
+      elapsed, n_connect_lines, s->output->len, max_line);
+  g_test_message ("%s", s->output->str);
 
-  g_assert_null (strstr (s->log->str, "TOPSECRET"));
+  g_assert_null (strstr (s->output->str, "TOPSECRET"));
   g_assert_cmpuint (max_line, <, 512);
-  g_assert_null (strstr (s->log->str,
+  g_assert_null (strstr (s->output->str,
           "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
   g_assert_cmpuint (n_connect_lines, <=,
       LETSCHAT_LOG_LIMITER_BURST + (guint) elapsed + 2);
   g_assert_cmpuint (n_connect_lines, <, n_connections);
   /* what the honest parties did is there */
-  g_assert_nonnull (strstr (s->log->str, "join room=beside"));
+  g_assert_nonnull (strstr (s->output->str, "join room=beside"));
 
   honest_free (h);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 int

@@ -16,137 +16,15 @@
 #include <signal.h>
 #include <string.h>
 #include <glib/gstdio.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
-typedef struct
-{
-  GSubprocess *process;
-  GDataInputStream *out;
-  GString *output;              /* everything read from stdout so far */
-  GCancellable *cancellable;
-  gboolean eof;
-  gboolean exited;
-  guint16 port;
-  gboolean tls;
-} Server;
-
-static const gchar *
-server_path (void)
-{
-  const gchar *path = g_getenv ("LETSCHAT_SERVER");
-
-  if (path == NULL)
-    g_error ("LETSCHAT_SERVER is not set: run through `meson test`");
-  return path;
-}
-
-static void read_next_line (Server * s);
-
-static void
-on_line (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Server *s = user_data;
-  g_autofree gchar *line = NULL;
-
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM
-      (source), result, NULL, NULL);
-  if (line == NULL) {
-    s->eof = TRUE;
-    return;
-  }
-  g_string_append_printf (s->output, "%s\n", line);
-  read_next_line (s);
-}
-
-static void
-read_next_line (Server * s)
-{
-  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT,
-      s->cancellable, on_line, s);
-}
-
-static void
-on_exited (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Server *s = user_data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  s->exited = TRUE;
-}
-
-/* The server goes when the test does, even when the test fails: it must
- * not hold the test's output open (meson would wait for it). */
-static void
-die_with_parent (gpointer unused)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-/* Starts the server with @args (NULL-terminated, after --port=0) and waits
- * for its "listening" line. */
-static Server *
-server_start (const gchar * const *args)
-{
-  Server *s = g_new0 (Server, 1);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GError) error = NULL;
-  const gchar *colon;
-
-  g_ptr_array_add (argv, (gpointer) server_path ());
-  g_ptr_array_add (argv, (gpointer) "--port=0");
-  for (; args && *args; args++)
-    g_ptr_array_add (argv, (gpointer) * args);
-  g_ptr_array_add (argv, NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  s->process = g_subprocess_launcher_spawnv (launcher,
-      (const gchar * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
-  s->output = g_string_new (NULL);
-  s->cancellable = g_cancellable_new ();
-  read_next_line (s);
-  g_subprocess_wait_async (s->process, NULL, on_exited, s);
-
-  WAIT_UNTIL (strchr (s->output->str, '\n') || s->exited);
-  /* text: "letschat-server listening on ws://HOST:PORT/ws"; json: an
-   * object with "url" */
-  g_assert_true (g_str_has_prefix (s->output->str,
-          "letschat-server listening on ")
-      || g_str_has_prefix (s->output->str, "{\"time\":"));
-  s->tls = strstr (s->output->str, "wss://") != NULL;
-  colon = strrchr (strstr (s->output->str, "://"), ':');
-  s->port = g_ascii_strtoull (colon + 1, NULL, 10);
-  g_assert_cmpuint (s->port, >, 0);
-  return s;
-}
-
 static gchar *
-server_url (Server * s, const gchar * path)
+server_url (ServerProcess * s, const gchar * path)
 {
   return g_strdup_printf ("%s://127.0.0.1:%u%s", s->tls ? "https" : "http",
       s->port, path);
 }
 
-static void
-server_stop (Server * s)
-{
-  if (!s->exited) {
-    g_subprocess_send_signal (s->process, SIGTERM);
-    WAIT_UNTIL (s->exited && s->eof);
-  }
-  g_assert_true (g_subprocess_get_if_exited (s->process));
-  g_assert_cmpint (g_subprocess_get_exit_status (s->process), ==, 0);
-  g_cancellable_cancel (s->cancellable);
-  g_object_unref (s->cancellable);
-  g_object_unref (s->out);
-  g_object_unref (s->process);
-  g_string_free (s->output, TRUE);
-  g_free (s);
-}
 
 /* GET @path from the server from @local_ip (NULL: any); the status in
  * @status, the body returned. Asynchronous underneath, so that the test's
@@ -167,7 +45,7 @@ on_fetched (GObject * source, GAsyncResult * result, gpointer user_data)
 }
 
 static gchar *
-http_get (Server * s, const gchar * path, const gchar * local_ip,
+http_get (ServerProcess * s, const gchar * path, const gchar * local_ip,
     guint * status, gchar ** content_type)
 {
   g_autoptr (SoupSession) session = NULL;
@@ -212,7 +90,7 @@ sample (const gchar * page, const gchar * series)
 }
 
 static gchar *
-metrics_page (Server * s, const gchar * local_ip)
+metrics_page (ServerProcess * s, const gchar * local_ip)
 {
   guint status = 0;
   g_autofree gchar *type = NULL;
@@ -255,7 +133,7 @@ on_message_bytes (SoupWebsocketConnection * ws, gint type, GBytes * message,
 /* A WebSocket client that does the handshake by hand, then never reads
  * again: it answers no ping, as a machine that vanished. */
 static GSocketConnection *
-silent_party (Server * s)
+silent_party (ServerProcess * s)
 {
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GError) error = NULL;
@@ -290,7 +168,7 @@ test_metrics_count_a_call (void)
     "--rate-limit", "0.1", "--rate-burst", "10", "--ping-interval", "1",
     "--ping-timeout", "2", NULL
   };
-  Server *s = server_start (args);
+  ServerProcess *s = server_process_start (args);
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autofree gchar *ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
       s->port);
@@ -422,14 +300,14 @@ test_metrics_count_a_call (void)
     g_clear_pointer (&page, g_free);
   }
 
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* /healthz: one line of JSON, from the default allow list (loopback). */
 static void
 test_healthz (void)
 {
-  Server *s = server_start (NULL);
+  ServerProcess *s = server_process_start (NULL);
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autofree gchar *ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
       s->port);
@@ -465,7 +343,7 @@ test_healthz (void)
       0);
 
   raw_peer_free (a);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* A client that refuses the certificate (and one speaking plain HTTP to
@@ -476,7 +354,7 @@ test_tls_handshakes_failed (void)
   const gchar *args[] = { "--tls-cert", CERTS_DIR "/localhost.pem",
     "--tls-key", CERTS_DIR "/localhost.key", NULL
   };
-  Server *s = server_start (args);
+  ServerProcess *s = server_process_start (args);
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GSocketConnection) plain = NULL;
   g_autoptr (GError) error = NULL;
@@ -540,7 +418,7 @@ test_tls_handshakes_failed (void)
     g_free (page);
   }
 
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* --log-format json: every line of standard output is one JSON object
@@ -550,7 +428,7 @@ static void
 test_log_json (void)
 {
   const gchar *args[] = { "--log-format", "json", NULL };
-  Server *s = server_start (args);
+  ServerProcess *s = server_process_start (args);
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autofree gchar *ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
       s->port);
@@ -643,7 +521,7 @@ test_log_json (void)
   g_assert_true (seen_refused);
   g_assert_true (seen_leave);
   g_assert_true (seen_stopped);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 static gchar *
@@ -671,7 +549,7 @@ test_config_file (void)
       "room-secret=vip=s3cret;other=x\n"
       "metrics-allow=127.0.0.2\n" "ping-interval=5\n");
   const gchar *args[] = { "--config", path, NULL };
-  Server *s = server_start (args);
+  ServerProcess *s = server_process_start (args);
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autofree gchar *ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
       s->port);
@@ -701,7 +579,7 @@ test_config_file (void)
 
   raw_peer_free (a);
   raw_peer_free (b);
-  server_stop (s);
+  server_process_stop (s);
   g_unlink (path);
 }
 
@@ -716,7 +594,7 @@ run_failing (const gchar * const *args)
   g_autofree gchar *out = NULL;
   gchar *err = NULL;
 
-  g_ptr_array_add (argv, (gpointer) server_path ());
+  g_ptr_array_add (argv, (gpointer) server_process_path ());
   for (; *args; args++)
     g_ptr_array_add (argv, (gpointer) * args);
   g_ptr_array_add (argv, NULL);
@@ -818,7 +696,7 @@ test_ice_server_errors (void)
   }
 
   {
-    Server *s = server_start (good);
+    ServerProcess *s = server_process_start (good);
     g_autoptr (SoupSession) session = soup_session_new ();
     g_autofree gchar *ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
         s->port);
@@ -829,7 +707,7 @@ test_ice_server_errors (void)
 
     g_assert_cmpuint (json_array_get_length (servers), ==, 5);
     raw_peer_free (a);
-    server_stop (s);
+    server_process_stop (s);
   }
 }
 

@@ -16,130 +16,11 @@
 #include <signal.h>
 #include <string.h>
 
-typedef struct
-{
-  GSubprocess *process;
-  GDataInputStream *out;
-  GString *output;              /* everything read from stdout so far */
-  GCancellable *cancellable;
-  gboolean eof;
-  gboolean exited;
-  guint16 port;
-} Server;
-
-static const gchar *
-server_path (void)
-{
-  const gchar *path = g_getenv ("LETSCHAT_SERVER");
-
-  if (path == NULL)
-    g_error ("LETSCHAT_SERVER is not set: run through `meson test`");
-  return path;
-}
-
-static void read_next_line (Server * s);
-
-static void
-on_line (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Server *s = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *line = NULL;
-
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM
-      (source), result, NULL, &error);
-  if (line == NULL) {
-    s->eof = TRUE;
-    return;
-  }
-  g_string_append_printf (s->output, "%s\n", line);
-  read_next_line (s);
-}
-
-static void
-read_next_line (Server * s)
-{
-  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT,
-      s->cancellable, on_line, s);
-}
-
-static void
-on_exited (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Server *s = user_data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  s->exited = TRUE;
-}
-
-/* Starts the server with @args (NULL-terminated) on a free port and waits
- * for its "listening" line. */
-static Server *
-server_start (const gchar * first_arg, ...)
-{
-  Server *s = g_new0 (Server, 1);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  const gchar *arg, *line, *colon;
-  va_list args;
-
-  g_ptr_array_add (argv, (gpointer) server_path ());
-  g_ptr_array_add (argv, (gpointer) "--port=0");
-  va_start (args, first_arg);
-  for (arg = first_arg; arg; arg = va_arg (args, const gchar *))
-      g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-
-  s->process = g_subprocess_newv ((const gchar * const *) argv->pdata,
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
-  g_assert_no_error (error);
-  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
-  s->output = g_string_new (NULL);
-  s->cancellable = g_cancellable_new ();
-  read_next_line (s);
-  g_subprocess_wait_async (s->process, NULL, on_exited, s);
-
-  WAIT_UNTIL (strchr (s->output->str, '\n') || s->exited);
-  line = s->output->str;
-  g_assert_true (g_str_has_prefix (line,
-          "letschat-server listening on ws://127.0.0.1:"));
-  colon = strrchr (strstr (line, "ws://"), ':');
-  s->port = g_ascii_strtoull (colon + 1, NULL, 10);
-  g_assert_cmpuint (s->port, >, 0);
-  g_assert_nonnull (strstr (line, "/ws\n"));
-  return s;
-}
-
-static gchar *
-server_url (Server * s)
-{
-  return g_strdup_printf ("ws://127.0.0.1:%u/ws", s->port);
-}
-
-/* Sends SIGTERM and checks the exit is clean (status 0). */
-static void
-server_stop (Server * s)
-{
-  if (!s->exited) {
-    g_subprocess_send_signal (s->process, SIGTERM);
-    WAIT_UNTIL (s->exited && s->eof);
-  }
-  g_assert_true (g_subprocess_get_if_exited (s->process));
-  g_assert_cmpint (g_subprocess_get_exit_status (s->process), ==, 0);
-
-  g_cancellable_cancel (s->cancellable);
-  g_object_unref (s->cancellable);
-  g_object_unref (s->out);
-  g_object_unref (s->process);
-  g_string_free (s->output, TRUE);
-  g_free (s);
-}
 
 static void
 test_help (void)
 {
-  const gchar *argv[] = { server_path (), "--help", NULL };
+  const gchar *argv[] = { server_process_path (), "--help", NULL };
   g_autoptr (GSubprocess) p = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = NULL;
@@ -169,7 +50,8 @@ test_bad_options (void)
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (bad); i++) {
-    const gchar *argv[] = { server_path (), "--port=0", bad[i][0], bad[i][1],
+    const gchar *argv[] =
+        { server_process_path (), "--port=0", bad[i][0], bad[i][1],
       NULL
     };
     g_autoptr (GSubprocess) p = NULL;
@@ -190,9 +72,9 @@ test_bad_options (void)
 static void
 test_session (void)
 {
-  Server *s = server_start ("--room-secret", "vip=hunter2",
+  ServerProcess *s = server_process_start_va ("--room-secret", "vip=hunter2",
       "--ice-server", "stun:stun.example.org:3478", NULL);
-  g_autofree gchar *url = server_url (s);
+  g_autofree gchar *url = g_strdup (s->url);
   g_autoptr (JsonNode) offer = letschat_protocol_sdp_data_new ("offer", "o");
   ClientPeer *a, *b;
   JsonObject *ice;
@@ -234,7 +116,7 @@ test_session (void)
 
   client_peer_free (a);
   client_peer_free (b);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 /* RFC 2202's second HMAC-SHA1 test case, in base64. */
@@ -261,17 +143,17 @@ test_turn_credentials (void)
   g_autofree gchar *dir = g_dir_make_tmp ("letschat-turn-XXXXXX", NULL);
   g_autofree gchar *file = g_build_filename (dir, "secret", NULL);
   g_autofree gchar *url = NULL;
-  Server *s;
+  ServerProcess *s;
   ClientPeer *a, *b;
   ClientPeer *parties[2];
   guint i, j;
 
   g_assert_true (g_file_set_contents (file, "n0t-in-argv\n", -1, NULL));
-  s = server_start ("--turn-secret", file, "--turn-uri",
+  s = server_process_start_va ("--turn-secret", file, "--turn-uri",
       "turn:turn.example.org:3478", "--turn-uri",
       "turns:turn.example.org:5349?transport=tcp", "--turn-ttl", "600",
       "--ice-server", "stun:stun.example.org:3478", NULL);
-  url = server_url (s);
+  url = g_strdup (s->url);
   a = client_peer_connect (url);
   b = client_peer_connect (url);
   client_peer_join (a, "turn", NULL, "A");
@@ -312,7 +194,7 @@ test_turn_credentials (void)
 
   client_peer_free (a);
   client_peer_free (b);
-  server_stop (s);
+  server_process_stop (s);
   g_unlink (file);
   g_rmdir (dir);
 }
@@ -393,7 +275,8 @@ test_turn_bad_options (void)
   g_assert_true (g_file_set_contents (empty, "\n", -1, NULL));
   g_assert_true (g_file_set_contents (good, "s3cret", -1, NULL));
   for (i = 0; i < G_N_ELEMENTS (bad); i++) {
-    const gchar *argv[] = { server_path (), "--port=0", bad[i][0], bad[i][1],
+    const gchar *argv[] =
+        { server_process_path (), "--port=0", bad[i][0], bad[i][1],
       bad[i][2], bad[i][3], NULL
     };
     g_autoptr (GSubprocess) p = NULL;
@@ -419,10 +302,10 @@ test_turn_bad_options (void)
 static void
 test_port_in_use (void)
 {
-  Server *s = server_start (NULL);
+  ServerProcess *s = server_process_start (NULL);
   g_autofree gchar *port = g_strdup_printf ("--port=%u", s->port);
   g_autofree gchar *where = g_strdup_printf ("127.0.0.1:%u", s->port);
-  const gchar *argv[] = { server_path (), port, NULL };
+  const gchar *argv[] = { server_process_path (), port, NULL };
   g_autoptr (GSubprocess) p = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = NULL;
@@ -441,7 +324,7 @@ test_port_in_use (void)
 
   /* the first one did not notice */
   g_assert_false (s->exited);
-  server_stop (s);
+  server_process_stop (s);
 }
 
 int

@@ -17,16 +17,10 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 typedef struct
 {
-  GSubprocess *process;
-  GDataInputStream *out;
-  GString *output;
-  GCancellable *cancellable;
-  gboolean eof;                 /* the server's stdout is read to the end */
-  gchar *url;
+  ServerProcess *server;
   GHashTable *sessions;         /* source IP -> SoupSession */
 } Fixture;
 
@@ -39,78 +33,12 @@ typedef struct
 } Stranger;
 
 
-/* The server dies with the test: a failed assertion must not leave it
- * running (holding the test's stderr, which meson waits on). */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static GSubprocess *
-spawn_server (GError ** error, const gchar * first_arg, ...)
-{
-  g_autoptr (GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  const gchar *arg;
-  va_list args;
-
-  g_ptr_array_add (argv, (gpointer) g_getenv ("LETSCHAT_SERVER"));
-  g_assert_nonnull (argv->pdata[0]);
-  va_start (args, first_arg);
-  for (arg = first_arg; arg; arg = va_arg (args, const gchar *))
-      g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  return g_subprocess_launcher_spawnv (launcher,
-      (const gchar * const *) argv->pdata, error);
-}
-
-static void read_next_line (Fixture * f);
-
-static void
-on_line (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Fixture *f = user_data;
-  g_autofree gchar *line = NULL;
-
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM
-      (source), result, NULL, NULL);
-  if (line == NULL) {
-    f->eof = TRUE;
-    return;
-  }
-  g_string_append_printf (f->output, "%s\n", line);
-  read_next_line (f);
-}
-
-static void
-read_next_line (Fixture * f)
-{
-  g_data_input_stream_read_line_async (f->out, G_PRIORITY_DEFAULT,
-      f->cancellable, on_line, f);
-}
-
 /* The server pings every second: a party silent for 3 s is passed over. */
 static void
 fixture_set_up (Fixture * f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  const gchar *line;
-
-  f->process = spawn_server (&error, "--port=0", "--ping-interval=1",
+  f->server = server_process_start_va ("--ping-interval=1",
       "--ping-timeout=60", NULL);
-  g_assert_no_error (error);
-  f->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->process));
-  f->output = g_string_new (NULL);
-  f->cancellable = g_cancellable_new ();
-  read_next_line (f);
-  WAIT_UNTIL (strchr (f->output->str, '\n'));
-  line = strstr (f->output->str, "ws://");
-  g_assert_nonnull (line);
-  f->url = g_strndup (line, strchr (line, '\n') - line);
   f->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_object_unref);
 }
@@ -118,17 +46,9 @@ fixture_set_up (Fixture * f, gconstpointer data)
 static void
 fixture_tear_down (Fixture * f, gconstpointer data)
 {
-  g_subprocess_send_signal (f->process, SIGTERM);
-  g_subprocess_wait (f->process, NULL, NULL);
-  /* the last read must not outlive the fixture */
-  WAIT_UNTIL (f->eof);
-  g_test_message ("server log:\n%s", f->output->str);
-  g_object_unref (f->cancellable);
-  g_object_unref (f->out);
-  g_object_unref (f->process);
-  g_string_free (f->output, TRUE);
+  g_test_message ("server log:\n%s", f->server->output->str);
+  server_process_stop (f->server);
   g_hash_table_unref (f->sessions);
-  g_free (f->url);
 }
 
 /* A session whose connections leave from @ip (any 127.0.0.0/8 address is
@@ -171,7 +91,7 @@ stranger_join (Fixture * f, const gchar * ip)
 {
   Stranger *s = g_new0 (Stranger, 1);
 
-  s->raw = raw_peer_connect (session_from (f, ip), f->url);
+  s->raw = raw_peer_connect (session_from (f, ip), f->server->url);
   stranger_read_welcome (s, raw_peer_join (s->raw, NULL, NULL));
   return s;
 }
@@ -273,7 +193,7 @@ server_saw_disconnect (Fixture * f, const gchar * id)
 {
   g_autofree gchar *line = g_strdup_printf ("disconnect id=%s", id);
 
-  return strstr (f->output->str, line) != NULL;
+  return strstr (f->server->output->str, line) != NULL;
 }
 
 /* A party in a main context of its own, iterated only to connect and
@@ -327,7 +247,8 @@ silent_party_join (Fixture * f, const gchar * ip)
   SilentParty *s = g_new0 (SilentParty, 1);
   g_autoptr (GInetAddress) address = g_inet_address_new_from_string (ip);
   g_autoptr (GSocketAddress) local = g_inet_socket_address_new (address, 0);
-  g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, f->url);
+  g_autoptr (SoupMessage) msg =
+      soup_message_new (SOUP_METHOD_GET, f->server->url);
 
   s->context = g_main_context_new ();
   g_main_context_push_thread_default (s->context);

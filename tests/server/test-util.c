@@ -10,6 +10,10 @@
 
 #include "test-util.h"
 
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
 gboolean
 test_wait_tick (gpointer unused)
 {
@@ -336,4 +340,137 @@ client_peer_free (ClientPeer * peer)
   g_free (peer->error_code);
   g_free (peer->error_message);
   g_free (peer);
+}
+
+const gchar *
+server_process_path (void)
+{
+  const gchar *path = g_getenv ("LETSCHAT_SERVER");
+
+  if (path == NULL)
+    g_error ("LETSCHAT_SERVER is not set: run through `meson test`");
+  return path;
+}
+
+static void server_process_read_line (ServerProcess * s);
+
+static void
+server_process_on_line (GObject * source, GAsyncResult * result,
+    gpointer user_data)
+{
+  ServerProcess *s = user_data;
+  g_autofree gchar *line = NULL;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM
+      (source), result, NULL, NULL);
+  if (line == NULL) {
+    s->eof = TRUE;
+    return;
+  }
+  g_string_append_printf (s->output, "%s\n", line);
+  server_process_read_line (s);
+}
+
+static void
+server_process_read_line (ServerProcess * s)
+{
+  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT,
+      s->cancellable, server_process_on_line, s);
+}
+
+static void
+server_process_on_exited (GObject * source, GAsyncResult * result,
+    gpointer user_data)
+{
+  ServerProcess *s = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  s->exited = TRUE;
+}
+
+/* The server goes when the test does, even when the test fails: it must
+ * not hold the test's output open (meson would wait for it). */
+static void
+die_with_parent (gpointer unused)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+ServerProcess *
+server_process_start (const gchar * const *args)
+{
+  ServerProcess *s = g_new0 (ServerProcess, 1);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GError) error = NULL;
+  const gchar *scheme, *colon;
+
+  g_ptr_array_add (argv, (gpointer) server_process_path ());
+  g_ptr_array_add (argv, (gpointer) "--port=0");
+  for (; args && *args; args++)
+    g_ptr_array_add (argv, (gpointer) * args);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  s->process = g_subprocess_launcher_spawnv (launcher,
+      (const gchar * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
+  s->output = g_string_new (NULL);
+  s->cancellable = g_cancellable_new ();
+  server_process_read_line (s);
+  g_subprocess_wait_async (s->process, NULL, server_process_on_exited, s);
+
+  WAIT_UNTIL (strchr (s->output->str, '\n') || s->exited);
+  /* text: "letschat-server listening on ws://HOST:PORT/ws"; json: an
+   * object with "url" */
+  g_assert_true (g_str_has_prefix (s->output->str,
+          "letschat-server listening on ")
+      || g_str_has_prefix (s->output->str, "{\"time\":"));
+  scheme = strstr (s->output->str, "ws://");
+  if (scheme == NULL)
+    scheme = strstr (s->output->str, "wss://");
+  g_assert_nonnull (scheme);
+  s->tls = scheme[2] == 's';
+  colon = strchr (scheme + strlen ("wss://"), ':');
+  g_assert_nonnull (colon);
+  s->port = g_ascii_strtoull (colon + 1, NULL, 10);
+  g_assert_cmpuint (s->port, >, 0);
+  s->url = g_strdup_printf ("%s://127.0.0.1:%u/ws", s->tls ? "wss" : "ws",
+      s->port);
+  return s;
+}
+
+ServerProcess *
+server_process_start_va (const gchar * first_arg, ...)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  const gchar *arg;
+  va_list ap;
+
+  va_start (ap, first_arg);
+  for (arg = first_arg; arg; arg = va_arg (ap, const gchar *))
+      g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  return server_process_start ((const gchar * const *) args->pdata);
+}
+
+void
+server_process_stop (ServerProcess * s)
+{
+  if (!s->exited) {
+    g_subprocess_send_signal (s->process, SIGTERM);
+    WAIT_UNTIL (s->exited && s->eof);
+  }
+  g_assert_true (g_subprocess_get_if_exited (s->process));
+  g_assert_cmpint (g_subprocess_get_exit_status (s->process), ==, 0);
+  g_cancellable_cancel (s->cancellable);
+  g_object_unref (s->cancellable);
+  g_object_unref (s->out);
+  g_object_unref (s->process);
+  g_string_free (s->output, TRUE);
+  g_free (s->url);
+  g_free (s);
 }

@@ -103,4 +103,29 @@ void client_peer_join (ClientPeer * peer, const gchar * room,
     const gchar * secret, const gchar * name);
 void client_peer_free (ClientPeer * peer);
 
+/* The letschat-server program (LETSCHAT_SERVER) as a test's peer: started
+ * on a free port, its output kept, killed with the test if the test dies. */
+typedef struct
+{
+  GSubprocess *process;
+  GDataInputStream *out;
+  GString *output;              /* everything it printed so far */
+  GCancellable *cancellable;
+  gboolean eof;                 /* its stdout is read to the end */
+  gboolean exited;
+  guint16 port;
+  gboolean tls;
+  gchar *url;                   /* ws(s)://127.0.0.1:PORT/ws */
+} ServerProcess;
+
+/* The program's path, from LETSCHAT_SERVER (set by meson test). */
+const gchar *server_process_path (void);
+/* Starts it with "--port=0" then @args (NULL-terminated) and waits for its
+ * first line (text or --log-format json), which says where it listens. */
+ServerProcess *server_process_start (const gchar * const *args);
+ServerProcess *server_process_start_va (const gchar * first_arg, ...)
+    G_GNUC_NULL_TERMINATED;
+/* SIGTERM, then asserts the exit was clean (status 0: a crash fails). */
+void server_process_stop (ServerProcess * s);
+
 G_END_DECLS
