@@ -67,6 +67,11 @@ letschat_build() {
 # between commands).
 letschat_cleanup_on_exit() {
   LETSCHAT_CLEANUP_FUNCTION=${1:-}
+  # Everything started from here on inherits this token: a grandchild
+  # whose parent died first (a helper script stopped mid-loop) is no longer
+  # below us in /proc's tree, but still carries it.
+  LETSCHAT_RUN_TOKEN="$$.$RANDOM$RANDOM"
+  export LETSCHAT_RUN_TOKENS="${LETSCHAT_RUN_TOKENS:-}:$LETSCHAT_RUN_TOKEN:"
   trap letschat_on_exit EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -99,6 +104,30 @@ letschat_descendants() {
       queue+=("$child")
     done
     queue=("${queue[@]:1}")
+  done
+  letschat_orphans "$root"
+}
+
+# Adds to LETSCHAT_PIDS the live processes outside the tree that carry
+# this script's token (see letschat_cleanup_on_exit). bash's own read, no
+# command: nothing we start here would carry the token too.
+letschat_orphans() {
+  local root=$1 environ pid entry known line
+  [ -n "${LETSCHAT_RUN_TOKEN:-}" ] || return 0
+  known=" $root ${LETSCHAT_PIDS[*]} "
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}
+    pid=${pid%/environ}
+    [[ $known == *" $pid "* ]] && continue
+    read -r line 2>/dev/null </proc/$pid/stat || continue
+    line=${line##*) }
+    [ "${line%% *}" = Z ] && continue
+    while IFS= read -r -d '' entry; do
+      if [[ $entry == LETSCHAT_RUN_TOKENS=*":$LETSCHAT_RUN_TOKEN:"* ]]; then
+        LETSCHAT_PIDS+=("$pid")
+        break
+      fi
+    done 2>/dev/null <"$environ"
   done
 }
 
