@@ -15,6 +15,7 @@ LETSCHAT_DEBIAN_PACKAGES=(
   iproute2 nftables  # tests/network: namespaces, tc tbf, nftables loss
   python3-gi gir1.2-gstreamer-1.0  # examples/chat.py and its test
   gir1.2-gtk-3.0 gstreamer1.0-gtk3 xvfb  # examples/call.py's window (gtksink), tested on Xvfb
+  redis-server libhiredis-dev  # #15: rooms across nodes through Redis (tests start their own redis-server)
   man-db  # tests/scripts/check-install.sh renders the man page (man -l)
   python3-aiortc python3-websockets  # tests/interop/aiortc-party.py
   golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev  # tests/interop/pion-party
