@@ -13,7 +13,13 @@
  *                           WebSocket handshake, the public API
  *   letschat-rooms.c        Connection and Room: what a party's messages
  *                           do, limits, rate limiting, liveness; the
- *                           fuzzer's virtual connections and invariants
+ *                           fuzzer's virtual connections
+ *   letschat-rooms-check.c  the fuzzer's invariants
+ *   letschat-strangers.c    the strangers' queue (without --redis)
+ *   letschat-cluster*.c     with --redis: the rooms' seats in Redis
+ *                           (-seats), the connection to it and the relay
+ *                           between nodes, and what both do to this
+ *                           node's rooms (-rooms)
  */
 #include <libsoup/soup.h>
 #include <json-glib/json-glib.h>
