@@ -282,6 +282,36 @@ def test_node_killed():
     n2.stop()
 
 
+def test_rejoin_on_other_node():
+    """A, still connected to node 1, comes back on node 2 with its id: it
+    takes its own seat over, node 1 closes its old connection (1001), and
+    B sees the same party join."""
+    _, (n1, n2) = cluster()
+    a, wa = join(n1, 'move', name='A')
+    b, wb = join(n1, 'move', name='B')
+    a.expect('peer-joined')
+    a2, wa2 = join(n2, 'move', name='A', id=wa['id'])
+    assert wa2['type'] == 'welcome' and wa2['id'] == wa['id'], wa2
+    assert wa2['peers'] == [{'id': wb['id'], 'name': 'B'}], wa2
+    joined = b.expect('peer-joined')
+    assert joined['peer'] == {'id': wa['id'], 'name': 'A'}, joined
+    try:
+        while True:
+            msg = a.recv()
+            assert msg['type'] != 'peer-left', msg
+    except ConnectionError as e:
+        assert 'closed by the server' in str(e), e
+    n1.wait_log('joined again on another node')
+    signal_(b, 0)
+    expect_signals(a2, wb['id'], 1)
+    signal_(a2, 0)
+    expect_signals(b, wa['id'], 1)
+    for ws in (a2, b):
+        ws.close()
+    n1.stop()
+    n2.stop()
+
+
 def test_redis_lost_and_back():
     """Redis stopped: joins refused with unavailable, /healthz says so, the
     node's own pair goes on relaying; Redis back: joins work again and the
@@ -322,8 +352,53 @@ def test_redis_lost_and_back():
     n2.stop()
 
 
+def party(server, room, name):
+    """A gst-launch-1.0 party (letschatsink + letschatsrc, test video in,
+    decoded video to a fakesink) on @server; its bus messages (-m) go to a
+    list of lines."""
+    url = 'ws://127.0.0.1:%d/ws' % server.port
+    argv = ['gst-launch-1.0', '-m', 'videotestsrc', 'is-live=true', '!',
+            'letschatsink', 'name=s', 'room=' + room, 'server-url=' + url,
+            'display-name=' + name, 'letschatsrc', 'name=r', 'room=' + room,
+            'server-url=' + url, 'display-name=' + name, 'r.', '!', 'queue',
+            '!', 'fakesink', 'async=false']
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout),
+                     daemon=True).start()
+    return proc, lines
+
+
+def test_media_across_nodes():
+    """Two gst-launch-1.0 parties on two nodes, one room: each decodes the
+    other's video (the elements see no difference from one server)."""
+    _, (n1, n2) = cluster()
+    parties = [party(n1, 'media', 'One'), party(n2, 'media', 'Two')]
+    try:
+        for proc, lines in parties:
+            wait_until(lambda: any('letschat/first-frame, pad=(string)video_0'
+                                   in line for line in lines), 90,
+                       'the first decoded frame:\n' + ''.join(lines[-30:]))
+        assert any('peer-name=(string)Two' in line
+                   for line in parties[0][1]), ''.join(parties[0][1][-30:])
+    finally:
+        for proc, _ in parties:
+            proc.send_signal(signal.SIGINT)
+        for proc, _ in parties:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    n1.stop()
+    n2.stop()
+
+
 TESTS = [test_two_nodes_one_room, test_strangers_across_nodes,
-         test_fifty_rooms_at_once, test_node_killed, test_redis_lost_and_back]
+         test_fifty_rooms_at_once, test_node_killed,
+         test_rejoin_on_other_node, test_redis_lost_and_back,
+         test_media_across_nodes]
 
 
 def main():
