@@ -30,7 +30,6 @@ G_BEGIN_DECLS
   gchar *channel;
   redisAsyncContext *cmd;       /* commands and PUBLISH */
   redisAsyncContext *sub;       /* SUBSCRIBE only */
-  GSource *cmd_source, *sub_source;
   gboolean cmd_ready, sub_ready;
   gboolean was_up;
   guint backoff_ms;

@@ -279,7 +279,7 @@ letschat_rooms_cluster_seat_lost (LetsChatRoomServer * self,
 
   if (conn == NULL)
     return;
-  g_warning ("seat lost room=%s id=%s addr=%s: taken while Redis was away",
+  g_message ("seat lost room=%s id=%s addr=%s: taken while Redis was away",
       name, conn->id, conn->remote);
   letschat_rooms_cluster_drop (self, name, id);
 }

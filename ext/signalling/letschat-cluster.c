@@ -84,7 +84,7 @@ set_up (LetsChatCluster * self)
   if (up)
     g_info ("redis up: %s:%u, node %s", self->host, self->port, self->node_key);
   else
-    g_warning ("redis lost: %s:%u; new joins are refused until it is back",
+    g_message ("redis lost: %s:%u; new joins are refused until it is back",
         self->host, self->port);
 }
 
@@ -155,30 +155,31 @@ on_heartbeat (gpointer user_data)
 
 /* --- connecting, losing Redis, reconnecting --- */
 
+/* ev.cleanup of a context: hiredis calls it once, when it frees the
+ * context (lost, refused, or freed by us), before any callback of ours
+ * about it. The GSource (perhaps dispatching now) must not touch the
+ * context again, and goes. */
+static void
+source_cleanup (gpointer data)
+{
+  RedisSource *source = data;
+
+  redis_source_cleanup (data);
+  source->poll_fd.revents = 0;
+  source->ac = NULL;
+  g_source_destroy (data);
+  g_source_unref (data);
+}
+
 static void
 drop_context (LetsChatCluster * self, const redisAsyncContext * ac)
 {
-  GSource **source;
-
   if (ac == self->cmd) {
     self->cmd = NULL;
     self->cmd_ready = FALSE;
-    source = &self->cmd_source;
   } else if (ac == self->sub) {
     self->sub = NULL;
     self->sub_ready = FALSE;
-    source = &self->sub_source;
-  } else {
-    return;
-  }
-  if (*source) {
-    /* hiredis frees the context once this callback returns: the source
-     * (dispatching now, perhaps) must not touch it again. */
-    ((RedisSource *) * source)->poll_fd.revents = 0;
-    ((RedisSource *) * source)->ac = NULL;
-    g_source_destroy (*source);
-    g_source_unref (*source);
-    *source = NULL;
   }
 }
 
@@ -255,9 +256,10 @@ on_selected (redisAsyncContext * ac, void *r, void *privdata)
 }
 
 static redisAsyncContext *
-context_new (LetsChatCluster * self, GSource ** source)
+context_new (LetsChatCluster * self)
 {
   redisAsyncContext *ac = redisAsyncConnect (self->host, self->port);
+  GSource *source;
   g_autofree gchar *db = g_strdup_printf ("%u", self->db);
 
   if (ac == NULL)
@@ -267,8 +269,9 @@ context_new (LetsChatCluster * self, GSource ** source)
     return NULL;
   }
   ac->data = self;
-  *source = redis_source_new (ac);
-  g_source_attach (*source, g_main_context_get_thread_default ());
+  source = redis_source_new (ac);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  ac->ev.cleanup = source_cleanup;
   redisAsyncSetConnectCallback (ac, on_connect);
   redisAsyncSetDisconnectCallback (ac, on_disconnect);
   /* queued until connected; its answer says the context works */
@@ -280,9 +283,9 @@ static void
 cluster_connect (LetsChatCluster * self)
 {
   if (self->cmd == NULL)
-    self->cmd = context_new (self, &self->cmd_source);
+    self->cmd = context_new (self);
   if (self->sub == NULL)
-    self->sub = context_new (self, &self->sub_source);
+    self->sub = context_new (self);
   if (self->cmd == NULL || self->sub == NULL)
     schedule_reconnect (self);
 }
