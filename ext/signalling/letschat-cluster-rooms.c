@@ -244,9 +244,9 @@ letschat_rooms_cluster_remote_left (LetsChatRoomServer * self,
 /* D: the party @id of @room came back on another node, which now holds
  * its seat: its connection here goes, without peer-left (the party did
  * not leave) and without touching the seat. */
-void
-letschat_rooms_cluster_drop (LetsChatRoomServer * self, const gchar * name,
-    const gchar * id)
+static void
+drop (LetsChatRoomServer * self, const gchar * name, const gchar * id,
+    const gchar * why)
 {
   Room *room = g_hash_table_lookup (self->rooms, name);
   Connection *conn = local_party (room, id);
@@ -258,13 +258,20 @@ letschat_rooms_cluster_drop (LetsChatRoomServer * self, const gchar * name,
   if ((room->parties[0] == NULL || room->parties[0]->node)
       && (room->parties[1] == NULL || room->parties[1]->node))
     g_hash_table_remove (self->rooms, name);
-  g_info ("moved room=%s id=%s addr=%s: it joined again on another node",
-      name, conn->id, conn->remote);
+  g_info ("closing room=%s id=%s addr=%s: %s", name, conn->id, conn->remote,
+      why);
   if (conn->ws)
     letschat_websocket_close (conn->ws, LETSCHAT_WEBSOCKET_CLOSE_GOING_AWAY,
-        "joined again on another node");
+        why);
   else
     conn->virtual_close_code = LETSCHAT_WEBSOCKET_CLOSE_GOING_AWAY;
+}
+
+void
+letschat_rooms_cluster_drop (LetsChatRoomServer * self, const gchar * name,
+    const gchar * id)
+{
+  drop (self, name, id, "joined again on another node");
 }
 
 /* Back after losing Redis, @id could not take its seat in @room again
@@ -281,5 +288,5 @@ letschat_rooms_cluster_seat_lost (LetsChatRoomServer * self,
     return;
   g_message ("seat lost room=%s id=%s addr=%s: taken while Redis was away",
       name, conn->id, conn->remote);
-  letschat_rooms_cluster_drop (self, name, id);
+  drop (self, name, id, "its seat was taken while Redis was away");
 }
