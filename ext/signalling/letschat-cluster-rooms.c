@@ -176,6 +176,30 @@ letschat_rooms_cluster_entered (Connection * conn, const gchar * name,
     return;
   }
   letschat_rooms_enter (conn, room, display_name);
+  /* paired: a stranger waits no more (nor again, once its partner left) */
+  if (room->parties[0] && room->parties[1])
+    for (guint i = 0; i < 2; i++)
+      if (room->parties[i]->node == NULL)
+        g_clear_pointer (&room->parties[i]->stranger_entry, g_free);
+}
+
+/* @node died: the parties of it paired with ours leave. */
+void
+letschat_rooms_cluster_node_gone (LetsChatRoomServer * self, const gchar * node)
+{
+  g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+  GHashTableIter iter;
+  Room *room;
+  guint i;
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & room))
+    for (i = 0; i < 2; i++)
+      if (room->parties[i] && g_strcmp0 (room->parties[i]->node, node) == 0)
+        g_ptr_array_add (gone, room->parties[i]);
+  /* leaving changes the table: after the walk */
+  for (i = 0; i < gone->len; i++)
+    letschat_rooms_leave (g_ptr_array_index (gone, i), "its node is gone");
 }
 
 /* S: text for @target, written by its peer's node. */

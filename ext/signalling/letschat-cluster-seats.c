@@ -83,10 +83,15 @@ static const gchar leave_script[] =
     "  if string.sub(f, 1, 2) == 's:' then return 1 end\n"
     "end\n" "redis.call('DEL', KEYS[1])\n" "return 1\n";
 
-/* KEYS[1] strangers list. ARGV: 1 address, 2 id it just parted from,
- * 3 node key prefix, 4 own id. The first waiting stranger from another
- * address (else from the same one), on a live node, not the one just
- * parted from; taken out of the list, so handed out once. */
+/* KEYS[1] strangers list, KEYS[2] the key of a fresh room for this
+ * party. ARGV: 1 address, 2 id it just parted from, 3 node key prefix,
+ * 4 own id, 5 own node key, 6 name marker, 7 TTL ms, 8 its entry in the
+ * list. The first waiting stranger from another address (else from the
+ * same one), on a live node, not the one just parted from, taken out of
+ * the list (so handed out once): {"picked", entry}. Nobody: the party is
+ * seated in the fresh room and queued, in the same step (else two
+ * strangers arriving at once would each find nobody and both wait):
+ * {"fresh"}. */
 static const gchar pick_script[] =
     "local same = nil\n"
     "for _, it in ipairs(redis.call('LRANGE', KEYS[1], 0, 199)) do\n"
@@ -97,12 +102,20 @@ static const gchar pick_script[] =
     "  elseif id ~= ARGV[2] and id ~= ARGV[4] then\n"
     "    if ip ~= ARGV[1] then\n"
     "      redis.call('LREM', KEYS[1], 1, it)\n"
-    "      return it\n"
+    "      return {'picked', it}\n"
     "    end\n"
     "    if not same then same = it end\n"
     "  end\n"
     "end\n"
-    "if same then redis.call('LREM', KEYS[1], 1, same) end\n" "return same\n";
+    "if same then\n"
+    "  redis.call('LREM', KEYS[1], 1, same)\n"
+    "  return {'picked', same}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[2], 's:' .. ARGV[4], ARGV[5],\n"
+    "  'n:' .. ARGV[4], ARGV[6])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[7])\n"
+    "redis.call('RPUSH', KEYS[1], ARGV[8])\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[7])\n" "return {'fresh'}\n";
 
 struct _PendingJoin
 {
@@ -184,13 +197,16 @@ salt_and_hash (PendingJoin * pj, const gchar * salt)
       (const guchar *) pj->salt, strlen (pj->salt), pj->secret, -1);
 }
 
+/* The seat of @id in @room (and its place in the strangers' queue,
+ * @entry, or NULL) go. */
 static void
-release_seat (LetsChatCluster * self, const gchar * room, const gchar * id)
+release_seat (LetsChatCluster * self, const gchar * room, const gchar * id,
+    const gchar * entry)
 {
   g_autofree gchar *key = g_strconcat (ROOM_PREFIX, room, NULL);
 
   letschat_cluster_command (self, NULL, NULL, "EVAL", leave_script, "2", key,
-      STRANGERS_KEY, id, self->node_key, "", NULL);
+      STRANGERS_KEY, id, self->node_key, entry ? entry : "", NULL);
 }
 
 static void
@@ -218,7 +234,7 @@ on_join_reply (redisAsyncContext * ac, void *r, void *privdata)
   if (pj->conn == NULL) {
     /* gone while Redis answered: the seat it got goes too */
     if (g_str_equal (status, "ok"))
-      release_seat (self, pj->room, pj->previous_id);
+      release_seat (self, pj->room, pj->previous_id, NULL);
     join_finish (pj);
     return;
   }
@@ -231,8 +247,7 @@ on_join_reply (redisAsyncContext * ac, void *r, void *privdata)
   if (pj->stranger && (g_str_equal (status, "gone")
           || g_str_equal (status, "full")) && pj->tries++ < 5) {
     /* the stranger picked left meanwhile, or was taken: pick again */
-    g_clear_pointer (&pj->room, g_free);
-    g_clear_pointer (&pj->entry, g_free);
+    pj->picked = FALSE;
     join_run (pj);
     return;
   }
@@ -258,13 +273,6 @@ on_join_reply (redisAsyncContext * ac, void *r, void *privdata)
 
       letschat_cluster_publish (self, old_node, payload);
     }
-    if (pj->stranger && !pj->picked) {
-      /* a fresh stranger room: it waits in the queue */
-      g_free (conn->stranger_entry);
-      conn->stranger_entry = g_strdup (pj->entry);
-      letschat_cluster_command (self, NULL, NULL, "RPUSH", STRANGERS_KEY,
-          pj->entry, NULL);
-    }
     g_hash_table_steal (self->pending, conn);
     pj->conn = NULL;
     letschat_rooms_cluster_entered (conn, pj->room, pj->stranger,
@@ -278,36 +286,55 @@ static void
 on_pick_reply (redisAsyncContext * ac, void *r, void *privdata)
 {
   PendingJoin *pj = privdata;
+  LetsChatCluster *self = pj->cluster;
   redisReply *reply = r;
+  gboolean picked, fresh;
+  Connection *conn = pj->conn;
 
-  if (pj->cluster->closing) {
+  if (self->closing) {
     letschat_cluster_pending_free (pj);
     return;
   }
-  if (reply == NULL || pj->conn == NULL || reply->type == REDIS_REPLY_ERROR) {
-    if (reply && reply->type == REDIS_REPLY_ERROR)
-      g_warning ("redis: strangers script: %s", reply->str);
-    if (pj->conn)
-      join_refuse (pj, LETSCHAT_PROTOCOL_ERROR_UNAVAILABLE,
-          "The server lost its room store; try again in a few seconds.");
+  picked = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+      && g_str_equal (reply->element[0]->str, "picked");
+  fresh = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
+      && g_str_equal (reply->element[0]->str, "fresh");
+  if (conn == NULL) {
+    /* gone meanwhile: the stranger it took waits first in line again, or
+     * its own fresh room and place in line go */
+    if (picked)
+      letschat_cluster_command (self, NULL, NULL, "LPUSH", STRANGERS_KEY,
+          reply->element[1]->str, NULL);
+    else if (fresh)
+      release_seat (self, pj->room, pj->previous_id, pj->entry);
     join_finish (pj);
     return;
   }
-  if (reply->type == REDIS_REPLY_STRING) {
-    g_auto (GStrv) fields = g_strsplit (reply->str, "\t", 2);
+  if (picked) {
+    g_auto (GStrv) fields = g_strsplit (reply->element[1]->str, "\t", 2);
 
+    g_free (pj->room);
     pj->room = g_strdup (fields[0]);
     pj->picked = TRUE;
-  } else {
-    /* nobody waits: a fresh room, and this party waits in it */
-    g_autofree gchar *hex = letschat_rooms_random_hex (8);
-
-    pj->room = g_strconcat ("stranger-", hex, NULL);
-    pj->picked = FALSE;
-    pj->entry = g_strdup_printf ("%s\t%s\t%s\t%s", pj->room, pj->conn->id,
-        pj->cluster->node_key, pj->conn->ip);
+    join_run (pj);
+    return;
   }
-  join_run (pj);
+  if (!fresh) {
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+      g_warning ("redis: strangers script: %s", reply->str);
+    join_refuse (pj, LETSCHAT_PROTOCOL_ERROR_UNAVAILABLE,
+        "The server lost its room store; try again in a few seconds.");
+    join_finish (pj);
+    return;
+  }
+  /* nobody waited: it waits, seated and queued by the script */
+  g_free (conn->stranger_entry);
+  conn->stranger_entry = g_steal_pointer (&pj->entry);
+  g_hash_table_steal (self->pending, conn);
+  pj->conn = NULL;
+  letschat_rooms_cluster_entered (conn, pj->room, TRUE, NULL, NULL, NULL,
+      pj->name);
+  join_finish (pj);
 }
 
 static void
@@ -321,12 +348,19 @@ join_run (PendingJoin * pj)
       g_strdup ("");
   gboolean sent;
 
-  if (pj->stranger && pj->room == NULL) {
-    sent =
-        letschat_cluster_command (self, on_pick_reply, pj, "EVAL", pick_script,
-        "1", STRANGERS_KEY, conn->ip,
+  if (pj->stranger && !pj->picked) {
+    g_autofree gchar *hex = letschat_rooms_random_hex (8);
+
+    g_free (pj->room);
+    pj->room = g_strconcat ("stranger-", hex, NULL);
+    g_free (pj->entry);
+    pj->entry = g_strdup_printf ("%s\t%s\t%s\t%s", pj->room, conn->id,
+        self->node_key, conn->ip);
+    key = g_strconcat (ROOM_PREFIX, pj->room, NULL);
+    sent = letschat_cluster_command (self, on_pick_reply, pj, "EVAL",
+        pick_script, "2", STRANGERS_KEY, key, conn->ip,
         conn->parted_from ? conn->parted_from : "", NODE_PREFIX, conn->id,
-        NULL);
+        self->node_key, name, ttl, pj->entry, NULL);
   } else {
     key = g_strconcat (ROOM_PREFIX, pj->room, NULL);
     sent =

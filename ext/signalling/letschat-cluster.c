@@ -134,6 +134,46 @@ refresh_room (gpointer key, gpointer value, gpointer user_data)
   letschat_cluster_command (self, NULL, NULL, "PEXPIRE", room_key, ttl, NULL);
 }
 
+static void
+on_node_checked (redisAsyncContext * ac, void *r, void *privdata)
+{
+  LetsChatCluster *self = ac->data;
+  g_autofree gchar *node = privdata;
+  redisReply *reply = r;
+
+  if (reply && !self->closing && reply->type == REDIS_REPLY_INTEGER
+      && reply->integer == 0)
+    letschat_rooms_cluster_node_gone (self->server, node);
+}
+
+/* The nodes of the parties paired with ours: one that died (its liveness
+ * key expired) leaves them, and our parties get peer-left, as when a
+ * party's socket dies on one server. */
+static void
+check_peer_nodes (LetsChatCluster * self)
+{
+  g_autoptr (GHashTable) nodes = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  Room *room;
+  const gchar *node;
+  guint i;
+
+  g_hash_table_iter_init (&iter, self->server->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & room))
+    for (i = 0; i < 2; i++)
+      if (room->parties[i] && room->parties[i]->node)
+        g_hash_table_add (nodes, room->parties[i]->node);
+  g_hash_table_iter_init (&iter, nodes);
+  while (g_hash_table_iter_next (&iter, (gpointer *) & node, NULL)) {
+    g_autofree gchar *key = g_strconcat (NODE_PREFIX, node, NULL);
+    gchar *data = g_strdup (node);
+
+    if (!letschat_cluster_command (self, on_node_checked, data, "EXISTS",
+            key, NULL))
+      g_free (data);
+  }
+}
+
 static gboolean
 on_heartbeat (gpointer user_data)
 {
@@ -143,6 +183,7 @@ on_heartbeat (gpointer user_data)
       g_strdup_printf ("%d", LETSCHAT_CLUSTER_NODE_TTL_S * 1000);
 
   letschat_cluster_command (self, NULL, NULL, "SET", key, "1", "PX", ttl, NULL);
+  check_peer_nodes (self);
   if (++self->heartbeats % ROOM_REFRESH_EVERY == 0) {
     g_autofree gchar *list_ttl = g_strdup_printf ("%d", ROOM_TTL_MS);
 
@@ -198,15 +239,16 @@ schedule_reconnect (LetsChatCluster * self)
 {
   if (self->closing || self->reconnect)
     return;
+  /* first: the disconnects below may call back here at once */
+  self->reconnect = g_timeout_source_new (self->backoff_ms);
+  g_source_set_callback (self->reconnect, on_reconnect, self, NULL);
+  g_source_attach (self->reconnect, g_main_context_get_thread_default ());
+  self->backoff_ms = MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
   /* One context lost: the other one goes too, and both come back. */
   if (self->cmd)
     redisAsyncDisconnect (self->cmd);
   if (self->sub)
     redisAsyncDisconnect (self->sub);
-  self->reconnect = g_timeout_source_new (self->backoff_ms);
-  g_source_set_callback (self->reconnect, on_reconnect, self, NULL);
-  g_source_attach (self->reconnect, g_main_context_get_thread_default ());
-  self->backoff_ms = MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
 }
 
 static void
@@ -428,6 +470,13 @@ letschat_cluster_new (LetsChatRoomServer * server, const gchar * url,
   LetsChatCluster *self = g_new0 (LetsChatCluster, 1);
   g_autofree gchar *incarnation = letschat_rooms_random_hex (4);
 
+  if (node_id && !letschat_protocol_room_name_is_valid (node_id)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "--node-id: \"%s\" is not a node name (1 to 64 letters, digits, "
+        "'.', '_' or '-')", node_id);
+    g_free (self);
+    return NULL;
+  }
   if (!parse_url (self, url, error)) {
     g_free (self);
     return NULL;

@@ -228,6 +228,8 @@ void letschat_rooms_cluster_drop (LetsChatRoomServer * self,
     const gchar * room, const gchar * id);
 void letschat_rooms_cluster_seat_lost (LetsChatRoomServer * self,
     const gchar * room, const gchar * id);
+void letschat_rooms_cluster_node_gone (LetsChatRoomServer * self,
+    const gchar * node);
 
 /* letschat-room-server.c, for letschat-rooms.c */
 
