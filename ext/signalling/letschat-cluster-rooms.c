@@ -154,12 +154,19 @@ letschat_rooms_cluster_refused (Connection * conn, const gchar * room,
 void
 letschat_rooms_cluster_entered (Connection * conn, const gchar * name,
     gboolean stranger, const gchar * peer_id, const gchar * peer_node,
-    const gchar * peer_name, const gchar * display_name)
+    const gchar * peer_name, const gchar * display_name, const gchar * salt,
+    const gchar * salted_secret)
 {
   LetsChatRoomServer *self = conn->server;
   const gchar *here = letschat_cluster_get_node_key (self->cluster);
   gboolean peer_here = peer_id && g_str_equal (peer_node, here);
   Room *room = room_get (self, name, stranger);
+
+  g_free (room->salt);
+  g_free (room->salted_secret);
+  room->salt = salt && salt[0] ? g_strdup (salt) : NULL;
+  room->salted_secret = salted_secret && salted_secret[0] ?
+      g_strdup (salted_secret) : NULL;
 
   drop_stale_remotes (room, peer_here ? NULL : peer_id, peer_node);
   if (peer_id && !peer_here && !(room->parties[0]

@@ -50,8 +50,10 @@ static const gchar join_script[] =
     "if #seats == 0 and old == '' then\n"
     "  if ARGV[8] == 'peer' then return {'gone'} end\n"
     "  redis.call('HDEL', KEYS[1], 'salt', 'hash')\n"
+    "  salt, hash = nil, nil\n"
     "  if ARGV[5] ~= '' then\n"
     "    redis.call('HSET', KEYS[1], 'salt', ARGV[4], 'hash', ARGV[5])\n"
+    "    salt, hash = ARGV[4], ARGV[5]\n"
     "  end\n"
     "else\n"
     "  if hash and ARGV[9] ~= 'reclaim' then\n"
@@ -64,10 +66,9 @@ static const gchar join_script[] =
     "redis.call('HSET', KEYS[1], 's:' .. ARGV[1], ARGV[2],\n"
     "  'n:' .. ARGV[1], ARGV[3])\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[6])\n"
-    "local p = seats[1]\n"
-    "if p then\n"
-    "  return {'ok', p[1], p[2], redis.call('HGET', KEYS[1], 'n:' .. p[1])"
-    " or '', old}\n" "end\n" "return {'ok', '', '', '', old}\n";
+    "local p = seats[1] or {'', ''}\n"
+    "return {'ok', p[1], p[2], redis.call('HGET', KEYS[1], 'n:' .. p[1])"
+    " or '', old, salt or '', hash or ''}\n";
 
 /* KEYS[1] room key, KEYS[2] strangers list. ARGV: 1 party id, 2 node key,
  * 3 its strangers entry or "". The seat goes only if it is still this
@@ -255,7 +256,7 @@ on_join_reply (redisAsyncContext * ac, void *r, void *privdata)
     join_refuse (pj, LETSCHAT_PROTOCOL_ERROR_UNAUTHORIZED,
         pj->secret ? "Wrong secret for this room." :
         "This room needs a secret.");
-  } else if (!g_str_equal (status, "ok") || reply->elements < 5) {
+  } else if (!g_str_equal (status, "ok") || reply->elements < 7) {
     join_refuse (pj, LETSCHAT_PROTOCOL_ERROR_ROOM_FULL,
         "This room already has two parties.");
   } else {
@@ -277,7 +278,8 @@ on_join_reply (redisAsyncContext * ac, void *r, void *privdata)
     pj->conn = NULL;
     letschat_rooms_cluster_entered (conn, pj->room, pj->stranger,
         peer_id[0] ? peer_id : NULL, peer_node,
-        peer_name[0] == '=' ? peer_name + 1 : NULL, pj->name);
+        peer_name[0] == '=' ? peer_name + 1 : NULL, pj->name,
+        reply->element[5]->str, reply->element[6]->str);
   }
   join_finish (pj);
 }
@@ -333,7 +335,7 @@ on_pick_reply (redisAsyncContext * ac, void *r, void *privdata)
   g_hash_table_steal (self->pending, conn);
   pj->conn = NULL;
   letschat_rooms_cluster_entered (conn, pj->room, TRUE, NULL, NULL, NULL,
-      pj->name);
+      pj->name, "", "");
   join_finish (pj);
 }
 
@@ -503,8 +505,11 @@ letschat_cluster_reclaim_seats (LetsChatCluster * self)
     room_and_id = g_new0 (gchar *, 3);
     room_and_id[0] = g_strdup (conn->room->name);
     room_and_id[1] = g_strdup (conn->id);
+    /* with the room's salted secret: Redis may have restarted empty */
     if (!letschat_cluster_command (self, on_reclaim_reply, room_and_id, "EVAL",
-            join_script, "1", key, conn->id, self->node_key, name, "", "", ttl,
+            join_script, "1", key, conn->id, self->node_key, name,
+            conn->room->salt ? conn->room->salt : "",
+            conn->room->salted_secret ? conn->room->salted_secret : "", ttl,
             NODE_PREFIX, "", "reclaim", NULL))
       g_strfreev (room_and_id);
     if (conn->stranger_entry && conn->room->parties[0]

@@ -177,6 +177,8 @@ letschat_rooms_room_free (Room * room)
       letschat_rooms_connection_free (room->parties[i]);
   g_free (room->name);
   g_free (room->owner);
+  g_free (room->salt);
+  g_free (room->salted_secret);
   if (room->secret) {
     /* secrets do not linger in freed memory */
     memset (room->secret, 0, strlen (room->secret));

@@ -81,6 +81,10 @@ struct _Room
   gboolean stranger;
   gchar *owner;                 /* address key of its first party */
   GList *queue_link;            /* in the strangers' queue, or NULL */
+  /* --redis: its secret as Redis keeps it, to put it back if Redis comes
+   * back empty (letschat-cluster-seats.c); NULL: none */
+  gchar *salt;
+  gchar *salted_secret;
 };
 
 struct _LetsChatRoomServer
@@ -216,7 +220,8 @@ void letschat_rooms_cluster_refused (Connection * conn, const gchar * room,
     LetsChatProtocolError code, const gchar * message);
 void letschat_rooms_cluster_entered (Connection * conn, const gchar * room,
     gboolean stranger, const gchar * peer_id, const gchar * peer_node,
-    const gchar * peer_name, const gchar * name);
+    const gchar * peer_name, const gchar * name, const gchar * salt,
+    const gchar * salted_secret);
 void letschat_rooms_cluster_deliver (LetsChatRoomServer * self,
     const gchar * room, const gchar * target, const gchar * text);
 void letschat_rooms_cluster_remote_joined (LetsChatRoomServer * self,

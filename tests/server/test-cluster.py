@@ -53,6 +53,14 @@ class Redis:
         except OSError:
             return False
 
+    def command(self, *args):
+        """One command, its reply's first line (RESP)."""
+        req = '*%d\r\n' % len(args) + ''.join(
+            '$%d\r\n%s\r\n' % (len(a), a) for a in args)
+        with socket.create_connection(('127.0.0.1', self.port), 5) as s:
+            s.sendall(req.encode())
+            return s.recv(4096).split(b'\r\n')[0].decode()
+
     def url(self):
         return 'redis://127.0.0.1:%d' % self.port
 
@@ -322,12 +330,15 @@ def test_rejoin_on_other_node():
 
 def test_redis_lost_and_back():
     """Redis stopped: joins refused with unavailable, /healthz says so, the
-    node's own pair goes on relaying; Redis back: joins work again and the
-    seats held meanwhile are still taken."""
+    node's own pair goes on relaying; Redis back (empty): joins work again,
+    the seats held meanwhile are still taken and a room's secret still
+    holds."""
     redis, (n1, n2) = cluster()
     a, wa = join(n1, 'local')
     b, wb = join(n1, 'local')
     a.expect('peer-joined')
+    g, wg = join(n1, 'guarded', secret='tea')
+    assert wg['type'] == 'welcome', wg
     redis.stop()
 
     wait_until(lambda: http_get(n1, '/healthz')[0] == 503, 15,
@@ -343,9 +354,20 @@ def test_redis_lost_and_back():
     signal_(a, 0)
     expect_signals(b, wa['id'], 1)
 
-    REDIS.append(Redis(redis.port))
+    again = Redis(redis.port)
+    REDIS.append(again)
     wait_until(lambda: redis_up(n1) and redis_up(n2), 30,
                'both nodes back on Redis')
+    # Redis came back empty: node 1 put its parties' seats back, and the
+    # room's salted secret with them
+    wait_until(lambda: again.command('EXISTS', 'lc:room:guarded') == ':1',
+               15, 'node 1 to take its seats again')
+    for fields in ({'secret': 'coffee'}, {}):
+        h, wh = join(n2, 'guarded', **fields)
+        assert wh['type'] == 'error' and wh['code'] == 'unauthorized', wh
+        h.close()
+    h, wh = join(n2, 'guarded', secret='tea')
+    assert wh['type'] == 'welcome' and wh['peers'][0]['id'] == wg['id'], wh
     _, _, metrics = http_get(n1, '/metrics')
     assert b'letschat_redis_up 1' in metrics, metrics
     c.send({'type': 'join', 'room': 'elsewhere', 'version': 1})
@@ -354,7 +376,7 @@ def test_redis_lost_and_back():
     # finds the room full
     d, wd = join(n2, 'local')
     assert wd['type'] == 'error' and wd['code'] == 'room-full', wd
-    for ws in (a, b, c, d):
+    for ws in (a, b, c, d, g, h):
         ws.close()
     n1.stop()
     n2.stop()
