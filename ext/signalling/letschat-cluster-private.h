@@ -32,6 +32,7 @@ G_BEGIN_DECLS
   redisAsyncContext *sub;       /* SUBSCRIBE only */
   gboolean cmd_ready, sub_ready;
   gboolean was_up;
+  gboolean told_unreachable;
   guint backoff_ms;
   GSource *reconnect;
   GSource *heartbeat;

@@ -37,21 +37,29 @@ local_party (Room * room, const gchar * id)
 }
 
 /* Parties of other nodes in @room other than @keep_id (on @keep_node):
- * Redis has said they are not seated any more (their node died, or they
- * came back elsewhere), so they go without a word to anybody. */
+ * Redis has said they are not seated any more (their node died or
+ * stopped before telling us). Our party is told peer-left, as when a
+ * peer's socket dies on one server, unless the one coming is that same
+ * party (@coming), back on another node: it just sees it join again. */
 static void
-drop_stale_remotes (Room * room, const gchar * keep_id, const gchar * keep_node)
+drop_stale_remotes (Room * room, const gchar * keep_id,
+    const gchar * keep_node, const gchar * coming)
 {
   guint i;
 
   for (i = 0; i < 2; i++) {
     Connection *p = room->parties[i];
 
-    if (p && p->node && !(keep_id && g_str_equal (p->id, keep_id)
-            && g_str_equal (p->node, keep_node))) {
+    if (p == NULL || p->node == NULL || (keep_id && g_str_equal (p->id, keep_id)
+            && g_str_equal (p->node, keep_node)))
+      continue;
+    if (coming && g_str_equal (p->id, coming)) {
       room->parties[i] = NULL;
       p->room = NULL;
       letschat_rooms_connection_free (p);
+    } else {
+      /* frees p; the room stays, with our party in it */
+      letschat_rooms_leave (p, "not seated any more");
     }
   }
 }
@@ -168,7 +176,7 @@ letschat_rooms_cluster_entered (Connection * conn, const gchar * name,
   room->salted_secret = salted_secret && salted_secret[0] ?
       g_strdup (salted_secret) : NULL;
 
-  drop_stale_remotes (room, peer_here ? NULL : peer_id, peer_node);
+  drop_stale_remotes (room, peer_here ? NULL : peer_id, peer_node, conn->id);
   if (peer_id && !peer_here && !(room->parties[0]
           && g_str_equal (room->parties[0]->id, peer_id))
       && !(room->parties[1] && g_str_equal (room->parties[1]->id, peer_id)))
@@ -188,6 +196,21 @@ letschat_rooms_cluster_entered (Connection * conn, const gchar * name,
     for (guint i = 0; i < 2; i++)
       if (room->parties[i]->node == NULL)
         g_clear_pointer (&room->parties[i]->stranger_entry, g_free);
+}
+
+/* This node stops: its parties leave their rooms now, so that the
+ * peers on other nodes are told (peer-left) and the seats go, while
+ * Redis can still be told; their sockets are being closed. */
+void
+letschat_cluster_rooms_shutdown (LetsChatRoomServer * self)
+{
+  GHashTableIter iter;
+  Connection *conn;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL))
+    if (conn->room)
+      letschat_rooms_leave (conn, "shutdown");
 }
 
 /* @node died: the parties of it paired with ours leave. */
@@ -217,10 +240,9 @@ letschat_rooms_cluster_deliver (LetsChatRoomServer * self,
   Connection *to = local_party (g_hash_table_lookup (self->rooms, room),
       target);
 
-  if (to) {
+  /* counted as relayed by the sender's node */
+  if (to)
     letschat_rooms_send_text (to, text);
-    self->metrics->messages_relayed++;
-  }
 }
 
 /* J: @from_id of @from_node joined @target's room. */
@@ -237,7 +259,7 @@ letschat_rooms_cluster_remote_joined (LetsChatRoomServer * self,
   if (to == NULL)
     return;
   /* Redis seated the two of them: any other party here is stale */
-  drop_stale_remotes (room, NULL, NULL);
+  drop_stale_remotes (room, NULL, NULL, from_id);
   if (room->parties[0] && room->parties[1])
     return;
   from = remote_party_new (self, room, from_id, from_node, from_name);

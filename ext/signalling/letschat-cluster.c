@@ -81,11 +81,13 @@ set_up (LetsChatCluster * self)
   self->was_up = up;
   if (self->closing)
     return;
-  if (up)
+  if (up) {
+    self->told_unreachable = FALSE;
     g_info ("redis up: %s:%u, node %s", self->host, self->port, self->node_key);
-  else
+  } else {
     g_message ("redis lost: %s:%u; new joins are refused until it is back",
         self->host, self->port);
+  }
 }
 
 gboolean
@@ -267,6 +269,11 @@ on_connect (const redisAsyncContext * ac, int status)
   LetsChatCluster *self = ac->data;
 
   if (status != REDIS_OK) {
+    /* said once per outage, not at every try */
+    if (!self->told_unreachable && !self->closing)
+      g_message ("redis not reached: %s:%u: %s; new joins are refused "
+          "until it answers", self->host, self->port, ac->errstr);
+    self->told_unreachable = TRUE;
     drop_context (self, ac);
     set_up (self);
     schedule_reconnect (self);

@@ -235,6 +235,7 @@ void letschat_rooms_cluster_seat_lost (LetsChatRoomServer * self,
     const gchar * room, const gchar * id);
 void letschat_rooms_cluster_node_gone (LetsChatRoomServer * self,
     const gchar * node);
+void letschat_cluster_rooms_shutdown (LetsChatRoomServer * self);
 
 /* letschat-room-server.c, for letschat-rooms.c */
 

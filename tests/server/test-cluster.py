@@ -298,6 +298,30 @@ def test_node_killed():
     n2.stop()
 
 
+def test_node_stopped():
+    """A node stopped (SIGTERM) gives its seats back at once: a new party
+    takes one on the other node, and the peer there is told peer-left."""
+    _, (n1, n2) = cluster()
+    a, wa = join(n1, 'bye')
+    b, wb = join(n2, 'bye')
+    a.expect('peer-joined')
+    n1.stop()
+    n1.wait_log('stopped')
+    c, wc = join(n2, 'bye')
+    assert wc['type'] == 'welcome', wc
+    assert [p['id'] for p in wc['peers']] == [wb['id']], wc
+    msgs = []
+    while True:
+        msg = b.recv(timeout=3 * SEAT_BOUND_S)
+        msgs.append(msg['type'])
+        if msg['type'] == 'peer-joined':
+            break
+    assert msgs == ['peer-left', 'peer-joined'], msgs
+    for ws in (b, c):
+        ws.close()
+    n2.stop()
+
+
 def test_rejoin_on_other_node():
     """A, still connected to node 1, comes back on node 2 with its id: it
     takes its own seat over, node 1 closes its old connection (1001), and
@@ -426,7 +450,7 @@ def test_media_across_nodes():
 
 
 TESTS = [test_two_nodes_one_room, test_strangers_across_nodes,
-         test_fifty_rooms_at_once, test_node_killed,
+         test_fifty_rooms_at_once, test_node_killed, test_node_stopped,
          test_rejoin_on_other_node, test_redis_lost_and_back,
          test_media_across_nodes]
 
