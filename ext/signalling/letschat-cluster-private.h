@@ -24,6 +24,7 @@ G_BEGIN_DECLS
 {
   LetsChatRoomServer *server;
   gchar *host;
+  gchar *user, *password;       /* NULL: none */
   guint port;
   guint db;
   gchar *node_key;              /* node-id.incarnation */

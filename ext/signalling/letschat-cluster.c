@@ -290,7 +290,8 @@ on_selected (redisAsyncContext * ac, void *r, void *privdata)
 
   if (reply == NULL || self->closing || reply->type == REDIS_REPLY_ERROR) {
     if (reply && reply->type == REDIS_REPLY_ERROR)
-      g_warning ("redis: SELECT %u: %s", self->db, reply->str);
+      g_message ("redis refused this node (SELECT %u): %s; check the "
+          "password and database in --redis", self->db, reply->str);
     return;
   }
   if (ac == self->cmd) {
@@ -323,7 +324,13 @@ context_new (LetsChatCluster * self)
   ac->ev.cleanup = source_cleanup;
   redisAsyncSetConnectCallback (ac, on_connect);
   redisAsyncSetDisconnectCallback (ac, on_disconnect);
-  /* queued until connected; its answer says the context works */
+  /* queued until connected; the answer to SELECT says the context works
+   * (with a wrong password, it is an error: NOAUTH) */
+  if (self->password && self->user && self->user[0])
+    redisAsyncCommand (ac, NULL, NULL, "AUTH %s %s", self->user,
+        self->password);
+  else if (self->password)
+    redisAsyncCommand (ac, NULL, NULL, "AUTH %s", self->password);
   redisAsyncCommand (ac, on_selected, self, "SELECT %s", db);
   return ac;
 }
@@ -443,15 +450,20 @@ letschat_cluster_tell_left (LetsChatCluster * self, Room * room,
 static gboolean
 parse_url (LetsChatCluster * self, const gchar * url, GError ** error)
 {
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_HAS_PASSWORD, NULL);
   const gchar *path;
 
   if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri), "redis") != 0
       || g_uri_get_host (uri) == NULL || !g_uri_get_host (uri)[0]) {
+    /* a password is not printed */
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-        "--redis wants redis://HOST:PORT[/DB], got \"%s\"", url);
+        "--redis wants redis://[[USER]:PASSWORD@]HOST:PORT[/DB], got \"%s\"",
+        strchr (url, '@') ? "(not shown: it has a password)" : url);
     return FALSE;
   }
+  /* Redis 6 ACL users (AUTH user password), or requirepass (AUTH password) */
+  self->user = g_strdup (g_uri_get_user (uri));
+  self->password = g_strdup (g_uri_get_password (uri));
   self->host = g_strdup (g_uri_get_host (uri));
   self->port = g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 6379;
   path = g_uri_get_path (uri);
@@ -525,6 +537,13 @@ say_goodbye (LetsChatCluster * self)
     return;
   c = redisConnectWithTimeout (self->host, self->port, timeout);
   if (c && !c->err && redisSetTimeout (c, timeout) == REDIS_OK) {
+    if (self->password) {
+      reply = self->user && self->user[0] ?
+          redisCommand (c, "AUTH %s %s", self->user, self->password) :
+          redisCommand (c, "AUTH %s", self->password);
+      if (reply)
+        freeReplyObject (reply);
+    }
     reply = redisCommand (c, "SELECT %u", self->db);
     if (reply)
       freeReplyObject (reply);
@@ -558,6 +577,11 @@ letschat_cluster_free (LetsChatCluster * self)
   if (self->sub)
     redisAsyncFree (self->sub);
   g_free (self->host);
+  g_free (self->user);
+  if (self->password) {
+    memset (self->password, 0, strlen (self->password));
+    g_free (self->password);
+  }
   g_free (self->node_key);
   g_free (self->channel);
   g_free (self);

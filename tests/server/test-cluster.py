@@ -37,11 +37,11 @@ def free_port():
 class Redis:
     """redis-server on a free port, without persistence."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, *args):
         self.port = port or free_port()
         self.proc = subprocess.Popen(
             ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1',
-             '--save', '', '--appendonly', 'no'],
+             '--save', '', '--appendonly', 'no'] + list(args),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self.answers, 10, 'redis-server to answer')
 
@@ -49,7 +49,7 @@ class Redis:
         try:
             with socket.create_connection(('127.0.0.1', self.port), 1) as s:
                 s.sendall(b'PING\r\n')
-                return s.recv(16).startswith(b'+PONG')
+                return s.recv(16).startswith((b'+PONG', b'-NOAUTH'))
         except OSError:
             return False
 
@@ -449,9 +449,31 @@ def test_media_across_nodes():
     n2.stop()
 
 
+def test_redis_password():
+    """redis://:PASSWORD@HOST:PORT: the node authenticates; a wrong
+    password is said in the log, and the node refuses joins."""
+    redis = Redis(None, '--requirepass', 's3cret')
+    REDIS.append(redis)
+    good = Server('--redis', 'redis://:s3cret@127.0.0.1:%d' % redis.port)
+    wait_until(lambda: redis_up(good), 15, 'the node to reach Redis')
+    a, wa = join(good, 'locked')
+    assert wa['type'] == 'welcome', wa
+    bad = Server('--redis', 'redis://:not-the-pass-7@127.0.0.1:%d'
+                 % redis.port)
+    bad.wait_log('redis refused this node')
+    assert not any('not-the-pass' in line for line in bad.log()), bad.log()
+    b, wb = join(bad, 'locked')
+    assert wb['type'] == 'error' and wb['code'] == 'unavailable', wb
+    for ws in (a, b):
+        ws.close()
+    good.stop()
+    bad.stop()
+
+
 TESTS = [test_two_nodes_one_room, test_strangers_across_nodes,
          test_fifty_rooms_at_once, test_node_killed, test_node_stopped,
          test_rejoin_on_other_node, test_redis_lost_and_back,
+         test_redis_password,
          test_media_across_nodes]
 
 
