@@ -163,6 +163,9 @@ void letschat_rooms_start_liveness_check (LetsChatRoomServer * self);
 /* letschat-rooms.c, for letschat-strangers.c */
 gboolean letschat_rooms_connection_is_open (Connection * conn);
 
+/* How long two strangers who parted are kept apart (s). */
+#define STRANGER_REPAIR_DELAY_S 30
+
 /* letschat-strangers.c, for letschat-rooms.c: the strangers' queue. */
 
 /* The waiting room @conn (asking for a stranger) enters, taken out of the

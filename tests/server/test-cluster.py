@@ -180,6 +180,24 @@ def test_strangers_across_nodes():
             assert first.expect('peer-joined')['peer']['id'] == w['id']
     assert not waiting
 
+    # "next" means somebody else, across nodes too: two who just parted
+    # both wait, and the next one is paired with the first of them
+    s1, w1 = join(nodes[0], None, source='127.0.2.1')
+    s2, w2 = join(nodes[1], None, source='127.0.2.2')
+    assert w2['peers'][0]['id'] == w1['id'], w2
+    s1.expect('peer-joined')
+    s2.send({'type': 'leave'})
+    s1.expect('peer-left')
+    s1.send({'type': 'leave'})
+    for ws in (s1, s2):
+        ws.send({'type': 'join', 'version': 1})
+        again = ws.expect('welcome')
+        assert again['peers'] == [], again
+    s3, w3 = join(nodes[0], None, source='127.0.2.3')
+    assert len(w3['peers']) == 1 and w3['peers'][0]['id'] == w1['id'], w3
+    for ws in (s1, s2, s3):
+        ws.close()
+
     # many at once on both nodes: nobody is handed out twice, nobody is
     # left waiting
     results = []
