@@ -436,13 +436,21 @@ letschat_cluster_tell_joined (LetsChatCluster * self, Connection * remote,
 }
 
 void
+letschat_cluster_send_left (LetsChatCluster * self, const gchar * node,
+    const gchar * room, const gchar * to_id, const gchar * leaver_id)
+{
+  g_autofree gchar *payload = g_strconcat ("L\n", room, "\n", to_id, "\n",
+      leaver_id, NULL);
+
+  letschat_cluster_publish (self, node, payload);
+}
+
+void
 letschat_cluster_tell_left (LetsChatCluster * self, Room * room,
     Connection * remote, Connection * leaver)
 {
-  g_autofree gchar *payload = g_strconcat ("L\n", room->name, "\n",
-      remote->id, "\n", leaver->id, NULL);
-
-  letschat_cluster_publish (self, remote->node, payload);
+  letschat_cluster_send_left (self, remote->node, room->name, remote->id,
+      leaver->id);
 }
 
 /* --- life cycle --- */

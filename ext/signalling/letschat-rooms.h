@@ -215,6 +215,8 @@ void letschat_cluster_tell_left (LetsChatCluster * self, Room * room,
     Connection * remote, Connection * leaver);
 void letschat_cluster_left (LetsChatCluster * self, Room * room,
     Connection * conn);
+void letschat_cluster_send_left (LetsChatCluster * self, const gchar * node,
+    const gchar * room, const gchar * to_id, const gchar * leaver_id);
 
 /* letschat-cluster-rooms.c: what Redis and the other nodes' messages do
  * to this node's rooms */
