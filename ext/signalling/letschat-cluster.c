@@ -30,11 +30,23 @@
  *   lc:strangers     list of waiting strangers (room, id, node key,
  *                    address), PX 60 s refreshed likewise.
  *
- * Atomicity comes from Lua scripts (EVAL): the join script counts live
- * seats, checks the secret, then seats the party, all in one step, so two
- * parties joining one room on two nodes at once never make three; the
- * strangers script hands out each waiting stranger once (LREM of the one
- * chosen).
+ * Atomicity comes from Lua scripts (letschat-cluster-seats.c): the join
+ * script counts live seats, checks the secret, then seats the party, all
+ * in one step, so two parties joining one room on two nodes at once never
+ * make three; the strangers script hands out each waiting stranger once.
+ * They go by EVAL with their text (a kilobyte per join, which is rare next
+ * to signals) rather than EVALSHA, which would need a NOSCRIPT retry after
+ * every Redis restart.
+ *
+ * What the nodes tell each other (lc:to:<node>, one line per field; the
+ * last field may hold newlines), all about one party of the receiving
+ * node, and handled in letschat-cluster-rooms.c:
+ *   S room to-id text             a message for it, written as it goes
+ *   J room to-id id node name     a party of this node joined its room
+ *   L room to-id id               that party left
+ *   D room id                     it came back elsewhere: drop it here
+ * Every 2 s a node also checks that the nodes of its parties' peers are
+ * alive; the peers of a dead one leave (peer-left).
  *
  * Relay: one channel per node (lc:to:<key>), not per room. A node then
  * subscribes once, at start, instead of once per room join (a SUBSCRIBE

@@ -309,7 +309,8 @@ def test_node_killed():
     # is told it left, as when a peer's socket dies on one server
     left = f2.expect('peer-left', timeout=3 * SEAT_BOUND_S)
     assert left['peer']['id'] == we1['id'], left
-    print('# node 1 killed: its seats were free after %.1f s (bound %d s)'
+    print('# node 1 killed: its seats were free after %.1f s (bound: %d s '
+          'after its last refresh; polled every 0.5 s)'
           % (freed, SEAT_BOUND_S))
     for ws in (a2, b, full, e, f2):
         ws.close()
