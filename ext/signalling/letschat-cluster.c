@@ -94,6 +94,7 @@ set_up (LetsChatCluster * self)
   if (self->closing)
     return;
   if (up) {
+    self->up_since_us = g_get_monotonic_time ();
     self->told_unreachable = FALSE;
     g_info ("redis up: %s:%u, node %s", self->host, self->port, self->node_key);
   } else {
@@ -171,6 +172,13 @@ check_peer_nodes (LetsChatCluster * self)
   Room *room;
   const gchar *node;
   guint i;
+
+  /* Redis just came back, perhaps restarted empty: the other nodes may
+   * not have written their liveness keys again yet (they reconnect with
+   * their own backoff), which must not pass for their death. */
+  if (g_get_monotonic_time () - self->up_since_us <
+      LETSCHAT_CLUSTER_NODE_TTL_S * G_USEC_PER_SEC)
+    return;
 
   g_hash_table_iter_init (&iter, self->server->rooms);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & room))
