@@ -425,7 +425,9 @@ letschat_cluster_join (LetsChatCluster * self, Connection * conn,
   pj->room = g_strdup (room);
   pj->stranger = room == NULL;
   pj->configured = configured;
-  pj->secret = !configured && secret && secret[0] ? g_strdup (secret) : NULL;
+  /* secrets do not apply to strangers */
+  pj->secret = room && !configured && secret && secret[0] ?
+      g_strdup (secret) : NULL;
   pj->name = g_strdup (name);
   pj->previous_id = g_strdup (previous_id);
   g_hash_table_insert (self->pending, conn, pj);
