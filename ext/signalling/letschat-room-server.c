@@ -33,6 +33,7 @@
 
 #include "letschat-room-server.h"
 #include "letschat-accept-guard.h"
+#include "letschat-cluster-page.h"
 #include "letschat-http-guard.h"
 #include "letschat-rooms.h"
 #include "letschat-turn-credentials.h"
@@ -76,6 +77,7 @@ enum
   PROP_CONNECTION_BURST_PER_IP,
   PROP_HANDSHAKE_TIMEOUT,
   PROP_PUBLIC_ORIGINS,
+  PROP_CLUSTER_URLS,
   N_PROPERTIES
 };
 
@@ -274,6 +276,10 @@ origin_is_allowed (LetsChatRoomServer * self, SoupServerMessage * message)
         || g_ascii_strcasecmp (*allowed, origin) == 0)
       return TRUE;
   }
+  /* After a failover the page of another node talks to this one. */
+  if (letschat_cluster_page_origin_is_node ((const gchar * const *)
+          self->cluster_urls, origin))
+    return TRUE;
   if (self->public_origins) {
     for (allowed = self->public_origins; *allowed; allowed++)
       if (origins_equal (*allowed, origin))
@@ -397,6 +403,7 @@ letschat_room_server_finalize (GObject * object)
   g_strfreev (self->allowed_origins);
   letschat_metrics_unref (self->metrics);
   g_strfreev (self->public_origins);
+  g_strfreev (self->cluster_urls);
 
   G_OBJECT_CLASS (letschat_room_server_parent_class)->finalize (object);
 }
@@ -461,6 +468,10 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
       if (self->public_origins && self->public_origins[0] == NULL)
         g_clear_pointer (&self->public_origins, g_strfreev);
       break;
+    case PROP_CLUSTER_URLS:
+      g_strfreev (self->cluster_urls);
+      self->cluster_urls = g_value_dup_boxed (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -521,6 +532,9 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_PUBLIC_ORIGINS:
       g_value_set_boxed (value, self->public_origins);
+      break;
+    case PROP_CLUSTER_URLS:
+      g_value_set_boxed (value, self->cluster_urls);
       break;
     case PROP_PORT:
       g_value_set_uint (value, letschat_room_server_get_port (self));
@@ -652,6 +666,14 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       "as browsers reach it. When unset, the page is recognised only when "
       "reached by IP address (or localhost on loopback), never by the "
       "request's Host header", G_TYPE_STRV,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_CLUSTER_URLS] =
+      g_param_spec_boxed ("cluster-urls", "Cluster URLs",
+      "WebSocket URLs (ws:// or wss://) of the nodes of this server's "
+      "cluster, this one included: the page reads them at /cluster.json and "
+      "moves to the next when its server goes away; the origins of their "
+      "pages may connect here", G_TYPE_STRV,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
@@ -933,6 +955,7 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
       "tls-certificate", self->tls_certificate, NULL);
   soup_server_add_handler (self->soup, "/", on_http, self, NULL);
   letschat_metrics_add_handlers (self, self->soup);
+  letschat_cluster_page_add_handler (self->soup, &self->cluster_urls);
   /* Origin NULL here: on_early_ws() checks it, with the server's own
    * page and allowed-origins. */
   soup_server_add_early_handler (self->soup, "/ws", on_early_ws, self, NULL);
