@@ -29,6 +29,10 @@
 #include "letschat-client.h"
 #include "letschat-protocol.h"
 
+/* The error code of a node that cannot take joins now (it lost what the
+ * cluster's nodes share, docs/protocol.md): another node may. */
+#define NODE_UNAVAILABLE "unavailable"
+
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_room_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_room_debug
 
@@ -197,6 +201,39 @@ on_signal (LetsChatClient * client, const gchar * from, JsonNode * data,
       json_object_get_int_member (ice_obj, "sdpMLineIndex"), candidate);
 }
 
+static gboolean room_try_next_at_start (GstLetsChatRoom * self,
+    const GError * error);
+
+/* The node refused the join with `unavailable`: leave it as if it had gone
+ * away, for the next node of server-url (or the same one again, later). */
+static void
+room_node_unavailable (GstLetsChatRoom * self, const gchar * message)
+{
+  g_autoptr (GError) error = g_error_new (GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_BUSY, "%s cannot take this party now: %s",
+      room_url (self), message);
+
+  /* Nothing more from it: it is dropped at the next connection. */
+  g_signal_handlers_disconnect_by_data (self->client, self);
+  self->connected = FALSE;
+  self->join_sent = FALSE;
+  if (!self->my_id) {
+    if (!room_try_next_at_start (self, error))
+      room_error (self, TRUE, GST_RESOURCE_ERROR_BUSY,
+          self->start_errors->str, "No room server in server-url (%s) can "
+          "take this party now: %s. Try again later, or add a node that "
+          "works to server-url.", self->settings.server_url, message);
+  } else if (self->settings.reconnect) {
+    GST_WARNING_OBJECT (self, "%s", error->message);
+    room_next_url (self);
+    room_schedule_reconnect (self);
+  } else {
+    room_error (self, FALSE, GST_RESOURCE_ERROR_BUSY, message,
+        "The room server at %s cannot take this party back now; media "
+        "already flowing continues", room_url (self));
+  }
+}
+
 static void
 on_server_error (LetsChatClient * client, const gchar * code,
     const gchar * message, GstLetsChatRoom * self)
@@ -207,6 +244,10 @@ on_server_error (LetsChatClient * client, const gchar * code,
 
   if (!self->joining)
     return;                     /* stopped: no signals after stop() */
+  if (g_str_equal (code, NODE_UNAVAILABLE) && self->join_sent) {
+    room_node_unavailable (self, message);
+    return;
+  }
   debug = g_strdup_printf ("server said: %s (%s)", message, code);
 
   /* A refused join leaves nothing to leave: a "leave" at stop would only
@@ -464,8 +505,12 @@ room_start (GstLetsChatSignaller * signaller)
   self->joining = TRUE;
   /* Not connected and not on the way (never started, a connection that
    * failed or closed while stopped, a reconnection stop() cancelled). */
-  if (!self->connected && !self->connecting && !self->reconnect_source)
+  if (!self->connected && !self->connecting && !self->reconnect_source) {
+    /* every node gets its chance again */
+    self->start_failures = 0;
+    g_string_truncate (self->start_errors, 0);
     room_connect (self);
+  }
   room_send_join (self);
 }
 

@@ -11,14 +11,16 @@
  * middle of a call, both parties move to S2 and rejoin as themselves, and
  * the call goes on: frames keep being decoded on both sides, no error.
  * A party that starts while S1 is down joins through S2; a list with a bad
- * URL in it gets an error naming that URL. Each party is a two-way
- * pipeline:
+ * URL in it gets an error naming that URL. A node that refuses joins with
+ * `unavailable` (as a node of a Redis cluster that lost Redis does) is
+ * passed over, at start and mid-call. Each party is a two-way pipeline:
  *
  *   videotestsrc ! letschatsink room=R server-url=S1,S2
  *   letschatsrc room=R server-url=S1,S2 ! fakesink name=video (counted)
  */
 #include <gst/gst.h>
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -357,6 +359,120 @@ test_first_node_down_at_start (void)
   server_stop (s2);
 }
 
+/* A node that takes WebSockets but refuses every join with `unavailable`,
+ * what a node of a Redis cluster answers while it has lost Redis
+ * (docs/protocol.md). A real WebSocket server on a loopback port, on the
+ * test's main context (WAIT_FOR runs it); it counts the joins refused. */
+typedef struct
+{
+  SoupServer *soup;
+  GPtrArray *sockets;
+  gint joins_refused;
+  gchar *url;
+} UnavailableNode;
+
+static void
+on_unavailable_message (SoupWebsocketConnection * ws, gint type,
+    GBytes * message, UnavailableNode * node)
+{
+  if (!g_strstr_len (g_bytes_get_data (message, NULL),
+          g_bytes_get_size (message), "\"join\""))
+    return;
+  node->joins_refused++;
+  soup_websocket_connection_send_text (ws, "{\"type\":\"error\","
+      "\"code\":\"unavailable\",\"message\":\"This node cannot reach "
+      "the cluster's store: try another node.\"}");
+}
+
+static void
+on_unavailable_ws (SoupServer * soup, SoupServerMessage * msg,
+    const char *path, SoupWebsocketConnection * ws, gpointer data)
+{
+  UnavailableNode *node = data;
+
+  g_ptr_array_add (node->sockets, g_object_ref (ws));
+  g_signal_connect (ws, "message", G_CALLBACK (on_unavailable_message), node);
+}
+
+static UnavailableNode *
+unavailable_node_start (void)
+{
+  UnavailableNode *node = g_new0 (UnavailableNode, 1);
+  g_autoptr (GError) error = NULL;
+  GSList *uris;
+
+  node->sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  node->soup = soup_server_new (NULL, NULL);
+  soup_server_add_websocket_handler (node->soup, "/ws", NULL, NULL,
+      on_unavailable_ws, node, NULL);
+  g_assert_true (soup_server_listen_local (node->soup, 0,
+          SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (node->soup);
+  node->url = g_strdup_printf ("ws://127.0.0.1:%d/ws",
+      g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return node;
+}
+
+static void
+unavailable_node_free (UnavailableNode * node)
+{
+  soup_server_disconnect (node->soup);
+  g_object_unref (node->soup);
+  g_ptr_array_unref (node->sockets);
+  g_free (node->url);
+  g_free (node);
+}
+
+/* The list S1,U,S2 where U refuses joins: the parties start on S1; S1 is
+ * killed; U refuses them; they rejoin through S2 and the call goes on. And
+ * a party starting on U,S2 joins through S2. */
+static void
+test_node_unavailable (void)
+{
+  Server *s1 = server_start ();
+  Server *s2 = server_start ();
+  UnavailableNode *u = unavailable_node_start ();
+  g_autofree gchar *urls = g_strdup_printf ("%s,%s,%s", s1->url, u->url,
+      s2->url);
+  g_autofree gchar *start_urls = g_strdup_printf ("%s,%s", u->url, s2->url);
+  g_autofree gchar *s2_url = g_strdup (s2->url);
+  Party *a = party_new ("a", "refusing", urls);
+  Party *b = party_new ("b", "refusing", urls);
+  Party *c, *d;
+  gint a_frames, b_frames;
+
+  parties_set (a, b);
+  WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
+  g_assert_cmpstr (a->server_url, ==, s1->url);
+  server_kill (s1);
+  WAIT_FOR (a->n_reconnected >= 1 && b->n_reconnected >= 1);
+  g_assert_cmpint (u->joins_refused, ==, 2);
+  g_assert_cmpstr (a->server_url, ==, s2_url);
+  g_assert_cmpstr (b->server_url, ==, s2_url);
+  a_frames = frames (a);
+  b_frames = frames (b);
+  WAIT_FOR (frames (a) >= a_frames + 45 && frames (b) >= b_frames + 45);
+  g_assert_cmpstr (a->resets->str, ==, "");
+  g_assert_cmpstr (b->resets->str, ==, "");
+  party_free (a);
+  party_free (b);
+
+  c = party_new ("c", "refused-at-start", start_urls);
+  d = party_new ("d", "refused-at-start", start_urls);
+  parties_set (c, d);
+  WAIT_FOR (frames (c) >= 30 && frames (d) >= 30);
+  g_assert_cmpint (u->joins_refused, ==, 4);
+  g_assert_cmpstr (c->server_url, ==, s2_url);
+  g_assert_cmpstr (d->server_url, ==, s2_url);
+  party_free (c);
+  party_free (d);
+  parties_set (NULL, NULL);
+  unavailable_node_free (u);
+  server_stop (s2);
+}
+
 /* Starts @desc and returns the text of its first error. */
 static gchar *
 error_of (const gchar * desc)
@@ -447,6 +563,7 @@ main (int argc, char **argv)
   g_test_add_func ("/failover/node-killed", test_node_killed);
   g_test_add_func ("/failover/first-node-down-at-start",
       test_first_node_down_at_start);
+  g_test_add_func ("/failover/node-unavailable", test_node_unavailable);
   g_test_add_func ("/failover/errors", test_errors);
   return g_test_run ();
 }

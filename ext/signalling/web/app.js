@@ -317,10 +317,18 @@ async function onServerMessage(msg) {
       await onSignal(msg.data);
       break;
     case 'error':
-      if (!call.joined && ['room-full', 'unauthorized', 'bad-request', 'rate-limited'].includes(msg.code))
+      // A node that cannot take joins now (docs/protocol.md): leave it as
+      // if it had gone away, for the next node (or the same one, later).
+      if (!call.joined && msg.code === 'unavailable') {
+        const ws = call.ws;
+        call.ws = null;
+        ws.close();
+        serverLost();
+      } else if (!call.joined && ['room-full', 'unauthorized', 'bad-request', 'rate-limited'].includes(msg.code)) {
         refused(msg);
-      else
+      } else {
         showError('The room server said: ' + msg.message + ' (' + msg.code + ')');
+      }
       break;
   }
 }
