@@ -30,10 +30,10 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "(ws://node1:8443/ws,ws://node2:8443/ws): the party connects to "
           "the first that answers and, when its node goes away, moves to "
           "the next one in turn and rejoins the room as the same party "
-          "while the call goes on (reconnect=true; serve=true takes a "
-          "single URL). A sink and a src with the same server-url and room "
-          "in one pipeline are one party of the call",
-          GST_LETS_CHAT_DEFAULT_SERVER_URL, PARAM_FLAGS));
+          "while the call goes on (reconnect=true; serve=true and a "
+          "letschat:// URI name a single server). A sink and a src with the "
+          "same server-url and room in one pipeline are one party of the "
+          "call", GST_LETS_CHAT_DEFAULT_SERVER_URL, PARAM_FLAGS));
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_ROOM,
       g_param_spec_string ("room", "Room",
           "Name of the room to join (1 to 64 of A-Z a-z 0-9 _ . -); a room "
@@ -148,6 +148,11 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
+/* A cluster's nodes are a comma-separated list in server-url rather than a
+ * property of their own (server-urls): a gst-launch line stays short, a
+ * sink and a src still find each other by one string, and what takes one
+ * server (serve=true, the letschat:// URI) keeps its one property; a comma
+ * cannot appear in a ws:// URL's host or port anyway. */
 GStrv
 gst_lets_chat_settings_server_urls (const GstLetsChatSettings * s)
 {
