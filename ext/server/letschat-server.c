@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "letschat-ice-uri.h"
+#include "letschat-cluster-page.h"
 #include "letschat-metrics.h"
 #include "letschat-protocol.h"
 #include "letschat-room-server.h"
@@ -112,6 +113,33 @@ add_ice_servers (LetsChatRoomServer * server, gchar ** uris, GError ** error)
       return FALSE;
     }
   }
+  return TRUE;
+}
+
+/* --cluster-url, given once per node or as a comma-separated list (the
+ * same way as the elements' server-url). */
+static gboolean
+set_cluster_urls (LetsChatRoomServer * server, gchar ** values, GError ** error)
+{
+  g_autofree gchar *joined = NULL;
+  g_auto (GStrv) urls = NULL;
+  const gchar *bad;
+  gchar **u;
+
+  if (!values || !*values)
+    return TRUE;
+  joined = g_strjoinv (",", values);
+  urls = g_strsplit (joined, ",", -1);
+  for (u = urls; *u; u++)
+    g_strstrip (*u);
+  bad = letschat_cluster_page_find_bad_url ((const gchar * const *) urls);
+  if (bad) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--cluster-url: '%s' is not a ws:// or wss:// URL (one per node, "
+        "e.g. ws://node1.example.org:8443/ws)", bad);
+    return FALSE;
+  }
+  g_object_set (server, "cluster-urls", urls, NULL);
   return TRUE;
 }
 
@@ -230,6 +258,7 @@ main (int argc, char **argv)
   g_auto (GStrv) public_origins = NULL;
   g_autofree gchar *redis_url = NULL;
   g_autofree gchar *node_id = NULL;
+  g_auto (GStrv) cluster_urls = NULL;
   g_autofree gchar *tls_cert = NULL;
   g_autofree gchar *tls_key = NULL;
   gint join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
@@ -327,6 +356,11 @@ main (int argc, char **argv)
         "Origin of this server's page as browsers reach it (e.g. "
           "https://chat.example.org; repeatable). Without it, only the page "
           "reached by IP address or as localhost may connect", "ORIGIN"},
+    {"cluster-url", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cluster_urls,
+        "WebSocket URL of a node of this server's cluster, this one "
+          "included (repeatable, or comma-separated): the web page moves to "
+          "the next one when its server goes away, and those nodes' pages "
+          "may connect here", "ws://HOST:PORT/ws"},
     {"handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
         "Seconds a connection may take for its TLS handshake and request, "
           "for each response, and idle before a next request; then it is "
@@ -466,7 +500,8 @@ main (int argc, char **argv)
     return 1;
   }
 
-  if (!add_room_secrets (server, room_secrets, &error)
+  if (!set_cluster_urls (server, cluster_urls, &error)
+      || !add_room_secrets (server, room_secrets, &error)
       || !add_ice_servers (server, ice_servers, &error)
       || !set_up_turn (server, turn_secret_file, turn_uris, turn_ttl, &error)
       || !add_metrics_allow (server, metrics_allow, &error)) {

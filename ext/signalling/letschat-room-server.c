@@ -33,6 +33,7 @@
 
 #include "letschat-room-server.h"
 #include "letschat-accept-guard.h"
+#include "letschat-cluster-page.h"
 #include "letschat-http-guard.h"
 #include "letschat-rooms.h"
 #include "letschat-turn-credentials.h"
@@ -78,6 +79,7 @@ enum
   PROP_PUBLIC_ORIGINS,
   PROP_REDIS_URL,
   PROP_NODE_ID,
+  PROP_CLUSTER_URLS,
   N_PROPERTIES
 };
 
@@ -276,6 +278,10 @@ origin_is_allowed (LetsChatRoomServer * self, SoupServerMessage * message)
         || g_ascii_strcasecmp (*allowed, origin) == 0)
       return TRUE;
   }
+  /* After a failover the page of another node talks to this one. */
+  if (letschat_cluster_page_origin_is_node ((const gchar * const *)
+          self->cluster_urls, origin))
+    return TRUE;
   if (self->public_origins) {
     for (allowed = self->public_origins; *allowed; allowed++)
       if (origins_equal (*allowed, origin))
@@ -404,6 +410,7 @@ letschat_room_server_finalize (GObject * object)
   g_strfreev (self->public_origins);
   g_free (self->redis_url);
   g_free (self->node_id);
+  g_strfreev (self->cluster_urls);
 
   G_OBJECT_CLASS (letschat_room_server_parent_class)->finalize (object);
 }
@@ -476,6 +483,10 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
       if (self->public_origins && self->public_origins[0] == NULL)
         g_clear_pointer (&self->public_origins, g_strfreev);
       break;
+    case PROP_CLUSTER_URLS:
+      g_strfreev (self->cluster_urls);
+      self->cluster_urls = g_value_dup_boxed (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -542,6 +553,9 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_PUBLIC_ORIGINS:
       g_value_set_boxed (value, self->public_origins);
+      break;
+    case PROP_CLUSTER_URLS:
+      g_value_set_boxed (value, self->cluster_urls);
       break;
     case PROP_PORT:
       g_value_set_uint (value, letschat_room_server_get_port (self));
@@ -686,6 +700,13 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       "This node's name in Redis and in log lines (with redis-url); NULL: "
       "the host name. A random suffix is added at each start. Set before "
       "listening", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CLUSTER_URLS] =
+      g_param_spec_boxed ("cluster-urls", "Cluster URLs",
+      "WebSocket URLs (ws:// or wss://) of the nodes of this server's "
+      "cluster, this one included: the page reads them at /cluster.json and "
+      "moves to the next when its server goes away; the origins of their "
+      "pages may connect here", G_TYPE_STRV,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 }
@@ -972,6 +993,7 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
       "tls-certificate", self->tls_certificate, NULL);
   soup_server_add_handler (self->soup, "/", on_http, self, NULL);
   letschat_metrics_add_handlers (self, self->soup);
+  letschat_cluster_page_add_handler (self->soup, &self->cluster_urls);
   /* Origin NULL here: on_early_ws() checks it, with the server's own
    * page and allowed-origins. */
   soup_server_add_early_handler (self->soup, "/ws", on_early_ws, self, NULL);

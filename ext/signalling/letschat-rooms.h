@@ -141,6 +141,7 @@ struct _LetsChatRoomServer
   /* letschat-accept-guard.c, letschat-http-guard.c */
   guint handshake_timeout;      /* s, 0: never */
   GStrv public_origins;
+  GStrv cluster_urls;           /* letschat-cluster-page.c: the nodes */
   LetsChatTransportCounters transport_counters_at_stop;
 };
 

@@ -54,6 +54,59 @@ gst_lets_chat_bin_can_set_property (GstLetsChatBin * self, GParamSpec * pspec)
   return TRUE;
 }
 
+static gboolean
+server_url_is_valid (const gchar * url)
+{
+  g_autoptr (GUri) uri = NULL;
+
+  if (!g_str_has_prefix (url, "ws://") && !g_str_has_prefix (url, "wss://"))
+    return FALSE;
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  return uri && g_uri_get_host (uri) && *g_uri_get_host (uri);
+}
+
+/* server-url: one URL, or the nodes of a cluster separated by commas. The
+ * error names the URL at fault, which in a list of five is not obvious. */
+static gboolean
+bin_check_server_urls (GstLetsChatBin * self,
+    const GstLetsChatSettings * settings)
+{
+  g_auto (GStrv) urls = gst_lets_chat_settings_server_urls (settings);
+  guint i, n = g_strv_length (urls);
+
+  for (i = 0; i < n; i++) {
+    if (server_url_is_valid (urls[i]))
+      continue;
+    if (n == 1)
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Invalid server-url '%s': it must be a ws:// or wss:// URL, "
+              "e.g. ws://127.0.0.1:8443/ws", urls[i]), (NULL));
+    else if (!*urls[i])
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Invalid server-url '%s': URL %u of %u is empty (two commas in "
+              "a row, or one at an end). List the nodes as ws:// or wss:// "
+              "URLs separated by single commas, e.g. "
+              "ws://node1:8443/ws,ws://node2:8443/ws", settings->server_url,
+              i + 1, n), (NULL));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Invalid URL '%s' in server-url (URL %u of %u): each must be a "
+              "ws:// or wss:// URL, separated by commas, e.g. "
+              "ws://node1:8443/ws,ws://node2:8443/ws", urls[i], i + 1, n),
+          ("server-url is '%s'", settings->server_url));
+    return FALSE;
+  }
+  if (settings->serve && n > 1) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("serve=true hosts one room server in this process, but server-url "
+            "lists %u: '%s'. Give serve=true a single URL, or drop "
+            "serve=true to join the nodes listed", n, settings->server_url),
+        (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* Posts an error and returns FALSE if the settings cannot make a party. */
 static gboolean
 bin_check_settings (GstLetsChatBin * self, const GstLetsChatSettings * settings)
@@ -80,14 +133,7 @@ bin_check_settings (GstLetsChatBin * self, const GstLetsChatSettings * settings)
             "'-'", settings->room, LETSCHAT_ROOM_NAME_MAX), (NULL));
     return FALSE;
   }
-  if (!g_str_has_prefix (settings->server_url, "ws://") &&
-      !g_str_has_prefix (settings->server_url, "wss://")) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Invalid server-url '%s': it must start with ws:// or wss://, "
-            "e.g. ws://127.0.0.1:8443/ws", settings->server_url), (NULL));
-    return FALSE;
-  }
-  return TRUE;
+  return bin_check_server_urls (self, settings);
 }
 
 /* The error for a party that could not start. */
@@ -440,7 +486,8 @@ gst_lets_chat_bin_finalize (GObject * object)
  * said), posted by the element of the party that hosts webrtcbin. Keep in
  * step with the SECTION blocks of letschatsink and letschatsrc. */
 static const gchar *const room_bus_messages[] = {
-  "letschat/joined (id, room): this party is in the room",
+  "letschat/joined (id, room, server-url): this party is in the room, "
+      "through that room server (one of server-url's)",
   "letschat/peer-joined (peer-id, peer-name): the other party is there",
   "letschat/peer-left (peer-id): the other party left",
   "letschat/connection-state (state: new, connecting, connected, "
@@ -457,9 +504,11 @@ static const gchar *const room_bus_messages[] = {
       "send-audio, receive-video, receive-audio, and the call's "
       "round-trip-time, target-bitrate, available-bandwidth and candidate "
       "pair): every stats-interval ms; docs/stats.md",
-  "letschat/server-lost (reason): the room server went away; media goes "
-      "on, the element reconnects",
-  "letschat/server-reconnected (id, room): back in the room",
+  "letschat/server-lost (reason, server-url): that room server went "
+      "away; media goes on, the element reconnects (to the next of "
+      "server-url's nodes)",
+  "letschat/server-reconnected (id, room, server-url): back in the room, "
+      "as the same party, through that room server",
   "letschat/chat (from, from-name, text): the other party typed a chat "
       "message",
   NULL

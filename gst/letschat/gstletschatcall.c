@@ -17,6 +17,7 @@
 #endif
 
 #include "gstletschatsessionprivate.h"
+#include "gstletschatroom.h"
 
 #define GST_CAT_DEFAULT gst_lets_chat_session_debug
 
@@ -585,6 +586,19 @@ session_set_peer (GstLetsChatSession * self, const gchar * id,
           "peer-name", G_TYPE_STRING, name ? name : "", NULL));
 }
 
+/* With the room server (not the application's own signaller), the news of
+ * the room says which node it came through: with server-url listing a
+ * cluster's nodes, the application sees where the party moved. */
+static GstStructure *
+session_add_server_url (GstLetsChatSession * self, GstStructure * s)
+{
+  if (GST_IS_LETS_CHAT_ROOM (self->signaller))
+    gst_structure_set (s, "server-url", G_TYPE_STRING,
+        gst_lets_chat_room_get_server_url (GST_LETS_CHAT_ROOM
+            (self->signaller)), NULL);
+  return s;
+}
+
 void
 on_joined (GstLetsChatSignaller * signaller, const gchar * id,
     const gchar * room, const gchar * peer_id, const gchar * peer_name,
@@ -601,9 +615,10 @@ on_joined (GstLetsChatSignaller * signaller, const gchar * id,
   self->my_id = g_strdup (id);
   g_strfreev (self->server_ice_uris);
   self->server_ice_uris = g_strdupv (ice_server_uris);
-  session_post (self, gst_structure_new (again ? "letschat/server-reconnected"
-          : "letschat/joined", "id", G_TYPE_STRING, id, "room",
-          G_TYPE_STRING, room, NULL));
+  session_post (self, session_add_server_url (self,
+          gst_structure_new (again ? "letschat/server-reconnected" :
+              "letschat/joined", "id", G_TYPE_STRING, id, "room",
+              G_TYPE_STRING, room, NULL)));
 
   if (peer_id && g_strcmp0 (peer_id, self->peer_id) == 0) {
     /* Both came back to the server; the call never stopped. */
@@ -738,8 +753,9 @@ void
 on_server_lost (GstLetsChatSignaller * signaller, const gchar * reason,
     GstLetsChatSession * self)
 {
-  session_post (self, gst_structure_new ("letschat/server-lost",
-          "reason", G_TYPE_STRING, reason, NULL));
+  session_post (self, session_add_server_url (self,
+          gst_structure_new ("letschat/server-lost", "reason", G_TYPE_STRING,
+              reason, NULL)));
 }
 
 /* ---------------------------------------------------------------------- */

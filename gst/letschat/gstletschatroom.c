@@ -10,6 +10,16 @@
  * the room protocol into GstLetsChatSignaller signals and the session's
  * descriptions and candidates into protocol messages; it knows nothing of
  * webrtcbin and never posts to the bus.
+ *
+ * server-url may list the nodes of a cluster (comma-separated). Any node
+ * takes any party, so the room simply goes round the list:
+ *
+ *   start:  url[0] --refused--> url[1] --refused--> ... all refused: error
+ *   joined on url[i], then lost --> server-lost --> url[i+1] (250 ms later)
+ *              --refused--> url[i+2] (500 ms) ... every 1 s, round and round
+ *
+ * and rejoins with its id wherever it lands, so that the other party (on
+ * the same node or another) sees the same party come back.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -19,6 +29,10 @@
 #include "letschat-client.h"
 #include "letschat-protocol.h"
 
+/* The error code of a node that cannot take joins now (it lost what the
+ * cluster's nodes share, docs/protocol.md): another node may. */
+#define NODE_UNAVAILABLE "unavailable"
+
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_room_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_room_debug
 
@@ -27,6 +41,13 @@ struct _GstLetsChatRoom
   GObject parent;
 
   GstLetsChatSettings settings;
+  GStrv urls;                   /* server-url's nodes, at least one */
+  guint n_urls;
+  guint url_index;              /* the node connected to, or tried next */
+  /* Before the first join: the nodes that refused so far, and why */
+  guint start_failures;
+  GString *start_errors;
+  gboolean warned_insecure;
   LetsChatClient *client;
   GCancellable *cancellable;
   gboolean connected;
@@ -58,7 +79,22 @@ G_DEFINE_TYPE_WITH_CODE (GstLetsChatRoom, gst_lets_chat_room, G_TYPE_OBJECT,
 #define SIGNALLER(self) GST_LETS_CHAT_SIGNALLER (self)
 
 static void room_connect (GstLetsChatRoom * self);
+
+static const gchar *
+room_url (GstLetsChatRoom * self)
+{
+  return self->urls[self->url_index];
+}
+
+/* Round robin: with one URL, the same one again. */
+static void
+room_next_url (GstLetsChatRoom * self)
+{
+  self->url_index = (self->url_index + 1) % self->n_urls;
+}
+
 static void room_schedule_reconnect (GstLetsChatRoom * self);
+static void room_connect_later (GstLetsChatRoom * self, guint delay_ms);
 
 static void
 room_error (GstLetsChatRoom * self, gboolean fatal, GstResourceError code,
@@ -165,6 +201,39 @@ on_signal (LetsChatClient * client, const gchar * from, JsonNode * data,
       json_object_get_int_member (ice_obj, "sdpMLineIndex"), candidate);
 }
 
+static gboolean room_try_next_at_start (GstLetsChatRoom * self,
+    const GError * error);
+
+/* The node refused the join with `unavailable`: leave it as if it had gone
+ * away, for the next node of server-url (or the same one again, later). */
+static void
+room_node_unavailable (GstLetsChatRoom * self, const gchar * message)
+{
+  g_autoptr (GError) error = g_error_new (GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_BUSY, "%s cannot take this party now: %s",
+      room_url (self), message);
+
+  /* Nothing more from it: it is dropped at the next connection. */
+  g_signal_handlers_disconnect_by_data (self->client, self);
+  self->connected = FALSE;
+  self->join_sent = FALSE;
+  if (!self->my_id) {
+    if (!room_try_next_at_start (self, error))
+      room_error (self, TRUE, GST_RESOURCE_ERROR_BUSY,
+          self->start_errors->str, "No room server in server-url (%s) can "
+          "take this party now: %s. Try again later, or add a node that "
+          "works to server-url.", self->settings.server_url, message);
+  } else if (self->settings.reconnect) {
+    GST_WARNING_OBJECT (self, "%s", error->message);
+    room_next_url (self);
+    room_schedule_reconnect (self);
+  } else {
+    room_error (self, FALSE, GST_RESOURCE_ERROR_BUSY, message,
+        "The room server at %s cannot take this party back now; media "
+        "already flowing continues", room_url (self));
+  }
+}
+
 static void
 on_server_error (LetsChatClient * client, const gchar * code,
     const gchar * message, GstLetsChatRoom * self)
@@ -175,6 +244,10 @@ on_server_error (LetsChatClient * client, const gchar * code,
 
   if (!self->joining)
     return;                     /* stopped: no signals after stop() */
+  if (g_str_equal (code, NODE_UNAVAILABLE) && self->join_sent) {
+    room_node_unavailable (self, message);
+    return;
+  }
   debug = g_strdup_printf ("server said: %s (%s)", message, code);
 
   /* A refused join leaves nothing to leave: a "leave" at stop would only
@@ -205,6 +278,24 @@ on_server_error (LetsChatClient * client, const gchar * code,
         "The room server refused a message: %s", message);
 }
 
+/* Before the party ever joined, a node that refuses or drops the
+ * connection hands over to the next one in the list, until each was tried
+ * once. Returns FALSE when none is left (the caller posts the error). */
+static gboolean
+room_try_next_at_start (GstLetsChatRoom * self, const GError * error)
+{
+  g_string_append_printf (self->start_errors, "%s%s: %s",
+      self->start_errors->len ? "; " : "", room_url (self), error->message);
+  if (++self->start_failures >= self->n_urls)
+    return FALSE;
+  GST_INFO_OBJECT (self, "%s refused (%s): trying %s", room_url (self),
+      error->message, self->urls[(self->url_index + 1) % self->n_urls]);
+  room_next_url (self);
+  /* Not from inside the old client's own callbacks: it is dropped. */
+  room_connect_later (self, 0);
+  return TRUE;
+}
+
 static void
 on_closed (LetsChatClient * client, const GError * error,
     GstLetsChatRoom * self)
@@ -214,17 +305,23 @@ on_closed (LetsChatClient * client, const GError * error,
   if (!error || !self->joining)
     return;                     /* a stopped room reconnects at start() */
   if (!self->my_id) {
+    if (room_try_next_at_start (self, error))
+      return;
     room_error (self, TRUE, GST_RESOURCE_ERROR_READ, error->message,
         "The room server at %s closed the connection before this party "
-        "could join", self->settings.server_url);
+        "could join", room_url (self));
   } else if (self->settings.reconnect) {
-    GST_WARNING_OBJECT (self, "lost the room server: %s", error->message);
+    GST_WARNING_OBJECT (self, "lost the room server %s: %s", room_url (self),
+        error->message);
+    /* Named while it is still the current one: the session tells the
+     * application which node went away. */
     gst_lets_chat_signaller_server_lost (SIGNALLER (self), error->message);
+    room_next_url (self);
     room_schedule_reconnect (self);
   } else {
     room_error (self, FALSE, GST_RESOURCE_ERROR_READ, error->message,
         "Lost the connection to the room server at %s; media already "
-        "flowing continues", self->settings.server_url);
+        "flowing continues", room_url (self));
   }
 }
 
@@ -267,8 +364,18 @@ on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
     } else if (!self->joining) {
       /* stopped meanwhile: start() tries again */
     } else if (self->my_id && self->settings.reconnect) {
-      GST_DEBUG_OBJECT (self, "room server still away: %s", error->message);
+      GST_DEBUG_OBJECT (self, "room server %s still away: %s",
+          room_url (self), error->message);
+      room_next_url (self);
       room_schedule_reconnect (self);
+    } else if (room_try_next_at_start (self, error)) {
+      /* the next node is on its way */
+    } else if (self->n_urls > 1) {
+      room_error (self, TRUE, GST_RESOURCE_ERROR_OPEN_READ,
+          self->start_errors->str, "Could not connect to any of the %u "
+          "letschat room servers in server-url (%s). Start letschat-server "
+          "on at least one of them, or set server-url to where the nodes "
+          "run.", self->n_urls, self->settings.server_url);
     } else if (error->domain == G_TLS_ERROR) {
       /* names the certificate problem and what to do about it */
       room_error (self, TRUE, GST_RESOURCE_ERROR_OPEN_READ, NULL, "%s",
@@ -277,13 +384,15 @@ on_connected (GObject * source, GAsyncResult * result, gpointer user_data)
       room_error (self, TRUE, GST_RESOURCE_ERROR_OPEN_READ, error->message,
           "Could not connect to the letschat room server at %s. Start "
           "letschat-server there, set server-url to where it runs, or "
-          "set serve=true on one party.", self->settings.server_url);
+          "set serve=true on one party.", room_url (self));
     }
     g_error_free (error);
   } else {
-    GST_INFO_OBJECT (self, "connected to %s", self->settings.server_url);
+    GST_INFO_OBJECT (self, "connected to %s", room_url (self));
     self->connected = TRUE;
     self->reconnect_delay = 0;
+    self->start_failures = 0;
+    g_string_truncate (self->start_errors, 0);
     room_send_join (self);
   }
   g_object_unref (self);
@@ -328,14 +437,15 @@ room_connect (GstLetsChatRoom * self)
   }
   if (self->settings.insecure_tls) {
     letschat_client_set_insecure_tls (self->client, TRUE);
-    if (!self->my_id)
+    if (!self->warned_insecure)
       room_error (self, FALSE, GST_RESOURCE_ERROR_SETTINGS, NULL,
           "insecure-tls is on: any certificate is accepted from %s, so "
           "anybody on the network path can read and change the "
           "signalling. Use tls-ca-file instead.", self->settings.server_url);
+    self->warned_insecure = TRUE;
   }
   self->connecting = TRUE;
-  letschat_client_connect_async (self->client, self->settings.server_url,
+  letschat_client_connect_async (self->client, room_url (self),
       self->settings.connect_timeout * 1000, self->cancellable,
       on_connected, g_object_ref (self));
 }
@@ -346,14 +456,25 @@ room_reconnect_cb (gpointer data)
   GstLetsChatRoom *self = data;
 
   g_clear_pointer (&self->reconnect_source, g_source_unref);
-  GST_INFO_OBJECT (self, "reconnecting to %s", self->settings.server_url);
+  GST_INFO_OBJECT (self, "reconnecting to %s", room_url (self));
   room_connect (self);
   return G_SOURCE_REMOVE;
 }
 
+static void
+room_connect_later (GstLetsChatRoom * self, guint delay_ms)
+{
+  if (self->reconnect_source)
+    return;
+  self->reconnect_source = g_timeout_source_new (delay_ms);
+  g_source_set_callback (self->reconnect_source, room_reconnect_cb, self, NULL);
+  g_source_attach (self->reconnect_source, g_main_context_get_thread_default
+      ());
+}
+
 /* Backoff: 250 ms, 500 ms, then every 1 s, so that a server that comes
- * back is rejoined within about a second, at little cost while it is
- * away. */
+ * back (or the next node of a cluster) is rejoined within about a second,
+ * at little cost while it is away. */
 static void
 room_schedule_reconnect (GstLetsChatRoom * self)
 {
@@ -361,10 +482,7 @@ room_schedule_reconnect (GstLetsChatRoom * self)
     return;
   self->reconnect_delay = self->reconnect_delay ?
       MIN (self->reconnect_delay * 2, 1000) : 250;
-  self->reconnect_source = g_timeout_source_new (self->reconnect_delay);
-  g_source_set_callback (self->reconnect_source, room_reconnect_cb, self, NULL);
-  g_source_attach (self->reconnect_source, g_main_context_get_thread_default
-      ());
+  room_connect_later (self, self->reconnect_delay);
 }
 
 static void
@@ -387,8 +505,12 @@ room_start (GstLetsChatSignaller * signaller)
   self->joining = TRUE;
   /* Not connected and not on the way (never started, a connection that
    * failed or closed while stopped, a reconnection stop() cancelled). */
-  if (!self->connected && !self->connecting && !self->reconnect_source)
+  if (!self->connected && !self->connecting && !self->reconnect_source) {
+    /* every node gets its chance again */
+    self->start_failures = 0;
+    g_string_truncate (self->start_errors, 0);
     room_connect (self);
+  }
   room_send_join (self);
 }
 
@@ -450,7 +572,16 @@ gst_lets_chat_room_new (const GstLetsChatSettings * settings)
   GstLetsChatRoom *self = g_object_new (GST_TYPE_LETS_CHAT_ROOM, NULL);
 
   gst_lets_chat_settings_copy (&self->settings, settings);
+  self->urls = gst_lets_chat_settings_server_urls (settings);
+  self->n_urls = g_strv_length (self->urls);
+  g_assert (self->n_urls > 0);  /* the bin checked each one */
   return self;
+}
+
+const gchar *
+gst_lets_chat_room_get_server_url (GstLetsChatRoom * self)
+{
+  return room_url (self);
 }
 
 void
@@ -478,6 +609,8 @@ gst_lets_chat_room_finalize (GObject * object)
   g_clear_object (&self->cancellable);
   g_free (self->my_id);
   g_free (self->stranger_room);
+  g_strfreev (self->urls);
+  g_string_free (self->start_errors, TRUE);
   gst_lets_chat_settings_clear (&self->settings);
   G_OBJECT_CLASS (gst_lets_chat_room_parent_class)->finalize (object);
 }
@@ -494,4 +627,5 @@ static void
 gst_lets_chat_room_init (GstLetsChatRoom * self)
 {
   self->cancellable = g_cancellable_new ();
+  self->start_errors = g_string_new (NULL);
 }

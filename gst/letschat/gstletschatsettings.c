@@ -25,10 +25,15 @@ gst_lets_chat_settings_install (GObjectClass * klass)
 {
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_SERVER_URL,
       g_param_spec_string ("server-url", "Server URL",
-          "WebSocket URL of the letschat room server (ws:// or wss://). "
-          "A sink and a src with the same server-url and room in one "
-          "pipeline are one party of the call",
-          GST_LETS_CHAT_DEFAULT_SERVER_URL, PARAM_FLAGS));
+          "WebSocket URL of the letschat room server (ws:// or wss://), or "
+          "the URLs of several nodes of one cluster separated by commas "
+          "(ws://node1:8443/ws,ws://node2:8443/ws): the party connects to "
+          "the first that answers and, when its node goes away, moves to "
+          "the next one in turn and rejoins the room as the same party "
+          "while the call goes on (reconnect=true; serve=true and a "
+          "letschat:// URI name a single server). A sink and a src with the "
+          "same server-url and room in one pipeline are one party of the "
+          "call", GST_LETS_CHAT_DEFAULT_SERVER_URL, PARAM_FLAGS));
   g_object_class_install_property (klass, GST_LETS_CHAT_PROP_ROOM,
       g_param_spec_string ("room", "Room",
           "Name of the room to join (1 to 64 of A-Z a-z 0-9 _ . -); a room "
@@ -141,6 +146,22 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "relay) and local-/remote-address of the selected candidate pair. "
           "See docs/stats.md", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+}
+
+/* A cluster's nodes are a comma-separated list in server-url rather than a
+ * property of their own (server-urls): a gst-launch line stays short, a
+ * sink and a src still find each other by one string, and what takes one
+ * server (serve=true, the letschat:// URI) keeps its one property; a comma
+ * cannot appear in a ws:// URL's host or port anyway. */
+GStrv
+gst_lets_chat_settings_server_urls (const GstLetsChatSettings * s)
+{
+  gchar **urls = g_strsplit (s->server_url, ",", -1);
+  gchar **u;
+
+  for (u = urls; *u; u++)
+    g_strstrip (*u);
+  return urls;
 }
 
 void

@@ -75,6 +75,10 @@ gboolean gst_lets_chat_settings_set_property (GstLetsChatSettings * settings,
     guint prop_id, const GValue * value);
 gboolean gst_lets_chat_settings_get_property (GstLetsChatSettings * settings,
     guint prop_id, GValue * value);
+/* The URLs in server-url: one, or a cluster's nodes separated by commas,
+ * in order, spaces around each removed. Empty ones are kept, so that the
+ * check of the settings can name them. */
+GStrv gst_lets_chat_settings_server_urls (const GstLetsChatSettings * settings);
 /* The shared properties @mine sets that differ from @party's (which a
  * party of two elements would lose), comma-separated, or NULL. */
 gchar *gst_lets_chat_settings_differences (const GstLetsChatSettings * party,

@@ -37,7 +37,8 @@
  * Bus messages (element messages, see `gst-launch-1.0 -m`; fields are
  * strings; `gst-inspect-1.0 letschatsink` lists them under Bus-messages),
  * posted by the element of the party that hosts webrtcbin:
- * - `letschat/joined`: `id`, `room`: this party is in the room.
+ * - `letschat/joined`: `id`, `room`, `server-url`: this party is in the
+ *   room, through that room server.
  * - `letschat/peer-joined`: `peer-id`, `peer-name`: the other party is there.
  * - `letschat/peer-left`: `peer-id`.
  * - `letschat/connection-state`: `state` (new, connecting, connected,
@@ -55,10 +56,12 @@
  * - `letschat/negotiation-failed`: `step`, `error`: what the other party
  *   sent could not be used (a warning says the same); the party waits for
  *   its next offer, or for the next party.
- * - `letschat/server-lost`: `reason`: the room server went away; media
- *   already flowing continues, and the element reconnects (see
- *   #GstLetsChatSink:reconnect).
- * - `letschat/server-reconnected`: `id`, `room`: back in the room.
+ * - `letschat/server-lost`: `reason`, `server-url`: that room server went
+ *   away; media already flowing continues, and the element reconnects
+ *   (see #GstLetsChatSink:reconnect), to the next node when server-url
+ *   lists several.
+ * - `letschat/server-reconnected`: `id`, `room`, `server-url`: back in the
+ *   room as the same party, through that node.
  * - `letschat/chat`: `from` (the other party's id), `from-name`, `text`:
  *   the other party typed a chat message (see #GstLetsChatBin::send-chat).
  *
@@ -99,6 +102,15 @@
  * ]| letschatsink is the URI sink of `letschat://HOST:PORT/ROOM`
  * (`letschats://` for wss://; see letschatsrc): the URI sets server-url,
  * room, and with `?secret=...&name=...` secret and display-name.
+ *
+ * ## Example launch line: a room on a cluster of room servers
+ * |[
+ * gst-launch-1.0 -m videotestsrc is-live=true ! letschatsink room=demo \
+ *     server-url=ws://node1.example.org:8443/ws,ws://node2.example.org:8443/ws
+ * ]| Joins through the first node that answers; when that node goes away
+ * the call goes on, and the party rejoins the room through the next node
+ * as the same party (`letschat/server-lost` and
+ * `letschat/server-reconnected` name the node in `server-url`).
  *
  * ## Example launch line: send a pre-encoded H.264 stream
  * |[

@@ -37,7 +37,8 @@
  * strings unless said), posted by the element of the party that hosts
  * webrtcbin, the same as letschatsink's (`gst-inspect-1.0 letschatsrc`
  * lists them under Bus-messages too):
- * - `letschat/joined`: `id`, `room`: this party is in the room.
+ * - `letschat/joined`: `id`, `room`, `server-url`: this party is in the
+ *   room, through that room server.
  * - `letschat/peer-joined`: `peer-id`, `peer-name`: the other party is there.
  * - `letschat/peer-left`: `peer-id`.
  * - `letschat/connection-state`: `state` (new, connecting, connected,
@@ -47,8 +48,10 @@
  *   the peer connection was replaced by a new one; the pads stay.
  * - `letschat/negotiation-failed`: `step`, `error`: what the other party
  *   sent could not be used; the party waits for its next offer.
- * - `letschat/server-lost`: `reason`; `letschat/server-reconnected`: `id`,
- *   `room`: the room server went away and came back; media goes on.
+ * - `letschat/server-lost`: `reason`, `server-url`;
+ *   `letschat/server-reconnected`: `id`, `room`, `server-url`: the room
+ *   server went away and the party is back (on the next node when
+ *   server-url lists several); media goes on.
  * - `letschat/chat`: `from`, `from-name`, `text`: the other party typed a
  *   chat message. The #GstLetsChatBin::chat-received signal says the same
  *   to a handler `(element, from, text)` (gst-inspect-1.0 shows its

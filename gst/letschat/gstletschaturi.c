@@ -13,6 +13,8 @@
 #include "config.h"
 #endif
 
+#include <string.h>
+
 #include "gstletschaturi.h"
 #include "letschat-protocol.h"
 
@@ -126,6 +128,9 @@ gst_lets_chat_uri_build (const GstLetsChatSettings * settings)
   gboolean tls;
 
   if (!settings->room || !settings->server_url)
+    return NULL;
+  /* A letschat:// URI names one server: a list of nodes has none. */
+  if (strchr (settings->server_url, ','))
     return NULL;
   server = g_uri_parse (settings->server_url, G_URI_FLAGS_NONE, NULL);
   if (!server)

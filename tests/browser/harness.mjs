@@ -33,7 +33,7 @@ export async function waitFor(what, fn, timeoutMs = 60000, everyMs = 250) {
   }
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -45,10 +45,12 @@ function freePort() {
 // options (tests/interop: --allowed-origin for a page of another origin).
 // server.kill(signal) (SIGKILL: a crash; SIGINT: a shutdown) and
 // server.launch() start it again on the same port, as an operator would.
-export async function startServer(args = []) {
+// @port: one taken from freePort() beforehand (nodes of a cluster are told
+// each other's URLs before they start); a free one by default.
+export async function startServer(args = [], { port: chosenPort } = {}) {
   const bin = process.env.LETSCHAT_SERVER;
   if (!bin || !existsSync(bin)) throw new Error('LETSCHAT_SERVER does not name the letschat-server binary');
-  const port = await freePort();
+  const port = chosenPort ?? await freePort();
   const http = `http://127.0.0.1:${port}`;
   const server = { port, http, ws: `ws://127.0.0.1:${port}/ws`, proc: null };
   const launch = async () => {

@@ -45,6 +45,7 @@ test_bad_options (void)
     {"--room-secret", "bad room=x", NULL},
     {"--ice-server", "http://example.org", NULL},
     {"--port", "70000", NULL},
+    {"--cluster-url", "ws://node1:8443/ws,http://node2:8443/ws", NULL},
     {"--no-such-option", NULL, NULL},
   };
   guint i;
@@ -116,6 +117,92 @@ test_session (void)
 
   client_peer_free (a);
   client_peer_free (b);
+  server_process_stop (s);
+}
+
+typedef struct
+{
+  SoupWebsocketConnection *ws;
+  gboolean done;
+} Handshake;
+
+static void
+on_handshake (GObject * source, GAsyncResult * result, gpointer user_data)
+{
+  Handshake *h = user_data;
+
+  h->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source),
+      result, NULL);
+  h->done = TRUE;
+}
+
+/* The HTTP status of a WebSocket handshake from a page on @origin (101:
+ * accepted). */
+static guint
+handshake_from (SoupSession * session, const gchar * url, const gchar * origin)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, url);
+  Handshake h = { 0 };
+
+  soup_session_websocket_connect_async (session, msg, origin, NULL,
+      G_PRIORITY_DEFAULT, NULL, on_handshake, &h);
+  WAIT_UNTIL (h.done);
+  if (h.ws) {
+    soup_websocket_connection_close (h.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    WAIT_UNTIL (soup_websocket_connection_get_state (h.ws) ==
+        SOUP_WEBSOCKET_STATE_CLOSED);
+    g_object_unref (h.ws);
+  }
+  return soup_message_get_status (msg);
+}
+
+/* --cluster-url, repeated or comma-separated: the page reads the nodes at
+ * /cluster.json, and the pages of those nodes may connect here (after a
+ * failover the page of a dead node talks to this one); others may not. */
+static void
+test_cluster_urls (void)
+{
+  ServerProcess *s = server_process_start_va ("--cluster-url",
+      "ws://127.0.0.1:1/ws", "--cluster-url",
+      "ws://node2.example.org:8443/ws, wss://node3.example.org/ws", NULL);
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree gchar *json_url =
+      g_strdup_printf ("http://127.0.0.1:%u/cluster.json", s->port);
+  g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, json_url);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonArray *servers;
+
+  body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_content_type
+      (soup_message_get_response_headers (msg), NULL), ==, "application/json");
+  g_assert_true (json_parser_load_from_data (parser,
+          g_bytes_get_data (body, NULL), g_bytes_get_size (body), NULL));
+  servers = json_object_get_array_member (json_node_get_object
+      (json_parser_get_root (parser)), "servers");
+  g_assert_cmpuint (json_array_get_length (servers), ==, 3);
+  g_assert_cmpstr (json_array_get_string_element (servers, 0), ==,
+      "ws://127.0.0.1:1/ws");
+  g_assert_cmpstr (json_array_get_string_element (servers, 1), ==,
+      "ws://node2.example.org:8443/ws");
+  g_assert_cmpstr (json_array_get_string_element (servers, 2), ==,
+      "wss://node3.example.org/ws");
+
+  g_assert_cmpuint (handshake_from (session, s->url,
+          "http://node2.example.org:8443"), ==, 101);
+  g_assert_cmpuint (handshake_from (session, s->url,
+          "https://node3.example.org"), ==, 101);
+  g_assert_cmpuint (handshake_from (session, s->url,
+          "http://127.0.0.1:1"), ==, 101);
+  g_assert_cmpuint (handshake_from (session, s->url,
+          "http://node2.example.org:8444"), ==, 403);
+  g_assert_cmpuint (handshake_from (session, s->url,
+          "http://node3.example.org"), ==, 403);
+  g_assert_cmpuint (handshake_from (session, s->url,
+          "https://evil.example"), ==, 403);
   server_process_stop (s);
 }
 
@@ -336,6 +423,7 @@ main (int argc, char **argv)
   g_test_add_func ("/program/bad-options", test_bad_options);
   g_test_add_func ("/program/session-and-sigterm", test_session);
   g_test_add_func ("/program/port-in-use", test_port_in_use);
+  g_test_add_func ("/program/cluster-urls", test_cluster_urls);
   g_test_add_func ("/program/turn-credential-vector",
       test_turn_credential_vector);
   g_test_add_func ("/program/turn-credentials", test_turn_credentials);

@@ -6,7 +6,9 @@
 //
 // The call is peer to peer: when the room server goes away the call goes on,
 // and the page comes back to the server as the same party (its id), as the
-// elements do (docs/protocol.md, "Coming back").
+// elements do (docs/protocol.md, "Coming back"). When the server it came
+// from names the nodes of its cluster (/cluster.json, letschat-server
+// --cluster-url), the page comes back through the next node in turn.
 'use strict';
 
 const CHAT_LABEL = 'chat';
@@ -32,11 +34,34 @@ const call = {
   muted: false, videoOff: false, remoteMedia: { audio: true, video: true },
   mediaProblem: '',        // why this page sends no camera or microphone
 };
+// The room servers this page may use: the one it came from, then the
+// others of its cluster, round and round (docs/web-client.md, "Clusters").
+const ownServer = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+const servers = { list: [ownServer], index: 0 };
+const serversLoaded = loadServers();
+
 // For people debugging in the console and for tests/browser.
 window.letschat = {
   call, stats: videoStats, sendChat, received: [], remoteFrames: 0, quality: null,
-  reconnections: 0, copiedLink: null,
+  reconnections: 0, copiedLink: null, servers,
+  get server() { return servers.list[servers.index]; },
 };
+
+// A server that names no cluster (or an older one, 404) leaves the page
+// with its own server only.
+async function loadServers() {
+  try {
+    const r = await fetch('/cluster.json', { cache: 'no-store' });
+    if (!r.ok) return;
+    const nodes = ((await r.json()).servers || [])
+      .filter((u) => typeof u === 'string' && /^wss?:\/\/./.test(u));
+    if (!nodes.length) return;
+    servers.list = nodes.includes(ownServer) ? nodes : [ownServer, ...nodes];
+    servers.index = servers.list.indexOf(ownServer);
+  } catch (e) {
+    // the page's own server still works
+  }
+}
 
 function setState(text) { $('state').textContent = text; }
 function showError(text) {
@@ -166,6 +191,8 @@ async function start(room) {
   $('video').hidden = !hasTrack('video');
   if (!hasTrack('video')) $('local-name').textContent += ', no camera';
   listDevices().catch(() => {});
+  await serversLoaded;
+  if (call.leaving) return;
   connect();
 }
 
@@ -174,7 +201,7 @@ function connect() {
   call.reconnectTimer = null;
   call.joined = false;
   if (!call.inRoom) setState('Connecting to the room server…');
-  const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+  const ws = new WebSocket(servers.list[servers.index]);
   call.ws = ws;
   ws.onopen = () => sendJoin();
   ws.onmessage = (e) => { if (call.ws === ws) onServerMessage(JSON.parse(e.data)).catch(fail); };
@@ -194,10 +221,12 @@ function sendJoin() {
 
 // The socket closed without our asking: the server restarted, or the
 // network blinked. The call, peer to peer, goes on; come back as the same
-// party, after 250 ms, 500 ms, then every second, as the elements do.
+// party, after 250 ms, 500 ms, then every second, as the elements do,
+// through the next node of the cluster if there is one.
 function serverLost() {
   call.ws = null;
   call.joined = false;
+  servers.index = (servers.index + 1) % servers.list.length;
   const inCall = call.pc && call.pc.connectionState === 'connected';
   setState(inCall ? 'Connected. The room server is unreachable: reconnecting to it…'
     : 'The room server is unreachable: reconnecting…');
@@ -288,10 +317,18 @@ async function onServerMessage(msg) {
       await onSignal(msg.data);
       break;
     case 'error':
-      if (!call.joined && ['room-full', 'unauthorized', 'bad-request', 'rate-limited'].includes(msg.code))
+      // A node that cannot take joins now (docs/protocol.md): leave it as
+      // if it had gone away, for the next node (or the same one, later).
+      if (!call.joined && msg.code === 'unavailable') {
+        const ws = call.ws;
+        call.ws = null;
+        ws.close();
+        serverLost();
+      } else if (!call.joined && ['room-full', 'unauthorized', 'bad-request', 'rate-limited'].includes(msg.code)) {
         refused(msg);
-      else
+      } else {
         showError('The room server said: ' + msg.message + ' (' + msg.code + ')');
+      }
       break;
   }
 }

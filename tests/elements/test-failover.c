@@ -1,0 +1,569 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * server-url listing several room servers (the nodes of a cluster), with
+ * real letschat-server processes and no Redis: two independent servers S1
+ * and S2, each party given "S1,S2". When S1 is killed (SIGKILL) in the
+ * middle of a call, both parties move to S2 and rejoin as themselves, and
+ * the call goes on: frames keep being decoded on both sides, no error.
+ * A party that starts while S1 is down joins through S2; a list with a bad
+ * URL in it gets an error naming that URL. A node that refuses joins with
+ * `unavailable` (as a node of a Redis cluster that lost Redis does) is
+ * passed over, at start and mid-call. Each party is a two-way pipeline:
+ *
+ *   videotestsrc ! letschatsink room=R server-url=S1,S2
+ *   letschatsrc room=R server-url=S1,S2 ! fakesink name=video (counted)
+ */
+#include <gst/gst.h>
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#define WAIT_S 40
+
+typedef struct
+{
+  const gchar *name;
+  GstElement *pipeline;
+  gint video_frames;            /* atomic */
+  gchar *id;                    /* of the last joined / server-reconnected */
+  gchar *server_url;            /* the node it last joined through */
+  guint n_joined;
+  guint n_lost;
+  guint n_reconnected;
+  guint n_peer_left;
+  GString *resets;              /* call-reset reasons, space-separated */
+} Party;
+
+typedef struct
+{
+  GSubprocess *process;
+  GDataInputStream *out;
+  GString *log;
+  gboolean eof;                 /* its stdout is read to the end */
+  gchar *url;
+} Server;
+
+static void
+on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
+{
+  g_atomic_int_inc (&p->video_frames);
+}
+
+static Party *
+party_new (const gchar * name, const gchar * room, const gchar * urls)
+{
+  Party *p = g_new0 (Party, 1);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *desc = g_strdup_printf ("videotestsrc is-live=true "
+      "pattern=ball ! video/x-raw,width=160,height=120,framerate=15/1 ! "
+      "letschatsink name=s room=%s server-url=\"%s\" display-name=%s "
+      "letschatsrc room=%s server-url=\"%s\" ! video/x-raw ! "
+      "fakesink name=video", room, urls, name, room, urls);
+  GstElement *sink;
+
+  p->name = name;
+  p->resets = g_string_new (NULL);
+  p->pipeline = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  gst_object_set_name (GST_OBJECT (p->pipeline), name);
+  sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
+  g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), p);
+  gst_object_unref (sink);
+  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING),
+      !=, GST_STATE_CHANGE_FAILURE);
+  return p;
+}
+
+static void
+party_free (Party * p)
+{
+  gst_element_set_state (p->pipeline, GST_STATE_NULL);
+  gst_object_unref (p->pipeline);
+  g_string_free (p->resets, TRUE);
+  g_free (p->id);
+  g_free (p->server_url);
+  g_free (p);
+}
+
+/* Reads the bus; any ERROR fails the test. */
+static void
+party_poll (Party * p)
+{
+  GstBus *bus = gst_element_get_bus (p->pipeline);
+  GstMessage *msg;
+
+  while ((msg = gst_bus_pop (bus))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      g_autoptr (GError) err = NULL;
+
+      gst_message_parse_error (msg, &err, NULL);
+      g_error ("%s: ERROR %s", p->name, err->message);
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+        && g_str_has_prefix (gst_structure_get_name (s), "letschat/")) {
+      g_autofree gchar *text = gst_structure_to_string (s);
+
+      g_test_message ("%s: %s", p->name, text);
+      if (gst_structure_has_name (s, "letschat/joined")
+          || gst_structure_has_name (s, "letschat/server-reconnected")) {
+        g_free (p->id);
+        g_free (p->server_url);
+        p->id = g_strdup (gst_structure_get_string (s, "id"));
+        p->server_url = g_strdup (gst_structure_get_string (s, "server-url"));
+        if (gst_structure_has_name (s, "letschat/joined"))
+          p->n_joined++;
+        else
+          p->n_reconnected++;
+      } else if (gst_structure_has_name (s, "letschat/server-lost")) {
+        p->n_lost++;
+      } else if (gst_structure_has_name (s, "letschat/peer-left")) {
+        p->n_peer_left++;
+      } else if (gst_structure_has_name (s, "letschat/call-reset")) {
+        g_string_append_printf (p->resets, "%s ",
+            gst_structure_get_string (s, "reason"));
+      }
+    }
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+}
+
+static Party *all[4];
+
+/* Polls every party (and the servers' logs) until @cond holds. */
+#define WAIT_FOR(cond) G_STMT_START {                                    \
+    gint64 _deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC; \
+    while (TRUE) {                                                        \
+      Party **_p;                                                         \
+      for (_p = all; *_p; _p++)                                           \
+        party_poll (*_p);                                                 \
+      while (g_main_context_iteration (NULL, FALSE));                     \
+      if (cond)                                                           \
+        break;                                                            \
+      if (g_get_monotonic_time () > _deadline)                            \
+        g_error ("timed out after %d s waiting for: %s", WAIT_S, #cond);  \
+      g_usleep (20 * 1000);                                               \
+    }                                                                     \
+  } G_STMT_END
+
+static void
+parties_set (Party * a, Party * b)
+{
+  memset (all, 0, sizeof (all));
+  all[0] = a;
+  all[1] = b;
+}
+
+/* A server dies with the test: a failed assertion must not leave it
+ * running (holding the test's stderr, which meson waits on). */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void read_line (Server * s);
+
+static void
+on_line (GObject * source, GAsyncResult * result, gpointer data)
+{
+  Server *s = data;
+  g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8
+      (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+
+  if (line == NULL) {
+    s->eof = TRUE;
+    return;
+  }
+  g_string_append_printf (s->log, "%s\n", line);
+  read_line (s);
+}
+
+static void
+read_line (Server * s)
+{
+  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT, NULL,
+      on_line, s);
+}
+
+/* A letschat-server process on a free port (--port=0); its URL is the one
+ * it prints when it listens. */
+static Server *
+server_start (void)
+{
+  Server *s = g_new0 (Server, 1);
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GError) error = NULL;
+  const gchar *path = g_getenv ("LETSCHAT_SERVER");
+  const gchar *ws;
+
+  g_assert_nonnull (path);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  s->process = g_subprocess_launcher_spawn (launcher, &error, path,
+      "--port=0", NULL);
+  g_assert_no_error (error);
+  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
+  s->log = g_string_new (NULL);
+  read_line (s);
+  while (!strchr (s->log->str, '\n'))
+    g_main_context_iteration (NULL, TRUE);
+  ws = strstr (s->log->str, "ws://");
+  g_assert_nonnull (ws);
+  s->url = g_strndup (ws, strchr (ws, '\n') - ws);
+  return s;
+}
+
+static void
+server_free (Server * s)
+{
+  /* the last read must not outlive @s */
+  while (!s->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("server %s log:\n%s", s->url, s->log->str);
+  g_object_unref (s->out);
+  g_object_unref (s->process);
+  g_string_free (s->log, TRUE);
+  g_free (s->url);
+  g_free (s);
+}
+
+static void
+server_stop (Server * s)
+{
+  g_subprocess_send_signal (s->process, SIGTERM);
+  g_subprocess_wait (s->process, NULL, NULL);
+  server_free (s);
+}
+
+static void
+server_kill (Server * s)
+{
+  g_subprocess_send_signal (s->process, SIGKILL);
+  g_subprocess_wait (s->process, NULL, NULL);
+  server_free (s);
+}
+
+/* A URL nothing listens on: bind port 0, note it, close. */
+static gchar *
+dead_url (void)
+{
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  g_assert_true (g_socket_bind (socket, address, TRUE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  return g_strdup_printf ("ws://127.0.0.1:%u/ws",
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+}
+
+static gint
+frames (Party * p)
+{
+  return g_atomic_int_get (&p->video_frames);
+}
+
+/* S1 is killed mid-call: both parties go to S2 as themselves, and the
+ * call, peer to peer, never stops. */
+static void
+test_node_killed (void)
+{
+  Server *s1 = server_start ();
+  Server *s2 = server_start ();
+  g_autofree gchar *urls = g_strdup_printf ("%s,%s", s1->url, s2->url);
+  g_autofree gchar *s2_url = g_strdup (s2->url);
+  g_autofree gchar *a_id = NULL, *b_id = NULL;
+  Party *a = party_new ("a", "failover", urls);
+  Party *b = party_new ("b", "failover", urls);
+  gint a_at_kill, b_at_kill;
+  gint64 killed_at;
+
+  parties_set (a, b);
+  WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
+  g_assert_cmpstr (a->server_url, ==, s1->url);
+  g_assert_cmpstr (b->server_url, ==, s1->url);
+  a_id = g_strdup (a->id);
+  b_id = g_strdup (b->id);
+
+  server_kill (s1);
+  killed_at = g_get_monotonic_time ();
+  a_at_kill = frames (a);
+  b_at_kill = frames (b);
+  WAIT_FOR (a->n_reconnected >= 1 && b->n_reconnected >= 1);
+  g_test_message ("both parties back in the room through S2 %.2f s after "
+      "the kill; frames meanwhile: a %d, b %d",
+      (g_get_monotonic_time () - killed_at) / 1e6, frames (a) - a_at_kill,
+      frames (b) - b_at_kill);
+  g_assert_cmpuint (a->n_lost, ==, 1);
+  g_assert_cmpuint (b->n_lost, ==, 1);
+  g_assert_cmpstr (a->server_url, ==, s2_url);
+  g_assert_cmpstr (b->server_url, ==, s2_url);
+  /* The same parties: each came back with its id. */
+  g_assert_cmpstr (a->id, ==, a_id);
+  g_assert_cmpstr (b->id, ==, b_id);
+
+  /* The call goes on: frames after the move, on both sides. */
+  a_at_kill = frames (a);
+  b_at_kill = frames (b);
+  WAIT_FOR (frames (a) >= a_at_kill + 45 && frames (b) >= b_at_kill + 45);
+  /* Nobody left, and the peer connection was not replaced: the protocol's
+   * "Coming back" kept the call as it was. */
+  g_assert_cmpuint (a->n_peer_left, ==, 0);
+  g_assert_cmpuint (b->n_peer_left, ==, 0);
+  g_assert_cmpstr (a->resets->str, ==, "");
+  g_assert_cmpstr (b->resets->str, ==, "");
+  g_assert_cmpuint (a->n_joined, ==, 1);
+  g_assert_cmpuint (b->n_joined, ==, 1);
+  /* S2 holds the room: its log names both joins. */
+  WAIT_FOR (g_strstr_len (s2->log->str, -1, "room=failover") != NULL);
+
+  party_free (a);
+  party_free (b);
+  parties_set (NULL, NULL);
+  server_stop (s2);
+}
+
+/* S1 is down when the parties start: they join through S2. */
+static void
+test_first_node_down_at_start (void)
+{
+  Server *s2 = server_start ();
+  g_autofree gchar *down = dead_url ();
+  g_autofree gchar *urls = g_strdup_printf ("%s, %s", down, s2->url);
+  Party *a = party_new ("a", "second", urls);
+  Party *b = party_new ("b", "second", urls);
+
+  parties_set (a, b);
+  WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
+  g_assert_cmpstr (a->server_url, ==, s2->url);
+  g_assert_cmpstr (b->server_url, ==, s2->url);
+  g_assert_cmpuint (a->n_lost, ==, 0);
+
+  party_free (a);
+  party_free (b);
+  parties_set (NULL, NULL);
+  server_stop (s2);
+}
+
+/* A node that takes WebSockets but refuses every join with `unavailable`,
+ * what a node of a Redis cluster answers while it has lost Redis
+ * (docs/protocol.md). A real WebSocket server on a loopback port, on the
+ * test's main context (WAIT_FOR runs it); it counts the joins refused. */
+typedef struct
+{
+  SoupServer *soup;
+  GPtrArray *sockets;
+  gint joins_refused;
+  gchar *url;
+} UnavailableNode;
+
+static void
+on_unavailable_message (SoupWebsocketConnection * ws, gint type,
+    GBytes * message, UnavailableNode * node)
+{
+  if (!g_strstr_len (g_bytes_get_data (message, NULL),
+          g_bytes_get_size (message), "\"join\""))
+    return;
+  node->joins_refused++;
+  soup_websocket_connection_send_text (ws, "{\"type\":\"error\","
+      "\"code\":\"unavailable\",\"message\":\"This node cannot reach "
+      "the cluster's store: try another node.\"}");
+}
+
+static void
+on_unavailable_ws (SoupServer * soup, SoupServerMessage * msg,
+    const char *path, SoupWebsocketConnection * ws, gpointer data)
+{
+  UnavailableNode *node = data;
+
+  g_ptr_array_add (node->sockets, g_object_ref (ws));
+  g_signal_connect (ws, "message", G_CALLBACK (on_unavailable_message), node);
+}
+
+static UnavailableNode *
+unavailable_node_start (void)
+{
+  UnavailableNode *node = g_new0 (UnavailableNode, 1);
+  g_autoptr (GError) error = NULL;
+  GSList *uris;
+
+  node->sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  node->soup = soup_server_new (NULL, NULL);
+  soup_server_add_websocket_handler (node->soup, "/ws", NULL, NULL,
+      on_unavailable_ws, node, NULL);
+  g_assert_true (soup_server_listen_local (node->soup, 0,
+          SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (node->soup);
+  node->url = g_strdup_printf ("ws://127.0.0.1:%d/ws",
+      g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return node;
+}
+
+static void
+unavailable_node_free (UnavailableNode * node)
+{
+  soup_server_disconnect (node->soup);
+  g_object_unref (node->soup);
+  g_ptr_array_unref (node->sockets);
+  g_free (node->url);
+  g_free (node);
+}
+
+/* The list S1,U,S2 where U refuses joins: the parties start on S1; S1 is
+ * killed; U refuses them; they rejoin through S2 and the call goes on. And
+ * a party starting on U,S2 joins through S2. */
+static void
+test_node_unavailable (void)
+{
+  Server *s1 = server_start ();
+  Server *s2 = server_start ();
+  UnavailableNode *u = unavailable_node_start ();
+  g_autofree gchar *urls = g_strdup_printf ("%s,%s,%s", s1->url, u->url,
+      s2->url);
+  g_autofree gchar *start_urls = g_strdup_printf ("%s,%s", u->url, s2->url);
+  g_autofree gchar *s2_url = g_strdup (s2->url);
+  Party *a = party_new ("a", "refusing", urls);
+  Party *b = party_new ("b", "refusing", urls);
+  Party *c, *d;
+  gint a_frames, b_frames;
+
+  parties_set (a, b);
+  WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
+  g_assert_cmpstr (a->server_url, ==, s1->url);
+  server_kill (s1);
+  WAIT_FOR (a->n_reconnected >= 1 && b->n_reconnected >= 1);
+  g_assert_cmpint (u->joins_refused, ==, 2);
+  g_assert_cmpstr (a->server_url, ==, s2_url);
+  g_assert_cmpstr (b->server_url, ==, s2_url);
+  a_frames = frames (a);
+  b_frames = frames (b);
+  WAIT_FOR (frames (a) >= a_frames + 45 && frames (b) >= b_frames + 45);
+  g_assert_cmpstr (a->resets->str, ==, "");
+  g_assert_cmpstr (b->resets->str, ==, "");
+  party_free (a);
+  party_free (b);
+
+  c = party_new ("c", "refused-at-start", start_urls);
+  d = party_new ("d", "refused-at-start", start_urls);
+  parties_set (c, d);
+  WAIT_FOR (frames (c) >= 30 && frames (d) >= 30);
+  g_assert_cmpint (u->joins_refused, ==, 4);
+  g_assert_cmpstr (c->server_url, ==, s2_url);
+  g_assert_cmpstr (d->server_url, ==, s2_url);
+  party_free (c);
+  party_free (d);
+  parties_set (NULL, NULL);
+  unavailable_node_free (u);
+  server_stop (s2);
+}
+
+/* Starts @desc and returns the text of its first error. */
+static gchar *
+error_of (const gchar * desc)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &error);
+  GstBus *bus;
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *text;
+
+  g_assert_no_error (error);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  bus = gst_element_get_bus (pipeline);
+  msg = gst_bus_timed_pop_filtered (bus, WAIT_S * GST_SECOND,
+      GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  gst_message_parse_error (msg, &err, NULL);
+  text = g_strdup (err->message);
+  g_test_message ("%s", text);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  return text;
+}
+
+#define assert_contains(text, part) G_STMT_START {                     \
+    if (!strstr (text, part))                                           \
+      g_error ("'%s' does not say '%s'", text, part);                   \
+  } G_STMT_END
+
+/* A list the party cannot use is refused with an error that names the URL
+ * at fault; a list of which no node answers names them all. */
+static void
+test_errors (void)
+{
+  g_autofree gchar *down1 = dead_url ();
+  g_autofree gchar *down2 = dead_url ();
+  g_autofree gchar *desc = NULL;
+  g_autofree gchar *text = NULL;
+  g_autoptr (GError) error = NULL;
+  GstElement *e;
+  gchar *uri;
+
+  text = error_of ("letschatsrc room=x server-url=\"ws://127.0.0.1:8443/ws,"
+      "http://node2:8443/ws\" ! fakesink");
+  assert_contains (text, "Invalid URL 'http://node2:8443/ws' in server-url "
+      "(URL 2 of 2)");
+  assert_contains (text, "ws:// or wss://");
+  g_free (text);
+
+  text = error_of ("letschatsrc room=x server-url=\"ws://127.0.0.1:8443/ws,,"
+      "ws://node2:8443/ws\" ! fakesink");
+  assert_contains (text, "URL 2 of 3 is empty");
+  g_free (text);
+
+  text = error_of ("videotestsrc ! letschatsink room=x serve=true "
+      "server-url=\"ws://127.0.0.1:8443/ws,ws://127.0.0.1:8444/ws\"");
+  assert_contains (text, "serve=true hosts one room server");
+  assert_contains (text, "server-url lists 2");
+  g_free (text);
+
+  desc = g_strdup_printf ("letschatsrc room=x server-url=\"%s,%s\" ! "
+      "fakesink", down1, down2);
+  text = error_of (desc);
+  assert_contains (text, "Could not connect to any of the 2 letschat room "
+      "servers in server-url");
+  assert_contains (text, down1);
+  assert_contains (text, down2);
+
+  /* A letschat:// URI names one server: a list has none to give. */
+  e = gst_element_factory_make ("letschatsrc", NULL);
+  g_object_set (e, "room", "x", "server-url", "ws://h1:8443/ws,ws://h2:8443/ws",
+      NULL);
+  uri = gst_uri_handler_get_uri (GST_URI_HANDLER (e));
+  g_assert_null (uri);
+  gst_object_unref (gst_object_ref_sink (e));
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/failover/node-killed", test_node_killed);
+  g_test_add_func ("/failover/first-node-down-at-start",
+      test_first_node_down_at_start);
+  g_test_add_func ("/failover/node-unavailable", test_node_unavailable);
+  g_test_add_func ("/failover/errors", test_errors);
+  return g_test_run ();
+}
