@@ -159,7 +159,8 @@ letschat_cluster_left (LetsChatCluster * self, Room * room, Connection * conn)
   g_autofree gchar *key = g_strconcat (ROOM_PREFIX, room->name, NULL);
   g_autofree gchar *entry = g_steal_pointer (&conn->stranger_entry);
 
-  letschat_cluster_command (self, NULL, NULL, "EVAL", leave_script, "2", key,
+  /* the seat must go, even after Redis was away */
+  letschat_cluster_command_surely (self, "EVAL", leave_script, "2", key,
       STRANGERS_KEY, conn->id, self->node_key, entry ? entry : "", NULL);
 }
 
@@ -495,6 +496,9 @@ letschat_cluster_reclaim_seats (LetsChatCluster * self)
   GHashTableIter iter;
   Connection *conn;
   g_autofree gchar *ttl = g_strdup_printf ("%d", ROOM_TTL_MS);
+
+  /* first what happened while Redis was away: leaves */
+  letschat_cluster_replay (self);
 
   g_hash_table_iter_init (&iter, self->server->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL)) {
