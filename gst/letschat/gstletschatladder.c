@@ -215,12 +215,15 @@ judge_window (Ladder * l, guint bitrate_rung, gint64 now)
   dropped = out < in ? 1.0 - (gdouble) out / in : 0;
   qi = qi_frames ? (gdouble) qi_sum / qi_frames : -1;
 
+  /* The picture's busyness takes away size, never frame rate (the last
+   * step is the bitrate's alone): at the smallest size the encoder drops
+   * what it must by itself. */
   if ((dropped > DROPPED_TOO_MANY || qi > QI_TOO_HIGH)
-      && bitrate_rung + l->busy < LAST_RUNG) {
+      && bitrate_rung + l->busy < LAST_RUNG - 1) {
     /* Most frames dropped: the picture is far too large, skip steps
      * (1280x720 snow kept 3 % of its frames at 1 Mbit/s). */
     l->busy += dropped > 0.8 ? 3 : dropped > 0.5 ? 2 : 1;
-    l->busy = MIN (l->busy, LAST_RUNG - bitrate_rung);
+    l->busy = MIN (l->busy, LAST_RUNG - 1 - bitrate_rung);
     /* Going up did not hold: wait longer before the next try. */
     if (l->last_up_us && now - l->last_up_us < UP_HELD_US)
       l->up_wait_us = MIN (l->up_wait_us * 2, UP_WAIT_MAX_US);
@@ -290,7 +293,8 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
       l->rung - l->busy : 0);
   if (now - l->window_start_us >= WINDOW_US)
     judge_window (l, by_bitrate, now);
-  rung = MIN (by_bitrate + l->busy, LAST_RUNG);
+  rung = by_bitrate == LAST_RUNG ? LAST_RUNG :
+      MIN (by_bitrate + l->busy, LAST_RUNG - 1);
   if (rung == l->rung)
     goto out;
 
