@@ -34,14 +34,18 @@
  *   blurs the picture (measured: bench --network, 10 % loss);
  * - queueing delay growing (the mean delta of delta over two decisions
  *   above OVERUSE_DOD_NS, i.e. packets arrive further apart than they were
- *   sent, while less than 90 % of what was sent and not lost arrives): the
- *   path is full before any loss; aim under what arrived (85 % of the
- *   received rate);
+ *   sent, while less than 95 % of what was sent and not lost arrives, or
+ *   above OVERUSE_CLEAR_DOD_NS alone): the path is full before any loss;
+ *   aim under what arrived (85 % of the received rate, of half the target
+ *   at the least) and remember that rate as where the path was full;
  * - less than 2 % lost and no growing delay, and no decrease in the last
- *   second: increase by 8 % per decision far from the last estimate, by
- *   10 kbit/s near it (within 10 %), and never above 1.5 times what was
- *   received plus 100 kbit/s (an encoder that makes less than asked must
- *   not let the target run away);
+ *   second: increase by 8 % per decision, by 10 kbit/s from 85 % of where
+ *   the path was last full until 115 % of that arrives, and never above
+ *   1.5 times what was received plus 100 kbit/s (an encoder that makes
+ *   less than asked must not let the target run away);
+ * The encoders are asked for the target divided by how much more than
+ * asked they send (the overshoot). The ladder (gstletschatladder.c)
+ * chooses the picture's size and frame rate.
  * - otherwise hold. A REMB from the other party caps the target.
  */
 #ifdef HAVE_CONFIG_H
@@ -355,10 +359,12 @@ congestion_decide (GstLetsChatCongestion * cc)
   } else if (sent && loss < LOSS_INCREASE
       && now - cc->last_decrease_us > HOLD_AFTER_DECREASE_US) {
     /* Near where the path was full last time, creep (a rate-limited
-     * link's queue takes 8 % a decision as a burst it then drops); well
-     * above it, the path has grown: increase again. */
+     * link's queue takes 8 % a decision as a burst it then drops); once
+     * more than that arrives, the path has grown: increase again. (The
+     * target alone above it said nothing: it went to 800 kbit/s over a
+     * 600 kbit/s link, a freeze every 8 s.) */
     if (cc->full_at && target > cc->full_at * NEAR_FULL_LOW
-        && target < cc->full_at * NEAR_FULL_HIGH)
+        && received_rate < cc->full_at * NEAR_FULL_HIGH)
       target += INCREASE_NEAR_ESTIMATE;
     else
       target *= INCREASE_FACTOR;

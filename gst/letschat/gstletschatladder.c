@@ -241,6 +241,19 @@ judge_window (Ladder * l, guint bitrate_rung, gint64 now)
   }
 }
 
+/* Half a window is enough to see that most frames are dropped: every
+ * frame waited for then is a frame the call does not show. */
+static gboolean
+mostly_dropped (Ladder * l)
+{
+  gboolean mostly;
+
+  g_mutex_lock (&l->lock);
+  mostly = l->frames_in >= 5 && l->frames_out * 2 < l->frames_in;
+  g_mutex_unlock (&l->lock);
+  return mostly;
+}
+
 /* The capsfilter's caps for @rung, given the input's @width x @height. */
 static GstCaps *
 caps_for_rung (guint rung, gint width, gint height)
@@ -291,7 +304,8 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
 
   by_bitrate = rung_for_bitrate (bitrate, l->rung > l->busy ?
       l->rung - l->busy : 0);
-  if (now - l->window_start_us >= WINDOW_US)
+  if (now - l->window_start_us >= WINDOW_US
+      || (now - l->window_start_us >= WINDOW_US / 2 && mostly_dropped (l)))
     judge_window (l, by_bitrate, now);
   rung = by_bitrate == LAST_RUNG ? LAST_RUNG :
       MIN (by_bitrate + l->busy, LAST_RUNG - 1);
