@@ -384,6 +384,14 @@ drop_chain (GList * elements)
 /* Encoder settings for a call, not for storage: no look-ahead frames, the
  * fastest real-time mode, a keyframe at least every 2 s so that a receiver
  * (or a recording) that starts late does not wait long.
+ * The rate control holds to the target within a second, not libvpx's
+ * default 6 s buffer, in which a busy picture overshot a 600 kbit/s link
+ * for seconds (the link's queue then dropped whole frames); it drops a
+ * frame rather than overshoot (dropframe-threshold), and a keyframe may
+ * be at most 9 frames' worth of bits (max-intra-bitrate, %), so that a
+ * keyframe asked for after a loss does not itself flood the link. The
+ * ladder (gstletschatladder.c) reads the drops as "too busy a picture for
+ * its size". WebRTC's browsers set libvpx's rate control the same way.
  * libvpx's VP8 encoder busy-waits between its threads: with 2 threads it
  * took 3 times the CPU of 1 thread at 640x480 (1.3 times at 1080p, where 1
  * thread still kept up with 30 fps), and on a loaded 2-core machine the
@@ -400,7 +408,10 @@ make_encoder (const GstLetsChatCodec * codec, GError ** error)
           "cpu-used", codec == CODEC_VP8 ? 8 : 7,
           "threads", codec == CODEC_VP8 ? 1 : 2,
           "end-usage", 1 /* cbr */ , "target-bitrate", 1000000,
-          "keyframe-max-dist", 60, "error-resilient", 1, NULL);
+          "keyframe-max-dist", 60, "error-resilient", 1,
+          "buffer-size", 1000, "buffer-initial-size", 500,
+          "buffer-optimal-size", 600, "overshoot", 15,
+          "dropframe-threshold", 30, "max-intra-bitrate", 900, NULL);
   } else if (codec == CODEC_H264) {
     enc = make_best (GST_ELEMENT_FACTORY_TYPE_VIDEO_ENCODER, "video/x-h264",
         GST_PAD_SRC, error);

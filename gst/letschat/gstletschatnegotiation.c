@@ -525,9 +525,8 @@ session_on_remote_offer_set (GstLetsChatSession * self, gpointer data)
   }
   session_state (self)->remote_set = TRUE;
   gst_lets_chat_peer_connection_flush_candidates (self->pc);
-  if (self->settings.do_retransmission)
-    gst_lets_chat_peer_connection_enable_loss_recovery (session_webrtcbin
-        (self));
+  gst_lets_chat_peer_connection_enable_loss_recovery (session_webrtcbin
+      (self), self->settings.do_retransmission, self->settings.do_fec);
   promise = session_new_promise (self, session_on_description_created);
   g_signal_emit_by_name (session_webrtcbin (self), "create-answer", NULL,
       promise);
@@ -580,9 +579,8 @@ session_offer (GstLetsChatSession * self)
   session_add_receivers (self);
   session_create_chat_channel (self);
   GST_INFO_OBJECT (self, "creating the offer for %s", self->peer_id);
-  if (self->settings.do_retransmission)
-    gst_lets_chat_peer_connection_enable_loss_recovery (session_webrtcbin
-        (self));
+  gst_lets_chat_peer_connection_enable_loss_recovery (session_webrtcbin
+      (self), self->settings.do_retransmission, self->settings.do_fec);
   promise = session_new_promise (self, session_on_description_created);
   g_signal_emit_by_name (session_webrtcbin (self), "create-offer", NULL,
       promise);

@@ -405,8 +405,14 @@ transceiver_is_video (GstWebRTCRTPTransceiver * t)
   return video;
 }
 
+/* FEC, where asked for: ULPFEC in RED, its packets about a tenth of the
+ * media's (webrtcbin's fec-percentage), enough to rebuild one packet lost
+ * in a group at a few per cent of random loss. */
+#define FEC_PERCENTAGE 10
+
 void
-gst_lets_chat_peer_connection_enable_loss_recovery (GstElement * webrtc)
+gst_lets_chat_peer_connection_enable_loss_recovery (GstElement * webrtc,
+    gboolean nack, gboolean fec)
 {
   GArray *transceivers = NULL;
   guint i;
@@ -416,8 +422,13 @@ gst_lets_chat_peer_connection_enable_loss_recovery (GstElement * webrtc)
     GstWebRTCRTPTransceiver *t =
         g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
 
-    if (transceiver_is_video (t))
+    if (!transceiver_is_video (t))
+      continue;
+    if (nack)
       g_object_set (t, "do-nack", TRUE, NULL);
+    if (fec)
+      g_object_set (t, "fec-type", GST_WEBRTC_FEC_TYPE_ULP_RED,
+          "fec-percentage", FEC_PERCENTAGE, NULL);
   }
   if (transceivers)
     g_array_unref (transceivers);

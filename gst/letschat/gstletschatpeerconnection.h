@@ -93,7 +93,8 @@ void gst_lets_chat_peer_connection_drop_stream (GstPad * pad);
 
 /* NACK and RTX on every video transceiver of @webrtc: call before each
  * create-offer and create-answer. */
-void gst_lets_chat_peer_connection_enable_loss_recovery (GstElement * webrtc);
+void gst_lets_chat_peer_connection_enable_loss_recovery (GstElement * webrtc,
+    gboolean nack, gboolean fec);
 
 /* Whether @object is @pc's webrtcbin or inside it. */
 gboolean gst_lets_chat_peer_connection_owns (GstLetsChatPeerConnection * pc,

@@ -36,6 +36,7 @@ G_BEGIN_DECLS
   gboolean strangers;           /* no room: paired with a stranger */
   guint stats_interval;         /* ms between letschat/stats, 0: none */
   gboolean do_retransmission;   /* NACK and RTX on video */
+  gboolean do_fec;              /* ULPFEC in RED on video */
 } GstLetsChatSettings;
 
 enum
@@ -58,6 +59,7 @@ enum
   GST_LETS_CHAT_PROP_STRANGERS,
   GST_LETS_CHAT_PROP_STATS_INTERVAL,
   GST_LETS_CHAT_PROP_DO_RETRANSMISSION,
+  GST_LETS_CHAT_PROP_DO_FEC,
   /* Read-only, answered by the bin from the session. */
   GST_LETS_CHAT_PROP_STATS,
   /* Element-specific properties are numbered from here. */

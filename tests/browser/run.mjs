@@ -134,6 +134,28 @@ async function checkRemoteVideo(page, label, party) {
   assert(spread > 40, `${label}: the remote video looks blank (luma spread ${spread})`);
 }
 
+// Loss recovery and congestion control negotiated both ways: the page's
+// video m-line, in what it sent and what letschat sent back, has generic
+// NACK, an RTX format, transport-cc feedback and the transport-wide
+// sequence number extension (issue 13).
+async function checkLossRecoveryNegotiated(page) {
+  const sdps = await page.evaluate(() => ({
+    local: window.letschat.call.pc.localDescription.sdp,
+    remote: window.letschat.call.pc.remoteDescription.sdp,
+  }));
+  const offerer = order === 'page-first' ? 'remote' : 'local';
+  for (const [side, sdp] of Object.entries(sdps)) {
+    const who = `${side === offerer ? 'offer' : 'answer'} (${side === 'local' ? 'Chromium' : 'letschat'})`;
+    const video = sdp.split(/\r\n(?=m=)/).find((m) => m.startsWith('m=video'));
+    assert(video, `${who}: no video m-line`);
+    for (const [what, re] of [['generic NACK', /a=rtcp-fb:\d+ nack\r\n/],
+      ['an RTX format', /a=rtpmap:\d+ rtx\/90000/], ['transport-cc feedback', /a=rtcp-fb:\d+ transport-cc/],
+      ['the transport-wide-cc extension', /a=extmap:\d+ \S*transport-wide-cc-extensions-01/]])
+      assert(re.test(video), `${who}: the video m-line has no ${what}`);
+  }
+  log('NACK, RTX, transport-cc and its extension in the offer and the answer');
+}
+
 function countEntries(dir) {
   try { return readdirSync(dir).length; } catch { return -1; }
 }
@@ -202,6 +224,7 @@ async function main() {
       `${sinkLine(server)} ${srcLine(server)}`, 'two-way');
     await checkRemoteVideo(page, 'page', party);
     await waitCount(party, 'count', 60, 'pipeline');
+    await checkLossRecoveryNegotiated(page);
     const stats = await page.evaluate(() => window.letschat.stats());
     assert(stats.sendCodec === CODEC_MIME[codec], `page sent ${stats.sendCodec}, expected ${CODEC_MIME[codec]}`);
   } else if (kind === 'sink-follows-offer') {

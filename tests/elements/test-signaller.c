@@ -261,6 +261,21 @@ party_new (GObject * signaller)
   return p;
 }
 
+/* Sets a boolean property shared by the party's sink and src on both. */
+static void
+party_set_both (Party * p, const gchar * property, gboolean value)
+{
+  const gchar *names[] = { "s", "r" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++) {
+    GstElement *e = gst_bin_get_by_name (GST_BIN (p->pipeline), names[i]);
+
+    g_object_set (e, property, value, NULL);
+    gst_object_unref (e);
+  }
+}
+
 static void
 party_poll (Party * p)
 {
@@ -433,6 +448,45 @@ test_loss_recovery_negotiated (void)
   g_object_unref (sb);
 }
 
+/* do-fec=true on both parties: ULPFEC in RED is offered and answered on
+ * video, and the call still carries video both ways. */
+static void
+test_fec_negotiated (void)
+{
+  PairSignaller *sa, *sb;
+  Party *a, *b;
+  guint i, answers = 0;
+
+  pair_new (&sa, &sb);
+  a = party_new (G_OBJECT (sa));
+  b = party_new (G_OBJECT (sb));
+  party_set_both (a, "do-fec", TRUE);
+  party_set_both (b, "do-fec", TRUE);
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  wait_for (a, b, media_both_ways, "30 video frames each way");
+
+  g_mutex_lock (&pair_lock);
+  for (i = 0; i < sent_descriptions->len; i++) {
+    const gchar *d = g_ptr_array_index (sent_descriptions, i);
+    gchar *video = video_section (d);
+
+    answers += g_str_has_prefix (d, "answer\n");
+    g_assert_nonnull (strstr (video, " red/90000\r\n"));
+    g_assert_nonnull (strstr (video, " ulpfec/90000\r\n"));
+    g_free (video);
+  }
+  g_mutex_unlock (&pair_lock);
+  g_assert_cmpuint (answers, >=, 1);
+  g_assert_null (a->error);
+  g_assert_null (b->error);
+
+  party_free (b);
+  party_free (a);
+  g_object_unref (sa);
+  g_object_unref (sb);
+}
+
 /* A stream of a letschat/stats structure, with every documented field. */
 static const GstStructure *
 stats_stream (const GstStructure * stats, const gchar * name)
@@ -563,6 +617,7 @@ main (int argc, char **argv)
   g_test_add_func ("/signaller/custom", test_custom_signaller);
   g_test_add_func ("/media/loss-recovery-negotiated",
       test_loss_recovery_negotiated);
+  g_test_add_func ("/media/fec-negotiated", test_fec_negotiated);
   g_test_add_func ("/media/stats", test_stats);
   return g_test_run ();
 }

@@ -1,0 +1,343 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * The ladder (see the header): what size and frame rate the encoder gets.
+ *
+ *   videoscale -> videorate drop-only -> capsfilter -> vp8enc/vp9enc
+ *                                          ^ caps        |  sink/src probes:
+ *                                          |             v  frames in, out,
+ *   gst_lets_chat_ladder_update (bitrate)  +----- Quality: bytes, VP8 qi
+ *
+ * Two things choose the step:
+ * - the target bitrate: below each step's bitrate, a smaller picture (about
+ *   0.05 to 0.1 bit per pixel, what VP8 needs to show an ordinary moving
+ *   picture without mush);
+ * - the picture itself: a busy one (a camera's noise, snow, confetti)
+ *   costs many times more bits than an ordinary one of the same size, and
+ *   at the worst quantizer the encoder still makes more than it was asked
+ *   for: 1280x720 snow came out at 24 Mbit/s for 300 kbit/s asked. Then
+ *   the encoder's rate control drops frames (dropframe-threshold), or the
+ *   link does, and the call freezes. So when, over a second, the encoder
+ *   dropped more than a few frames, or VP8's quantizer stayed near its
+ *   worst, the picture goes one step further down than the bitrate says;
+ *   and back up one step when a later second shows room (a mid-range
+ *   quantizer, nothing dropped), waiting twice as long each time going up
+ *   did not hold. Like the quality scaler of browsers' WebRTC, which reads
+ *   the quantizer to the same end.
+ * Going down is at once; going up waits for 25 % more than the step needs.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/codecparsers/gstvp8parser.h>
+
+#include "gstletschatladder.h"
+#include "gstletschatcodecs.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_ladder_debug);
+#define GST_CAT_DEFAULT gst_lets_chat_ladder_debug
+
+static const struct
+{
+  guint bitrate;                /* at or above this */
+  gint max_width;               /* 0: the input's */
+  gint max_fps;                 /* 0: the input's */
+} ladder[] = {
+  {1000000, 0, 0},
+  {600000, 960, 0},
+  {350000, 640, 0},
+  {200000, 480, 0},
+  {120000, 320, 0},
+  {80000, 240, 0},
+  {50000, 160, 0},
+  {0, 160, 15},
+};
+
+#define LAST_RUNG (G_N_ELEMENTS (ladder) - 1)
+#define UP_MARGIN 1.25
+#define STATE_KEY "letschat-ladder-state"
+
+/* A second of what the encoder did decides. */
+#define WINDOW_US G_USEC_PER_SEC
+/* Dropped by the encoder's rate control, in a window: too busy. */
+#define DROPPED_TOO_MANY 0.15
+#define DROPPED_NONE 0.05
+/* VP8's quantizer index (0 to 127): near its worst the picture does not
+ * fit; in the middle there is room for a larger one. */
+#define QI_TOO_HIGH 110
+#define QI_ROOM 70
+/* Going back up waits this long after going down, doubled each time the
+ * step up had to be undone within UP_HELD_US. */
+#define UP_WAIT_US (4 * G_USEC_PER_SEC)
+#define UP_WAIT_MAX_US (64 * G_USEC_PER_SEC)
+#define UP_HELD_US (10 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  GMutex lock;
+  /* since the last decision (streaming threads) */
+  guint frames_in, frames_out;
+  guint64 qi_sum;
+  guint qi_frames;
+  GstVp8Parser parser;          /* the encoder's src thread only */
+
+  /* the session thread only */
+  guint rung;                   /* what the capsfilter has */
+  guint busy;                   /* steps below what the bitrate says */
+  gint64 window_start_us, last_down_us, last_up_us, up_wait_us;
+} Ladder;
+
+static void
+ladder_clear (gpointer data)
+{
+  Ladder *l = data;
+
+  g_mutex_clear (&l->lock);
+}
+
+static void
+ladder_unref (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, ladder_clear);
+}
+
+static GstPadProbeReturn
+on_encoder_input (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  Ladder *l = data;
+
+  g_mutex_lock (&l->lock);
+  l->frames_in++;
+  g_mutex_unlock (&l->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The encoder's src thread: one encoded frame. */
+static GstPadProbeReturn
+on_encoder_output (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  Ladder *l = data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstVp8FrameHdr header;
+  GstMapInfo map;
+  gint qi = -1;
+
+  if (gst_pad_has_current_caps (pad)) {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+
+    if (gst_structure_has_name (gst_caps_get_structure (caps, 0),
+            "video/x-vp8") && gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+      if (gst_vp8_parser_parse_frame_header (&l->parser, &header, map.data,
+              map.size) == GST_VP8_PARSER_OK)
+        qi = header.quant_indices.y_ac_qi;
+      gst_buffer_unmap (buffer, &map);
+    }
+    gst_caps_unref (caps);
+  }
+  g_mutex_lock (&l->lock);
+  l->frames_out++;
+  if (qi >= 0) {
+    l->qi_sum += qi;
+    l->qi_frames++;
+  }
+  g_mutex_unlock (&l->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+watch_encoder (GstElement * encoder, Ladder * l)
+{
+  GstPad *sink = gst_element_get_static_pad (encoder, "sink");
+  GstPad *src = gst_element_get_static_pad (encoder, "src");
+
+  if (sink)
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, on_encoder_input,
+        g_atomic_rc_box_acquire (l), ladder_unref);
+  if (src)
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, on_encoder_output,
+        g_atomic_rc_box_acquire (l), ladder_unref);
+  gst_clear_object (&sink);
+  gst_clear_object (&src);
+}
+
+/* @element's upstream neighbour (a new ref), or NULL. */
+static GstElement *
+upstream_of (GstElement * element)
+{
+  GstPad *sink = gst_element_get_static_pad (element, "sink");
+  GstPad *peer = sink ? gst_pad_get_peer (sink) : NULL;
+  GstElement *up = peer ? gst_pad_get_parent_element (peer) : NULL;
+
+  gst_clear_object (&peer);
+  gst_clear_object (&sink);
+  return up;
+}
+
+static guint
+rung_for_bitrate (guint bitrate, guint current)
+{
+  guint r;
+
+  for (r = 0; r < LAST_RUNG; r++) {
+    gdouble needed = ladder[r].bitrate * (r < current ? UP_MARGIN : 1);
+
+    if (bitrate >= needed)
+      return r;
+  }
+  return LAST_RUNG;
+}
+
+/* Over the last window: is the picture too busy for its size, or is there
+ * room for a larger one? Moves l->busy by one step at most. */
+static void
+judge_window (Ladder * l, guint bitrate_rung, gint64 now)
+{
+  guint in, out, qi_frames;
+  guint64 qi_sum;
+  gdouble dropped, qi;
+
+  g_mutex_lock (&l->lock);
+  in = l->frames_in;
+  out = l->frames_out;
+  qi_sum = l->qi_sum;
+  qi_frames = l->qi_frames;
+  l->frames_in = l->frames_out = l->qi_frames = 0;
+  l->qi_sum = 0;
+  g_mutex_unlock (&l->lock);
+  l->window_start_us = now;
+  if (in < 5)
+    return;
+  dropped = out < in ? 1.0 - (gdouble) out / in : 0;
+  qi = qi_frames ? (gdouble) qi_sum / qi_frames : -1;
+
+  /* The picture's busyness takes away size, never frame rate (the last
+   * step is the bitrate's alone): at the smallest size the encoder drops
+   * what it must by itself. */
+  if ((dropped > DROPPED_TOO_MANY || qi > QI_TOO_HIGH)
+      && bitrate_rung + l->busy < LAST_RUNG - 1) {
+    /* Most frames dropped: the picture is far too large, skip steps
+     * (1280x720 snow kept 3 % of its frames at 1 Mbit/s). */
+    l->busy += dropped > 0.8 ? 3 : dropped > 0.5 ? 2 : 1;
+    l->busy = MIN (l->busy, LAST_RUNG - 1 - bitrate_rung);
+    /* Going up did not hold: wait longer before the next try. */
+    if (l->last_up_us && now - l->last_up_us < UP_HELD_US)
+      l->up_wait_us = MIN (l->up_wait_us * 2, UP_WAIT_MAX_US);
+    l->last_down_us = now;
+    GST_INFO ("a busy picture (%.0f %% of frames dropped, quantizer %.0f): "
+        "%u step(s) below the bitrate's", dropped * 100, qi, l->busy);
+  } else if (l->busy > 0 && dropped < DROPPED_NONE && qi >= 0 && qi < QI_ROOM
+      && now - l->last_down_us > l->up_wait_us) {
+    l->busy--;
+    l->last_up_us = now;
+    GST_INFO ("room for a larger picture (quantizer %.0f): %u step(s) "
+        "below the bitrate's", qi, l->busy);
+  } else {
+    GST_LOG ("%.0f %% of frames dropped, quantizer %.0f", dropped * 100, qi);
+  }
+}
+
+/* Half a window is enough to see that most frames are dropped: every
+ * frame waited for then is a frame the call does not show. */
+static gboolean
+mostly_dropped (Ladder * l)
+{
+  gboolean mostly;
+
+  g_mutex_lock (&l->lock);
+  mostly = l->frames_in >= 5 && l->frames_out * 2 < l->frames_in;
+  g_mutex_unlock (&l->lock);
+  return mostly;
+}
+
+/* The capsfilter's caps for @rung, given the input's @width x @height. */
+static GstCaps *
+caps_for_rung (guint rung, gint width, gint height)
+{
+  GstCaps *caps = gst_caps_new_empty_simple ("video/x-raw");
+  gint rung_width = ladder[rung].max_width;
+
+  if (rung_width && rung_width < width)
+    gst_caps_set_simple (caps, "width", G_TYPE_INT, rung_width, "height",
+        G_TYPE_INT, (gint) ((gint64) height * rung_width / width) & ~1,
+        "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+  if (ladder[rung].max_fps)
+    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
+        ladder[rung].max_fps, 1, NULL);
+  return caps;
+}
+
+void
+gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
+{
+  GstElement *filter = upstream_of (encoder), *rate = NULL, *scale = NULL;
+  GstPad *input_pad = NULL;
+  GstCaps *input = NULL, *caps;
+  gint width = 0, height = 0;
+  guint by_bitrate, rung;
+  gint64 now = g_get_monotonic_time ();
+  Ladder *l;
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (gst_lets_chat_ladder_debug, "letschatladder", 0,
+        "letschat picture size and frame rate under congestion");
+    g_once_init_leave (&done, 1);
+  }
+  if (!filter || !g_object_get_data (G_OBJECT (filter),
+          GST_LETS_CHAT_LADDER_KEY))
+    goto out;
+  l = g_object_get_data (G_OBJECT (encoder), STATE_KEY);
+  if (!l) {
+    l = g_atomic_rc_box_new0 (Ladder);
+    g_mutex_init (&l->lock);
+    gst_vp8_parser_init (&l->parser);
+    l->up_wait_us = UP_WAIT_US;
+    l->window_start_us = now;
+    g_object_set_data_full (G_OBJECT (encoder), STATE_KEY, l, ladder_unref);
+    watch_encoder (encoder, l);
+  }
+
+  by_bitrate = rung_for_bitrate (bitrate, l->rung > l->busy ?
+      l->rung - l->busy : 0);
+  if (now - l->window_start_us >= WINDOW_US
+      || (now - l->window_start_us >= WINDOW_US / 2 && mostly_dropped (l)))
+    judge_window (l, by_bitrate, now);
+  rung = by_bitrate == LAST_RUNG ? LAST_RUNG :
+      MIN (by_bitrate + l->busy, LAST_RUNG - 1);
+  if (rung == l->rung)
+    goto out;
+
+  /* The input's size: what videoscale takes. */
+  rate = upstream_of (filter);
+  scale = rate ? upstream_of (rate) : NULL;
+  input_pad = scale ? gst_element_get_static_pad (scale, "sink") : NULL;
+  input = input_pad ? gst_pad_get_current_caps (input_pad) : NULL;
+  if (!input || !gst_structure_get_int (gst_caps_get_structure (input, 0),
+          "width", &width) || !gst_structure_get_int (gst_caps_get_structure
+          (input, 0), "height", &height) || width <= 0 || height <= 0)
+    goto out;
+
+  caps = caps_for_rung (rung, width, height);
+  GST_INFO ("%u bit/s: step %u of the ladder (%u for the bitrate), %"
+      GST_PTR_FORMAT, bitrate, rung, by_bitrate, caps);
+  g_object_set (filter, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  l->rung = rung;
+  /* The next window starts with the new size (and its keyframe). */
+  g_mutex_lock (&l->lock);
+  l->frames_in = l->frames_out = l->qi_frames = 0;
+  l->qi_sum = 0;
+  g_mutex_unlock (&l->lock);
+  l->window_start_us = now;
+out:
+  gst_clear_caps (&input);
+  gst_clear_object (&input_pad);
+  gst_clear_object (&scale);
+  gst_clear_object (&rate);
+  gst_clear_object (&filter);
+}

@@ -1,0 +1,23 @@
+/* letschat
+ * Copyright (C) 2026 letschat developers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+/* The ladder: the picture size and frame rate a video encoder of
+ * letschat's own send chain is given (videoscale ! videorate ! capsfilter
+ * in front of it, gstletschatcodecs.c), from the target bitrate and from
+ * how the encoder copes with the picture at that bitrate. Steps and
+ * figures: docs/congestion.md.
+ *
+ * Session thread only; the encoder's streaming thread hands in what it
+ * encoded under a lock of the ladder's own. */
+/* Every congestion decision: the step for @bitrate on the ladder in front
+ * of @encoder, if it has one (not H.264, not pre-encoded video). */
+void gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate);
+
+G_END_DECLS
