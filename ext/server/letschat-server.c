@@ -228,6 +228,8 @@ main (int argc, char **argv)
   gint turn_ttl = LETSCHAT_DEFAULT_TURN_TTL;
   g_auto (GStrv) metrics_allow = NULL;
   g_auto (GStrv) public_origins = NULL;
+  g_autofree gchar *redis_url = NULL;
+  g_autofree gchar *node_id = NULL;
   g_autofree gchar *tls_cert = NULL;
   g_autofree gchar *tls_key = NULL;
   gint join_timeout = LETSCHAT_DEFAULT_JOIN_TIMEOUT;
@@ -329,6 +331,15 @@ main (int argc, char **argv)
         "Seconds a connection may take for its TLS handshake and request, "
           "for each response, and idle before a next request; then it is "
           "closed (default 5, 0: never)", "S"},
+    {"redis", 0, 0, G_OPTION_ARG_STRING, &redis_url,
+          "Keep the rooms in this Redis, shared with other letschat-server "
+          "nodes: the two parties of a room may then be on two nodes. "
+          "Without Redis the node refuses joins (unavailable) until it is "
+          "back; a dead node's seats are free within 10 s",
+        "redis://HOST:PORT[/DB]"},
+    {"node-id", 0, 0, G_OPTION_ARG_STRING, &node_id,
+        "This node's name in Redis and its log (with --redis; default the "
+          "host name)", "NAME"},
     {"version", 0, 0, G_OPTION_ARG_NONE, &version,
         "Print the version and exit", NULL},
     {NULL}
@@ -438,6 +449,11 @@ main (int argc, char **argv)
       (guint) max_rooms_per_ip, "connection-rate-per-ip",
       connection_rate_per_ip, "connection-burst-per-ip",
       (guint) connection_burst_per_ip, "public-origins", public_origins, NULL);
+  if (node_id && redis_url == NULL) {
+    g_printerr ("letschat-server: --node-id goes with --redis\n");
+    return 1;
+  }
+  g_object_set (server, "redis-url", redis_url, "node-id", node_id, NULL);
 
   if ((tls_cert == NULL) != (tls_key == NULL)) {
     g_printerr ("letschat-server: --tls-cert and --tls-key go together\n");

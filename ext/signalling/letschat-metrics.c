@@ -60,11 +60,12 @@ letschat_metrics_new (void)
   /* Every code the protocol knows shows up, at 0 until it happens: a
    * series that appears only later is hard to alert on. */
   for (code = LETSCHAT_PROTOCOL_ERROR_BAD_REQUEST;
-      code <= LETSCHAT_PROTOCOL_ERROR_ALREADY_JOINED; code++)
+      code <= LETSCHAT_PROTOCOL_ERROR_UNAVAILABLE; code++)
     g_hash_table_insert (metrics->refusals,
         g_strdup (letschat_protocol_error_to_code (code)), g_new0 (guint64, 1));
   metrics->allowed = g_ptr_array_new_with_free_func (g_object_unref);
   allow_default (metrics);
+  metrics->redis_up = -1;
   return metrics;
 }
 
@@ -205,6 +206,12 @@ letschat_metrics_render (LetsChatMetrics * metrics, guint n_connections,
   GAUGE ("rooms", "Rooms live now (with at least one party).", n_rooms);
   GAUGE ("uptime_seconds", "Seconds since the server started.",
       (g_get_monotonic_time () - metrics->started_us) / G_USEC_PER_SEC);
+  if (metrics->redis_up >= 0) {
+    GAUGE ("redis_up", "1 when this node reaches Redis (--redis), else 0: "
+        "it then refuses joins with unavailable.", metrics->redis_up);
+    COUNTER ("redis_dropped_total", "Messages for parties of other nodes "
+        "dropped because Redis was not reachable.", metrics->redis_dropped);
+  }
   COUNTER ("connections_accepted_total",
       "WebSocket connections accepted since start.",
       metrics->connections_accepted);
@@ -295,7 +302,12 @@ letschat_metrics_render_health (LetsChatMetrics * metrics,
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, "ok");
+  json_builder_add_string_value (builder, metrics->redis_up == 0 ?
+      "unavailable" : "ok");
+  if (metrics->redis_up >= 0) {
+    json_builder_set_member_name (builder, "redis");
+    json_builder_add_string_value (builder, metrics->redis_up ? "up" : "down");
+  }
   json_builder_set_member_name (builder, "connections");
   json_builder_add_int_value (builder, n_connections);
   json_builder_set_member_name (builder, "rooms");
@@ -367,7 +379,11 @@ on_operator_page (SoupServer * soup, SoupServerMessage * message,
     return;
   }
 
-  soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
+  /* A node without Redis takes no joins: a load balancer's health check
+   * should send new parties elsewhere. */
+  soup_server_message_set_status (message, g_str_equal (path, "/healthz")
+      && metrics->redis_up == 0 ? SOUP_STATUS_SERVICE_UNAVAILABLE :
+      SOUP_STATUS_OK, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers
       (message), "Cache-Control", "no-store");
   if (g_str_equal (path, "/metrics")) {

@@ -11,7 +11,6 @@
 #include "letschat-room-server.h"
 
 G_BEGIN_DECLS
-
 /* What an operator watches: the room server's counters, rendered at
  * /metrics (Prometheus text exposition format 0.0.4) and summed up at
  * /healthz (one line of JSON). Both are answered only to the addresses
@@ -39,6 +38,8 @@ G_BEGIN_DECLS
   guint64 join_timeouts;
   guint64 origins_refused;      /* handshakes refused (403) for Origin */
   gint tls_handshakes_failed;   /* atomic: counted when a stream dies */
+  gint redis_up;                /* --redis: 1 reached, 0 not; -1 none */
+  guint64 redis_dropped;        /* relays lost while Redis was away */
 
   GHashTable *refusals;         /* wire error code -> guint64* */
   GPtrArray *allowed;           /* GInetAddressMask*, who may read */

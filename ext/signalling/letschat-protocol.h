@@ -23,6 +23,7 @@ G_BEGIN_DECLS
 #define LETSCHAT_ERROR_RATE_LIMITED  "rate-limited"
 #define LETSCHAT_ERROR_NOT_JOINED    "not-joined"
 #define LETSCHAT_ERROR_ALREADY_JOINED "already-joined"
+#define LETSCHAT_ERROR_UNAVAILABLE   "unavailable"
 /* Party ids: 16 random bytes as lowercase hex. */
 #define LETSCHAT_PARTY_ID_LENGTH 32
     gboolean letschat_protocol_party_id_is_valid (const gchar * id);
@@ -49,6 +50,8 @@ typedef enum
   LETSCHAT_PROTOCOL_ERROR_RATE_LIMITED,
   LETSCHAT_PROTOCOL_ERROR_NOT_JOINED,
   LETSCHAT_PROTOCOL_ERROR_ALREADY_JOINED,
+  /* --redis: the node cannot reach Redis, which holds the rooms */
+  LETSCHAT_PROTOCOL_ERROR_UNAVAILABLE,
 } LetsChatProtocolError;
 
 /* The wire `code` of @error, e.g. "bad-request". */

@@ -76,6 +76,8 @@ enum
   PROP_CONNECTION_BURST_PER_IP,
   PROP_HANDSHAKE_TIMEOUT,
   PROP_PUBLIC_ORIGINS,
+  PROP_REDIS_URL,
+  PROP_NODE_ID,
   N_PROPERTIES
 };
 
@@ -365,6 +367,7 @@ letschat_room_server_dispose (GObject * object)
   g_hash_table_remove_all (self->connections);
   g_hash_table_remove_all (self->refused);
   g_hash_table_remove_all (self->rooms);
+  g_clear_pointer (&self->cluster, letschat_cluster_free);
   g_queue_clear (&self->stranger_queue);
   g_clear_object (&self->soup);
   g_clear_pointer (&self->socket_loop, letschat_socket_loop_free);
@@ -397,6 +400,8 @@ letschat_room_server_finalize (GObject * object)
   g_strfreev (self->allowed_origins);
   letschat_metrics_unref (self->metrics);
   g_strfreev (self->public_origins);
+  g_free (self->redis_url);
+  g_free (self->node_id);
 
   G_OBJECT_CLASS (letschat_room_server_parent_class)->finalize (object);
 }
@@ -454,6 +459,14 @@ letschat_room_server_set_property (GObject * object, guint prop_id,
       break;
     case PROP_HANDSHAKE_TIMEOUT:
       self->handshake_timeout = g_value_get_uint (value);
+      break;
+    case PROP_REDIS_URL:
+      g_free (self->redis_url);
+      self->redis_url = g_value_dup_string (value);
+      break;
+    case PROP_NODE_ID:
+      g_free (self->node_id);
+      self->node_id = g_value_dup_string (value);
       break;
     case PROP_PUBLIC_ORIGINS:
       g_strfreev (self->public_origins);
@@ -518,6 +531,12 @@ letschat_room_server_get_property (GObject * object, guint prop_id,
       break;
     case PROP_HANDSHAKE_TIMEOUT:
       g_value_set_uint (value, self->handshake_timeout);
+      break;
+    case PROP_REDIS_URL:
+      g_value_set_string (value, self->redis_url);
+      break;
+    case PROP_NODE_ID:
+      g_value_set_string (value, self->node_id);
       break;
     case PROP_PUBLIC_ORIGINS:
       g_value_set_boxed (value, self->public_origins);
@@ -653,6 +672,18 @@ letschat_room_server_class_init (LetsChatRoomServerClass * klass)
       "reached by IP address (or localhost on loopback), never by the "
       "request's Host header", G_TYPE_STRV,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_REDIS_URL] =
+      g_param_spec_string ("redis-url", "Redis URL",
+      "redis://HOST:PORT[/DB] of the Redis that holds the rooms, shared by "
+      "every node of a cluster (parties of one room may then be on two "
+      "nodes); NULL: the rooms live in this process only. Set before "
+      "listening", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_NODE_ID] =
+      g_param_spec_string ("node-id", "Node id",
+      "This node's name in Redis and in log lines (with redis-url); NULL: "
+      "the host name. A random suffix is added at each start. Set before "
+      "listening", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 }
@@ -926,6 +957,12 @@ letschat_room_server_listen (LetsChatRoomServer * self, const gchar * host,
   if (!resolve_host (host, &address, error))
     return FALSE;
 
+  if (self->redis_url) {
+    self->cluster = letschat_cluster_new (self, self->redis_url,
+        self->node_id, error);
+    if (self->cluster == NULL)
+      return FALSE;
+  }
   self->socket_loop = letschat_socket_loop_new (NULL, error);
   if (self->socket_loop == NULL)
     return FALSE;

@@ -128,6 +128,26 @@ refuse (Connection * conn, const gchar * room, LetsChatProtocolError code,
   send_text (conn, text);
 }
 
+/* For letschat-cluster*.c */
+gchar *
+letschat_rooms_random_hex (gsize n_bytes)
+{
+  return random_hex (n_bytes);
+}
+
+void
+letschat_rooms_send_text (Connection * conn, const gchar * text)
+{
+  send_text (conn, text);
+}
+
+void
+letschat_rooms_refuse (Connection * conn, const gchar * room,
+    LetsChatProtocolError code, const gchar * message)
+{
+  refuse (conn, room, code, message);
+}
+
 static void
 send_error (Connection * conn, LetsChatProtocolError code,
     const gchar * message)
@@ -149,6 +169,12 @@ room_new (const gchar * name, const gchar * secret, gboolean stranger)
 void
 letschat_rooms_room_free (Room * room)
 {
+  guint i;
+
+  /* parties on other nodes (letschat-cluster-rooms.c) are the room's */
+  for (i = 0; i < 2; i++)
+    if (room->parties[i] && room->parties[i]->node)
+      letschat_rooms_connection_free (room->parties[i]);
   g_free (room->name);
   g_free (room->owner);
   if (room->secret) {
@@ -195,15 +221,28 @@ connection_leave_room (Connection * conn, const gchar * reason)
       conn->remote, reason);
 
   other = room_other_party (room, NULL);
-  if (other) {
+  if (self->cluster && conn->node == NULL)
+    letschat_cluster_left (self->cluster, room, conn);
+  if (other && other->node) {
+    letschat_cluster_tell_left (self->cluster, room, other, conn);
+  } else if (other) {
     g_autofree gchar *text = letschat_protocol_build_peer_left (conn->id);
     send_text (other, text);
   }
 
   letschat_strangers_left (self, room, conn, other);
 
-  if (room_n_parties (room) == 0)
+  /* a party of another node stays only beside one of ours */
+  if (room_n_parties (room) == 0 || (other && other->node))
     g_hash_table_remove (self->rooms, room->name);
+  if (conn->node)
+    letschat_rooms_connection_free (conn);
+}
+
+void
+letschat_rooms_leave (Connection * conn, const gchar * reason)
+{
+  connection_leave_room (conn, reason);
 }
 
 static void
@@ -234,7 +273,9 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
       peer ? peer->id : NULL, peer ? peer->name : NULL, ice_servers);
   send_text (conn, welcome);
 
-  if (peer) {
+  if (peer && peer->node) {
+    letschat_cluster_tell_joined (self->cluster, peer, conn);
+  } else if (peer) {
     g_autofree gchar *joined =
         letschat_protocol_build_peer_joined (conn->id, conn->name);
     send_text (peer, joined);
@@ -245,6 +286,12 @@ connection_enter_room (Connection * conn, Room * room, const gchar * name)
       "join room=%s id=%s addr=%s name=\"%s\" parties=%u%s", room->name,
       conn->id, conn->remote, escaped_name ? escaped_name : "",
       room_n_parties (room), room->stranger ? " stranger" : "");
+}
+
+void
+letschat_rooms_enter (Connection * conn, Room * room, const gchar * name)
+{
+  connection_enter_room (conn, room, name);
 }
 
 /* A party that lost its connection (or whose server restarted) comes back
@@ -383,6 +430,18 @@ refuse_if_no_room_left (Connection * conn, const gchar * room)
   return TRUE;
 }
 
+gboolean
+letschat_rooms_no_room_left (Connection * conn, const gchar * room)
+{
+  return refuse_if_no_room_left (conn, room);
+}
+
+void
+letschat_rooms_take_previous_id (Connection * conn, const gchar * id)
+{
+  connection_take_previous_id (conn, id);
+}
+
 static void
 handle_join (Connection * conn, LetsChatMessage * msg)
 {
@@ -390,9 +449,15 @@ handle_join (Connection * conn, LetsChatMessage * msg)
   Room *room;
   const gchar *required;
 
-  if (conn->room) {
+  if (conn->room || (self->cluster
+          && letschat_cluster_join_pending (self->cluster, conn))) {
     send_error (conn, LETSCHAT_PROTOCOL_ERROR_ALREADY_JOINED,
         "You are already in a room: send leave first.");
+    return;
+  }
+  /* Rooms in Redis, shared with other nodes: letschat-cluster.c */
+  if (self->cluster) {
+    letschat_cluster_rooms_join (conn, msg);
     return;
   }
 
@@ -680,6 +745,8 @@ on_message (LetsChatWebSocket * ws, gboolean is_text, const gchar * data,
 void
 letschat_rooms_connection_free (Connection * conn)
 {
+  if (conn->server->cluster && conn->node == NULL)
+    letschat_cluster_forget (conn->server->cluster, conn);
   if (conn->ws) {
     letschat_websocket_set_callbacks (conn->ws, NULL, NULL);
     letschat_websocket_unref (conn->ws);
@@ -687,6 +754,8 @@ letschat_rooms_connection_free (Connection * conn)
   g_free (conn->id);
   g_free (conn->name);
   g_free (conn->parted_from);
+  g_free (conn->node);
+  g_free (conn->stranger_entry);
   g_free (conn->remote);
   if (conn->ip) {
     guint n = GPOINTER_TO_UINT (g_hash_table_lookup (conn->server->per_ip,

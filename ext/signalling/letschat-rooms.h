@@ -26,6 +26,8 @@
 #include "letschat-websocket.h"
 #include "letschat-address-limits.h"
 #include "letschat-log-limiter.h"
+#include "letschat-cluster.h"
+#include "letschat-protocol.h"
 
 G_BEGIN_DECLS typedef struct _Room Room;
 
@@ -58,6 +60,11 @@ typedef struct
   LetsChatRoomServerSendFunc send_func;
   gpointer send_data;
   gushort virtual_close_code;   /* 0 while open */
+
+  /* With --redis (letschat-cluster.c) */
+  gchar *node;                  /* a party of another node: its node key
+                                 * (its messages go there); NULL: ours */
+  gchar *stranger_entry;        /* ours, waiting in Redis's strangers' queue */
 } Connection;
 
 struct _Room
@@ -117,6 +124,9 @@ struct _LetsChatRoomServer
   LetsChatLogLimiter *log_limiter;      /* lines per address and kind */
   LetsChatAddressLimits *address_limits;        /* failed joins, connection rate */
   LetsChatMetrics *metrics;     /* counters for /metrics (owned) */
+  LetsChatCluster *cluster;     /* --redis, or NULL: rooms of this process */
+  gchar *redis_url;
+  gchar *node_id;
 
   /* letschat-accept-guard.c, letschat-http-guard.c */
   guint handshake_timeout;      /* s, 0: never */
@@ -157,6 +167,61 @@ void letschat_strangers_left (LetsChatRoomServer * self, Room * room,
     Connection * conn, Connection * other);
 /* For letschat_room_server_check_invariants(). */
 gboolean letschat_strangers_check (LetsChatRoomServer * self, gchar ** why);
+
+/* letschat-rooms.c, for letschat-cluster*.c */
+gchar *letschat_rooms_random_hex (gsize n_bytes);
+void letschat_rooms_send_text (Connection * conn, const gchar * text);
+void letschat_rooms_refuse (Connection * conn, const gchar * room,
+    LetsChatProtocolError code, const gchar * message);
+/* @conn enters @room: welcome to it, peer-joined to the other party. */
+void letschat_rooms_enter (Connection * conn, Room * room, const gchar * name);
+/* @conn leaves its room: peer-left to the other party. A party of
+ * another node is freed. */
+void letschat_rooms_leave (Connection * conn, const gchar * reason);
+/* TRUE (and @conn told why) when no room may be opened for it. */
+gboolean letschat_rooms_no_room_left (Connection * conn, const gchar * room);
+void letschat_rooms_take_previous_id (Connection * conn, const gchar * id);
+
+/* letschat-cluster.c, for letschat-rooms.c and letschat-room-server.c */
+LetsChatCluster *letschat_cluster_new (LetsChatRoomServer * server,
+    const gchar * url, const gchar * node_id, GError ** error);
+void letschat_cluster_free (LetsChatCluster * self);
+gboolean letschat_cluster_is_up (LetsChatCluster * self);
+const gchar *letschat_cluster_get_node_key (LetsChatCluster * self);
+gboolean letschat_cluster_join_pending (LetsChatCluster * self,
+    Connection * conn);
+void letschat_cluster_join (LetsChatCluster * self, Connection * conn,
+    const gchar * room, const gchar * secret, gboolean configured,
+    const gchar * name, const gchar * previous_id);
+void letschat_cluster_forget (LetsChatCluster * self, Connection * conn);
+/* send_func of a party of another node: @text goes to it */
+void letschat_cluster_relay_text (const gchar * text, gpointer remote);
+void letschat_cluster_tell_joined (LetsChatCluster * self,
+    Connection * remote, Connection * joiner);
+void letschat_cluster_tell_left (LetsChatCluster * self, Room * room,
+    Connection * remote, Connection * leaver);
+void letschat_cluster_left (LetsChatCluster * self, Room * room,
+    Connection * conn);
+
+/* letschat-cluster-rooms.c: what Redis and the other nodes' messages do
+ * to this node's rooms */
+void letschat_cluster_rooms_join (Connection * conn, LetsChatMessage * msg);
+void letschat_rooms_cluster_refused (Connection * conn, const gchar * room,
+    LetsChatProtocolError code, const gchar * message);
+void letschat_rooms_cluster_entered (Connection * conn, const gchar * room,
+    gboolean stranger, const gchar * peer_id, const gchar * peer_node,
+    const gchar * peer_name, const gchar * name);
+void letschat_rooms_cluster_deliver (LetsChatRoomServer * self,
+    const gchar * room, const gchar * target, const gchar * text);
+void letschat_rooms_cluster_remote_joined (LetsChatRoomServer * self,
+    const gchar * room, const gchar * target, const gchar * from_id,
+    const gchar * from_node, const gchar * from_name);
+void letschat_rooms_cluster_remote_left (LetsChatRoomServer * self,
+    const gchar * room, const gchar * target, const gchar * from_id);
+void letschat_rooms_cluster_drop (LetsChatRoomServer * self,
+    const gchar * room, const gchar * id);
+void letschat_rooms_cluster_seat_lost (LetsChatRoomServer * self,
+    const gchar * room, const gchar * id);
 
 /* letschat-room-server.c, for letschat-rooms.c */
 

@@ -1,0 +1,362 @@
+#!/usr/bin/python3
+# letschat
+# Copyright (C) 2026 letschat developers
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Issue #15: rooms across several letschat-server nodes through one Redis
+(--redis). A real redis-server on a free port (no persistence) and real
+letschat-server processes ($LETSCHAT_SERVER); parties speak the room
+protocol over plain WebSockets (hardening_lib). Skipped, saying so, when
+redis-server is not installed."""
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hardening_lib import (Server, WebSocket, http_get, kill_leftovers,  # noqa
+                           wait_until)
+
+# The seat-expiry bound of docs/operations.md (LETSCHAT_CLUSTER_NODE_TTL_S)
+SEAT_BOUND_S = 10
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    """redis-server on a free port, without persistence."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.proc = subprocess.Popen(
+            ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1',
+             '--save', '', '--appendonly', 'no'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.answers, 10, 'redis-server to answer')
+
+    def answers(self):
+        try:
+            with socket.create_connection(('127.0.0.1', self.port), 1) as s:
+                s.sendall(b'PING\r\n')
+                return s.recv(16).startswith(b'+PONG')
+        except OSError:
+            return False
+
+    def url(self):
+        return 'redis://127.0.0.1:%d' % self.port
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+REDIS = []
+
+
+def node(redis, name):
+    server = Server('--redis', redis.url(), '--node-id', name)
+    wait_until(lambda: redis_up(server), 15, name + ' to reach Redis')
+    return server
+
+
+def redis_up(server):
+    status, _, body = http_get(server, '/healthz')
+    return status == 200 and b'"redis":"up"' in body
+
+
+def cluster(n=2):
+    redis = Redis()
+    REDIS.append(redis)
+    return redis, [node(redis, 'node%d' % (i + 1)) for i in range(n)]
+
+
+def join(server, room, source='127.0.0.1', **fields):
+    ws = WebSocket(server, source=source)
+    msg = {'type': 'join', 'version': 1}
+    if room is not None:
+        msg['room'] = room
+    msg.update(fields)
+    ws.send(msg)
+    return ws, ws.recv()
+
+
+def signal_(ws, i):
+    ws.send({'type': 'signal', 'data': {'ice': {
+        'candidate': 'candidate:1 1 UDP 1 192.0.2.7 %d typ host' % i,
+        'sdpMLineIndex': 0}}})
+
+
+def expect_signals(ws, sender_id, n):
+    for i in range(n):
+        msg = ws.expect('signal')
+        assert msg['from'] == sender_id, msg
+        assert msg['data']['ice']['candidate'].endswith(' %d typ host' % i), \
+            'out of order: %r at %d' % (msg, i)
+
+
+def test_two_nodes_one_room():
+    """A on node 1, B on node 2: peer-joined and signals both ways in order;
+    a third party on either node gets room-full; a wrong secret on the
+    other node gets unauthorized."""
+    _, (n1, n2) = cluster()
+    a, wa = join(n1, 'kitchen', name='Alice')
+    assert wa['type'] == 'welcome' and wa['peers'] == [], wa
+    b, wb = join(n2, 'kitchen', name='Bob')
+    assert wb['type'] == 'welcome', wb
+    assert wb['peers'] == [{'id': wa['id'], 'name': 'Alice'}], wb
+    joined = a.expect('peer-joined')
+    assert joined['peer'] == {'id': wb['id'], 'name': 'Bob'}, joined
+
+    for i in range(50):
+        signal_(b, i)
+        signal_(a, i)
+    expect_signals(a, wb['id'], 50)
+    expect_signals(b, wa['id'], 50)
+
+    for server in (n1, n2):
+        c, wc = join(server, 'kitchen')
+        assert wc['type'] == 'error' and wc['code'] == 'room-full', wc
+        c.close()
+
+    s1, w1 = join(n1, 'vault', secret='tea')
+    assert w1['type'] == 'welcome', w1
+    for secret in ('coffee', None):
+        fields = {'secret': secret} if secret else {}
+        s2, w2 = join(n2, 'vault', **fields)
+        assert w2['type'] == 'error' and w2['code'] == 'unauthorized', w2
+        s2.close()
+    s2, w2 = join(n2, 'vault', secret='tea')
+    assert w2['type'] == 'welcome' and w2['peers'][0]['id'] == w1['id'], w2
+
+    b.send({'type': 'leave'})
+    left = a.expect('peer-left')
+    assert left['peer']['id'] == wb['id'], left
+    # the seat B left is free again, on either node
+    c, wc = join(n1, 'kitchen')
+    assert wc['type'] == 'welcome' and wc['peers'][0]['id'] == wa['id'], wc
+    assert a.expect('peer-joined')['peer']['id'] == wc['id']
+    for ws in (a, b, c, s1, s2):
+        ws.close()
+    n1.stop()
+    n2.stop()
+
+
+def test_strangers_across_nodes():
+    """Strangers queued on different nodes are paired, each once."""
+    _, nodes = cluster()
+    waiting = {}
+    for i in range(8):
+        server = nodes[i % 2]
+        ws, w = join(server, None, source='127.0.0.%d' % (i + 1))
+        assert w['type'] == 'welcome', w
+        if i % 2 == 0:
+            assert w['peers'] == [] and w['room'].startswith('stranger-'), w
+            waiting[w['room']] = (ws, w['id'])
+        else:
+            # on the other node than the one waiting
+            assert w['room'] in waiting, (w, waiting)
+            first, first_id = waiting.pop(w['room'])
+            assert w['peers'][0]['id'] == first_id, w
+            assert first.expect('peer-joined')['peer']['id'] == w['id']
+    assert not waiting
+
+    # many at once on both nodes: nobody is handed out twice
+    results = []
+    lock = threading.Lock()
+
+    def stranger(i):
+        ws, w = join(nodes[i % 2], None, source='127.0.1.%d' % (i + 1))
+        with lock:
+            results.append((ws, w))
+
+    threads = [threading.Thread(target=stranger, args=(i,))
+               for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rooms = {}
+    for ws, w in results:
+        assert w['type'] == 'welcome', w
+        rooms.setdefault(w['room'], []).append(w)
+    for room, ws in rooms.items():
+        assert len(ws) <= 2, (room, ws)
+        if len(ws) == 2:
+            assert sum(len(w['peers']) for w in ws) == 1, ws
+    print('# 20 strangers at once: %d pairs, %d waiting'
+          % (sum(len(w) == 2 for w in rooms.values()),
+             sum(len(w) == 1 for w in rooms.values())))
+    for ws, _ in results:
+        ws.close()
+
+
+def test_fifty_rooms_at_once():
+    """50 rooms, three parties each joining at once on random nodes:
+    never three in a room."""
+    _, nodes = cluster(3)
+    answers = {}
+    lock = threading.Lock()
+    sockets = []
+
+    def party(room, i):
+        ws, w = join(random.choice(nodes), room,
+                     source='127.0.%d.%d' % (2 + i % 3, 1 + room_index(room)))
+        with lock:
+            answers.setdefault(room, []).append(w)
+            sockets.append(ws)
+
+    def room_index(room):
+        return int(room.split('-')[1])
+
+    threads = [threading.Thread(target=party, args=('race-%d' % r, i))
+               for r in range(50) for i in range(3)]
+    random.shuffle(threads)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for room, ws in answers.items():
+        kinds = sorted(w['type'] if w['type'] == 'welcome' else w['code']
+                       for w in ws)
+        assert kinds == ['room-full', 'welcome', 'welcome'], (room, ws)
+    for ws in sockets:
+        ws.close()
+
+
+def test_node_killed():
+    """kill -9 node 1 with A on it: A comes back on node 2 with its id and
+    B sees the same party; node 1's other seats are free within the
+    bound."""
+    _, (n1, n2) = cluster()
+    a, wa = join(n1, 'call', name='A')
+    b, wb = join(n2, 'call', name='B')
+    assert a.expect('peer-joined')['peer']['id'] == wb['id']
+    c, _ = join(n1, 'other')
+    d, _ = join(n1, 'other')
+    full, wf = join(n2, 'other')
+    assert wf['type'] == 'error' and wf['code'] == 'room-full', wf
+
+    n1.proc.send_signal(signal.SIGKILL)
+    n1.proc.wait()
+    t0 = time.monotonic()
+    a2, wa2 = join(n2, 'call', name='A', id=wa['id'])
+    assert wa2['type'] == 'welcome', wa2
+    assert wa2['id'] == wa['id'], wa2
+    assert wa2['peers'] == [{'id': wb['id'], 'name': 'B'}], wa2
+    joined = b.expect('peer-joined')
+    assert joined['peer'] == {'id': wa['id'], 'name': 'A'}, joined
+    signal_(a2, 0)
+    expect_signals(b, wa['id'], 1)
+    signal_(b, 0)
+    expect_signals(a2, wb['id'], 1)
+
+    # node 1's seats in "other" free themselves (its liveness key expires)
+    deadline = t0 + 3 * SEAT_BOUND_S
+    while True:
+        full.send({'type': 'join', 'room': 'other', 'version': 1})
+        w = full.recv()
+        if w['type'] == 'welcome':
+            break
+        assert w['code'] == 'room-full', w
+        assert time.monotonic() < deadline, 'seats of node 1 still taken'
+        time.sleep(0.5)
+    freed = time.monotonic() - t0
+    e, we = join(n2, 'other')
+    assert we['type'] == 'welcome', we
+    print('# node 1 killed: its seats were free after %.1f s (bound %d s)'
+          % (freed, SEAT_BOUND_S))
+    for ws in (a2, b, full, e):
+        ws.close()
+    n2.stop()
+
+
+def test_redis_lost_and_back():
+    """Redis stopped: joins refused with unavailable, /healthz says so, the
+    node's own pair goes on relaying; Redis back: joins work again and the
+    seats held meanwhile are still taken."""
+    redis, (n1, n2) = cluster()
+    a, wa = join(n1, 'local')
+    b, wb = join(n1, 'local')
+    a.expect('peer-joined')
+    redis.stop()
+
+    wait_until(lambda: http_get(n1, '/healthz')[0] == 503, 15,
+               '/healthz to say Redis is gone')
+    status, _, body = http_get(n1, '/healthz')
+    assert b'"redis":"down"' in body and b'"status":"unavailable"' in body, \
+        body
+    _, _, metrics = http_get(n1, '/metrics')
+    assert b'letschat_redis_up 0' in metrics, metrics
+    c, wc = join(n1, 'elsewhere')
+    assert wc['type'] == 'error' and wc['code'] == 'unavailable', wc
+    assert 'try again' in wc['message'], wc
+    signal_(a, 0)
+    expect_signals(b, wa['id'], 1)
+
+    REDIS.append(Redis(redis.port))
+    wait_until(lambda: redis_up(n1) and redis_up(n2), 30,
+               'both nodes back on Redis')
+    _, _, metrics = http_get(n1, '/metrics')
+    assert b'letschat_redis_up 1' in metrics, metrics
+    c.send({'type': 'join', 'room': 'elsewhere', 'version': 1})
+    assert c.recv()['type'] == 'welcome'
+    # the pair of node 1 took its seats again: a third party on node 2
+    # finds the room full
+    d, wd = join(n2, 'local')
+    assert wd['type'] == 'error' and wd['code'] == 'room-full', wd
+    for ws in (a, b, c, d):
+        ws.close()
+    n1.stop()
+    n2.stop()
+
+
+TESTS = [test_two_nodes_one_room, test_strangers_across_nodes,
+         test_fifty_rooms_at_once, test_node_killed, test_redis_lost_and_back]
+
+
+def main():
+    only = sys.argv[1:]
+    print('1..%d' % len(TESTS))
+    if shutil.which('redis-server') is None:
+        for i, test in enumerate(TESTS, 1):
+            print('ok %d %s # SKIP redis-server is not installed (Debian '
+                  'package redis-server)' % (i, test.__name__))
+        return 0
+    failed = 0
+    for i, test in enumerate(TESTS, 1):
+        if only and test.__name__ not in only:
+            print('ok %d %s # SKIP' % (i, test.__name__))
+            continue
+        t0 = time.monotonic()
+        try:
+            test()
+            print('ok %d %s # %.1f s' % (i, test.__name__,
+                                         time.monotonic() - t0))
+        except Exception:  # noqa: a failed test says why and goes on
+            import traceback
+            failed += 1
+            print('not ok %d %s' % (i, test.__name__))
+            for line in traceback.format_exc().splitlines():
+                print('# ' + line)
+        finally:
+            kill_leftovers()
+            while REDIS:
+                REDIS.pop().stop()
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
