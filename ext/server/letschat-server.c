@@ -335,7 +335,8 @@ main (int argc, char **argv)
           "Keep the rooms in this Redis, shared with other letschat-server "
           "nodes: the two parties of a room may then be on two nodes. "
           "Without Redis the node refuses joins (unavailable) until it is "
-          "back; a dead node's seats are free within 10 s",
+          "back; a dead node's seats are free within 10 s. A password: "
+          "redis://:PASSWORD@HOST:PORT (put it in a --config file)",
         "redis://HOST:PORT[/DB]"},
     {"node-id", 0, 0, G_OPTION_ARG_STRING, &node_id,
         "This node's name in Redis and its log (with --redis; default the "

@@ -37,21 +37,29 @@ local_party (Room * room, const gchar * id)
 }
 
 /* Parties of other nodes in @room other than @keep_id (on @keep_node):
- * Redis has said they are not seated any more (their node died, or they
- * came back elsewhere), so they go without a word to anybody. */
+ * Redis has said they are not seated any more (their node died or
+ * stopped before telling us). Our party is told peer-left, as when a
+ * peer's socket dies on one server, unless the one coming is that same
+ * party (@coming), back on another node: it just sees it join again. */
 static void
-drop_stale_remotes (Room * room, const gchar * keep_id, const gchar * keep_node)
+drop_stale_remotes (Room * room, const gchar * keep_id,
+    const gchar * keep_node, const gchar * coming)
 {
   guint i;
 
   for (i = 0; i < 2; i++) {
     Connection *p = room->parties[i];
 
-    if (p && p->node && !(keep_id && g_str_equal (p->id, keep_id)
-            && g_str_equal (p->node, keep_node))) {
+    if (p == NULL || p->node == NULL || (keep_id && g_str_equal (p->id, keep_id)
+            && g_str_equal (p->node, keep_node)))
+      continue;
+    if (coming && g_str_equal (p->id, coming)) {
       room->parties[i] = NULL;
       p->room = NULL;
       letschat_rooms_connection_free (p);
+    } else {
+      /* frees p; the room stays, with our party in it */
+      letschat_rooms_leave (p, "not seated any more");
     }
   }
 }
@@ -154,14 +162,21 @@ letschat_rooms_cluster_refused (Connection * conn, const gchar * room,
 void
 letschat_rooms_cluster_entered (Connection * conn, const gchar * name,
     gboolean stranger, const gchar * peer_id, const gchar * peer_node,
-    const gchar * peer_name, const gchar * display_name)
+    const gchar * peer_name, const gchar * display_name, const gchar * salt,
+    const gchar * salted_secret)
 {
   LetsChatRoomServer *self = conn->server;
   const gchar *here = letschat_cluster_get_node_key (self->cluster);
   gboolean peer_here = peer_id && g_str_equal (peer_node, here);
   Room *room = room_get (self, name, stranger);
 
-  drop_stale_remotes (room, peer_here ? NULL : peer_id, peer_node);
+  g_free (room->salt);
+  g_free (room->salted_secret);
+  room->salt = salt && salt[0] ? g_strdup (salt) : NULL;
+  room->salted_secret = salted_secret && salted_secret[0] ?
+      g_strdup (salted_secret) : NULL;
+
+  drop_stale_remotes (room, peer_here ? NULL : peer_id, peer_node, conn->id);
   if (peer_id && !peer_here && !(room->parties[0]
           && g_str_equal (room->parties[0]->id, peer_id))
       && !(room->parties[1] && g_str_equal (room->parties[1]->id, peer_id)))
@@ -176,6 +191,45 @@ letschat_rooms_cluster_entered (Connection * conn, const gchar * name,
     return;
   }
   letschat_rooms_enter (conn, room, display_name);
+  /* paired: a stranger waits no more (nor again, once its partner left) */
+  if (room->parties[0] && room->parties[1])
+    for (guint i = 0; i < 2; i++)
+      if (room->parties[i]->node == NULL)
+        g_clear_pointer (&room->parties[i]->stranger_entry, g_free);
+}
+
+/* This node stops: its parties leave their rooms now, so that the
+ * peers on other nodes are told (peer-left) and the seats go, while
+ * Redis can still be told; their sockets are being closed. */
+void
+letschat_cluster_rooms_shutdown (LetsChatRoomServer * self)
+{
+  GHashTableIter iter;
+  Connection *conn;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL))
+    if (conn->room)
+      letschat_rooms_leave (conn, "shutdown");
+}
+
+/* @node died: the parties of it paired with ours leave. */
+void
+letschat_rooms_cluster_node_gone (LetsChatRoomServer * self, const gchar * node)
+{
+  g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+  GHashTableIter iter;
+  Room *room;
+  guint i;
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & room))
+    for (i = 0; i < 2; i++)
+      if (room->parties[i] && g_strcmp0 (room->parties[i]->node, node) == 0)
+        g_ptr_array_add (gone, room->parties[i]);
+  /* leaving changes the table: after the walk */
+  for (i = 0; i < gone->len; i++)
+    letschat_rooms_leave (g_ptr_array_index (gone, i), "its node is gone");
 }
 
 /* S: text for @target, written by its peer's node. */
@@ -186,10 +240,9 @@ letschat_rooms_cluster_deliver (LetsChatRoomServer * self,
   Connection *to = local_party (g_hash_table_lookup (self->rooms, room),
       target);
 
-  if (to) {
+  /* counted as relayed by the sender's node */
+  if (to)
     letschat_rooms_send_text (to, text);
-    self->metrics->messages_relayed++;
-  }
 }
 
 /* J: @from_id of @from_node joined @target's room. */
@@ -206,7 +259,7 @@ letschat_rooms_cluster_remote_joined (LetsChatRoomServer * self,
   if (to == NULL)
     return;
   /* Redis seated the two of them: any other party here is stale */
-  drop_stale_remotes (room, NULL, NULL);
+  drop_stale_remotes (room, NULL, NULL, from_id);
   if (room->parties[0] && room->parties[1])
     return;
   from = remote_party_new (self, room, from_id, from_node, from_name);
@@ -244,9 +297,9 @@ letschat_rooms_cluster_remote_left (LetsChatRoomServer * self,
 /* D: the party @id of @room came back on another node, which now holds
  * its seat: its connection here goes, without peer-left (the party did
  * not leave) and without touching the seat. */
-void
-letschat_rooms_cluster_drop (LetsChatRoomServer * self, const gchar * name,
-    const gchar * id)
+static void
+drop (LetsChatRoomServer * self, const gchar * name, const gchar * id,
+    const gchar * why)
 {
   Room *room = g_hash_table_lookup (self->rooms, name);
   Connection *conn = local_party (room, id);
@@ -258,13 +311,20 @@ letschat_rooms_cluster_drop (LetsChatRoomServer * self, const gchar * name,
   if ((room->parties[0] == NULL || room->parties[0]->node)
       && (room->parties[1] == NULL || room->parties[1]->node))
     g_hash_table_remove (self->rooms, name);
-  g_info ("moved room=%s id=%s addr=%s: it joined again on another node",
-      name, conn->id, conn->remote);
+  g_info ("closing room=%s id=%s addr=%s: %s", name, conn->id, conn->remote,
+      why);
   if (conn->ws)
     letschat_websocket_close (conn->ws, LETSCHAT_WEBSOCKET_CLOSE_GOING_AWAY,
-        "joined again on another node");
+        why);
   else
     conn->virtual_close_code = LETSCHAT_WEBSOCKET_CLOSE_GOING_AWAY;
+}
+
+void
+letschat_rooms_cluster_drop (LetsChatRoomServer * self, const gchar * name,
+    const gchar * id)
+{
+  drop (self, name, id, "joined again on another node");
 }
 
 /* Back after losing Redis, @id could not take its seat in @room again
@@ -279,7 +339,7 @@ letschat_rooms_cluster_seat_lost (LetsChatRoomServer * self,
 
   if (conn == NULL)
     return;
-  g_warning ("seat lost room=%s id=%s addr=%s: taken while Redis was away",
+  g_message ("seat lost room=%s id=%s addr=%s: taken while Redis was away",
       name, conn->id, conn->remote);
-  letschat_rooms_cluster_drop (self, name, id);
+  drop (self, name, id, "its seat was taken while Redis was away");
 }

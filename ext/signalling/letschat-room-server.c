@@ -361,6 +361,8 @@ letschat_room_server_dispose (GObject * object)
   LetsChatRoomServer *self = LETSCHAT_ROOM_SERVER (object);
 
   letschat_room_server_shutdown (self);
+  if (self->cluster)
+    letschat_cluster_rooms_shutdown (self);
   /* Connections whose close handshake is still running are dropped
    * here: the sockets go away with their LetsChatWebSocket, all before
    * the loop that watches them. */

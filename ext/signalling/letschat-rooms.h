@@ -13,7 +13,13 @@
  *                           WebSocket handshake, the public API
  *   letschat-rooms.c        Connection and Room: what a party's messages
  *                           do, limits, rate limiting, liveness; the
- *                           fuzzer's virtual connections and invariants
+ *                           fuzzer's virtual connections
+ *   letschat-rooms-check.c  the fuzzer's invariants
+ *   letschat-strangers.c    the strangers' queue (without --redis)
+ *   letschat-cluster*.c     with --redis: the rooms' seats in Redis
+ *                           (-seats), the connection to it and the relay
+ *                           between nodes, and what both do to this
+ *                           node's rooms (-rooms)
  */
 #include <libsoup/soup.h>
 #include <json-glib/json-glib.h>
@@ -75,6 +81,10 @@ struct _Room
   gboolean stranger;
   gchar *owner;                 /* address key of its first party */
   GList *queue_link;            /* in the strangers' queue, or NULL */
+  /* --redis: its secret as Redis keeps it, to put it back if Redis comes
+   * back empty (letschat-cluster-seats.c); NULL: none */
+  gchar *salt;
+  gchar *salted_secret;
 };
 
 struct _LetsChatRoomServer
@@ -210,7 +220,8 @@ void letschat_rooms_cluster_refused (Connection * conn, const gchar * room,
     LetsChatProtocolError code, const gchar * message);
 void letschat_rooms_cluster_entered (Connection * conn, const gchar * room,
     gboolean stranger, const gchar * peer_id, const gchar * peer_node,
-    const gchar * peer_name, const gchar * name);
+    const gchar * peer_name, const gchar * name, const gchar * salt,
+    const gchar * salted_secret);
 void letschat_rooms_cluster_deliver (LetsChatRoomServer * self,
     const gchar * room, const gchar * target, const gchar * text);
 void letschat_rooms_cluster_remote_joined (LetsChatRoomServer * self,
@@ -222,6 +233,9 @@ void letschat_rooms_cluster_drop (LetsChatRoomServer * self,
     const gchar * room, const gchar * id);
 void letschat_rooms_cluster_seat_lost (LetsChatRoomServer * self,
     const gchar * room, const gchar * id);
+void letschat_rooms_cluster_node_gone (LetsChatRoomServer * self,
+    const gchar * node);
+void letschat_cluster_rooms_shutdown (LetsChatRoomServer * self);
 
 /* letschat-room-server.c, for letschat-rooms.c */
 

@@ -37,11 +37,11 @@ def free_port():
 class Redis:
     """redis-server on a free port, without persistence."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, *args):
         self.port = port or free_port()
         self.proc = subprocess.Popen(
             ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1',
-             '--save', '', '--appendonly', 'no'],
+             '--save', '', '--appendonly', 'no'] + list(args),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self.answers, 10, 'redis-server to answer')
 
@@ -49,9 +49,17 @@ class Redis:
         try:
             with socket.create_connection(('127.0.0.1', self.port), 1) as s:
                 s.sendall(b'PING\r\n')
-                return s.recv(16).startswith(b'+PONG')
+                return s.recv(16).startswith((b'+PONG', b'-NOAUTH'))
         except OSError:
             return False
+
+    def command(self, *args):
+        """One command, its reply's first line (RESP)."""
+        req = '*%d\r\n' % len(args) + ''.join(
+            '$%d\r\n%s\r\n' % (len(a), a) for a in args)
+        with socket.create_connection(('127.0.0.1', self.port), 5) as s:
+            s.sendall(req.encode())
+            return s.recv(4096).split(b'\r\n')[0].decode()
 
     def url(self):
         return 'redis://127.0.0.1:%d' % self.port
@@ -172,7 +180,8 @@ def test_strangers_across_nodes():
             assert first.expect('peer-joined')['peer']['id'] == w['id']
     assert not waiting
 
-    # many at once on both nodes: nobody is handed out twice
+    # many at once on both nodes: nobody is handed out twice, nobody is
+    # left waiting
     results = []
     lock = threading.Lock()
 
@@ -195,9 +204,9 @@ def test_strangers_across_nodes():
         assert len(ws) <= 2, (room, ws)
         if len(ws) == 2:
             assert sum(len(w['peers']) for w in ws) == 1, ws
-    print('# 20 strangers at once: %d pairs, %d waiting'
-          % (sum(len(w) == 2 for w in rooms.values()),
-             sum(len(w) == 1 for w in rooms.values())))
+    # picking and queueing are one step in Redis: nobody waits while
+    # another waits too (all 20 come from different addresses)
+    assert sorted(len(w) for w in rooms.values()) == [2] * 10, rooms
     for ws, _ in results:
         ws.close()
 
@@ -247,6 +256,9 @@ def test_node_killed():
     d, _ = join(n1, 'other')
     full, wf = join(n2, 'other')
     assert wf['type'] == 'error' and wf['code'] == 'room-full', wf
+    e1, we1 = join(n1, 'orphan')
+    f2, wf2 = join(n2, 'orphan')
+    assert e1.expect('peer-joined')['peer']['id'] == wf2['id']
 
     n1.proc.send_signal(signal.SIGKILL)
     n1.proc.wait()
@@ -275,21 +287,82 @@ def test_node_killed():
     freed = time.monotonic() - t0
     e, we = join(n2, 'other')
     assert we['type'] == 'welcome', we
+    # a party of node 2 whose peer was on node 1, and did not come back,
+    # is told it left, as when a peer's socket dies on one server
+    left = f2.expect('peer-left', timeout=3 * SEAT_BOUND_S)
+    assert left['peer']['id'] == we1['id'], left
     print('# node 1 killed: its seats were free after %.1f s (bound %d s)'
           % (freed, SEAT_BOUND_S))
-    for ws in (a2, b, full, e):
+    for ws in (a2, b, full, e, f2):
         ws.close()
+    n2.stop()
+
+
+def test_node_stopped():
+    """A node stopped (SIGTERM) gives its seats back at once: a new party
+    takes one on the other node, and the peer there is told peer-left."""
+    _, (n1, n2) = cluster()
+    a, wa = join(n1, 'bye')
+    b, wb = join(n2, 'bye')
+    a.expect('peer-joined')
+    n1.stop()
+    n1.wait_log('stopped')
+    c, wc = join(n2, 'bye')
+    assert wc['type'] == 'welcome', wc
+    assert [p['id'] for p in wc['peers']] == [wb['id']], wc
+    msgs = []
+    while True:
+        msg = b.recv(timeout=3 * SEAT_BOUND_S)
+        msgs.append(msg['type'])
+        if msg['type'] == 'peer-joined':
+            break
+    assert msgs == ['peer-left', 'peer-joined'], msgs
+    for ws in (b, c):
+        ws.close()
+    n2.stop()
+
+
+def test_rejoin_on_other_node():
+    """A, still connected to node 1, comes back on node 2 with its id: it
+    takes its own seat over, node 1 closes its old connection (1001), and
+    B sees the same party join."""
+    _, (n1, n2) = cluster()
+    a, wa = join(n1, 'move', name='A')
+    b, wb = join(n1, 'move', name='B')
+    a.expect('peer-joined')
+    a2, wa2 = join(n2, 'move', name='A', id=wa['id'])
+    assert wa2['type'] == 'welcome' and wa2['id'] == wa['id'], wa2
+    assert wa2['peers'] == [{'id': wb['id'], 'name': 'B'}], wa2
+    joined = b.expect('peer-joined')
+    assert joined['peer'] == {'id': wa['id'], 'name': 'A'}, joined
+    try:
+        while True:
+            msg = a.recv()
+            assert msg['type'] != 'peer-left', msg
+    except ConnectionError as e:
+        assert 'closed by the server' in str(e), e
+    n1.wait_log('joined again on another node')
+    signal_(b, 0)
+    expect_signals(a2, wb['id'], 1)
+    signal_(a2, 0)
+    expect_signals(b, wa['id'], 1)
+    for ws in (a2, b):
+        ws.close()
+    n1.stop()
     n2.stop()
 
 
 def test_redis_lost_and_back():
     """Redis stopped: joins refused with unavailable, /healthz says so, the
-    node's own pair goes on relaying; Redis back: joins work again and the
-    seats held meanwhile are still taken."""
+    node's own pair goes on relaying; Redis back (empty): joins work again,
+    the seats held meanwhile are still taken and a room's secret still
+    holds."""
     redis, (n1, n2) = cluster()
     a, wa = join(n1, 'local')
     b, wb = join(n1, 'local')
     a.expect('peer-joined')
+    g, wg = join(n1, 'guarded', secret='tea')
+    assert wg['type'] == 'welcome', wg
     redis.stop()
 
     wait_until(lambda: http_get(n1, '/healthz')[0] == 503, 15,
@@ -305,9 +378,20 @@ def test_redis_lost_and_back():
     signal_(a, 0)
     expect_signals(b, wa['id'], 1)
 
-    REDIS.append(Redis(redis.port))
+    again = Redis(redis.port)
+    REDIS.append(again)
     wait_until(lambda: redis_up(n1) and redis_up(n2), 30,
                'both nodes back on Redis')
+    # Redis came back empty: node 1 put its parties' seats back, and the
+    # room's salted secret with them
+    wait_until(lambda: again.command('EXISTS', 'lc:room:guarded') == ':1',
+               15, 'node 1 to take its seats again')
+    for fields in ({'secret': 'coffee'}, {}):
+        h, wh = join(n2, 'guarded', **fields)
+        assert wh['type'] == 'error' and wh['code'] == 'unauthorized', wh
+        h.close()
+    h, wh = join(n2, 'guarded', secret='tea')
+    assert wh['type'] == 'welcome' and wh['peers'][0]['id'] == wg['id'], wh
     _, _, metrics = http_get(n1, '/metrics')
     assert b'letschat_redis_up 1' in metrics, metrics
     c.send({'type': 'join', 'room': 'elsewhere', 'version': 1})
@@ -316,14 +400,81 @@ def test_redis_lost_and_back():
     # finds the room full
     d, wd = join(n2, 'local')
     assert wd['type'] == 'error' and wd['code'] == 'room-full', wd
-    for ws in (a, b, c, d):
+    for ws in (a, b, c, d, g, h):
         ws.close()
     n1.stop()
     n2.stop()
 
 
+def party(server, room, name):
+    """A gst-launch-1.0 party (letschatsink + letschatsrc, test video in,
+    decoded video to a fakesink) on @server; its bus messages (-m) go to a
+    list of lines."""
+    url = 'ws://127.0.0.1:%d/ws' % server.port
+    argv = ['gst-launch-1.0', '-m', 'videotestsrc', 'is-live=true', '!',
+            'letschatsink', 'name=s', 'room=' + room, 'server-url=' + url,
+            'display-name=' + name, 'letschatsrc', 'name=r', 'room=' + room,
+            'server-url=' + url, 'display-name=' + name, 'r.', '!', 'queue',
+            '!', 'fakesink', 'async=false']
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout),
+                     daemon=True).start()
+    return proc, lines
+
+
+def test_media_across_nodes():
+    """Two gst-launch-1.0 parties on two nodes, one room: each decodes the
+    other's video (the elements see no difference from one server)."""
+    _, (n1, n2) = cluster()
+    parties = [party(n1, 'media', 'One'), party(n2, 'media', 'Two')]
+    try:
+        for proc, lines in parties:
+            wait_until(lambda: any('letschat/first-frame, pad=(string)video_0'
+                                   in line for line in lines), 90,
+                       'the first decoded frame:\n' + ''.join(lines[-30:]))
+        assert any('peer-name=(string)Two' in line
+                   for line in parties[0][1]), ''.join(parties[0][1][-30:])
+    finally:
+        for proc, _ in parties:
+            proc.send_signal(signal.SIGINT)
+        for proc, _ in parties:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    n1.stop()
+    n2.stop()
+
+
+def test_redis_password():
+    """redis://:PASSWORD@HOST:PORT: the node authenticates; a wrong
+    password is said in the log, and the node refuses joins."""
+    redis = Redis(None, '--requirepass', 's3cret')
+    REDIS.append(redis)
+    good = Server('--redis', 'redis://:s3cret@127.0.0.1:%d' % redis.port)
+    wait_until(lambda: redis_up(good), 15, 'the node to reach Redis')
+    a, wa = join(good, 'locked')
+    assert wa['type'] == 'welcome', wa
+    bad = Server('--redis', 'redis://:not-the-pass-7@127.0.0.1:%d'
+                 % redis.port)
+    bad.wait_log('redis refused this node')
+    assert not any('not-the-pass' in line for line in bad.log()), bad.log()
+    b, wb = join(bad, 'locked')
+    assert wb['type'] == 'error' and wb['code'] == 'unavailable', wb
+    for ws in (a, b):
+        ws.close()
+    good.stop()
+    bad.stop()
+
+
 TESTS = [test_two_nodes_one_room, test_strangers_across_nodes,
-         test_fifty_rooms_at_once, test_node_killed, test_redis_lost_and_back]
+         test_fifty_rooms_at_once, test_node_killed, test_node_stopped,
+         test_rejoin_on_other_node, test_redis_lost_and_back,
+         test_redis_password,
+         test_media_across_nodes]
 
 
 def main():
