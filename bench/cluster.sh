@@ -174,7 +174,7 @@ run() {
     >"$work/$set-$mode.json" || true
   cut -d' ' -f1-3 /proc/loadavg >"$work/$set-$mode.load-after"
   # what the nodes said of Redis, if anything went wrong there
-  grep -h -i -E 'redis|unavailable' "$work"/node*.log 2>/dev/null | head -5 >&2 || true
+  grep -h -E 'redis (lost|:)|seat lost|unavailable' "$work"/node*.log 2>/dev/null | head -5 >&2 || true
   stop_set
 }
 
