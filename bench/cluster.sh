@@ -8,9 +8,14 @@
 # rooms in the process, as without --redis). Results:
 # bench/results/cluster-<UTC time>.json, and a table with the targets.
 #
-#   bench/cluster.sh [--quick] [--nodes N] [--only one|cluster] [--build DIR]
+#   bench/cluster.sh [--quick] [--nodes N] [--rounds N] [--only one|cluster]
+#                    [--build DIR]
 #
-# Three runs per set-up, each against fresh processes (a fresh Redis too):
+# Three kinds of run per set-up, each against fresh processes (a fresh Redis
+# too), the set-ups alternating run by run so that a busy moment of the
+# machine falls on both; latency and saturate are run --rounds times each
+# (default 3, --quick 1) and the round with the median figure is the one
+# reported (all are kept in the JSON):
 #   ramp      rooms held level by level up to 9,000 (18,000 sockets over
 #             all nodes): RSS of the nodes and of Redis, and a fixed-rate
 #             probe's latency at each level
@@ -29,15 +34,17 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build
 quick=0
+rounds=""
 n_nodes=3
 only=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --nodes) n_nodes=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
     --only) only=$2; shift ;;
     --build) build=$2; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/cluster.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -62,10 +69,12 @@ if [ "$(ulimit -n)" -lt 19000 ]; then
 fi
 
 if [ $quick = 1 ]; then
-  levels=250,500,1000; probe_s=2; rooms=1000; duration=5
+  levels=250,500,1000; probe_s=2; rooms=1000; duration=5; rounds=${rounds:-1}
 else
   levels=500,1000,2000,4000,6000,8000,9000; probe_s=3; rooms=1000; duration=15
+  rounds=${rounds:-3}
 fi
+[ "$rounds" -ge 1 ] 2>/dev/null || { echo "bench/cluster.sh: --rounds must be 1 or more" >&2; exit 2; }
 
 work=$(mktemp -d)
 pids=()
@@ -151,28 +160,33 @@ start_set() {
   fi
 }
 
+# the nodes first: Redis going away under them is not what is measured
 stop_set() {
   local p
+  for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${node_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
+  rm -f "$work"/node*.log "$work"/one.log
 }
 
-# run SET MODE ARGS...: one loadgen run against fresh processes
+# run SET MODE NAME ARGS...: one loadgen run against fresh processes,
+# its JSON in $work/NAME.json
 run() {
-  local set=$1 mode=$2 urls pids_list
-  shift 2
+  local set=$1 mode=$2 name=$3 urls pids_list
+  shift 3
   start_set "$set"
   urls=$(IFS=,; echo "${node_urls[*]}")
   pids_list=$(IFS=,; echo "${node_pids[*]}")
-  echo "== $set: $mode (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-  cut -d' ' -f1-3 /proc/loadavg >"$work/$set-$mode.load-before"
+  echo "== $name (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  cut -d' ' -f1-3 /proc/loadavg >"$work/$name.load-before"
   # loadgen exits 1 when it saw errors: the JSON says which, and the ramp
   # stops at errors on purpose
   "$loadgen" --url "$urls" --server-pid "$pids_list" \
     ${redis_pid:+--redis-pid "$redis_pid"} --mode "$mode" "$@" \
-    >"$work/$set-$mode.json" || true
-  cut -d' ' -f1-3 /proc/loadavg >"$work/$set-$mode.load-after"
+    >"$work/$name.json" || true
+  cut -d' ' -f1-3 /proc/loadavg >"$work/$name.load-after"
   # what the nodes said of Redis, if anything went wrong there
   grep -h -E 'redis (lost|:)|seat lost|unavailable' "$work"/node*.log 2>/dev/null | head -5 >&2 || true
   stop_set
@@ -181,10 +195,17 @@ run() {
 sets="one cluster"
 [ -n "$only" ] && sets=$only
 for s in $sets; do
-  run "$s" ramp --levels "$levels" --probe-rate 2000 --probe-seconds "$probe_s" \
-    --max-p99 250 --max-cpu 2
-  run "$s" latency --rooms "$rooms" --rate 10000 --duration "$duration"
-  run "$s" saturate --rooms "$rooms" --duration "$duration"
+  run "$s" ramp "$s-ramp" --levels "$levels" --probe-rate 2000 \
+    --probe-seconds "$probe_s" --max-p99 250 --max-cpu 2
+done
+for r in $(seq "$rounds"); do
+  for s in $sets; do
+    run "$s" latency "$s-latency-$r" --rooms "$rooms" --rate 10000 \
+      --duration "$duration"
+  done
+  for s in $sets; do
+    run "$s" saturate "$s-saturate-$r" --rooms "$rooms" --duration "$duration"
+  done
 done
 
 mkdir -p "$top/bench/results"
@@ -192,4 +213,4 @@ suffix=""
 [ $quick = 1 ] && suffix=-quick
 out=$top/bench/results/cluster-$(date -u +%Y%m%dT%H%M%SZ)$suffix.json
 /usr/bin/python3 "$top/bench/cluster-report.py" "$work" "$out" "$quick" \
-  "$n_nodes" "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)" $sets
+  "$n_nodes" "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$rounds" $sets
