@@ -34,6 +34,7 @@ G_BEGIN_DECLS
   gboolean cmd_ready, sub_ready;
   gboolean was_up;
   gboolean told_unreachable;
+  gint64 up_since_us;           /* monotonic, when Redis was last reached */
   guint backoff_ms;
   GSource *reconnect;
   GSource *heartbeat;

@@ -256,8 +256,13 @@ letschat_rooms_cluster_remote_joined (LetsChatRoomServer * self,
   Connection *from;
   g_autofree gchar *text = NULL;
 
-  if (to == NULL)
+  if (to == NULL) {
+    /* it left while Redis seated the other one beside it: the joiner's
+     * node is told, or its party would wait for a peer that is gone */
+    letschat_cluster_send_left (self->cluster, from_node, name, from_id,
+        target);
     return;
+  }
   /* Redis seated the two of them: any other party here is stale */
   drop_stale_remotes (room, NULL, NULL, from_id);
   if (room->parties[0] && room->parties[1])

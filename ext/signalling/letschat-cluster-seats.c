@@ -352,6 +352,8 @@ join_run (PendingJoin * pj)
 
   if (pj->stranger && !pj->picked) {
     g_autofree gchar *hex = letschat_rooms_random_hex (8);
+    gboolean just_parted = conn->parted_from && conn->parted_us >
+        g_get_monotonic_time () - STRANGER_REPAIR_DELAY_S * G_USEC_PER_SEC;
 
     g_free (pj->room);
     pj->room = g_strconcat ("stranger-", hex, NULL);
@@ -361,7 +363,7 @@ join_run (PendingJoin * pj)
     key = g_strconcat (ROOM_PREFIX, pj->room, NULL);
     sent = letschat_cluster_command (self, on_pick_reply, pj, "EVAL",
         pick_script, "2", STRANGERS_KEY, key, conn->ip,
-        conn->parted_from ? conn->parted_from : "", NODE_PREFIX, conn->id,
+        just_parted ? conn->parted_from : "", NODE_PREFIX, conn->id,
         self->node_key, name, ttl, pj->entry, NULL);
   } else {
     key = g_strconcat (ROOM_PREFIX, pj->room, NULL);

@@ -30,11 +30,23 @@
  *   lc:strangers     list of waiting strangers (room, id, node key,
  *                    address), PX 60 s refreshed likewise.
  *
- * Atomicity comes from Lua scripts (EVAL): the join script counts live
- * seats, checks the secret, then seats the party, all in one step, so two
- * parties joining one room on two nodes at once never make three; the
- * strangers script hands out each waiting stranger once (LREM of the one
- * chosen).
+ * Atomicity comes from Lua scripts (letschat-cluster-seats.c): the join
+ * script counts live seats, checks the secret, then seats the party, all
+ * in one step, so two parties joining one room on two nodes at once never
+ * make three; the strangers script hands out each waiting stranger once.
+ * They go by EVAL with their text (a kilobyte per join, which is rare next
+ * to signals) rather than EVALSHA, which would need a NOSCRIPT retry after
+ * every Redis restart.
+ *
+ * What the nodes tell each other (lc:to:<node>, one line per field; the
+ * last field may hold newlines), all about one party of the receiving
+ * node, and handled in letschat-cluster-rooms.c:
+ *   S room to-id text             a message for it, written as it goes
+ *   J room to-id id node name     a party of this node joined its room
+ *   L room to-id id               that party left
+ *   D room id                     it came back elsewhere: drop it here
+ * Every 2 s a node also checks that the nodes of its parties' peers are
+ * alive; the peers of a dead one leave (peer-left).
  *
  * Relay: one channel per node (lc:to:<key>), not per room. A node then
  * subscribes once, at start, instead of once per room join (a SUBSCRIBE
@@ -82,6 +94,7 @@ set_up (LetsChatCluster * self)
   if (self->closing)
     return;
   if (up) {
+    self->up_since_us = g_get_monotonic_time ();
     self->told_unreachable = FALSE;
     g_info ("redis up: %s:%u, node %s", self->host, self->port, self->node_key);
   } else {
@@ -159,6 +172,13 @@ check_peer_nodes (LetsChatCluster * self)
   Room *room;
   const gchar *node;
   guint i;
+
+  /* Redis just came back, perhaps restarted empty: the other nodes may
+   * not have written their liveness keys again yet (they reconnect with
+   * their own backoff), which must not pass for their death. */
+  if (g_get_monotonic_time () - self->up_since_us <
+      LETSCHAT_CLUSTER_NODE_TTL_S * G_USEC_PER_SEC)
+    return;
 
   g_hash_table_iter_init (&iter, self->server->rooms);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & room))
@@ -436,13 +456,21 @@ letschat_cluster_tell_joined (LetsChatCluster * self, Connection * remote,
 }
 
 void
+letschat_cluster_send_left (LetsChatCluster * self, const gchar * node,
+    const gchar * room, const gchar * to_id, const gchar * leaver_id)
+{
+  g_autofree gchar *payload = g_strconcat ("L\n", room, "\n", to_id, "\n",
+      leaver_id, NULL);
+
+  letschat_cluster_publish (self, node, payload);
+}
+
+void
 letschat_cluster_tell_left (LetsChatCluster * self, Room * room,
     Connection * remote, Connection * leaver)
 {
-  g_autofree gchar *payload = g_strconcat ("L\n", room->name, "\n",
-      remote->id, "\n", leaver->id, NULL);
-
-  letschat_cluster_publish (self, remote->node, payload);
+  letschat_cluster_send_left (self, remote->node, room->name, remote->id,
+      leaver->id);
 }
 
 /* --- life cycle --- */

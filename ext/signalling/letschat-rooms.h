@@ -163,6 +163,9 @@ void letschat_rooms_start_liveness_check (LetsChatRoomServer * self);
 /* letschat-rooms.c, for letschat-strangers.c */
 gboolean letschat_rooms_connection_is_open (Connection * conn);
 
+/* How long two strangers who parted are kept apart (s). */
+#define STRANGER_REPAIR_DELAY_S 30
+
 /* letschat-strangers.c, for letschat-rooms.c: the strangers' queue. */
 
 /* The waiting room @conn (asking for a stranger) enters, taken out of the
@@ -212,6 +215,8 @@ void letschat_cluster_tell_left (LetsChatCluster * self, Room * room,
     Connection * remote, Connection * leaver);
 void letschat_cluster_left (LetsChatCluster * self, Room * room,
     Connection * conn);
+void letschat_cluster_send_left (LetsChatCluster * self, const gchar * node,
+    const gchar * room, const gchar * to_id, const gchar * leaver_id);
 
 /* letschat-cluster-rooms.c: what Redis and the other nodes' messages do
  * to this node's rooms */

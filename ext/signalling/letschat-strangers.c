@@ -29,8 +29,6 @@
 
 #include "letschat-rooms.h"
 
-/* How long two strangers who parted are kept apart (s). */
-#define STRANGER_REPAIR_DELAY_S 30
 
 void
 letschat_strangers_wait (LetsChatRoomServer * self, Room * room)

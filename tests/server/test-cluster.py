@@ -180,6 +180,24 @@ def test_strangers_across_nodes():
             assert first.expect('peer-joined')['peer']['id'] == w['id']
     assert not waiting
 
+    # "next" means somebody else, across nodes too: two who just parted
+    # both wait, and the next one is paired with the first of them
+    s1, w1 = join(nodes[0], None, source='127.0.2.1')
+    s2, w2 = join(nodes[1], None, source='127.0.2.2')
+    assert w2['peers'][0]['id'] == w1['id'], w2
+    s1.expect('peer-joined')
+    s2.send({'type': 'leave'})
+    s1.expect('peer-left')
+    s1.send({'type': 'leave'})
+    for ws in (s1, s2):
+        ws.send({'type': 'join', 'version': 1})
+        again = ws.expect('welcome')
+        assert again['peers'] == [], again
+    s3, w3 = join(nodes[0], None, source='127.0.2.3')
+    assert len(w3['peers']) == 1 and w3['peers'][0]['id'] == w1['id'], w3
+    for ws in (s1, s2, s3):
+        ws.close()
+
     # many at once on both nodes: nobody is handed out twice, nobody is
     # left waiting
     results = []
@@ -291,7 +309,8 @@ def test_node_killed():
     # is told it left, as when a peer's socket dies on one server
     left = f2.expect('peer-left', timeout=3 * SEAT_BOUND_S)
     assert left['peer']['id'] == we1['id'], left
-    print('# node 1 killed: its seats were free after %.1f s (bound %d s)'
+    print('# node 1 killed: its seats were free after %.1f s (bound: %d s '
+          'after its last refresh; polled every 0.5 s)'
           % (freed, SEAT_BOUND_S))
     for ws in (a2, b, full, e, f2):
         ws.close()
@@ -408,14 +427,15 @@ def test_redis_lost_and_back():
 
 def party(server, room, name):
     """A gst-launch-1.0 party (letschatsink + letschatsrc, test video in,
-    decoded video to a fakesink) on @server; its bus messages (-m) go to a
-    list of lines."""
+    decoded video to a fakesink) on @server; its bus messages (-m) and a
+    line per decoded frame (-v, the fakesink's last-message) go to a list
+    of lines."""
     url = 'ws://127.0.0.1:%d/ws' % server.port
-    argv = ['gst-launch-1.0', '-m', 'videotestsrc', 'is-live=true', '!',
+    argv = ['gst-launch-1.0', '-m', '-v', 'videotestsrc', 'is-live=true', '!',
             'letschatsink', 'name=s', 'room=' + room, 'server-url=' + url,
             'display-name=' + name, 'letschatsrc', 'name=r', 'room=' + room,
             'server-url=' + url, 'display-name=' + name, 'r.', '!', 'queue',
-            '!', 'fakesink', 'async=false']
+            '!', 'fakesink', 'async=false', 'silent=false']
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines = []
@@ -424,10 +444,25 @@ def party(server, room, name):
     return proc, lines
 
 
+def call_story(lines, *nodes):
+    """What a failed call test shows: the party's letschat messages and
+    errors, and the nodes' last log lines."""
+    story = [l for l in list(lines)
+             if 'letschat/' in l or 'ERROR' in l or 'WARN' in l]
+    for server in nodes:
+        story += server.log()[-20:]
+    return '\n'.join(story[-60:])
+
+
+def frames(lines):
+    return sum('last-message = chain' in line for line in list(lines))
+
+
 def test_media_across_nodes():
     """Two gst-launch-1.0 parties on two nodes, one room: each decodes the
-    other's video (the elements see no difference from one server)."""
-    _, (n1, n2) = cluster()
+    other's video (the elements see no difference from one server); Redis
+    restarted mid-call: the frames go on, nobody is told peer-left."""
+    redis, (n1, n2) = cluster()
     parties = [party(n1, 'media', 'One'), party(n2, 'media', 'Two')]
     try:
         for proc, lines in parties:
@@ -436,6 +471,23 @@ def test_media_across_nodes():
                        'the first decoded frame:\n' + ''.join(lines[-30:]))
         assert any('peer-name=(string)Two' in line
                    for line in parties[0][1]), ''.join(parties[0][1][-30:])
+
+        redis.stop()
+        wait_until(lambda: not redis_up(n1) and not redis_up(n2), 15,
+                   'the nodes to see Redis gone')
+        REDIS.append(Redis(redis.port))
+        wait_until(lambda: redis_up(n1) and redis_up(n2), 30,
+                   'the nodes back on Redis')
+        for proc, lines in parties:
+            before = frames(lines)
+            # a loaded machine decodes a few frames a second: a few more
+            # say the call goes on
+            wait_until(lambda: frames(lines) >= before + 5, 60,
+                       'more frames after Redis came back (%d before):\n%s'
+                       % (before, call_story(lines, n1, n2)))
+            assert proc.poll() is None, ''.join(lines[-30:])
+            assert not any('letschat/peer-left' in line or 'ERROR' in line
+                           for line in list(lines)), call_story(lines, n1, n2)
     finally:
         for proc, _ in parties:
             proc.send_signal(signal.SIGINT)
