@@ -35,6 +35,12 @@ G_BEGIN_DECLS
   gboolean was_up;
   gboolean told_unreachable;
   gint64 up_since_us;           /* monotonic, when Redis was last reached */
+  gint64 last_answer_us;        /* monotonic, its last answer */
+  /* Leaves (seats given back, peer-left to other nodes) not yet answered
+   * by Redis: sent again once it is back, or a seat would stay taken by a
+   * party gone while Redis was away. serial -> GStrv of the command */
+  GHashTable *unconfirmed;
+  guint unconfirmed_serial;
   guint backoff_ms;
   GSource *reconnect;
   GSource *heartbeat;
@@ -49,6 +55,12 @@ gboolean
 letschat_cluster_command (LetsChatCluster * self,
     redisCallbackFn * fn, gpointer data, ...)
     G_GNUC_NULL_TERMINATED;
+/* Like letschat_cluster_command(), for a command that must reach Redis
+ * (idempotent: it may be sent twice): kept until Redis answers it, sent
+ * again by letschat_cluster_replay() after Redis was lost. */
+     void letschat_cluster_command_surely (LetsChatCluster * self, ...)
+  G_GNUC_NULL_TERMINATED;
+     void letschat_cluster_replay (LetsChatCluster * self);
 /* @payload to the node of key @node (its channel). */
      void letschat_cluster_publish (LetsChatCluster * self, const gchar * node,
     const gchar * payload);

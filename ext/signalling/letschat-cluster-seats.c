@@ -159,7 +159,8 @@ letschat_cluster_left (LetsChatCluster * self, Room * room, Connection * conn)
   g_autofree gchar *key = g_strconcat (ROOM_PREFIX, room->name, NULL);
   g_autofree gchar *entry = g_steal_pointer (&conn->stranger_entry);
 
-  letschat_cluster_command (self, NULL, NULL, "EVAL", leave_script, "2", key,
+  /* the seat must go, even after Redis was away */
+  letschat_cluster_command_surely (self, "EVAL", leave_script, "2", key,
       STRANGERS_KEY, conn->id, self->node_key, entry ? entry : "", NULL);
 }
 
@@ -425,7 +426,9 @@ letschat_cluster_join (LetsChatCluster * self, Connection * conn,
   pj->room = g_strdup (room);
   pj->stranger = room == NULL;
   pj->configured = configured;
-  pj->secret = !configured && secret && secret[0] ? g_strdup (secret) : NULL;
+  /* secrets do not apply to strangers */
+  pj->secret = room && !configured && secret && secret[0] ?
+      g_strdup (secret) : NULL;
   pj->name = g_strdup (name);
   pj->previous_id = g_strdup (previous_id);
   g_hash_table_insert (self->pending, conn, pj);
@@ -493,6 +496,9 @@ letschat_cluster_reclaim_seats (LetsChatCluster * self)
   GHashTableIter iter;
   Connection *conn;
   g_autofree gchar *ttl = g_strdup_printf ("%d", ROOM_TTL_MS);
+
+  /* first what happened while Redis was away: leaves */
+  letschat_cluster_replay (self);
 
   g_hash_table_iter_init (&iter, self->server->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) & conn, NULL)) {

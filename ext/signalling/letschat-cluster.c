@@ -69,6 +69,11 @@
 #include <hiredis/adapters/glib.h>
 #include <string.h>
 
+/* A Redis that answers nothing for this long (hung, or behind a network
+ * that drops packets rather than refusing them) counts as lost. */
+#define SILENCE_S 5
+/* Leaves kept for Redis while it is away, at most */
+#define MAX_UNCONFIRMED 100000
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 /* Heartbeats between two refreshes of the room keys' TTL (20 s < 60 s). */
@@ -137,6 +142,70 @@ letschat_cluster_publish (LetsChatCluster * self, const gchar * node,
     self->server->metrics->redis_dropped++;
 }
 
+static void
+on_confirmed (redisAsyncContext * ac, void *r, void *privdata)
+{
+  LetsChatCluster *self = ac->data;
+  redisReply *reply = r;
+
+  if (reply && !self->closing && reply->type != REDIS_REPLY_ERROR)
+    g_hash_table_remove (self->unconfirmed, privdata);
+}
+
+static void
+send_unconfirmed (LetsChatCluster * self, gpointer serial, GStrv argv)
+{
+  gsize lens[16];
+  guint argc = g_strv_length (argv), i;
+
+  if (!self->cmd_ready || argc > G_N_ELEMENTS (lens))
+    return;
+  for (i = 0; i < argc; i++)
+    lens[i] = strlen (argv[i]);
+  redisAsyncCommandArgv (self->cmd, on_confirmed, serial, argc,
+      (const gchar **) argv, lens);
+}
+
+void
+letschat_cluster_command_surely (LetsChatCluster * self, ...)
+{
+  GPtrArray *args = g_ptr_array_new ();
+  gpointer serial;
+  const gchar *arg;
+  va_list ap;
+
+  va_start (ap, self);
+  while ((arg = va_arg (ap, const gchar *)) != NULL)
+      g_ptr_array_add (args, g_strdup (arg));
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  if (g_hash_table_size (self->unconfirmed) >= MAX_UNCONFIRMED) {
+    /* Redis away for long: later leaves are lost (their rooms' keys
+     * expire in ROOM_TTL_MS once nobody refreshes them) */
+    g_strfreev ((GStrv) g_ptr_array_free (args, FALSE));
+    self->server->metrics->redis_dropped++;
+    return;
+  }
+  if (++self->unconfirmed_serial == 0)  /* 0 is no key */
+    self->unconfirmed_serial++;
+  serial = GUINT_TO_POINTER (self->unconfirmed_serial);
+  g_hash_table_insert (self->unconfirmed, serial,
+      g_ptr_array_free (args, FALSE));
+  send_unconfirmed (self, serial, g_hash_table_lookup (self->unconfirmed,
+          serial));
+}
+
+void
+letschat_cluster_replay (LetsChatCluster * self)
+{
+  GHashTableIter iter;
+  gpointer serial, argv;
+
+  g_hash_table_iter_init (&iter, self->unconfirmed);
+  while (g_hash_table_iter_next (&iter, &serial, &argv))
+    send_unconfirmed (self, serial, argv);
+}
+
 /* --- the node's liveness and its keys' TTLs --- */
 
 static void
@@ -196,6 +265,18 @@ check_peer_nodes (LetsChatCluster * self)
   }
 }
 
+static void schedule_reconnect (LetsChatCluster * self);
+
+static void
+on_heartbeat_reply (redisAsyncContext * ac, void *r, void *privdata)
+{
+  LetsChatCluster *self = ac->data;
+  redisReply *reply = r;
+
+  if (reply && reply->type != REDIS_REPLY_ERROR)
+    self->last_answer_us = g_get_monotonic_time ();
+}
+
 static gboolean
 on_heartbeat (gpointer user_data)
 {
@@ -204,7 +285,15 @@ on_heartbeat (gpointer user_data)
   g_autofree gchar *ttl =
       g_strdup_printf ("%d", LETSCHAT_CLUSTER_NODE_TTL_S * 1000);
 
-  letschat_cluster_command (self, NULL, NULL, "SET", key, "1", "PX", ttl, NULL);
+  if (self->cmd_ready && g_get_monotonic_time () - self->last_answer_us >
+      SILENCE_S * G_USEC_PER_SEC) {
+    g_message ("redis not answering for %d s: %s:%u; new joins are refused "
+        "until it does", SILENCE_S, self->host, self->port);
+    schedule_reconnect (self);
+    return G_SOURCE_CONTINUE;
+  }
+  letschat_cluster_command (self, on_heartbeat_reply, NULL, "SET", key, "1",
+      "PX", ttl, NULL);
   check_peer_nodes (self);
   if (++self->heartbeats % ROOM_REFRESH_EVERY == 0) {
     g_autofree gchar *list_ttl = g_strdup_printf ("%d", ROOM_TTL_MS);
@@ -266,11 +355,13 @@ schedule_reconnect (LetsChatCluster * self)
   g_source_set_callback (self->reconnect, on_reconnect, self, NULL);
   g_source_attach (self->reconnect, g_main_context_get_thread_default ());
   self->backoff_ms = MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
-  /* One context lost: the other one goes too, and both come back. */
+  /* One context lost: the other one goes too, and both come back. Freed,
+   * not disconnected: a disconnect waits for the answers of a Redis that
+   * may never answer (joins waiting for it are refused: unavailable). */
   if (self->cmd)
-    redisAsyncDisconnect (self->cmd);
+    redisAsyncFree (self->cmd);
   if (self->sub)
-    redisAsyncDisconnect (self->sub);
+    redisAsyncFree (self->sub);
 }
 
 static void
@@ -316,6 +407,7 @@ on_selected (redisAsyncContext * ac, void *r, void *privdata)
   }
   if (ac == self->cmd) {
     self->cmd_ready = TRUE;
+    self->last_answer_us = g_get_monotonic_time ();
     on_heartbeat (self);
     if (self->sub_ready)
       letschat_cluster_reclaim_seats (self);
@@ -461,8 +553,10 @@ letschat_cluster_send_left (LetsChatCluster * self, const gchar * node,
 {
   g_autofree gchar *payload = g_strconcat ("L\n", room, "\n", to_id, "\n",
       leaver_id, NULL);
+  g_autofree gchar *channel = g_strconcat (CHANNEL_PREFIX, node, NULL);
 
-  letschat_cluster_publish (self, node, payload);
+  /* the other node must hear of it, even after Redis was away */
+  letschat_cluster_command_surely (self, "PUBLISH", channel, payload, NULL);
 }
 
 void
@@ -534,6 +628,8 @@ letschat_cluster_new (LetsChatRoomServer * server, const gchar * url,
   self->channel = g_strconcat (CHANNEL_PREFIX, self->node_key, NULL);
   self->pending = g_hash_table_new_full (NULL, NULL, NULL,
       (GDestroyNotify) letschat_cluster_pending_free);
+  self->unconfirmed = g_hash_table_new_full (NULL, NULL, NULL,
+      (GDestroyNotify) g_strfreev);
   self->backoff_ms = BACKOFF_MIN_MS;
   server->metrics->redis_up = 0;
 
@@ -604,6 +700,7 @@ letschat_cluster_free (LetsChatCluster * self)
     redisAsyncFree (self->cmd);
   if (self->sub)
     redisAsyncFree (self->sub);
+  g_hash_table_unref (self->unconfirmed);
   g_free (self->host);
   g_free (self->user);
   if (self->password) {

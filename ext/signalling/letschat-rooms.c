@@ -217,7 +217,9 @@ connection_leave_room (Connection * conn, const gchar * reason)
     room->parties[1] = NULL;
   conn->room = NULL;
 
-  self->metrics->leaves++;
+  /* a party of another node is counted by its node */
+  if (conn->node == NULL)
+    self->metrics->leaves++;
   log_event (self, conn->ip, "leave",
       "leave room=%s id=%s addr=%s reason=%s", room->name, conn->id,
       conn->remote, reason);

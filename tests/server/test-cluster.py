@@ -501,6 +501,38 @@ def test_media_across_nodes():
     n2.stop()
 
 
+def test_redis_hung():
+    """A Redis that answers nothing (SIGSTOP, as behind a network that
+    drops packets): the nodes give up on it after a few seconds (a join
+    waiting for it gets unavailable, /healthz 503); a party that left
+    meanwhile has its seat given back and its peer on the other node told
+    peer-left once Redis answers again."""
+    redis, (n1, n2) = cluster()
+    a, wa = join(n1, 'hung')
+    b, wb = join(n2, 'hung')
+    a.expect('peer-joined')
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        b.send({'type': 'leave'})
+        c, wc = join(n1, 'elsewhere')
+        assert wc['type'] == 'error' and wc['code'] == 'unavailable', wc
+        wait_until(lambda: http_get(n2, '/healthz')[0] == 503, 20,
+                   'node 2 to give up on Redis')
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: redis_up(n1) and redis_up(n2), 30,
+               'both nodes back on Redis')
+    left = a.expect('peer-left', timeout=20)
+    assert left['peer']['id'] == wb['id'], left
+    d, wd = join(n2, 'hung')
+    assert wd['type'] == 'welcome', wd
+    assert [p['id'] for p in wd['peers']] == [wa['id']], wd
+    for ws in (a, b, c, d):
+        ws.close()
+    n1.stop()
+    n2.stop()
+
+
 def test_redis_password():
     """redis://:PASSWORD@HOST:PORT: the node authenticates; a wrong
     password is said in the log, and the node refuses joins."""
@@ -525,7 +557,7 @@ def test_redis_password():
 TESTS = [test_two_nodes_one_room, test_strangers_across_nodes,
          test_fifty_rooms_at_once, test_node_killed, test_node_stopped,
          test_rejoin_on_other_node, test_redis_lost_and_back,
-         test_redis_password,
+         test_redis_hung, test_redis_password,
          test_media_across_nodes]
 
 
