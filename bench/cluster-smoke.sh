@@ -21,6 +21,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# healthy URL: /healthz answers 200 (a cluster node: it reaches Redis)
+healthy() {
+  /usr/bin/python3 -c 'import sys, urllib.request
+try:
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    sys.exit(direct.open(sys.argv[1], timeout=5).status != 200)
+except OSError:
+    sys.exit(1)' "$1"
+}
+
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
   --logfile "$dir/redis.log" &
@@ -38,7 +48,7 @@ for n in 1 2; do
   for _ in $(seq 200); do
     url=$(grep -o -m1 'ws://[^ ]*' "$dir/node$n.log" || true)
     health=http://${url#ws://}
-    [ -n "$url" ] && curl -sf "${health%/ws}/healthz" >/dev/null && break
+    [ -n "$url" ] && healthy "${health%/ws}/healthz" && break
     url=""
     sleep 0.1
   done

@@ -60,6 +60,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 SOURCE = os.path.abspath(sys.argv[1])
 BUILD = os.path.abspath(sys.argv[2])
@@ -498,11 +499,13 @@ def wait_healthy(port, proc):
     while time.time() < deadline:
         if proc.poll() is not None:
             raise Failure(f'letschat-server exited ({proc.returncode})')
-        r = subprocess.run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}',
-                            f'http://127.0.0.1:{port}/healthz'],
-                           capture_output=True, text=True)
-        if r.stdout == '200':
-            return
+        try:
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with direct.open(f'http://127.0.0.1:{port}/healthz', timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:     # 503 (HTTPError) while Redis is not reached yet
+            pass
         time.sleep(0.2)
     raise Failure(f'the node on {port} did not reach Redis within {TIMEOUT} s '
                   '(/healthz was not 200)')
