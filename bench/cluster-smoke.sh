@@ -35,6 +35,12 @@ port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
   --logfile "$dir/redis.log" &
 pids+=($!)
+# the nodes start once Redis answers, as bench/cluster.sh starts them (a
+# node started first retries on its own: that is tests/server's business)
+for _ in $(seq 100); do
+  [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
+  sleep 0.1
+done
 urls="" node_pids=""
 for n in 1 2; do
   # the benchmark's limits: its rooms come from one address: more than the
