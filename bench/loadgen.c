@@ -33,6 +33,12 @@
  * order, so each party keeps a FIFO of its send times. Both parties of a
  * room are on the same worker, so both times come from one thread.
  *
+ * A cluster (bench/cluster.sh): --url takes the nodes' URLs, and room r's A
+ * connects to node r, its B to node r + 1 (modulo the nodes), so every
+ * signal crosses from one node to the other through Redis and each node
+ * holds as many parties of each kind. --server-pid takes the nodes' pids
+ * (CPU and RSS are summed, and each is kept), --redis-pid Redis's.
+ *
  * Modes (one JSON object on stdout, progress on stderr):
  *   ramp       rooms added level by level and held (each does the script up
  *              to its candidates and stays, as parties in a call do); at
@@ -45,6 +51,8 @@
  * The rate, the window and the handshakes in flight are for the whole
  * process: each worker gets the share of its rooms. Counters are summed and
  * latencies merged over the workers before percentiles. */
+
+#include "loadgen-processes.h"
 
 #include <libsoup/soup.h>
 #include <stdio.h>
@@ -76,6 +84,7 @@ typedef struct
   Room *room;
   guint index;                  /* 0: A, 1: B */
   guint tries;
+  const gchar *url;             /* its node's */
   SoupWebsocketConnection *ws;
   gint64 sent_us[RING];         /* FIFO of signal send times */
   guint head, count;
@@ -134,7 +143,7 @@ struct _Worker
   GMainContext *context;
   gboolean quit;
   SoupSession *session;         /* made on the worker's thread */
-  const gchar *url;
+  gchar **urls;                 /* the nodes: a room's parties on two */
   GPtrArray *rooms;
   GQueue ready;                 /* rooms that can send their next step */
   gboolean hold;                /* ramp: rooms stop at STEP_HELD */
@@ -205,52 +214,6 @@ make_sdp_json (const gchar * type)
   return g_strdup_printf ("{\"type\":\"signal\",\"data\":{\"sdp\":"
       "{\"type\":\"%s\",\"sdp\":\"%s\"}}}", type, text);
 }
-
-static gint64
-proc_rss_kb (gint pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree gchar *text = NULL;
-  const gchar *line;
-
-  if (pid <= 0 || !g_file_get_contents (path, &text, NULL, NULL))
-    return -1;
-  line = strstr (text, "VmRSS:");
-  return line ? g_ascii_strtoll (line + 6, NULL, 10) : -1;
-}
-
-/* utime + stime of a process in seconds */
-static gdouble
-proc_cpu_s (gint pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree gchar *text = NULL;
-  g_auto (GStrv) fields = NULL;
-  const gchar *after_name;
-
-  if (pid <= 0 || !g_file_get_contents (path, &text, NULL, NULL))
-    return -1;
-  /* the command name may hold spaces: fields count from after ")" */
-  after_name = strrchr (text, ')');
-  if (after_name == NULL)
-    return -1;
-  fields = g_strsplit (after_name + 2, " ", 16);
-  if (g_strv_length (fields) < 13)
-    return -1;
-  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12],
-          NULL)) / sysconf (_SC_CLK_TCK);
-}
-
-static gdouble
-self_cpu_s (void)
-{
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
-      (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 
 /* ---- on a worker's thread ---- */
 
@@ -520,7 +483,7 @@ connect_next (Worker * w)
   while (w->st.connecting < w->connects_max
       && !g_queue_is_empty (&w->to_connect)) {
     Party *party = g_queue_pop_head (&w->to_connect);
-    g_autoptr (SoupMessage) msg = soup_message_new ("GET", w->url);
+    g_autoptr (SoupMessage) msg = soup_message_new ("GET", party->url);
 
     w->st.connecting++;
     soup_session_websocket_connect_async (w->session, msg, NULL, NULL,
@@ -600,8 +563,14 @@ op_add_rooms (Worker * w, gpointer data)
     g_snprintf (room->join, sizeof (room->join),
         "{\"type\":\"join\",\"room\":\"bench-%d-%u\"}", getpid (), index);
     for (i = 0; i < 2; i++) {
+      guint n_urls = g_strv_length (w->urls);
+
       room->party[i].room = room;
       room->party[i].index = i;
+      /* room r: A on node r, B on node r + 1, so that with several nodes
+       * every signal crosses from one node to another, and each node holds
+       * as many A as B parties */
+      room->party[i].url = w->urls[(index + i) % n_urls];
       g_queue_push_tail (&w->to_connect, &room->party[i]);
     }
     g_ptr_array_add (w->rooms, room);
@@ -926,41 +895,56 @@ print_latencies (GString * out, const gchar * name, Loadgen * lg)
 
 /* Every room runs the script at @rate for @duration_s seconds. */
 static void
-run_cycles (Loadgen * lg, gint server_pid, gdouble rate, gdouble duration_s,
-    GString * out)
+run_cycles (Loadgen * lg, const ProcessSet * servers, const ProcessSet * redis,
+    gdouble rate, gdouble duration_s, GString * out)
 {
-  gdouble server_cpu, self_cpu, elapsed;
+  gdouble server_cpu, redis_cpu, self_cpu, machine_busy, elapsed;
+  g_autoptr (GArray) each_before = process_set_cpu_each (servers);
   gint64 start_us;
   Stats st;
 
-  server_cpu = proc_cpu_s (server_pid);
+  server_cpu = process_set_cpu_s (servers);
+  redis_cpu = process_set_cpu_s (redis);
   self_cpu = self_cpu_s ();
+  machine_busy = machine_busy_s ();
   start_us = phase_begin (lg, rate, FALSE, TRUE);
   sleep_s (duration_s);
   phase_end (lg);
   elapsed = (g_get_monotonic_time () - start_us) / 1e6;
-  server_cpu = proc_cpu_s (server_pid) - server_cpu;
+  server_cpu = process_set_cpu_s (servers) - server_cpu;
+  redis_cpu = process_set_cpu_s (redis) - redis_cpu;
   /* every thread's CPU time: the workers' and the main thread's */
   self_cpu = self_cpu_s () - self_cpu;
+  /* the whole machine's, other work included: what is left of the cores
+   * is what the processes above could not get */
+  machine_busy = machine_busy_s () - machine_busy;
   get_stats (lg, &st);
 
   g_string_append_printf (out, "\"rooms\": %u, \"sockets\": %u, "
       "\"rate_asked\": %.0f, \"duration_s\": %.2f, "
       "\"messages_in_per_s\": %.0f, \"messages_out_per_s\": %.0f, "
       "\"relayed_per_s\": %.0f, \"cycles\": %" G_GUINT64_FORMAT ", "
-      "\"errors\": %" G_GUINT64_FORMAT ", \"server_cpu_s\": %.2f, "
-      "\"loadgen_cpu_s\": %.2f, \"server_rss_kb\": %" G_GINT64_FORMAT ", ",
+      "\"errors\": %" G_GUINT64_FORMAT ", \"server_cpu_s\": %.2f, ",
       st.rooms, st.connected, rate, elapsed, st.sent / elapsed,
       st.received / elapsed, st.relayed / elapsed, st.cycles, st.errors,
-      server_cpu, self_cpu, proc_rss_kb (server_pid));
+      server_cpu);
+  process_set_print_cpu_since (servers, each_before, out, "server_cpu_s_each");
+  g_string_append_printf (out, ", \"redis_cpu_s\": %.2f, "
+      "\"loadgen_cpu_s\": %.2f, \"machine_busy_cpu_s\": %.2f, "
+      "\"server_rss_kb\": %" G_GINT64_FORMAT ", ",
+      redis->pids->len ? redis_cpu : 0, self_cpu, machine_busy,
+      process_set_rss_kb (servers));
+  process_set_print_rss (servers, out, "server_rss_kb_each");
+  g_string_append (out, ", ");
   print_latencies (out, "relay_latency", lg);
 }
 
 static void
-run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
-    gdouble probe_s, gdouble max_p99_ms, GString * out)
+run_ramp (Loadgen * lg, const ProcessSet * servers, const ProcessSet * redis,
+    gchar ** levels, gdouble probe_rate, gdouble probe_s, gdouble max_p99_ms,
+    GString * out)
 {
-  gint64 rss_before = proc_rss_kb (server_pid);
+  gint64 rss_before = process_set_rss_kb (servers);
   gint64 rss_held = -1;
   guint max_sockets = 0;
   const gchar *stopped = "all levels reached";
@@ -998,7 +982,7 @@ run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
 
     /* let the server settle (freed buffers) before reading its RSS */
     sleep_s (1.0);
-    rss = proc_rss_kb (server_pid);
+    rss = process_set_rss_kb (servers);
 
     /* every held room trickles candidates at probe_rate in all */
     phase_begin (lg, probe_rate, TRUE, TRUE);
@@ -1008,8 +992,14 @@ run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
     sleep_s (0.3);
     get_stats (lg, &st);
     g_string_append_printf (out, ", \"server_rss_kb\": %" G_GINT64_FORMAT
-        ", \"errors\": %" G_GUINT64_FORMAT ", \"probe_sent_per_s\": %.0f, ",
-        rss, st.errors, st.sent / probe_s);
+        ", ", rss);
+    /* with several nodes: how the sockets fell on each */
+    process_set_print_rss (servers, out, "server_rss_kb_each");
+    /* a cluster's rooms and parties are in Redis too */
+    g_string_append_printf (out, ", \"redis_rss_kb\": %" G_GINT64_FORMAT,
+        process_set_rss_kb (redis));
+    g_string_append_printf (out, ", \"errors\": %" G_GUINT64_FORMAT
+        ", \"probe_sent_per_s\": %.0f, ", st.errors, st.sent / probe_s);
     p99 = print_latencies (out, "probe_latency", lg);
     g_string_append (out, "}");
     g_printerr ("loadgen:   %u sockets, server RSS %" G_GINT64_FORMAT
@@ -1035,7 +1025,7 @@ run_ramp (Loadgen * lg, gint server_pid, gchar ** levels, gdouble probe_rate,
 }
 
 static Worker *
-worker_new (guint id, guint n_workers, gdouble max_cpu, const gchar * url,
+worker_new (guint id, guint n_workers, gdouble max_cpu, gchar ** urls,
     gboolean hold)
 {
   Worker *w = g_new0 (Worker, 1);
@@ -1044,7 +1034,7 @@ worker_new (guint id, guint n_workers, gdouble max_cpu, const gchar * url,
   w->id = id;
   w->n_workers = n_workers;
   w->max_cpu = max_cpu;
-  w->url = url;
+  w->urls = urls;
   w->hold = hold;
   /* cumulative rounding again: the shares add up to CONNECTS_IN_FLIGHT */
   w->connects_max = MAX (1, CONNECTS_IN_FLIGHT * (id + 1) / n_workers -
@@ -1062,17 +1052,22 @@ int
 main (int argc, char **argv)
 {
   g_autofree gchar *url = NULL, *mode = NULL, *levels = NULL;
-  gint rooms = 1000, server_pid = 0, threads = 8;
+  g_autofree gchar *server_pids = NULL, *redis_pid = NULL;
+  gint rooms = 1000, threads = 8;
   gdouble rate = 10000, duration = 10, probe_rate = 2000, probe_s = 3;
   gdouble max_p99 = 50, max_cpu = 1;
   gint window = 2000;
   GOptionEntry entries[] = {
-    {"url", 'u', 0, G_OPTION_ARG_STRING, &url, "Server (ws://HOST:PORT/ws)",
-        "URL"},
+    {"url", 'u', 0, G_OPTION_ARG_STRING, &url, "Server (ws://HOST:PORT/ws), "
+          "or the nodes of a cluster, comma-separated: the two parties of a "
+          "room go to two different nodes", "URL[,URL...]"},
     {"mode", 'm', 0, G_OPTION_ARG_STRING, &mode,
         "ramp, latency or saturate", "MODE"},
-    {"server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid,
-        "The server's process, for its RSS and CPU time", "PID"},
+    {"server-pid", 0, 0, G_OPTION_ARG_STRING, &server_pids,
+        "The server's process (a cluster's: each node's, comma-separated), "
+          "for its RSS and CPU time", "PID[,PID...]"},
+    {"redis-pid", 0, 0, G_OPTION_ARG_STRING, &redis_pid,
+        "A cluster's redis-server, for its CPU time", "PID"},
     {"rooms", 'r', 0, G_OPTION_ARG_INT, &rooms,
         "Rooms of latency and saturate (default 1000)", "N"},
     {"rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate,
@@ -1100,6 +1095,8 @@ main (int argc, char **argv)
   g_autoptr (GString) out = g_string_new ("{");
   g_auto (GStrv) level_list = NULL;
   Loadgen lg = { 0 };
+  ProcessSet servers = { 0 }, redis = { 0 };
+  g_auto (GStrv) urls = NULL;
   gboolean ramp;
   guint max_rooms = 0;
   gchar *offer, *answer;
@@ -1117,6 +1114,21 @@ main (int argc, char **argv)
   if (url == NULL || mode == NULL) {
     g_printerr ("loadgen: --url and --mode are needed (see --help)\n");
     return 2;
+  }
+  urls = g_strsplit (url, ",", -1);
+  if (g_strv_length (urls) == 0 || !process_set_parse (&servers, server_pids)
+      || !process_set_parse (&redis, redis_pid)) {
+    g_printerr ("loadgen: --url wants URL[,URL...], --server-pid "
+        "PID[,PID...] and --redis-pid PID\n");
+    return 2;
+  }
+  for (i = 0; urls[i]; i++) {
+    if (!g_uri_is_valid (urls[i], G_URI_FLAGS_NONE, NULL)
+        || (!g_str_has_prefix (urls[i], "ws://")
+            && !g_str_has_prefix (urls[i], "wss://"))) {
+      g_printerr ("loadgen: --url: %s is not a ws:// or wss:// URL\n", urls[i]);
+      return 2;
+    }
   }
   ramp = g_str_equal (mode, "ramp");
   if (!ramp && !g_str_equal (mode, "latency")
@@ -1147,17 +1159,18 @@ main (int argc, char **argv)
   lg.window = window;
   lg.workers = g_new0 (Worker *, lg.n_workers);
   for (i = 0; i < lg.n_workers; i++)
-    lg.workers[i] = worker_new (i, lg.n_workers, max_cpu, url, ramp);
+    lg.workers[i] = worker_new (i, lg.n_workers, max_cpu, urls, ramp);
 
-  g_string_append_printf (out, "\"mode\": \"%s\", \"url\": \"%s\", ", mode,
-      url);
+  g_string_append_printf (out, "\"mode\": \"%s\", \"url\": \"%s\", "
+      "\"nodes\": %u, ", mode, url, g_strv_length (urls));
   if (ramp) {
-    run_ramp (&lg, server_pid, level_list, probe_rate, probe_s, max_p99, out);
+    run_ramp (&lg, &servers, &redis, level_list, probe_rate, probe_s, max_p99,
+        out);
   } else {
     if (!add_rooms (&lg, rooms, 300, &st))
       g_printerr ("loadgen: %u of %u sockets failed to connect\n",
           st.connect_failed, rooms * 2);
-    run_cycles (&lg, server_pid, g_str_equal (mode, "latency") ? rate : 0,
+    run_cycles (&lg, &servers, &redis, g_str_equal (mode, "latency") ? rate : 0,
         duration, out);
   }
   get_stats (&lg, &st);
@@ -1165,7 +1178,7 @@ main (int argc, char **argv)
       "\"connect_failed\": %u, \"loadgen_threads\": %u, "
       "\"loadgen_max_cpu\": %.2f, \"loadgen_rss_kb\": %" G_GINT64_FORMAT "}",
       st.connect_retried, st.connect_failed, lg.n_workers, max_cpu,
-      proc_rss_kb (getpid ()));
+      process_rss_kb (getpid ()));
 
   /* goodbye to every socket, so that the server's log and counts end
    * clean; a server that does not answer is not waited for long */
@@ -1178,5 +1191,7 @@ main (int argc, char **argv)
   g_print ("%s\n", out->str);
   g_free (offer);
   g_free (answer);
+  process_set_clear (&servers);
+  process_set_clear (&redis);
   return st.errors > 0 ? 1 : 0;
 }

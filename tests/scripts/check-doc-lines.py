@@ -18,7 +18,10 @@ What the test changes, and only that (each case prints the line it ran):
   `/etc/letschat/` a directory of this test's own (so the docs' lines that
   make the TURN secret there, head ... > FILE and chmod, run for real);
 - a letschat-server line listens on a free port (its own `--port N`
-  becomes that port); its `--config FILE` is the ```ini block the docs
+  becomes that port); a `redis-server` line too, and the nodes'
+  `--redis redis://127.0.0.1:6379` then name it; a node (`--redis`) must
+  answer /healthz with 200 (it reaches Redis), and is never the server
+  other lines are pointed at; its `--config FILE` is the ```ini block the docs
   show before it, written to FILE; a `--turn-secret FILE` that no line
   before it made is made the way docs/networks.md does;
 - a line's own plain `fakesink` gets silent=false (to count its buffers);
@@ -57,6 +60,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 SOURCE = os.path.abspath(sys.argv[1])
 BUILD = os.path.abspath(sys.argv[2])
@@ -227,6 +231,7 @@ class Servers:
 
     def __init__(self):
         self.plain = self.tls = None
+        self.redis = None       # the port of the docs' redis-server
         self.procs = []
 
 
@@ -466,8 +471,49 @@ def run_now(cmd, line, env, work, expect=None):
     return f'ok {cmd.where}: exit 0'
 
 
+def rewrite_redis(text, servers):
+    """a cluster node's --redis: the docs' redis-server, on its free port"""
+    if servers.redis is None:
+        return text
+    return re.sub(r'redis://(?:127\.0\.0\.1|localhost):6379\b',
+                  f'redis://127.0.0.1:{servers.redis}', text)
+
+
+def start_redis(cmd, servers, env, work):
+    """redis-server, for the cluster nodes of docs/deployment.md"""
+    port = free_port()
+    line = re.sub(r'--port\s+\d+', f'--port {port}', cmd.text)
+    if f'--port {port}' not in line:
+        line += f' --port {port}'
+    print(f'# {cmd.where}: starting: {" ".join(line.split())}', flush=True)
+    proc = Process(line, work, env)
+    servers.procs.append(proc)
+    wait_port(port, proc.proc, 'redis-server')
+    servers.redis = port
+    return f'ok {cmd.where}: listening (port {port})'
+
+
+def wait_healthy(port, proc):
+    """a cluster node: /healthz says 200 once it reaches Redis"""
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise Failure(f'letschat-server exited ({proc.returncode})')
+        try:
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with direct.open(f'http://127.0.0.1:{port}/healthz', timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:     # 503 (HTTPError) while Redis is not reached yet
+            pass
+        time.sleep(0.2)
+    raise Failure(f'the node on {port} did not reach Redis within {TIMEOUT} s '
+                  '(/healthz was not 200)')
+
+
 def start_server(cmd, servers, env, work):
     line = rewrite_paths(cmd.text).replace('--host 0.0.0.0', '--host 127.0.0.1')
+    line = rewrite_redis(line, servers)
     port = free_port()
     if re.search(r'--port\s+\d+', line):
         line = re.sub(r'--port\s+\d+', f'--port {port}', line)
@@ -492,6 +538,10 @@ def start_server(cmd, servers, env, work):
     proc = Process(line, work, env)
     servers.procs.append(proc)
     wait_port(port, proc.proc, 'letschat-server')
+    if '--redis' in line:
+        # a cluster node: the other docs' lines keep their own server
+        wait_healthy(port, proc.proc)
+        return f'ok {cmd.where}: listening (port {port}), reaches Redis'
     if '--tls-cert' in line:
         servers.tls = port
     else:
@@ -523,7 +573,7 @@ def main():
 
     try:
         if not any(re.search(r'letschat-server(?!\S)', c.text) and '--tls-cert' not in c.text
-                   and not c.skip for c in cmds):
+                   and '--redis' not in c.text and not c.skip for c in cmds):
             # No docs line starts a plain server: start one as they would.
             port = free_port()
             proc = Process([SERVER, '--port', str(port)], work, env)
@@ -547,6 +597,8 @@ def main():
                     ok(run_now(cmd, rewrite_paths(cmd.text), env, work))
                 elif word == 'letschat-server':
                     ok(start_server(cmd, servers, env, work))
+                elif word == 'redis-server':
+                    ok(start_redis(cmd, servers, env, work))
                 elif word in ('head', 'chmod') and '/etc/letschat/' in cmd.text:
                     # Making the TURN secret: into the test's own /etc/letschat.
                     ok(run_now(cmd, rewrite_paths(cmd.text), env, work))
