@@ -34,18 +34,28 @@
 # bench is for. (Before, both were "no call within 60 s", and a busy
 # source through 600 kbit/s read as "ICE never completed" when ICE and
 # DTLS had completed in 30 ms and every keyframe was lost in the tbf.)
-import argparse, atexit, json, os, re, signal, statistics, subprocess, sys, time
+import argparse, atexit, json, os, re, signal, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BUILD = os.environ.get("LETSCHAT_BUILD", os.path.join(ROOT, "build"))
 PARTY = os.path.join(BUILD, "bench", "letschat-network-party")
 SERVER = os.path.join(BUILD, "ext", "server", "letschat-server")
+BROWSER = os.path.join(HERE, "network-browser.mjs")
+# variant: (receiver, its properties, sender, its properties); a party is
+# "letschat" (bench/network-party.c) or "chromium" (bench/network-browser.mjs
+# on the room server's page)
 VARIANTS = {
-    "none": ["congestion-control=none", "do-retransmission=false"],
-    "letschat": [],
+    # letschat as it is: its default congestion control, NACK/RTX
+    "letschat": ("letschat", [], "letschat", []),
+    # as it was (yesterday's behaviour): a fixed bitrate, no retransmission
+    "none": ("letschat", ["do-retransmission=false"],
+             "letschat", ["congestion-control=none", "do-retransmission=false"]),
+    # the anchor: Chromium <-> Chromium through the same link
+    "chromium": ("chromium", [], "chromium", []),
+    # Chromium sending to letschat: does it adapt on letschat's feedback?
+    "chromium-to-letschat": ("letschat", [], "chromium", []),
 }
-RECV_VARIANTS = {"letschat": [], "none": ["do-retransmission=false"]}
 
 
 def sh(*args, check=True):
@@ -230,10 +240,14 @@ def run(scenario, variant, seconds, tmp):
         if not url:
             raise RuntimeError("the room server did not start")
         rpath, spath = os.path.join(tmp, "recv.log"), os.path.join(tmp, "send.log")
-        start(link.r, PARTY, "recv", url, "net", *RECV_VARIANTS[variant],
-              out=open(rpath, "w"))
-        start(link.s, PARTY, "send", url, "net", *VARIANTS[variant],
-              out=open(spath, "w"))
+        rkind, rprops, skind, sprops = VARIANTS[variant]
+        page = url.replace("ws://", "http://").replace("/ws", "/r/net?name=")
+        for ns, role, kind, props, path in ((link.r, "recv", rkind, rprops, rpath),
+                                            (link.s, "send", skind, sprops, spath)):
+            if kind == "letschat":
+                start(ns, PARTY, role, url, "net", *props, out=open(path, "w"))
+            else:
+                start(ns, "node", BROWSER, role, page + role, out=open(path, "w"))
         # The call is up when both sides say "connected" (ICE and DTLS).
         deadline = time.time() + CONNECT_S
         up = None
@@ -272,6 +286,7 @@ def run(scenario, variant, seconds, tmp):
 def analyse(scenario, seconds, t0, schedule, tmp):
     end = t0 + seconds * 1e6
     sent, recv, sstats, rstats = {}, [], [], []
+    browser_send, browser_recv = [], None
     for line in open(os.path.join(tmp, "send.log")):
         p = line.split(" ", 2)
         if p[0] == "sent":
@@ -281,10 +296,18 @@ def analyse(scenario, seconds, t0, schedule, tmp):
             sv = sub(p[2], "send-video")
             sstats.append(((t - t0) / 1e6, field(sv, "bitrate") or 0,
                            field(p[2], "target-bitrate") or 0))
+        elif p[0] == "send":  # Chromium: bitrate, target, available, ...
+            v = p[2].split()
+            num = lambda x: float(x) if x not in ("Infinity", "NaN") else 0
+            sstats.append(((int(p[1]) - t0) / 1e6, num(v[0]), num(v[1])))
+            browser_send.append([round((int(p[1]) - t0) / 1e6, 2), num(v[2]),
+                                 num(v[3]), num(v[4]), num(v[5]), v[6]])
     for line in open(os.path.join(tmp, "recv.log")):
         p = line.split(" ", 2)
         if p[0] == "recv" and t0 <= int(p[2]) <= end:
             recv.append((int(p[1]), int(p[2])))
+        elif p[0] == "rstats":  # Chromium's getStats, the latest kept
+            browser_recv = json.loads(p[2])
         elif p[0] == "stats":
             rv = sub(p[2], "receive-video")
             rstats.append(((int(p[1]) - t0) / 1e6, field(rv, "retransmitted-packets") or 0,
@@ -314,6 +337,11 @@ def analyse(scenario, seconds, t0, schedule, tmp):
         "receiver_plis": rstats[-1][3] if rstats else 0,
         "link": schedule,
     }
+    if browser_send:
+        # [t, availableOutgoingBitrate, width, height, fps, qualityLimitationReason]
+        res["chromium_send"] = [x for x in browser_send if 0 <= x[0] <= seconds]
+    if browser_recv:
+        res["chromium_receiver_stats"] = browser_recv
     if scenario == "step":
         drop, rise = schedule[1][0], schedule[2][0]
         low, high = schedule[1][1] * 1000, schedule[2][1] * 1000
@@ -330,16 +358,24 @@ def plot(scenario, results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    colours = {"letschat": "tab:blue", "none": "tab:orange", "chromium": "tab:green",
+               "chromium-to-letschat": "tab:red"}
     for variant, r in results.items():
         if "error" in r:
             continue
-        ax1.plot([s[0] for s in r["send"]], [s[1] / 1000 for s in r["send"]],
-                 label="%s: send bitrate" % variant)
+        c = colours.get(variant)
+        ax1.plot([s[0] for s in r["send"]], [max(s[1], 1) / 1000 for s in r["send"]],
+                 color=c, label="%s: sent" % variant)
         if variant == "letschat":
-            ax1.plot([s[0] for s in r["send"]], [s[2] / 1000 for s in r["send"]],
-                     "--", label="letschat: target")
-        ax2.plot(range(len(r["fps_per_second"])), r["fps_per_second"], label=variant)
+            ax1.plot([s[0] for s in r["send"]], [max(s[2], 1) / 1000 for s in r["send"]],
+                     "--", color=c, label="letschat: target bitrate")
+        if variant == "chromium":
+            cs = r.get("chromium_send", [])
+            ax1.plot([x[0] for x in cs], [max(x[1], 1) / 1000 for x in cs], "--", color=c,
+                     label="chromium: availableOutgoingBitrate")
+        ax2.plot([i + 0.5 for i in range(len(r["fps_per_second"]))], r["fps_per_second"],
+                 color=c, label=variant)
     link = next((r["link"] for r in results.values() if r.get("link")), [])
     if link:
         secs = next(r["seconds"] for r in results.values() if "seconds" in r)
@@ -348,16 +384,80 @@ def plot(scenario, results, path):
             nxt = link[i + 1][0] if i + 1 < len(link) else secs
             xs += [at, nxt]
             ys += [kbit, kbit]
-        ax1.plot(xs, ys, "k:", label="link")
-    ax1.set_ylabel("kbit/s")
+        ax1.plot(xs, ys, "k:", linewidth=2, label="link (tbf)")
+    elif scenario.startswith("loss"):
+        ax1.set_title("%s %% of the sender's UDP dropped, no rate limit" % scenario[4:],
+                      fontsize=9)
+    ax1.set_ylabel("video sent, kbit/s (payload)")
     ax1.set_yscale("log")
-    ax1.legend(fontsize=7)
-    ax2.set_ylabel("received fps")
-    ax2.set_xlabel("s since the first frame")
-    ax2.legend(fontsize=7)
-    fig.suptitle("letschat on a bad link: %s" % scenario)
+    ax1.legend(fontsize=7, loc="lower right")
+    ax2.set_ylabel("frames received per second")
+    ax2.set_xlabel("s since the first frame received")
+    ax2.legend(fontsize=7, loc="lower right")
+    fig.suptitle("1280x720@30 through a shaped veth: %s" % scenario)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
+
+
+# The issue's targets, per scenario: (figure, comparison, value, text)
+TARGETS = {
+    "rate": [("fps", ">=", 24), ("g2g_p95_ms", "<=", 300), ("freezes_per_min", "<=", 1)],
+    "step": [("under_link_after_drop_s", "<=", 2), ("70pct_after_rise_s", "<=", 10)],
+    "loss3": [("fps", ">=", 28), ("freezes_per_min", "<=", 1)],
+    "loss10": [("fps", ">=", 20)],
+}
+HIGHER = {"fps"}  # higher is better; for the others lower is
+SHORT = {"fps": "fps", "g2g_p95_ms": "g2g p95", "freezes_per_min": "freezes",
+         "under_link_after_drop_s": "under link", "70pct_after_rise_s": "70 % after rise"}
+
+
+def meets(value, op, limit):
+    if value is None:
+        return False
+    return value >= limit if op == ">=" else value <= limit
+
+
+def summary(report):
+    """A markdown table: each figure beside its target and Chromium's."""
+    names = {"rate": "600 kbit/s", "step": "step 4M -> 500k -> 4M", "loss3": "3 % loss",
+             "loss10": "10 % loss"}
+    lines = ["| scenario | variant | fps | g2g p50 / p95 ms | freezes/min | longest gap ms "
+             "| under link after drop s | >= 70 % after rise s | target | vs Chromium |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for scenario, results in report["scenarios"].items():
+        anchor = results.get("chromium", {})
+        for variant, r in results.items():
+            if "error" in r:
+                lines.append("| %s | %s | error: %s | | | | | | | |" % (
+                    names.get(scenario, scenario), variant, r["error"].splitlines()[0]))
+                continue
+            g2g = ("%s / %s" % (r["g2g_p50_ms"], r["g2g_p95_ms"])
+                   if r["g2g_p50_ms"] is not None else "n/a")
+            met, worse = [], []
+            for key, op, limit in TARGETS.get(scenario, []):
+                if key.startswith("g2g") and r.get(key) is None:
+                    continue  # n/a: no frame numbers through a browser
+                met.append("%s %s" % (SHORT[key], "met" if meets(r.get(key), op, limit)
+                                      else "MISSED"))
+            # beside Chromium <-> Chromium: received fps, freezes and the
+            # step's times (a time never reached is worse than any)
+            for key in ["fps", "freezes_per_min"] + [
+                    k for k, _, _ in TARGETS.get(scenario, []) if k.endswith("_s")]:
+                a, v = anchor.get(key), r.get(key)
+                if variant == "chromium" or not anchor or "error" in anchor:
+                    continue
+                if v is None and a is not None:
+                    worse.append(SHORT[key])
+                elif v is not None and a is not None and (
+                        (v < a * 0.95) if key in HIGHER else (v > a * 1.05 and v - a > 0.5)):
+                    worse.append(SHORT[key])
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                names.get(scenario, scenario), variant, r["fps"], g2g, r["freezes_per_min"],
+                r["longest_gap_ms"], r.get("under_link_after_drop_s", ""),
+                r.get("70pct_after_rise_s", ""), "; ".join(met),
+                "" if variant == "chromium" or not anchor or "error" in anchor else
+                ("worse: " + ", ".join(worse) if worse else "no worse")))
+    return "\n".join(lines)
 
 
 def main():
@@ -365,6 +465,7 @@ def main():
     ap.add_argument("--seconds", type=float,
                     default=float(os.environ.get("LETSCHAT_BENCH_NET_SECONDS", 60)))
     ap.add_argument("--scenarios", default="rate,step,loss3,loss10")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -377,11 +478,23 @@ def main():
     os.environ.setdefault("GST_PLUGIN_PATH", os.path.join(BUILD, "gst", "letschat"))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = a.out or os.path.join(ROOT, "bench", "results", "network-%s.json" % stamp)
-    import tempfile
-    report = {"when": stamp, "host": os.uname().nodename, "scenarios": {}}
+    report = {"when": stamp, "host": os.uname().nodename, "scenarios": {},
+              "load_average_at_start": os.getloadavg(),
+              "commit": sh("git", "-C", ROOT, "describe", "--always", "--dirty",
+                           check=False).stdout.strip()}
+    camera_dir = tempfile.mkdtemp(prefix="letschat-net-camera-")
+    atexit.register(lambda: subprocess.run(["rm", "-rf", camera_dir]))
+    if any(VARIANTS[v][2] == "chromium" for v in a.variants.split(",")):
+        # Chromium's camera shows what letschat's sender encodes: snow
+        # (2 s looped: noise does not compress across a loop anyway)
+        camera = os.path.join(camera_dir, "snow.y4m")
+        sh("gst-launch-1.0", "-q", "videotestsrc", "pattern=snow", "num-buffers=60", "!",
+           "video/x-raw,format=I420,width=1280,height=720,framerate=30/1", "!",
+           "y4menc", "!", "filesink", "location=" + camera)
+        os.environ["LETSCHAT_BENCH_CAMERA"] = camera
     for scenario in a.scenarios.split(","):
         results = {}
-        for variant in VARIANTS:
+        for variant in a.variants.split(","):
             with tempfile.TemporaryDirectory() as tmp:
                 # LETSCHAT_BENCH_KEEP=DIR keeps each run's logs there
                 keep = os.environ.get("LETSCHAT_BENCH_KEEP")
@@ -393,7 +506,7 @@ def main():
                 except Exception as e:
                     results[variant] = {"error": str(e)}
             r = results[variant]
-            print("%-6s %-8s " % (scenario, variant) + (
+            print("%-6s %-20s " % (scenario, variant) + (
                 "error: %s" % r["error"] if "error" in r else
                 "fps %5.1f  g2g p50 %s p95 %s ms  freezes/min %4.1f  rtx %d%s" % (
                     r["fps"], r["g2g_p50_ms"], r["g2g_p95_ms"], r["freezes_per_min"],
@@ -404,8 +517,11 @@ def main():
                 flush=True)
         report["scenarios"][scenario] = results
         plot(scenario, results, out.replace(".json", "-%s.png" % scenario))
+    report["load_average_at_end"] = os.getloadavg()
+    report["table"] = summary(report)
     with open(out, "w") as f:
         json.dump(report, f, indent=1)
+    print(report["table"])
     print("results:", out)
     return 0
 
