@@ -162,7 +162,14 @@ def start(ns, *cmd, out):
 
 
 def stop(p):
+    """SIGTERM first (Chromium's party closes the browser and removes its
+    profile), SIGKILL what is left of the group 5 s later."""
     if p and p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
         try:
             os.killpg(p.pid, signal.SIGKILL)
         except OSError:
@@ -247,7 +254,25 @@ def run(scenario, variant, seconds, tmp):
             if kind == "letschat":
                 start(ns, PARTY, role, url, "net", *props, out=open(path, "w"))
             else:
-                start(ns, "node", BROWSER, role, page + role, out=open(path, "w"))
+                # its profile goes in the run's directory (removed with it)
+                start(ns, "env", "TMPDIR=" + tmp, "node", BROWSER, role, page + role,
+                      out=open(path, "w"))
+            if role == "recv":
+                # The sender joins once the receiver is in the room, so it
+                # is always the sender that offers (the second to join
+                # does). Both joining within ~150 ms of each other, the
+                # sender first, left one run of 16 with no offer at all
+                # (no connection state on either side for 60 s): a race in
+                # the parties' signalling, not the link's to measure.
+                deadline = time.time() + CONNECT_S
+                while time.time() < deadline:
+                    slog.seek(0)
+                    if "join room=net" in slog.read():
+                        break
+                    time.sleep(0.05)
+                else:
+                    raise RuntimeError("the receiver did not join the room within %d s:\n%s"
+                                       % (CONNECT_S, tail(rpath)))
         # The call is up when both sides say "connected" (ICE and DTLS).
         deadline = time.time() + CONNECT_S
         up = None
@@ -273,10 +298,10 @@ def run(scenario, variant, seconds, tmp):
             applied.append((round(time.time() - t0 / 1e6, 2), kbit))
         time.sleep(max(0, t0 / 1e6 + seconds - time.time()))
     finally:
-        link.close()
         for p in list(LIVE):
             if isinstance(p, subprocess.Popen):
                 stop(p)
+        link.close()
     res = analyse(scenario, seconds, t0, applied, tmp)
     res["connect_to_first_frame_s"] = (round((first(rpath, "recv", 2) - up) / 1e6, 2)
                                        if first(rpath, "recv", 2) else None)
@@ -330,6 +355,8 @@ def analyse(scenario, seconds, t0, schedule, tmp):
         "readable_frames": len(g2g),
         "freezes_per_min": round(freezes * 60 / seconds, 1),
         "longest_gap_ms": round(max(gaps) / 1000) if gaps else None,
+        # time spent frozen: a run that never decodes is one 60 s freeze
+        "frozen_s": round(sum(g for g in gaps if g > 200000) / 1e6, 1),
         "fps_per_second": per_s,
         "send": [[round(t, 2), b, tg] for t, b, tg in sstats if 0 <= t <= seconds],
         "receiver_retransmitted": rstats[-1][1] if rstats else 0,
@@ -343,15 +370,33 @@ def analyse(scenario, seconds, t0, schedule, tmp):
     if browser_recv:
         res["chromium_receiver_stats"] = browser_recv
     if scenario == "step":
-        drop, rise = schedule[1][0], schedule[2][0]
-        low, high = schedule[1][1] * 1000, schedule[2][1] * 1000
-        under = [t for t, b, _ in sstats if drop < t < rise and b < low]
-        res["under_link_after_drop_s"] = round(under[0] - drop, 2) if under else None
-        over = [t for t, b, _ in sstats if t > rise and b >= 0.7 * high]
-        res["70pct_after_rise_s"] = round(over[0] - rise, 2) if over else None
-        otg = [t for t, _, tg in sstats if t > rise and tg >= 0.7 * high]
-        res["target_70pct_after_rise_s"] = round(otg[0] - rise, 2) if otg else None
+        res.update(step_times(res))
     return res
+
+
+def smoothed(send, window=1.0):
+    """(t, mean bitrate, mean target) over the @window s before each sample:
+    one 250 ms sample says little (a keyframe, a stats interval cut short)."""
+    out = []
+    for i, (t, _, _) in enumerate(send):
+        xs = [(b, tg) for u, b, tg in send[:i + 1] if u > t - window]
+        out.append((t, sum(b for b, _ in xs) / len(xs), sum(tg for _, tg in xs) / len(xs)))
+    return out
+
+
+def step_times(r):
+    """After the drop: how long until the video sent (1 s mean) is under the
+    link; after the rise: until it is >= 70 % of it (and the target, for
+    letschat). None: never within the phase."""
+    link, send = r["link"], smoothed(r["send"])
+    drop, rise = link[1][0], link[2][0]
+    low, high = link[1][1] * 1000, link[2][1] * 1000
+    under = [t for t, b, _ in send if drop < t < rise and b < low]
+    over = [t for t, b, _ in send if t > rise and b >= 0.7 * high]
+    otg = [t for t, _, tg in send if t > rise and tg >= 0.7 * high]
+    return {"under_link_after_drop_s": round(under[0] - drop, 2) if under else None,
+            "70pct_after_rise_s": round(over[0] - rise, 2) if over else None,
+            "target_70pct_after_rise_s": round(otg[0] - rise, 2) if otg else None}
 
 
 def plot(scenario, results, path):
@@ -365,10 +410,11 @@ def plot(scenario, results, path):
         if "error" in r:
             continue
         c = colours.get(variant)
-        ax1.plot([s[0] for s in r["send"]], [max(s[1], 1) / 1000 for s in r["send"]],
-                 color=c, label="%s: sent" % variant)
+        send = smoothed(r["send"])
+        ax1.plot([x[0] for x in send], [x[1] / 1000 for x in send],
+                 color=c, label="%s: sent (1 s mean)" % variant)
         if variant == "letschat":
-            ax1.plot([s[0] for s in r["send"]], [max(s[2], 1) / 1000 for s in r["send"]],
+            ax1.plot([x[0] for x in send], [x[2] / 1000 for x in send],
                      "--", color=c, label="letschat: target bitrate")
         if variant == "chromium":
             cs = r.get("chromium_send", [])
@@ -390,6 +436,7 @@ def plot(scenario, results, path):
                       fontsize=9)
     ax1.set_ylabel("video sent, kbit/s (payload)")
     ax1.set_yscale("log")
+    ax1.set_ylim(50, 30000)
     ax1.legend(fontsize=7, loc="lower right")
     ax2.set_ylabel("frames received per second")
     ax2.set_xlabel("s since the first frame received")
@@ -417,18 +464,36 @@ def meets(value, op, limit):
     return value >= limit if op == ">=" else value <= limit
 
 
+def none_never(v):
+    return "never" if v is None else v
+
+
+def phase_means(r):
+    """Mean video bitrate sent (kbit/s) in each phase of the link's rate:
+    "sent/link" pairs, or the whole run's mean where the rate is not set."""
+    link = r.get("link") or [(0, None)]
+    out = []
+    for i, (at, kbit) in enumerate(link):
+        nxt = link[i + 1][0] if i + 1 < len(link) else r["seconds"]
+        xs = [b for t, b, _ in r["send"] if at <= t < nxt]
+        mean = round(sum(xs) / len(xs) / 1000) if xs else None
+        out.append("%s/%s" % (mean, kbit) if kbit else "%s" % mean)
+    return " ".join(out)
+
+
 def summary(report):
     """A markdown table: each figure beside its target and Chromium's."""
     names = {"rate": "600 kbit/s", "step": "step 4M -> 500k -> 4M", "loss3": "3 % loss",
              "loss10": "10 % loss"}
     lines = ["| scenario | variant | fps | g2g p50 / p95 ms | freezes/min | longest gap ms "
-             "| under link after drop s | >= 70 % after rise s | target | vs Chromium |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| under link after drop s | >= 70 % after rise s | sent kbit/s (/link) "
+             "| target | vs Chromium |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for scenario, results in report["scenarios"].items():
         anchor = results.get("chromium", {})
         for variant, r in results.items():
             if "error" in r:
-                lines.append("| %s | %s | error: %s | | | | | | | |" % (
+                lines.append("| %s | %s | error: %s | | | | | | | | |" % (
                     names.get(scenario, scenario), variant, r["error"].splitlines()[0]))
                 continue
             g2g = ("%s / %s" % (r["g2g_p50_ms"], r["g2g_p95_ms"])
@@ -451,10 +516,12 @@ def summary(report):
                 elif v is not None and a is not None and (
                         (v < a * 0.95) if key in HIGHER else (v > a * 1.05 and v - a > 0.5)):
                     worse.append(SHORT[key])
-            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            step = scenario == "step"
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 names.get(scenario, scenario), variant, r["fps"], g2g, r["freezes_per_min"],
-                r["longest_gap_ms"], r.get("under_link_after_drop_s", ""),
-                r.get("70pct_after_rise_s", ""), "; ".join(met),
+                r["longest_gap_ms"], none_never(r.get("under_link_after_drop_s")) if step else "",
+                none_never(r.get("70pct_after_rise_s")) if step else "", phase_means(r),
+                "; ".join(met),
                 "" if variant == "chromium" or not anchor or "error" in anchor else
                 ("worse: " + ", ".join(worse) if worse else "no worse")))
     return "\n".join(lines)
@@ -467,7 +534,21 @@ def main():
     ap.add_argument("--scenarios", default="rate,step,loss3,loss10")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--from", dest="from_json", default=None,
+                    help="draw the PNGs and print the table of an earlier results JSON")
     a = ap.parse_args()
+    if a.from_json:
+        report = json.load(open(a.from_json))
+        for scenario, results in report["scenarios"].items():
+            for r in results.values():
+                if scenario == "step" and "error" not in r:
+                    r.update(step_times(r))
+            plot(scenario, results, a.from_json.replace(".json", "-%s.png" % scenario))
+        report["table"] = summary(report)
+        with open(a.from_json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(report["table"])
+        return 0
     if os.geteuid() != 0:
         print("bench/network.py: network namespaces need root", file=sys.stderr)
         return 77
