@@ -129,6 +129,22 @@ class Link:
             sh("ip", "-n", ns, "link", "set", dev, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         self.loss = False
+        self.wait_ready()
+
+    def wait_ready(self, timeout=10):
+        """Until the veth's IPv6 link-local addresses have passed duplicate
+        address detection (~2 s after the link comes up): a party started
+        while they were still "tentative" sometimes gathered no ICE
+        candidate at all, on either side (no offer's candidates, no
+        connection state for 60 s: 1 run in ~10), as a machine whose
+        addresses have long settled never does."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not any("tentative" in sh("ip", "-n", ns, "-o", "addr", "show").stdout
+                       for ns in (self.s, self.r)):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the veth's addresses were still tentative after %d s" % timeout)
 
     def rate(self, kbit):
         burst = "64kbit" if kbit >= 2000 else "32kbit"
