@@ -1,25 +1,34 @@
 #!/usr/bin/python3
-# The network half of the benchmark (issue 13): a 1280x720@30 VP8 call (video
-# only, videotestsrc pattern=snow: busy) from a sender namespace to a receiver
-# namespace over a veth pair whose sender side is shaped, in three
-# scenarios, each for letschat as it is ("letschat": congestion control and
-# retransmission) and as it was ("none": congestion-control=none,
-# do-retransmission=false), in the same run:
+# The network half of the benchmark (issue 13): a 1280x720@30 video-only call
+# from a sender namespace to a receiver namespace (with the room server) over
+# a veth pair whose sender side is shaped, in four scenarios:
 #
 #   rate   600 kbit/s (tc tbf) throughout
 #   step   4 Mbit/s, 500 kbit/s from 1/3 of the run, 4 Mbit/s from 2/3
 #   loss3  3 % of the sender's UDP dropped at random (nftables numgen)
 #   loss10 10 %
 #
-# Figures per run: received (decoded) frame rate, glass-to-glass p50/p95
-# (frame numbers in the picture, bench/network-party.c), freezes (gaps over
-# 200 ms between decoded frames) per minute, and for the step how long the
-# send bitrate took to go under the link after the drop and to reach 70 %
-# of it after the rise. JSON and one PNG per scenario in bench/results/.
+# each for four variants, one after the other in the same run (VARIANTS):
+# letschat as it is, letschat as it was (congestion-control=none,
+# do-retransmission=false), Chromium <-> Chromium (the anchor) and Chromium
+# -> letschat. Both kinds of sender show the same busy picture
+# (videotestsrc pattern=snow; Chromium's fake camera plays a y4m of it).
+#
+# Figures per run: received frame rate, glass-to-glass p50/p95 (frame
+# numbers in the picture, bench/network-party.c: letschat -> letschat
+# only), freezes (gaps over 200 ms between received frames) per minute,
+# the video bitrate sent over time, and for the step how long the sent
+# bitrate (1 s mean) took to go under the link after the drop and to reach
+# 70 % of it after the rise. JSON (with a markdown table of every figure
+# beside its target and Chromium's) and one PNG per scenario in
+# bench/results/ (docs/performance.md).
 #
 #   sudo /usr/bin/python3 bench/network.py [--seconds S] [--scenarios a,b]
+#        [--variants a,b] [--out JSON]
+#   /usr/bin/python3 bench/network.py --from JSON   (table and PNGs again)
 #
-# Root only (network namespaces). LETSCHAT_BENCH_NET_SECONDS shortens runs.
+# Root only (network namespaces). LETSCHAT_BENCH_NET_SECONDS sets the run
+# length; LETSCHAT_BENCH_KEEP=DIR keeps every party's log.
 #
 # Each run starts from a clean state and leaves nothing behind: its
 # namespaces (mnb<pid>s, mnb<pid>r; tc and nftables rules live and die with
