@@ -16,11 +16,16 @@
  * Frame numbers go in the picture as in bench/media-bench.c (16 bits and
  * two guards in blocks of the top-left corner, 32 pixels wide at 1280 and
  * as much smaller as the picture is when the congestion control scaled it
- * down). Both processes run on one machine, so their monotonic clocks are
- * the same clock: glass-to-glass is the receiver's time minus the sender's
- * for the same number. Prints, one line each, on stdout:
+ * down). Both processes run on one machine, so they share its clock:
+ * glass-to-glass is the receiver's time minus the sender's for the same
+ * number. Times are the real-time clock (g_get_real_time, microseconds
+ * since 1970) so that they compare with a browser's Date.now() in the
+ * Chromium variants of bench/network.py. The source is busy
+ * (videotestsrc pattern=snow: every frame costs what the encoder is
+ * allowed, as a camera in a busy room does). Prints, one line each:
  *   sent N T_US             a frame left the source (sender)
  *   recv N T_US             a frame left the decoder (receiver; N -1: unreadable)
+ *   state T_US STATE        the peer connection's state (both)
  *   stats T_US STRUCTURE    a letschat/stats message (both)
  */
 
@@ -112,7 +117,7 @@ stamp_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   number = sent++ & ((1 << BITS) - 1);
   write_number (&frame, number);
   gst_video_frame_unmap (&frame);
-  printf ("sent %u %" G_GINT64_FORMAT "\n", number, g_get_monotonic_time ());
+  printf ("sent %u %" G_GINT64_FORMAT "\n", number, g_get_real_time ());
   return GST_PAD_PROBE_OK;
 }
 
@@ -121,7 +126,7 @@ read_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   gint number = read_number (pad, GST_PAD_PROBE_INFO_BUFFER (info));
 
-  printf ("recv %d %" G_GINT64_FORMAT "\n", number, g_get_monotonic_time ());
+  printf ("recv %d %" G_GINT64_FORMAT "\n", number, g_get_real_time ());
   return GST_PAD_PROBE_OK;
 }
 
@@ -135,9 +140,14 @@ on_message (GstBus * bus, GstMessage * msg, gpointer loop)
     case GST_MESSAGE_ELEMENT:
       if (gst_message_has_name (msg, "letschat/stats")) {
         text = gst_structure_to_string (gst_message_get_structure (msg));
-        printf ("stats %" G_GINT64_FORMAT " %s\n", g_get_monotonic_time (),
-            text);
+        printf ("stats %" G_GINT64_FORMAT " %s\n", g_get_real_time (), text);
         g_free (text);
+      } else if (gst_message_has_name (msg, "letschat/connection-state")) {
+        /* the bench tells "never connected" (ICE/DTLS) from "connected
+         * but nothing decoded" (the link too narrow for what is sent) */
+        printf ("state %" G_GINT64_FORMAT " %s\n", g_get_real_time (),
+            gst_structure_get_string (gst_message_get_structure (msg),
+                "state"));
       }
       break;
     case GST_MESSAGE_ERROR:
@@ -173,7 +183,7 @@ main (int argc, char **argv)
   setvbuf (stdout, NULL, _IOLBF, 0);
   send = strcmp (argv[1], "send") == 0;
   if (send)
-    g_string_append (desc, "videotestsrc is-live=true pattern=ball ! "
+    g_string_append (desc, "videotestsrc is-live=true pattern=snow ! "
         "video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! "
         "identity name=mark ! letschatsink name=party");
   else

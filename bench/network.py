@@ -1,41 +1,120 @@
 #!/usr/bin/python3
-# The network half of the benchmark (issue 13): a 1280x720@30 VP8 call (video
-# only, videotestsrc pattern=ball) from a sender namespace to a receiver
-# namespace over a veth pair whose sender side is shaped, in three
-# scenarios, each for letschat as it is ("letschat": congestion control and
-# retransmission) and as it was ("none": congestion-control=none,
-# do-retransmission=false), in the same run:
+# The network half of the benchmark (issue 13): a 1280x720@30 video-only call
+# from a sender namespace to a receiver namespace (with the room server) over
+# a veth pair whose sender side is shaped, in four scenarios:
 #
 #   rate   600 kbit/s (tc tbf) throughout
 #   step   4 Mbit/s, 500 kbit/s from 1/3 of the run, 4 Mbit/s from 2/3
 #   loss3  3 % of the sender's UDP dropped at random (nftables numgen)
 #   loss10 10 %
 #
-# Figures per run: received (decoded) frame rate, glass-to-glass p50/p95
-# (frame numbers in the picture, bench/network-party.c), freezes (gaps over
-# 200 ms between decoded frames) per minute, and for the step how long the
-# send bitrate took to go under the link after the drop and to reach 70 %
-# of it after the rise. JSON and one PNG per scenario in bench/results/.
+# each for four variants, one after the other in the same run (VARIANTS):
+# letschat as it is, letschat as it was (congestion-control=none,
+# do-retransmission=false), Chromium <-> Chromium (the anchor) and Chromium
+# -> letschat. Both kinds of sender show the same busy picture
+# (videotestsrc pattern=snow; Chromium's fake camera plays a y4m of it).
+#
+# Figures per run: received frame rate, glass-to-glass p50/p95 (frame
+# numbers in the picture, bench/network-party.c: letschat -> letschat
+# only), freezes (gaps over 200 ms between received frames) per minute,
+# the video bitrate sent over time, and for the step how long the sent
+# bitrate (1 s mean) took to go under the link after the drop and to reach
+# 70 % of it after the rise. JSON (with a markdown table of every figure
+# beside its target and Chromium's) and one PNG per scenario in
+# bench/results/ (docs/performance.md).
 #
 #   sudo /usr/bin/python3 bench/network.py [--seconds S] [--scenarios a,b]
+#        [--variants a,b] [--out JSON]
+#   /usr/bin/python3 bench/network.py --from JSON   (table and PNGs again)
 #
-# Root only (network namespaces). LETSCHAT_BENCH_NET_SECONDS shortens runs.
-import argparse, json, os, re, signal, statistics, subprocess, sys, time
+# Root only (network namespaces). LETSCHAT_BENCH_NET_SECONDS sets the run
+# length; LETSCHAT_BENCH_KEEP=DIR keeps every party's log.
+#
+# Each run starts from a clean state and leaves nothing behind: its
+# namespaces (mnb<pid>s, mnb<pid>r; tc and nftables rules live and die with
+# them) and every process in them are removed on every exit path (the end
+# of a run, an exception, SIGINT/SIGTERM/SIGHUP, the interpreter's exit),
+# and namespaces an earlier bench left (its process gone: killed with
+# SIGKILL) are removed before the first run.
+#
+# A run that never connects (ICE/DTLS) is an error with the parties' last
+# lines; a run that connects but decodes nothing is a measurement (0 fps):
+# the link is too narrow for what the sender sends, which is what this
+# bench is for. (Before, both were "no call within 60 s", and a busy
+# source through 600 kbit/s read as "ICE never completed" when ICE and
+# DTLS had completed in 30 ms and every keyframe was lost in the tbf.)
+import argparse, atexit, json, os, re, signal, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BUILD = os.environ.get("LETSCHAT_BUILD", os.path.join(ROOT, "build"))
 PARTY = os.path.join(BUILD, "bench", "letschat-network-party")
 SERVER = os.path.join(BUILD, "ext", "server", "letschat-server")
+BROWSER = os.path.join(HERE, "network-browser.mjs")
+# variant: (receiver, its properties, sender, its properties); a party is
+# "letschat" (bench/network-party.c) or "chromium" (bench/network-browser.mjs
+# on the room server's page)
 VARIANTS = {
-    "none": ["congestion-control=none", "do-retransmission=false"],
-    "letschat": [],
+    # letschat as it is: its default congestion control, NACK/RTX
+    "letschat": ("letschat", [], "letschat", []),
+    # as it was (yesterday's behaviour): a fixed bitrate, no retransmission
+    "none": ("letschat", ["do-retransmission=false"],
+             "letschat", ["congestion-control=none", "do-retransmission=false"]),
+    # the anchor: Chromium <-> Chromium through the same link
+    "chromium": ("chromium", [], "chromium", []),
+    # Chromium sending to letschat: does it adapt on letschat's feedback?
+    "chromium-to-letschat": ("letschat", [], "chromium", []),
 }
-RECV_VARIANTS = {"letschat": [], "none": ["do-retransmission=false"]}
 
 
 def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True)
+
+
+LIVE = []  # links and processes to remove on any exit
+PREFIX = "mnb"
+
+
+def cleanup():
+    while LIVE:
+        x = LIVE.pop()
+        try:
+            stop(x) if isinstance(x, subprocess.Popen) else x.close()
+        except Exception as e:  # go on removing the rest
+            print("cleanup: %s" % e, file=sys.stderr)
+
+
+def on_signal(signum, frame):
+    # SystemExit unwinds the run's finally blocks, then atexit's cleanup
+    raise SystemExit(128 + signum)
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"network.py" in f.read()
+    except OSError:
+        return False
+
+
+def remove_stale():
+    """Namespaces an earlier bench left (killed with SIGKILL)."""
+    names = sh("ip", "netns", "list", check=False).stdout.split()
+    for name in names:
+        m = re.fullmatch(PREFIX + r"(\d+)[sr]", name)
+        if m and not pid_alive(int(m.group(1))):
+            print("removing namespace %s left by an earlier run" % name, file=sys.stderr)
+            kill_in(name)
+            sh("ip", "netns", "del", name, check=False)
+
+
+def kill_in(ns):
+    """Every process still in namespace @ns (one that left its group)."""
+    for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
 
 
 class Link:
@@ -43,10 +122,12 @@ class Link:
 
     def __init__(self):
         n = os.getpid() % 200 + 20
-        self.tag = "mnb%d" % os.getpid()
+        self.tag = PREFIX + "%d" % os.getpid()
         self.s, self.r = self.tag + "s", self.tag + "r"
         self.s_ip, self.r_ip = "10.79.%d.2" % n, "10.79.%d.1" % n
         self.dev = self.tag + "a"
+        self.close()  # whatever a run of this process left
+        LIVE.append(self)
         sh("ip", "netns", "add", self.s)
         sh("ip", "netns", "add", self.r)
         sh("ip", "link", "add", self.dev, "netns", self.s, "type", "veth",
@@ -57,6 +138,22 @@ class Link:
             sh("ip", "-n", ns, "link", "set", dev, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         self.loss = False
+        self.wait_ready()
+
+    def wait_ready(self, timeout=10):
+        """Until the veth's IPv6 link-local addresses have passed duplicate
+        address detection (~2 s after the link comes up): a party started
+        while they were still "tentative" sometimes gathered no ICE
+        candidate at all, on either side (no offer's candidates, no
+        connection state for 60 s: 1 run in ~10), as a machine whose
+        addresses have long settled never does."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not any("tentative" in sh("ip", "-n", ns, "-o", "addr", "show").stdout
+                       for ns in (self.s, self.r)):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the veth's addresses were still tentative after %d s" % timeout)
 
     def rate(self, kbit):
         burst = "64kbit" if kbit >= 2000 else "32kbit"
@@ -74,20 +171,37 @@ class Link:
            "numgen", "random", "mod", "100", "<", str(percent), "drop")
 
     def close(self):
-        sh("ip", "netns", "del", self.s, check=False)
-        sh("ip", "netns", "del", self.r, check=False)
+        for ns in (self.s, self.r):
+            kill_in(ns)
+            sh("ip", "netns", "del", ns, check=False)
+        if self in LIVE:
+            LIVE.remove(self)
 
 
 def start(ns, *cmd, out):
-    return subprocess.Popen(["ip", "netns", "exec", ns, *cmd], stdout=out,
-                            stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    p = subprocess.Popen(["ip", "netns", "exec", ns, *cmd], stdout=out,
+                         stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    LIVE.append(p)
+    return p
 
 
 def stop(p):
+    """SIGTERM first (Chromium's party closes the browser and removes its
+    profile), SIGKILL what is left of the group 5 s later."""
     if p and p.poll() is None:
-        os.killpg(p.pid, signal.SIGKILL)
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
         p.wait()
+    if p in LIVE:
+        LIVE.remove(p)
 
 
 def field(text, name):
@@ -101,9 +215,40 @@ def sub(text, name):
     return text[i:text.find(";", i)] if i >= 0 else ""
 
 
+def first(path, kind, index=1):
+    """The time (us) of the first line starting with @kind in @path."""
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if p and p[0] == kind and len(p) > index:
+                return int(p[index])
+    return None
+
+
+def connected_at(path):
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 3 and p[0] == "state" and p[2] == "connected":
+                return int(p[1])
+    return None
+
+
+def tail(path, n=8):
+    with open(path) as f:
+        lines = [l for l in f if not l.startswith(("stats ", "sent ", "recv "))]
+    return "".join(lines[-n:])
+
+
+# How long a party may take to connect (ICE and DTLS: milliseconds on an
+# idle machine), and then to decode its first frame before the run is
+# measured anyway (and reads 0 fps until a frame comes).
+CONNECT_S = 60
+FIRST_FRAME_S = 20
+
+
 def run(scenario, variant, seconds, tmp):
     link = Link()
-    procs = []
     try:
         schedule = []
         if scenario == "rate":
@@ -115,7 +260,7 @@ def run(scenario, variant, seconds, tmp):
         elif scenario.startswith("loss"):
             link.drop(int(scenario[4:]))
         slog = open(os.path.join(tmp, "server.log"), "w+")
-        procs.append(start(link.r, SERVER, "--host", link.r_ip, "--port", "0", out=slog))
+        start(link.r, SERVER, "--host", link.r_ip, "--port", "0", out=slog)
         url = None
         for _ in range(100):
             slog.seek(0)
@@ -126,37 +271,72 @@ def run(scenario, variant, seconds, tmp):
             time.sleep(0.1)
         if not url:
             raise RuntimeError("the room server did not start")
-        rlog = open(os.path.join(tmp, "recv.log"), "w+")
-        tlog = open(os.path.join(tmp, "send.log"), "w+")
-        procs.append(start(link.r, PARTY, "recv", url, "net", *RECV_VARIANTS[variant], out=rlog))
-        procs.append(start(link.s, PARTY, "send", url, "net", *VARIANTS[variant], out=tlog))
-        # t0: the first decoded frame (the call is up)
-        t0 = None
-        deadline = time.monotonic() + 60
-        while t0 is None and time.monotonic() < deadline:
+        rpath, spath = os.path.join(tmp, "recv.log"), os.path.join(tmp, "send.log")
+        rkind, rprops, skind, sprops = VARIANTS[variant]
+        page = url.replace("ws://", "http://").replace("/ws", "/r/net?name=")
+        for ns, role, kind, props, path in ((link.r, "recv", rkind, rprops, rpath),
+                                            (link.s, "send", skind, sprops, spath)):
+            if kind == "letschat":
+                start(ns, PARTY, role, url, "net", *props, out=open(path, "w"))
+            else:
+                # its profile goes in the run's directory (removed with it)
+                start(ns, "env", "TMPDIR=" + tmp, "node", BROWSER, role, page + role,
+                      out=open(path, "w"))
+            if role == "recv":
+                # The sender joins once the receiver is in the room, so it
+                # is always the sender that offers (the second to join
+                # does). Both joining within ~150 ms of each other, the
+                # sender first, left one run of 16 with no offer at all
+                # (no connection state on either side for 60 s): a race in
+                # the parties' signalling, not the link's to measure.
+                deadline = time.time() + CONNECT_S
+                while time.time() < deadline:
+                    slog.seek(0)
+                    if "join room=net" in slog.read():
+                        break
+                    time.sleep(0.05)
+                else:
+                    raise RuntimeError("the receiver did not join the room within %d s:\n%s"
+                                       % (CONNECT_S, tail(rpath)))
+        # The call is up when both sides say "connected" (ICE and DTLS).
+        deadline = time.time() + CONNECT_S
+        up = None
+        while up is None and time.time() < deadline:
             time.sleep(0.1)
-            rlog.seek(0)
-            for line in rlog:
-                if line.startswith("recv "):
-                    t0 = int(line.split()[2])
-                    break
-        if t0 is None:
-            raise RuntimeError("no call within 60 s")
-        t0_wall = time.monotonic()
+            r, t = connected_at(rpath), connected_at(spath)
+            up = max(r, t) if r and t else None
+        if up is None:
+            raise RuntimeError(
+                "the call did not connect (ICE/DTLS) within %d s; receiver:\n%s"
+                "sender:\n%s" % (CONNECT_S, tail(rpath), tail(spath)))
+        # t0: the first decoded frame, or FIRST_FRAME_S after connecting
+        # if none comes (then the run is measured from there: 0 fps)
+        t0 = None
+        while t0 is None and time.time() < up / 1e6 + FIRST_FRAME_S:
+            time.sleep(0.1)
+            t0 = first(rpath, "recv", 2)
+        t0 = t0 or int(time.time() * 1e6)
+        applied = schedule[:1]
         for at, kbit in schedule[1:]:
-            time.sleep(max(0, t0_wall + at - time.monotonic()))
+            time.sleep(max(0, t0 / 1e6 + at - time.time()))
             link.rate(kbit)
-        time.sleep(max(0, t0_wall + seconds - time.monotonic()))
+            applied.append((round(time.time() - t0 / 1e6, 2), kbit))
+        time.sleep(max(0, t0 / 1e6 + seconds - time.time()))
     finally:
-        for p in procs:
-            stop(p)
+        for p in list(LIVE):
+            if isinstance(p, subprocess.Popen):
+                stop(p)
         link.close()
-    return analyse(scenario, seconds, t0, schedule, tmp)
+    res = analyse(scenario, seconds, t0, applied, tmp)
+    res["connect_to_first_frame_s"] = (round((first(rpath, "recv", 2) - up) / 1e6, 2)
+                                       if first(rpath, "recv", 2) else None)
+    return res
 
 
 def analyse(scenario, seconds, t0, schedule, tmp):
     end = t0 + seconds * 1e6
     sent, recv, sstats, rstats = {}, [], [], []
+    browser_send, browser_recv = [], None
     for line in open(os.path.join(tmp, "send.log")):
         p = line.split(" ", 2)
         if p[0] == "sent":
@@ -166,10 +346,18 @@ def analyse(scenario, seconds, t0, schedule, tmp):
             sv = sub(p[2], "send-video")
             sstats.append(((t - t0) / 1e6, field(sv, "bitrate") or 0,
                            field(p[2], "target-bitrate") or 0))
+        elif p[0] == "send":  # Chromium: bitrate, target, available, ...
+            v = p[2].split()
+            num = lambda x: float(x) if x not in ("Infinity", "NaN") else 0
+            sstats.append(((int(p[1]) - t0) / 1e6, num(v[0]), num(v[1])))
+            browser_send.append([round((int(p[1]) - t0) / 1e6, 2), num(v[2]),
+                                 num(v[3]), num(v[4]), num(v[5]), v[6]])
     for line in open(os.path.join(tmp, "recv.log")):
         p = line.split(" ", 2)
         if p[0] == "recv" and t0 <= int(p[2]) <= end:
             recv.append((int(p[1]), int(p[2])))
+        elif p[0] == "rstats":  # Chromium's getStats, the latest kept
+            browser_recv = json.loads(p[2])
         elif p[0] == "stats":
             rv = sub(p[2], "receive-video")
             rstats.append(((int(p[1]) - t0) / 1e6, field(rv, "retransmitted-packets") or 0,
@@ -192,38 +380,73 @@ def analyse(scenario, seconds, t0, schedule, tmp):
         "readable_frames": len(g2g),
         "freezes_per_min": round(freezes * 60 / seconds, 1),
         "longest_gap_ms": round(max(gaps) / 1000) if gaps else None,
+        # time spent frozen: a run that never decodes is one 60 s freeze
+        "frozen_s": round(sum(g for g in gaps if g > 200000) / 1e6, 1),
         "fps_per_second": per_s,
-        "send": [[round(t, 2), b, tg] for t, b, tg in sstats],
+        "send": [[round(t, 2), b, tg] for t, b, tg in sstats if 0 <= t <= seconds],
         "receiver_retransmitted": rstats[-1][1] if rstats else 0,
         "receiver_nacks": rstats[-1][2] if rstats else 0,
         "receiver_plis": rstats[-1][3] if rstats else 0,
         "link": schedule,
     }
+    if browser_send:
+        # [t, availableOutgoingBitrate, width, height, fps, qualityLimitationReason]
+        res["chromium_send"] = [x for x in browser_send if 0 <= x[0] <= seconds]
+    if browser_recv:
+        res["chromium_receiver_stats"] = browser_recv
     if scenario == "step":
-        drop, rise = schedule[1][0], schedule[2][0]
-        under = [t for t, b, _ in sstats if drop < t < rise and b < 500000]
-        res["under_link_after_drop_s"] = round(under[0] - drop, 2) if under else None
-        over = [t for t, b, _ in sstats if t > rise and b >= 0.7 * 4000000]
-        res["70pct_after_rise_s"] = round(over[0] - rise, 2) if over else None
-        otg = [t for t, _, tg in sstats if t > rise and tg >= 0.7 * 4000000]
-        res["target_70pct_after_rise_s"] = round(otg[0] - rise, 2) if otg else None
+        res.update(step_times(res))
     return res
+
+
+def smoothed(send, window=1.0):
+    """(t, mean bitrate, mean target) over the @window s before each sample:
+    one 250 ms sample says little (a keyframe, a stats interval cut short)."""
+    out = []
+    for i, (t, _, _) in enumerate(send):
+        xs = [(b, tg) for u, b, tg in send[:i + 1] if u > t - window]
+        out.append((t, sum(b for b, _ in xs) / len(xs), sum(tg for _, tg in xs) / len(xs)))
+    return out
+
+
+def step_times(r):
+    """After the drop: how long until the video sent (1 s mean) is under the
+    link; after the rise: until it is >= 70 % of it (and the target, for
+    letschat). None: never within the phase."""
+    link, send = r["link"], smoothed(r["send"])
+    drop, rise = link[1][0], link[2][0]
+    low, high = link[1][1] * 1000, link[2][1] * 1000
+    under = [t for t, b, _ in send if drop < t < rise and b < low]
+    over = [t for t, b, _ in send if t > rise and b >= 0.7 * high]
+    otg = [t for t, _, tg in send if t > rise and tg >= 0.7 * high]
+    return {"under_link_after_drop_s": round(under[0] - drop, 2) if under else None,
+            "70pct_after_rise_s": round(over[0] - rise, 2) if over else None,
+            "target_70pct_after_rise_s": round(otg[0] - rise, 2) if otg else None}
 
 
 def plot(scenario, results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    colours = {"letschat": "tab:blue", "none": "tab:orange", "chromium": "tab:green",
+               "chromium-to-letschat": "tab:red"}
     for variant, r in results.items():
         if "error" in r:
             continue
-        ax1.plot([s[0] for s in r["send"]], [s[1] / 1000 for s in r["send"]],
-                 label="%s: send bitrate" % variant)
+        c = colours.get(variant)
+        send = smoothed(r["send"])
+        ax1.plot([x[0] for x in send], [x[1] / 1000 for x in send],
+                 color=c, label="%s: sent (1 s mean)" % variant)
         if variant == "letschat":
-            ax1.plot([s[0] for s in r["send"]], [s[2] / 1000 for s in r["send"]],
-                     "--", label="letschat: target")
-        ax2.plot(range(len(r["fps_per_second"])), r["fps_per_second"], label=variant)
+            ax1.plot([x[0] for x in send], [x[2] / 1000 for x in send],
+                     "--", color=c, label="letschat: target bitrate")
+        if variant == "chromium":
+            cs = r.get("chromium_send", [])
+            ax1.plot([x[0] for x in cs], [max(x[1], 1) / 1000 for x in cs], "--", color=c,
+                     label="chromium: availableOutgoingBitrate")
+        ax2.plot([i + 0.5 for i in range(len(r["fps_per_second"]))], r["fps_per_second"],
+                 color=c, label=variant)
     link = next((r["link"] for r in results.values() if r.get("link")), [])
     if link:
         secs = next(r["seconds"] for r in results.values() if "seconds" in r)
@@ -232,16 +455,101 @@ def plot(scenario, results, path):
             nxt = link[i + 1][0] if i + 1 < len(link) else secs
             xs += [at, nxt]
             ys += [kbit, kbit]
-        ax1.plot(xs, ys, "k:", label="link")
-    ax1.set_ylabel("kbit/s")
+        ax1.plot(xs, ys, "k:", linewidth=2, label="link (tbf)")
+    elif scenario.startswith("loss"):
+        ax1.set_title("%s %% of the sender's UDP dropped, no rate limit" % scenario[4:],
+                      fontsize=9)
+    ax1.set_ylabel("video sent, kbit/s (payload)")
     ax1.set_yscale("log")
-    ax1.legend(fontsize=7)
-    ax2.set_ylabel("received fps")
-    ax2.set_xlabel("s since the first frame")
-    ax2.legend(fontsize=7)
-    fig.suptitle("letschat on a bad link: %s" % scenario)
+    ax1.set_ylim(50, 30000)
+    ax1.legend(fontsize=7, loc="lower right")
+    ax2.set_ylabel("frames received per second")
+    ax2.set_xlabel("s since the first frame received")
+    ax2.legend(fontsize=7, loc="lower right")
+    fig.suptitle("1280x720@30 through a shaped veth: %s" % scenario)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
+
+
+# The issue's targets, per scenario: (figure, comparison, value, text)
+TARGETS = {
+    "rate": [("fps", ">=", 24), ("g2g_p95_ms", "<=", 300), ("freezes_per_min", "<=", 1)],
+    "step": [("under_link_after_drop_s", "<=", 2), ("70pct_after_rise_s", "<=", 10)],
+    "loss3": [("fps", ">=", 28), ("freezes_per_min", "<=", 1)],
+    "loss10": [("fps", ">=", 20)],
+}
+HIGHER = {"fps"}  # higher is better; for the others lower is
+SHORT = {"fps": "fps", "g2g_p95_ms": "g2g p95", "freezes_per_min": "freezes",
+         "under_link_after_drop_s": "under link", "70pct_after_rise_s": "70 % after rise"}
+
+
+def meets(value, op, limit):
+    if value is None:
+        return False
+    return value >= limit if op == ">=" else value <= limit
+
+
+def none_never(v):
+    return "never" if v is None else v
+
+
+def phase_means(r):
+    """Mean video bitrate sent (kbit/s) in each phase of the link's rate:
+    "sent/link" pairs, or the whole run's mean where the rate is not set."""
+    link = r.get("link") or [(0, None)]
+    out = []
+    for i, (at, kbit) in enumerate(link):
+        nxt = link[i + 1][0] if i + 1 < len(link) else r["seconds"]
+        xs = [b for t, b, _ in r["send"] if at <= t < nxt]
+        mean = round(sum(xs) / len(xs) / 1000) if xs else None
+        out.append("%s/%s" % (mean, kbit) if kbit else "%s" % mean)
+    return " ".join(out)
+
+
+def summary(report):
+    """A markdown table: each figure beside its target and Chromium's."""
+    names = {"rate": "600 kbit/s", "step": "step 4M -> 500k -> 4M", "loss3": "3 % loss",
+             "loss10": "10 % loss"}
+    lines = ["| scenario | variant | fps | g2g p50 / p95 ms | freezes/min | longest gap ms "
+             "| under link after drop s | >= 70 % after rise s | sent kbit/s (/link) "
+             "| target | vs Chromium |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for scenario, results in report["scenarios"].items():
+        anchor = results.get("chromium", {})
+        for variant, r in results.items():
+            if "error" in r:
+                lines.append("| %s | %s | error: %s | | | | | | | | |" % (
+                    names.get(scenario, scenario), variant, r["error"].splitlines()[0]))
+                continue
+            g2g = ("%s / %s" % (r["g2g_p50_ms"], r["g2g_p95_ms"])
+                   if r["g2g_p50_ms"] is not None else "n/a")
+            met, worse = [], []
+            for key, op, limit in TARGETS.get(scenario, []):
+                if key.startswith("g2g") and r.get(key) is None:
+                    continue  # n/a: no frame numbers through a browser
+                met.append("%s %s" % (SHORT[key], "met" if meets(r.get(key), op, limit)
+                                      else "MISSED"))
+            # beside Chromium <-> Chromium: received fps, freezes and the
+            # step's times (a time never reached is worse than any)
+            for key in ["fps", "freezes_per_min"] + [
+                    k for k, _, _ in TARGETS.get(scenario, []) if k.endswith("_s")]:
+                a, v = anchor.get(key), r.get(key)
+                if variant == "chromium" or not anchor or "error" in anchor:
+                    continue
+                if v is None and a is not None:
+                    worse.append(SHORT[key])
+                elif v is not None and a is not None and (
+                        (v < a * 0.95) if key in HIGHER else (v > a * 1.05 and v - a > 0.5)):
+                    worse.append(SHORT[key])
+            step = scenario == "step"
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                names.get(scenario, scenario), variant, r["fps"], g2g, r["freezes_per_min"],
+                r["longest_gap_ms"], none_never(r.get("under_link_after_drop_s")) if step else "",
+                none_never(r.get("70pct_after_rise_s")) if step else "", phase_means(r),
+                "; ".join(met),
+                "" if variant == "chromium" or not anchor or "error" in anchor else
+                ("worse: " + ", ".join(worse) if worse else "no worse")))
+    return "\n".join(lines)
 
 
 def main():
@@ -249,19 +557,50 @@ def main():
     ap.add_argument("--seconds", type=float,
                     default=float(os.environ.get("LETSCHAT_BENCH_NET_SECONDS", 60)))
     ap.add_argument("--scenarios", default="rate,step,loss3,loss10")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--from", dest="from_json", default=None,
+                    help="draw the PNGs and print the table of an earlier results JSON")
     a = ap.parse_args()
+    if a.from_json:
+        report = json.load(open(a.from_json))
+        for scenario, results in report["scenarios"].items():
+            for r in results.values():
+                if scenario == "step" and "error" not in r:
+                    r.update(step_times(r))
+            plot(scenario, results, a.from_json.replace(".json", "-%s.png" % scenario))
+        report["table"] = summary(report)
+        with open(a.from_json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(report["table"])
+        return 0
     if os.geteuid() != 0:
         print("bench/network.py: network namespaces need root", file=sys.stderr)
         return 77
+    atexit.register(cleanup)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    remove_stale()
     os.environ.setdefault("GST_PLUGIN_PATH", os.path.join(BUILD, "gst", "letschat"))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = a.out or os.path.join(ROOT, "bench", "results", "network-%s.json" % stamp)
-    import tempfile
-    report = {"when": stamp, "host": os.uname().nodename, "scenarios": {}}
+    report = {"when": stamp, "host": os.uname().nodename, "scenarios": {},
+              "load_average_at_start": os.getloadavg(),
+              "commit": sh("git", "-C", ROOT, "describe", "--always", "--dirty",
+                           check=False).stdout.strip()}
+    camera_dir = tempfile.mkdtemp(prefix="letschat-net-camera-")
+    atexit.register(lambda: subprocess.run(["rm", "-rf", camera_dir]))
+    if any(VARIANTS[v][2] == "chromium" for v in a.variants.split(",")):
+        # Chromium's camera shows what letschat's sender encodes: snow
+        # (2 s looped: noise does not compress across a loop anyway)
+        camera = os.path.join(camera_dir, "snow.y4m")
+        sh("gst-launch-1.0", "-q", "videotestsrc", "pattern=snow", "num-buffers=60", "!",
+           "video/x-raw,format=I420,width=1280,height=720,framerate=30/1", "!",
+           "y4menc", "!", "filesink", "location=" + camera)
+        os.environ["LETSCHAT_BENCH_CAMERA"] = camera
     for scenario in a.scenarios.split(","):
         results = {}
-        for variant in VARIANTS:
+        for variant in a.variants.split(","):
             with tempfile.TemporaryDirectory() as tmp:
                 # LETSCHAT_BENCH_KEEP=DIR keeps each run's logs there
                 keep = os.environ.get("LETSCHAT_BENCH_KEEP")
@@ -273,7 +612,7 @@ def main():
                 except Exception as e:
                     results[variant] = {"error": str(e)}
             r = results[variant]
-            print("%-6s %-8s " % (scenario, variant) + (
+            print("%-6s %-20s " % (scenario, variant) + (
                 "error: %s" % r["error"] if "error" in r else
                 "fps %5.1f  g2g p50 %s p95 %s ms  freezes/min %4.1f  rtx %d%s" % (
                     r["fps"], r["g2g_p50_ms"], r["g2g_p95_ms"], r["freezes_per_min"],
@@ -284,8 +623,11 @@ def main():
                 flush=True)
         report["scenarios"][scenario] = results
         plot(scenario, results, out.replace(".json", "-%s.png" % scenario))
+    report["load_average_at_end"] = os.getloadavg()
+    report["table"] = summary(report)
     with open(out, "w") as f:
         json.dump(report, f, indent=1)
+    print(report["table"])
     print("results:", out)
     return 0
 
