@@ -33,7 +33,17 @@
  *
  * Versions and ciphers: LETSCHAT_TLS_PRIORITY through glib-networking's
  * G_TLS_GNUTLS_PRIORITY. glib-networking offers no way to refuse a TLS 1.2
- * client's (secure, RFC 5746) renegotiation; TLS 1.3 has none. */
+ * client's (secure, RFC 5746) renegotiation; TLS 1.3 has none.
+ *
+ * Everything runs in the thread-default context of letschat_tls_guard_new():
+ * the server's, which is not the process's default one when the server runs
+ * in a thread of its own (letschatsink serve=true). A source attached to
+ * the default context would hand the connection to libsoup, and the
+ * WebSocket to the rooms, on whatever thread runs that context, while the
+ * server's thread reads the same socket: a join that came before the rooms
+ * took the WebSocket in was read and dropped (1 run in 15 of
+ * /tls/elements-wss-call), and an application that runs no default main
+ * loop never got through a handshake (/tls/server-in-own-thread). */
 
 #define G_LOG_DOMAIN "letschat-server"
 
@@ -49,6 +59,7 @@
 
 struct _LetsChatTlsGuard
 {
+  GMainContext *context;        /* the server's: every source runs there */
   GTlsCertificate *certificate;
   LetsChatTlsReadyFunc func;
   gpointer user_data;
@@ -100,6 +111,7 @@ static void
 guard_clear (LetsChatTlsGuard * guard)
 {
   g_clear_object (&guard->certificate);
+  g_main_context_unref (guard->context);
   g_hash_table_unref (guard->running_per_key);
 }
 
@@ -115,6 +127,7 @@ letschat_tls_guard_new (GTlsCertificate * certificate,
 {
   LetsChatTlsGuard *guard = g_rc_box_new0 (LetsChatTlsGuard);
 
+  guard->context = g_main_context_ref_thread_default ();
   guard->certificate = g_object_ref (certificate);
   guard->func = func;
   guard->user_data = user_data;
@@ -206,7 +219,7 @@ note_waiting_for_key (LetsChatTlsGuard * guard, Pending * pending)
   } else if (guard->log_flush == NULL && !guard->stopped) {
     guard->log_flush = g_timeout_source_new_seconds (1);
     g_source_set_callback (guard->log_flush, on_log_flush, guard, NULL);
-    g_source_attach (guard->log_flush, NULL);
+    g_source_attach (guard->log_flush, guard->context);
   }
 }
 
@@ -256,8 +269,11 @@ run_handshake (Pending * pending)
   guard->running++;
   g_hash_table_insert (guard->running_per_key, g_strdup (pending->key),
       GUINT_TO_POINTER (running_for (guard, pending->key) + 1));
+  /* its callback comes in the thread-default context of this call */
+  g_main_context_push_thread_default (guard->context);
   g_tls_connection_handshake_async (pending->tls, G_PRIORITY_DEFAULT, NULL,
       on_handshake_done, pending);
+  g_main_context_pop_thread_default (guard->context);
 }
 
 static void
@@ -330,7 +346,7 @@ letschat_tls_guard_start (LetsChatTlsGuard * guard,
   pending->hello_wait = g_socket_create_source (socket, G_IO_IN, NULL);
   g_source_set_callback (pending->hello_wait,
       G_SOURCE_FUNC (on_hello_readable), pending, NULL);
-  g_source_attach (pending->hello_wait, NULL);
+  g_source_attach (pending->hello_wait, guard->context);
 }
 
 guint64

@@ -28,11 +28,12 @@ typedef void (*LetsChatTlsReadyFunc) (GSocketConnection * connection,
  * connection, so call this before any. */
 void letschat_tls_guard_init_priority (void);
 
+/* Everything runs in the thread-default context of this call. */
 LetsChatTlsGuard *letschat_tls_guard_new (GTlsCertificate * certificate,
     LetsChatTlsReadyFunc func, gpointer user_data);
 void letschat_tls_guard_free (LetsChatTlsGuard * guard);
 
-/* Waits (in the main context, no thread) for @connection's whole
+/* Waits (in the server's context, no thread) for @connection's whole
  * ClientHello, then for a handshake slot, then handshakes; calls the ready
  * function once. @key: the client key (letschat_client_key_for_address). */
 void letschat_tls_guard_start (LetsChatTlsGuard * guard,

@@ -247,6 +247,125 @@ test_bad_files (void)
   g_assert_nonnull (strstr (error->message, "missing.pem"));
 }
 
+/* The room server on a thread of its own, in a main context of its own,
+ * as letschatsink serve=true runs it. */
+typedef struct
+{
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  GMutex lock;
+  GCond cond;
+  guint port;                   /* 0 until it listens */
+} ServerThread;
+
+static gpointer
+server_thread_run (gpointer data)
+{
+  ServerThread *t = data;
+  g_autoptr (LetsChatRoomServer) server = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_main_context_push_thread_default (t->context);
+  server = letschat_room_server_new ();
+  g_assert_true (letschat_room_server_set_tls_files (server, CERT, KEY,
+          &error));
+  g_assert_true (letschat_room_server_listen (server, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+
+  g_mutex_lock (&t->lock);
+  t->port = letschat_room_server_get_port (server);
+  g_cond_signal (&t->cond);
+  g_mutex_unlock (&t->lock);
+
+  g_main_loop_run (t->loop);
+  letschat_room_server_shutdown (server);
+  while (g_main_context_iteration (t->context, FALSE));
+  g_clear_object (&server);
+  g_main_context_pop_thread_default (t->context);
+  return NULL;
+}
+
+static gboolean
+tick (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;     /* wakes the loop to check the condition */
+}
+
+/* WAIT_UNTIL_MS in @context rather than in the default one. */
+#define WAIT_IN_CONTEXT(context, cond, timeout_ms) G_STMT_START {       \
+    GSource *_tick = g_timeout_source_new (5);                          \
+    gint64 _deadline = g_get_monotonic_time () +                        \
+        (gint64) (timeout_ms) * G_TIME_SPAN_MILLISECOND;                 \
+    g_source_set_callback (_tick, tick, NULL, NULL);                    \
+    g_source_attach (_tick, (context));                                 \
+    while (!(cond) && g_get_monotonic_time () < _deadline)              \
+      g_main_context_iteration ((context), TRUE);                       \
+    g_source_destroy (_tick);                                           \
+    g_source_unref (_tick);                                             \
+    if (!(cond))                                                        \
+      g_error ("%s:%d: timed out after %d ms waiting for: %s",          \
+          __FILE__, __LINE__, (timeout_ms), #cond);                     \
+  } G_STMT_END
+
+/* The server's TLS handshakes, and the WebSockets they lead to, are its
+ * own thread's work: nobody runs the process's default main context here
+ * (an application with a GStreamer pipeline need not). The TLS guard
+ * used to wait for the ClientHello in that default context: the handshake
+ * never started there, and where some other thread did run it (the
+ * tests, gst-launch), the WebSocket reached the rooms on that thread, while
+ * the server's thread already read it: a join sent at once was dropped
+ * (/tls/elements-wss-call, 1 run in 15). */
+static void
+test_server_in_own_thread (void)
+{
+  ServerThread t = { 0, };
+  GMainContext *client_context = g_main_context_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *url = NULL;
+  ClientPeer *peer;
+
+  g_mutex_init (&t.lock);
+  g_cond_init (&t.cond);
+  t.context = g_main_context_new ();
+  t.loop = g_main_loop_new (t.context, FALSE);
+  t.thread = g_thread_new ("room-server", server_thread_run, &t);
+  g_mutex_lock (&t.lock);
+  while (t.port == 0)
+    g_cond_wait (&t.cond, &t.lock);
+  g_mutex_unlock (&t.lock);
+  url = g_strdup_printf ("wss://127.0.0.1:%u/ws", t.port);
+
+  /* The client too runs in a context of its own, on this thread. */
+  g_main_context_push_thread_default (client_context);
+  peer = client_peer_new ();
+  g_assert_true (letschat_client_set_tls_ca_file (peer->client, CERT, &error));
+  g_assert_no_error (error);
+  client_peer_connect_async (peer, url, 0);
+  WAIT_IN_CONTEXT (client_context, peer->connected || peer->connect_error,
+      30000);
+  g_assert_no_error (peer->connect_error);
+
+  letschat_client_join (peer->client, "own-thread", NULL, "Alice");
+  WAIT_IN_CONTEXT (client_context, peer->n_welcome == 1
+      || peer->n_errors > 0, 30000);
+  g_assert_cmpuint (peer->n_errors, ==, 0);
+  g_assert_cmpstr (peer->room, ==, "own-thread");
+
+  letschat_client_close (peer->client);
+  WAIT_IN_CONTEXT (client_context, peer->closed, 30000);
+  client_peer_free (peer);
+  g_main_context_pop_thread_default (client_context);
+  g_main_context_unref (client_context);
+
+  g_main_loop_quit (t.loop);
+  g_thread_join (t.thread);
+  g_main_loop_unref (t.loop);
+  g_main_context_unref (t.context);
+  g_mutex_clear (&t.lock);
+  g_cond_clear (&t.cond);
+}
+
 /* ------------------------------------------------------------------ */
 /* The elements                                                        */
 
@@ -438,6 +557,7 @@ main (int argc, char **argv)
   g_test_add ("/tls/https-page", Fixture, NULL, fixture_setup,
       test_https_page, fixture_teardown);
   g_test_add_func ("/tls/bad-files", test_bad_files);
+  g_test_add_func ("/tls/server-in-own-thread", test_server_in_own_thread);
   g_test_add_func ("/tls/elements-wss-call", test_elements_wss_call);
   g_test_add ("/tls/elements-untrusted", Fixture, NULL, fixture_setup,
       test_elements_untrusted, fixture_teardown);
