@@ -312,7 +312,7 @@ session_start_cb (gpointer data)
         NULL);
     g_source_attach (self->media_watch, self->context);
   }
-  /* Stopped before: the peer connection kept held its stats. */
+  /* Started again after a stop, which held the peer connection's stats. */
   if (self->pc)
     gst_lets_chat_peer_connection_resume_stats (self->pc);
   session_start_stats (self);
