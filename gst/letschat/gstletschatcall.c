@@ -229,7 +229,7 @@ session_report_pair (GstLetsChatSession * self, gpointer data)
   if (gst_lets_chat_peer_connection_ice_tally (self->pc)->pair_reported)
     return;
   stats = session_new_promise (self, session_on_stats);
-  g_signal_emit_by_name (session_webrtcbin (self), "get-stats", NULL, stats);
+  gst_lets_chat_peer_connection_get_stats (self->pc, stats);
   gst_promise_unref (stats);
 }
 

@@ -44,6 +44,14 @@ struct _GstLetsChatPeerConnection
   GQueue pending_candidates;    /* of RemoteCandidate */
   GArray *ignored_mlines;       /* of guint */
   GstLetsChatIceTally ice_tally;
+
+  /* The last get-stats asked of webrtcbin (a ref), and whether asking is
+   * held off: under stats_lock (the session thread asks, the thread that
+   * stops the party or tears webrtcbin down waits). See
+   * gst_lets_chat_peer_connection_get_stats(). */
+  GMutex stats_lock;
+  GstPromise *last_stats;
+  gboolean stats_held;
 };
 
 typedef struct
@@ -350,6 +358,7 @@ gst_lets_chat_peer_connection_new (GstElement * host,
   pc->handlers->callbacks = callbacks;
   pc->handlers->user_data = user_data;
   g_queue_init (&pc->pending_candidates);
+  g_mutex_init (&pc->stats_lock);
   pc->ignored_mlines = g_array_new (FALSE, FALSE, sizeof (guint));
 
   g_signal_connect_data (webrtc, "on-ice-candidate",
@@ -476,6 +485,7 @@ typedef struct
 {
   GstElement *webrtcbin;
   GstLetsChatTeardowns *teardowns;
+  GstPromise *last_stats;       /* to wait for before NULL, or NULL */
 } Teardown;
 
 /* Its own thread: NULL may have to wait for a streaming thread of the
@@ -486,6 +496,12 @@ teardown_thread (gpointer data)
 {
   Teardown *td = data;
 
+  /* Not below PAUSED while webrtcbin's thread may still be answering a
+   * get-stats (see gst_lets_chat_peer_connection_get_stats()). */
+  if (td->last_stats) {
+    gst_promise_wait (td->last_stats);
+    gst_promise_unref (td->last_stats);
+  }
   gst_element_set_state (td->webrtcbin, GST_STATE_NULL);
   GST_INFO ("%" GST_PTR_FORMAT " is down", td->webrtcbin);
   gst_object_unref (td->webrtcbin);
@@ -567,6 +583,7 @@ gst_lets_chat_peer_connection_close (GstLetsChatPeerConnection * pc,
   td = g_new0 (Teardown, 1);
   td->webrtcbin = webrtc;
   td->teardowns = g_atomic_rc_box_acquire (teardowns);
+  td->last_stats = gst_lets_chat_peer_connection_hold_stats (pc);
   g_mutex_lock (&teardowns->lock);
   teardowns->running++;
   g_mutex_unlock (&teardowns->lock);
@@ -577,7 +594,68 @@ gst_lets_chat_peer_connection_close (GstLetsChatPeerConnection * pc,
     g_free (c);
   }
   g_array_unref (pc->ignored_mlines);
+  g_mutex_clear (&pc->stats_lock);
   g_free (pc);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Statistics                                                              */
+
+/* Why get-stats is tracked: webrtcbin answers it on its own thread, where
+ * rtpsession walks its table of sources (rtp_session_create_stats(), with
+ * g_hash_table_foreach under the RTP session's lock). GStreamer before
+ * 1.22.10 (Debian 12 has 1.22.0) empties that table WITHOUT the lock when
+ * rtpbin goes from PAUSED to READY (rtp_session_reset(), fixed upstream by
+ * "rtpmanager/rtsession: race conditions leading to critical warnings"),
+ * and webrtcbin's thread runs until READY->NULL. A get-stats still being
+ * answered while its webrtcbin went down walked a table being emptied:
+ * GLib-CRITICAL "g_hash_table_foreach: assertion 'version ==
+ * hash_table->version' failed" (seen once in elements-signaller-custom,
+ * where one party stops and the other drops its peer connection while
+ * both ask for stats every second).
+ *
+ * So a webrtcbin leaves PAUSED only once the last get-stats asked of it is
+ * answered, and none is asked after that: webrtcbin answers them one at a
+ * time on one thread, in the order they were asked (from the session
+ * thread only), so the last one answered means all are. */
+gboolean
+gst_lets_chat_peer_connection_get_stats (GstLetsChatPeerConnection * pc,
+    GstPromise * promise)
+{
+  g_mutex_lock (&pc->stats_lock);
+  if (pc->stats_held) {
+    g_mutex_unlock (&pc->stats_lock);
+    return FALSE;
+  }
+  if (pc->last_stats)
+    gst_promise_unref (pc->last_stats);
+  pc->last_stats = gst_promise_ref (promise);
+  g_mutex_unlock (&pc->stats_lock);
+  /* Outside the lock: one who holds the stats from now waits for this
+   * promise, which this emission gets answered. */
+  g_signal_emit_by_name (pc->webrtcbin, "get-stats", NULL, promise);
+  return TRUE;
+}
+
+GstPromise *
+gst_lets_chat_peer_connection_hold_stats (GstLetsChatPeerConnection * pc)
+{
+  GstPromise *last;
+
+  g_mutex_lock (&pc->stats_lock);
+  pc->stats_held = TRUE;
+  last = pc->last_stats;
+  pc->last_stats = NULL;
+  g_mutex_unlock (&pc->stats_lock);
+  return last;
+}
+
+void
+gst_lets_chat_peer_connection_resume_stats (GstLetsChatPeerConnection * pc)
+{
+  g_mutex_lock (&pc->stats_lock);
+  pc->stats_held = FALSE;
+  g_mutex_unlock (&pc->stats_lock);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -32,7 +32,8 @@ G_BEGIN_DECLS
  *      posts reaches the application, and the pipeline's state changes
  *      pass it by;
  *   3. take it to NULL on a thread of its own, holding no letschat lock
- *      (a streaming thread inside it may need the pipeline to move first);
+ *      (a streaming thread inside it may need the pipeline to move first),
+ *      once the last get-stats asked of it is answered;
  *   4. gst_lets_chat_teardowns_wait_and_free() waits for the teardowns
  *      still running, only at READY->NULL.
  *
@@ -85,6 +86,20 @@ void gst_lets_chat_peer_connection_set_server_ice_servers
 
 GstElement *gst_lets_chat_peer_connection_get_webrtcbin
     (GstLetsChatPeerConnection * pc);
+
+/* Asks webrtcbin's get-stats, answered to @promise; FALSE (nothing asked)
+ * while the stats are held. Session thread. webrtcbin must not leave
+ * PAUSED while it answers one (the .c says why): */
+gboolean gst_lets_chat_peer_connection_get_stats (GstLetsChatPeerConnection *
+    pc, GstPromise * promise);
+/* From now on no get-stats is asked (until _resume_stats()). Returns the
+ * last one asked (a ref, or NULL): wait for it with gst_promise_wait()
+ * before the webrtcbin leaves PAUSED, holding no letschat lock. Any
+ * thread; _close() does it itself. */
+GstPromise *gst_lets_chat_peer_connection_hold_stats (GstLetsChatPeerConnection
+    * pc);
+void gst_lets_chat_peer_connection_resume_stats (GstLetsChatPeerConnection *
+    pc);
 
 /* What webrtcbin's src pad @pad carries is dropped from now on, as if
  * delivered (nothing reports not-linked): for a stream nobody receives, or

@@ -312,6 +312,9 @@ session_start_cb (gpointer data)
         NULL);
     g_source_attach (self->media_watch, self->context);
   }
+  /* Started again after a stop, which held the peer connection's stats. */
+  if (self->pc)
+    gst_lets_chat_peer_connection_resume_stats (self->pc);
   session_start_stats (self);
   session_start_congestion (self);
   session_maybe_join (self);
@@ -559,6 +562,7 @@ void
 gst_lets_chat_session_stop (GstLetsChatSession * self)
 {
   SyncCall call = { self, };
+  GstPromise *last_stats;
 
   GST_OBJECT_LOCK (self);
   if (self->stopped || !self->thread) {
@@ -578,6 +582,17 @@ gst_lets_chat_session_stop (GstLetsChatSession * self)
   g_mutex_unlock (&call.lock);
   g_mutex_clear (&call.lock);
   g_cond_clear (&call.cond);
+
+  /* PAUSED->READY follows, for webrtcbin too: not while it still answers
+   * a get-stats (gst_lets_chat_peer_connection_get_stats() says why). */
+  g_mutex_lock (&self->pc_lock);
+  last_stats = self->pc ?
+      gst_lets_chat_peer_connection_hold_stats (self->pc) : NULL;
+  g_mutex_unlock (&self->pc_lock);
+  if (last_stats) {
+    gst_promise_wait (last_stats);
+    gst_promise_unref (last_stats);
+  }
 }
 
 void

@@ -86,7 +86,7 @@ session_stats_tick (gpointer data)
   if (!self->pc || !self->peer_id)
     return G_SOURCE_CONTINUE;
   promise = session_new_promise (self, session_on_stats);
-  g_signal_emit_by_name (session_webrtcbin (self), "get-stats", NULL, promise);
+  gst_lets_chat_peer_connection_get_stats (self->pc, promise);
   gst_promise_unref (promise);
   return G_SOURCE_CONTINUE;
 }
