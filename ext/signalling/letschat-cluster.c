@@ -335,6 +335,22 @@ drop_context (LetsChatCluster * self, const redisAsyncContext * ac)
   }
 }
 
+/* Our pointer to @ac goes before hiredis frees it: a context freed
+ * before it connected gets no disconnect callback, so on_disconnect()
+ * would never clear the pointer, and the next loss of Redis freed it
+ * again (SIGSEGV in free, under redisAsyncHandleWrite -> on_connect). In
+ * one of @ac's own reply callbacks hiredis defers the free to after it
+ * (its own path); callbacks with NULL replies and on_disconnect() may run
+ * before this returns. */
+static void
+context_free (LetsChatCluster * self, redisAsyncContext * ac)
+{
+  if (ac == NULL)
+    return;
+  drop_context (self, ac);
+  redisAsyncFree (ac);
+}
+
 static gboolean
 on_reconnect (gpointer user_data)
 {
@@ -358,10 +374,9 @@ schedule_reconnect (LetsChatCluster * self)
   /* One context lost: the other one goes too, and both come back. Freed,
    * not disconnected: a disconnect waits for the answers of a Redis that
    * may never answer (joins waiting for it are refused: unavailable). */
-  if (self->cmd)
-    redisAsyncFree (self->cmd);
-  if (self->sub)
-    redisAsyncFree (self->sub);
+  context_free (self, self->cmd);
+  context_free (self, self->sub);
+  set_up (self);
 }
 
 static void
@@ -696,10 +711,8 @@ letschat_cluster_free (LetsChatCluster * self)
   /* The pending joins are freed by their callbacks (NULL replies) */
   g_hash_table_steal_all (self->pending);
   g_hash_table_unref (self->pending);
-  if (self->cmd)
-    redisAsyncFree (self->cmd);
-  if (self->sub)
-    redisAsyncFree (self->sub);
+  context_free (self, self->cmd);
+  context_free (self, self->sub);
   g_hash_table_unref (self->unconfirmed);
   g_free (self->host);
   g_free (self->user);

@@ -369,12 +369,14 @@ letschat_room_server_dispose (GObject * object)
   letschat_room_server_shutdown (self);
   if (self->cluster)
     letschat_cluster_rooms_shutdown (self);
+  /* Rooms first: a room frees its parties of other nodes and so reads
+   * its parties, which must not be freed yet. */
+  g_hash_table_remove_all (self->rooms);
   /* Connections whose close handshake is still running are dropped
    * here: the sockets go away with their LetsChatWebSocket, all before
    * the loop that watches them. */
   g_hash_table_remove_all (self->connections);
   g_hash_table_remove_all (self->refused);
-  g_hash_table_remove_all (self->rooms);
   g_clear_pointer (&self->cluster, letschat_cluster_free);
   g_queue_clear (&self->stranger_queue);
   g_clear_object (&self->soup);

@@ -64,9 +64,9 @@ class Redis:
     def url(self):
         return 'redis://127.0.0.1:%d' % self.port
 
-    def stop(self):
+    def stop(self, sig=signal.SIGKILL):
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.proc.send_signal(sig)
             self.proc.wait()
 
 
@@ -425,6 +425,82 @@ def test_redis_lost_and_back():
     n2.stop()
 
 
+def assert_nodes_work(redis, *nodes):
+    """Every node still running, back on Redis, and a room across each
+    pair of them works (welcome, peer-joined)."""
+    for n in nodes:
+        assert n.proc.poll() is None, \
+            'node exited with %s: %r' % (n.proc.returncode, n.log()[-5:])
+    wait_until(lambda: all(redis_up(n) for n in nodes), 30,
+               'every node back on Redis (/healthz 200, redis up)')
+    room = 'after-%d' % random.randrange(1 << 30)
+    a, wa = join(nodes[0], room)
+    b, wb = join(nodes[-1], room)
+    assert wa['type'] == 'welcome' and wb['type'] == 'welcome', (wa, wb)
+    assert [p['id'] for p in wb['peers']] == [wa['id']], wb
+    assert a.expect('peer-joined')['peer']['id'] == wb['id']
+    a.close()
+    b.close()
+
+
+def test_redis_down_for_seconds():
+    """Redis stopped (SIGTERM, then SIGKILL) for a few seconds, shorter and
+    longer than the 5 s of silence after which a node gives up on it, with
+    a call across the nodes and without: both nodes live through it (each
+    failed reconnection freed a context hiredis had not connected yet, and
+    the next one freed it again: both nodes crashed), and work once it is
+    back."""
+    redis, (n1, n2) = cluster()
+    a, wa = join(n1, 'through')
+    b, wb = join(n2, 'through')
+    a.expect('peer-joined')
+    for down_s, sig in ((3, signal.SIGTERM), (7, signal.SIGKILL)):
+        redis.stop(sig)
+        wait_until(lambda: all(http_get(n, '/healthz')[0] == 503
+                               for n in (n1, n2)), 15,
+                   'both nodes to say Redis is gone')
+        # an outage of this length is the case tested, not a wait
+        time.sleep(down_s)
+        redis = Redis(redis.port)
+        REDIS.append(redis)
+        assert_nodes_work(redis, n1, n2)
+    # and without parties
+    for ws in (a, b):
+        ws.close()
+    redis.stop(signal.SIGTERM)
+    wait_until(lambda: http_get(n1, '/healthz')[0] == 503, 15,
+               'node 1 to say Redis is gone')
+    time.sleep(3)
+    redis = Redis(redis.port)
+    REDIS.append(redis)
+    assert_nodes_work(redis, n1, n2)
+    n1.stop()
+    n2.stop()
+
+
+def test_node_before_redis():
+    """A node started before its Redis: it refuses joins (unavailable),
+    tries again and again without crashing, and takes joins once Redis
+    is up."""
+    port = free_port()
+    url = 'redis://127.0.0.1:%d' % port
+    n1 = Server('--redis', url, '--node-id', 'early')
+    n1.wait_log('redis not reached')
+    assert http_get(n1, '/healthz')[0] == 503
+    c, wc = join(n1, 'early')
+    assert wc['type'] == 'error' and wc['code'] == 'unavailable', wc
+    c.close()
+    # Redis a second later: several attempts fail meanwhile (backoff from
+    # 250 ms), the case tested
+    time.sleep(1.5)
+    redis = Redis(port)
+    REDIS.append(redis)
+    n2 = node(redis, 'late')
+    assert_nodes_work(redis, n1, n2)
+    n1.stop()
+    n2.stop()
+
+
 def party(server, room, name):
     """A gst-launch-1.0 party (letschatsink + letschatsrc, test video in,
     decoded video to a fakesink) on @server; its bus messages (-m) and a
@@ -557,7 +633,8 @@ def test_redis_password():
 TESTS = [test_two_nodes_one_room, test_strangers_across_nodes,
          test_fifty_rooms_at_once, test_node_killed, test_node_stopped,
          test_rejoin_on_other_node, test_redis_lost_and_back,
-         test_redis_hung, test_redis_password,
+         test_redis_hung, test_redis_password, test_redis_down_for_seconds,
+         test_node_before_redis,
          test_media_across_nodes]
 
 

@@ -921,6 +921,34 @@ test_shutdown (Fixture * f, gconstpointer data)
   raw_peer_free (r);
 }
 
+/* A server freed while a room still holds both its parties (an element
+ * hosting the server, serve=true, taken to NULL mid-call): the rooms go
+ * with their parties, none is read after it was freed (meson sets
+ * MALLOC_PERTURB_: reading a freed party crashed here). */
+static void
+test_dispose_mid_call (Fixture * f, gconstpointer data)
+{
+  LetsChatRoomServer *server = letschat_room_server_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *url = NULL;
+  ClientPeer *a, *b;
+  Fixture mine = { server, f->session, NULL };
+
+  g_assert_true (letschat_room_server_listen (server, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws",
+      letschat_room_server_get_port (server));
+  mine.url = url;
+  join_pair (&mine, "mid-call", &a, &b);
+  g_assert_cmpuint (letschat_room_server_get_n_rooms (server), ==, 1);
+
+  g_object_unref (server);
+
+  WAIT_UNTIL (a->closed && b->closed);
+  client_peer_free (a);
+  client_peer_free (b);
+}
+
 static void
 test_listen_in_use (Fixture * f, gconstpointer data)
 {
@@ -967,6 +995,7 @@ main (int argc, char **argv)
   ADD ("/server/ice-servers", test_ice_servers);
   ADD ("/server/shutdown", test_shutdown);
   ADD ("/server/listen-in-use", test_listen_in_use);
+  ADD ("/server/dispose-mid-call", test_dispose_mid_call);
 #undef ADD
 
   return g_test_run ();
