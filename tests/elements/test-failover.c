@@ -23,7 +23,8 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
+
+#include "test-server.h"
 
 #define WAIT_S 40
 
@@ -40,15 +41,6 @@ typedef struct
   guint n_peer_left;
   GString *resets;              /* call-reset reasons, space-separated */
 } Party;
-
-typedef struct
-{
-  GSubprocess *process;
-  GDataInputStream *out;
-  GString *log;
-  gboolean eof;                 /* its stdout is read to the end */
-  gchar *url;
-} Server;
 
 static void
 on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
@@ -164,124 +156,11 @@ parties_set (Party * a, Party * b)
   all[1] = b;
 }
 
-/* A server dies with the test: a failed assertion must not leave it
- * running (holding the test's stderr, which meson waits on). */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void read_line (Server * s);
-
-static void
-on_line (GObject * source, GAsyncResult * result, gpointer data)
-{
-  Server *s = data;
-  g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8
-      (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
-
-  if (line == NULL) {
-    s->eof = TRUE;
-    return;
-  }
-  g_string_append_printf (s->log, "%s\n", line);
-  read_line (s);
-}
-
-static void
-read_line (Server * s)
-{
-  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT, NULL,
-      on_line, s);
-}
-
-/* A letschat-server process on a free port (--port=0); its URL is the one
- * it prints when it listens. */
-static Server *
-server_start_with (const gchar * const *extra)
-{
-  Server *s = g_new0 (Server, 1);
-  g_autoptr (GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr (GError) error = NULL;
-  const gchar *path = g_getenv ("LETSCHAT_SERVER");
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  const gchar *ws;
-
-  g_assert_nonnull (path);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_ptr_array_add (argv, (gpointer) path);
-  g_ptr_array_add (argv, (gpointer) "--port=0");
-  for (; extra && *extra; extra++)
-    g_ptr_array_add (argv, (gpointer) * extra);
-  g_ptr_array_add (argv, NULL);
-  s->process = g_subprocess_launcher_spawnv (launcher,
-      (const gchar * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
-  s->log = g_string_new (NULL);
-  read_line (s);
-  /* the line that gives the URL (a node of a cluster may log first) */
-  while (!(ws = strstr (s->log->str, "ws://")) || !strchr (ws, '\n')) {
-    g_assert_false (s->eof);
-    g_main_context_iteration (NULL, TRUE);
-  }
-  s->url = g_strndup (ws, strchr (ws, '\n') - ws);
-  return s;
-}
-
-static Server *
-server_start (void)
-{
-  return server_start_with (NULL);
-}
-
-static void
-server_free (Server * s)
-{
-  /* the last read must not outlive @s */
-  while (!s->eof)
-    g_main_context_iteration (NULL, TRUE);
-  g_test_message ("server %s log:\n%s", s->url, s->log->str);
-  g_object_unref (s->out);
-  g_object_unref (s->process);
-  g_string_free (s->log, TRUE);
-  g_free (s->url);
-  g_free (s);
-}
-
-static void
-server_stop (Server * s)
-{
-  g_subprocess_send_signal (s->process, SIGTERM);
-  g_subprocess_wait (s->process, NULL, NULL);
-  server_free (s);
-}
-
-static void
-server_kill (Server * s)
-{
-  g_subprocess_send_signal (s->process, SIGKILL);
-  g_subprocess_wait (s->process, NULL, NULL);
-  server_free (s);
-}
-
-/* A URL nothing listens on: bind port 0, note it, close. */
+/* A URL nothing listens on. */
 static gchar *
 dead_url (void)
 {
-  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (lo, 0);
-  g_autoptr (GSocketAddress) bound = NULL;
-
-  g_assert_true (g_socket_bind (socket, address, TRUE, NULL));
-  bound = g_socket_get_local_address (socket, NULL);
-  return g_strdup_printf ("ws://127.0.0.1:%u/ws",
-      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  return g_strdup_printf ("ws://127.0.0.1:%u/ws", test_server_free_port ());
 }
 
 static gint
@@ -295,8 +174,8 @@ frames (Party * p)
 static void
 test_node_killed (void)
 {
-  Server *s1 = server_start ();
-  Server *s2 = server_start ();
+  TestServer *s1 = test_server_start (0, NULL);
+  TestServer *s2 = test_server_start (0, NULL);
   g_autofree gchar *urls = g_strdup_printf ("%s,%s", s1->url, s2->url);
   g_autofree gchar *s2_url = g_strdup (s2->url);
   g_autofree gchar *a_id = NULL, *b_id = NULL;
@@ -312,7 +191,7 @@ test_node_killed (void)
   a_id = g_strdup (a->id);
   b_id = g_strdup (b->id);
 
-  server_kill (s1);
+  test_server_kill (s1);
   killed_at = g_get_monotonic_time ();
   a_at_kill = frames (a);
   b_at_kill = frames (b);
@@ -347,14 +226,14 @@ test_node_killed (void)
   party_free (a);
   party_free (b);
   parties_set (NULL, NULL);
-  server_stop (s2);
+  test_server_stop (s2);
 }
 
 /* S1 is down when the parties start: they join through S2. */
 static void
 test_first_node_down_at_start (void)
 {
-  Server *s2 = server_start ();
+  TestServer *s2 = test_server_start (0, NULL);
   g_autofree gchar *down = dead_url ();
   g_autofree gchar *urls = g_strdup_printf ("%s, %s", down, s2->url);
   Party *a = party_new ("a", "second", urls);
@@ -369,7 +248,7 @@ test_first_node_down_at_start (void)
   party_free (a);
   party_free (b);
   parties_set (NULL, NULL);
-  server_stop (s2);
+  test_server_stop (s2);
 }
 
 /* A node that takes WebSockets but refuses every join with `unavailable`,
@@ -444,8 +323,8 @@ unavailable_node_free (UnavailableNode * node)
 static void
 test_node_unavailable (void)
 {
-  Server *s1 = server_start ();
-  Server *s2 = server_start ();
+  TestServer *s1 = test_server_start (0, NULL);
+  TestServer *s2 = test_server_start (0, NULL);
   UnavailableNode *u = unavailable_node_start ();
   g_autofree gchar *urls = g_strdup_printf ("%s,%s,%s", s1->url, u->url,
       s2->url);
@@ -459,7 +338,7 @@ test_node_unavailable (void)
   parties_set (a, b);
   WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
   g_assert_cmpstr (a->server_url, ==, s1->url);
-  server_kill (s1);
+  test_server_kill (s1);
   WAIT_FOR (a->n_reconnected >= 1 && b->n_reconnected >= 1);
   g_assert_cmpint (u->joins_refused, ==, 2);
   g_assert_cmpstr (a->server_url, ==, s2_url);
@@ -483,7 +362,7 @@ test_node_unavailable (void)
   party_free (d);
   parties_set (NULL, NULL);
   unavailable_node_free (u);
-  server_stop (s2);
+  test_server_stop (s2);
 }
 
 /* A redis-server on a free port, without persistence, for the nodes of a
@@ -502,7 +381,6 @@ redis_start (void)
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *free_url = dead_url ();
   g_autofree gchar *port = NULL;
   gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
 
@@ -511,11 +389,10 @@ redis_start (void)
         "redis-server): no cluster to fail over in");
     return NULL;
   }
-  /* dead_url gives ws://127.0.0.1:PORT/ws of a port nobody holds */
-  port = g_strndup (free_url + strlen ("ws://127.0.0.1:"),
-      strlen (free_url) - strlen ("ws://127.0.0.1:") - strlen ("/ws"));
+  port = g_strdup_printf ("%u", test_server_free_port ());
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher,
+      test_server_die_with_parent, NULL, NULL);
   r = g_new0 (Redis, 1);
   r->process = g_subprocess_launcher_spawn (launcher, &error, "redis-server",
       "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
@@ -555,7 +432,7 @@ static void
 test_cluster_node_killed (void)
 {
   Redis *redis = redis_start ();
-  Server *n1, *n2;
+  TestServer *n1, *n2;
   g_autofree gchar *a_urls = NULL, *b_urls = NULL, *n2_url = NULL;
   g_autofree gchar *a_id = NULL, *b_id = NULL;
   Party *a, *b;
@@ -572,8 +449,8 @@ test_cluster_node_killed (void)
       NULL
     };
 
-    n1 = server_start_with (n1_args);
-    n2 = server_start_with (n2_args);
+    n1 = test_server_start (0, n1_args);
+    n2 = test_server_start (0, n2_args);
   }
   a_urls = g_strdup_printf ("%s,%s", n1->url, n2->url);
   b_urls = g_strdup_printf ("%s,%s", n2->url, n1->url);
@@ -587,7 +464,7 @@ test_cluster_node_killed (void)
   a_id = g_strdup (a->id);
   b_id = g_strdup (b->id);
 
-  server_kill (n1);
+  test_server_kill (n1);
   killed_at = g_get_monotonic_time ();
   WAIT_FOR (a->n_reconnected >= 1);
   g_test_message ("a back in the room through node 2 %.2f s after the kill",
@@ -613,7 +490,7 @@ test_cluster_node_killed (void)
   party_free (a);
   party_free (b);
   parties_set (NULL, NULL);
-  server_stop (n2);
+  test_server_stop (n2);
   redis_stop (redis);
 }
 

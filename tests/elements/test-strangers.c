@@ -18,7 +18,8 @@
 #include <gio/gio.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
+
+#include "test-server.h"
 
 #define WAIT_S 60
 
@@ -34,15 +35,6 @@ typedef struct
   guint n_peer_left;
   GString *resets;              /* call-reset reasons, space-separated */
 } Party;
-
-typedef struct
-{
-  GSubprocess *process;
-  GDataInputStream *out;
-  GString *log;
-  gboolean eof;                 /* its stdout is read to the end */
-  gchar *url;
-} Server;
 
 static void
 on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
@@ -165,119 +157,6 @@ party_add (Party * p)
 }
 
 
-/* The server dies with the test: a failed assertion must not leave it
- * running (holding the test's stderr, which meson waits on). */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static GSubprocess *
-spawn_server (GError ** error, const gchar * first_arg, ...)
-{
-  g_autoptr (GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  const gchar *arg;
-  va_list args;
-
-  g_ptr_array_add (argv, (gpointer) g_getenv ("LETSCHAT_SERVER"));
-  g_assert_nonnull (argv->pdata[0]);
-  va_start (args, first_arg);
-  for (arg = first_arg; arg; arg = va_arg (args, const gchar *))
-      g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  return g_subprocess_launcher_spawnv (launcher,
-      (const gchar * const *) argv->pdata, error);
-}
-
-static void read_line (Server * s);
-
-static void
-on_line (GObject * source, GAsyncResult * result, gpointer data)
-{
-  Server *s = data;
-  g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8
-      (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
-
-  if (line == NULL) {
-    s->eof = TRUE;
-    return;
-  }
-  g_string_append_printf (s->log, "%s\n", line);
-  read_line (s);
-}
-
-static void
-read_line (Server * s)
-{
-  g_data_input_stream_read_line_async (s->out, G_PRIORITY_DEFAULT, NULL,
-      on_line, s);
-}
-
-/* @port 0: any free one */
-static Server *
-server_start_on (guint16 port)
-{
-  Server *s = g_new0 (Server, 1);
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *port_arg = g_strdup_printf ("--port=%u", port);
-  const gchar *ws;
-
-  s->process = spawn_server (&error, port_arg, NULL);
-  g_assert_no_error (error);
-  s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
-  s->log = g_string_new (NULL);
-  read_line (s);
-  while (!strchr (s->log->str, '\n'))
-    g_main_context_iteration (NULL, TRUE);
-  ws = strstr (s->log->str, "ws://");
-  g_assert_nonnull (ws);
-  s->url = g_strndup (ws, strchr (ws, '\n') - ws);
-  return s;
-}
-
-static Server *
-server_start (void)
-{
-  return server_start_on (0);
-}
-
-/* A port nothing listens on: bind port 0, note it, close. */
-static guint16
-free_port (void)
-{
-  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (lo, 0);
-  g_autoptr (GSocketAddress) bound = NULL;
-
-  g_assert_true (g_socket_bind (socket, address, TRUE, NULL));
-  bound = g_socket_get_local_address (socket, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-static void
-server_stop (Server * s)
-{
-  g_subprocess_send_signal (s->process, SIGTERM);
-  g_subprocess_wait (s->process, NULL, NULL);
-  /* the last read must not outlive @s */
-  while (!s->eof)
-    g_main_context_iteration (NULL, TRUE);
-  g_test_message ("server log:\n%s", s->log->str);
-  g_object_unref (s->out);
-  g_object_unref (s->process);
-  g_string_free (s->log, TRUE);
-  g_free (s->url);
-  g_free (s);
-}
-
 static gboolean
 frames_at_least (Party * p, gint n)
 {
@@ -287,7 +166,7 @@ frames_at_least (Party * p, gint n)
 static void
 test_strangers (void)
 {
-  Server *server = server_start ();
+  TestServer *server = test_server_start (0, NULL);
   Party *p1, *p2, *p3, *p4, *p5, *quitter;
   g_autofree gchar *quitter_room = NULL;
   g_autofree gchar *quitter_left = NULL;
@@ -347,7 +226,7 @@ test_strangers (void)
   party_free (p5);
   party_free (quitter);
   memset (all, 0, sizeof (all));
-  server_stop (server);
+  test_server_stop (server);
 }
 
 /* The room server restarts: a pair of strangers comes back to the room
@@ -357,8 +236,8 @@ test_strangers (void)
 static void
 test_server_restart (void)
 {
-  guint16 port = free_port ();
-  Server *server = server_start_on (port);
+  guint16 port = test_server_free_port ();
+  TestServer *server = test_server_start (port, NULL);
   Party *p1, *p2, *p3, *p4;
   g_autofree gchar *pair_room = NULL;
   gint p1_frames, p2_frames;
@@ -374,8 +253,8 @@ test_server_restart (void)
   pair_room = g_strdup (p1->room);
   WAIT_FOR (frames_at_least (p1, 10) && frames_at_least (p2, 10));
 
-  server_stop (server);
-  server = server_start_on (port);
+  test_server_stop (server);
+  server = test_server_start (port, NULL);
   WAIT_FOR (p1->n_reconnected >= 1 && p2->n_reconnected >= 1
       && p3->n_reconnected >= 1);
   g_assert_cmpstr (p1->room, ==, pair_room);
@@ -396,7 +275,7 @@ test_server_restart (void)
   party_free (p3);
   party_free (p4);
   memset (all, 0, sizeof (all));
-  server_stop (server);
+  test_server_stop (server);
 }
 
 /* A room and strangers=true together: an error that says which to drop. */
