@@ -35,6 +35,9 @@ G_BEGIN_DECLS
   gboolean was_up;
   gboolean told_unreachable;
   gint64 up_since_us;           /* monotonic, when Redis was last reached */
+  /* Redis came back: once the other nodes have had time to take their
+   * seats again, our rooms' parties of other nodes are looked up once */
+  gboolean recheck_peer_seats;
   gint64 last_answer_us;        /* monotonic, its last answer */
   /* Leaves (seats given back, peer-left to other nodes) not yet answered
    * by Redis: sent again once it is back, or a seat would stay taken by a

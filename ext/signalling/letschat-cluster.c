@@ -100,6 +100,7 @@ set_up (LetsChatCluster * self)
     return;
   if (up) {
     self->up_since_us = g_get_monotonic_time ();
+    self->recheck_peer_seats = TRUE;
     self->told_unreachable = FALSE;
     g_info ("redis up: %s:%u, node %s", self->host, self->port, self->node_key);
   } else {
@@ -230,6 +231,56 @@ on_node_checked (redisAsyncContext * ac, void *r, void *privdata)
     letschat_rooms_cluster_node_gone (self->server, node);
 }
 
+/* A party of another node whose seat is gone from Redis left while Redis
+ * was away from us: its node's leave was executed, but the peer-left it
+ * published reached our channel before we subscribed again. */
+static void
+on_peer_seat_checked (redisAsyncContext * ac, void *r, void *privdata)
+{
+  LetsChatCluster *self = ac->data;
+  gchar **room_target_peer = privdata;
+  redisReply *reply = r;
+
+  if (reply && !self->closing && reply->type == REDIS_REPLY_INTEGER
+      && reply->integer == 0)
+    letschat_rooms_cluster_remote_left (self->server, room_target_peer[0],
+        room_target_peer[1], room_target_peer[2]);
+  g_strfreev (room_target_peer);
+}
+
+static void
+recheck_peer_seats (LetsChatCluster * self)
+{
+  GHashTableIter iter;
+  Room *room;
+
+  g_hash_table_iter_init (&iter, self->server->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & room)) {
+    Connection *ours = NULL, *theirs = NULL;
+    g_autofree gchar *key = NULL;
+    g_autofree gchar *field = NULL;
+    gchar **data;
+    guint i;
+
+    for (i = 0; i < 2; i++)
+      if (room->parties[i] && room->parties[i]->node)
+        theirs = room->parties[i];
+      else if (room->parties[i])
+        ours = room->parties[i];
+    if (ours == NULL || theirs == NULL)
+      continue;
+    key = g_strconcat (ROOM_PREFIX, room->name, NULL);
+    field = g_strconcat ("s:", theirs->id, NULL);
+    data = g_new0 (gchar *, 4);
+    data[0] = g_strdup (room->name);
+    data[1] = g_strdup (ours->id);
+    data[2] = g_strdup (theirs->id);
+    if (!letschat_cluster_command (self, on_peer_seat_checked, data,
+            "HEXISTS", key, field, NULL))
+      g_strfreev (data);
+  }
+}
+
 /* The nodes of the parties paired with ours: one that died (its liveness
  * key expired) leaves them, and our parties get peer-left, as when a
  * party's socket dies on one server. */
@@ -248,6 +299,10 @@ check_peer_nodes (LetsChatCluster * self)
   if (g_get_monotonic_time () - self->up_since_us <
       LETSCHAT_CLUSTER_NODE_TTL_S * G_USEC_PER_SEC)
     return;
+  if (self->recheck_peer_seats) {
+    self->recheck_peer_seats = FALSE;
+    recheck_peer_seats (self);
+  }
 
   g_hash_table_iter_init (&iter, self->server->rooms);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & room))
