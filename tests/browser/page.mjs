@@ -307,21 +307,34 @@ async function clickToPlay() {
     `videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! ` +
     `letschatsink name=s ${at} display-name=pipeline audiotestsrc is-live=true wave=ticks ! s.`);
   await waitFor('the pipeline to join', () => party.lines.some((l) => l.includes('letschat/joined')), 30000);
-  // Nothing of playwright's may look into the page until it has tried to
-  // play: every evaluate (waitForSelector's too) counts as a user gesture,
-  // which lets a page play sound. The page's console says when it tried.
+  // Nothing of playwright's may look into the page before the click:
+  // every playwright evaluate (isVisible's and waitForSelector's too) runs
+  // as a user gesture, which lets the page, and the <video autoplay> by
+  // itself once its data arrives, play sound. Until the click, the page is
+  // read through the DevTools protocol without a gesture.
   const page = await context.newPage();
   page.on('console', (m) => log(`[page console] ${m.type()}: ${m.text()}`));
+  const cdp = await context.newCDPSession(page);
+  const read = async (expression) => {
+    const r = await cdp.send('Runtime.evaluate', { expression, returnByValue: true, userGesture: false });
+    if (r.exceptionDetails) throw new Error(`${expression}: ${r.exceptionDetails.text}`);
+    return r.result.value;
+  };
   const refused = page.waitForEvent('console', { predicate: (m) => /video does not play: NotAllowedError/.test(m.text()), timeout: 60000 });
   await page.goto(`http://${outsideAddress()}:${server.port}/r/${room}?name=viewer`);
   await refused;
-  assert(await page.isVisible('#play'), 'no click-to-play button');
+  assert(await read("!document.getElementById('play').hidden"), 'no click-to-play button');
   // Why this page sends nothing stays said once connected.
-  await waitState(page, /^Connected with pipeline/, 'page');
-  assert(/cannot use your camera or microphone: browsers allow it only over https/.test(await errorText(page)),
+  await waitFor('page: connected with the pipeline',
+    async () => /^Connected with pipeline/.test(await read("document.getElementById('state').textContent")), 30000);
+  assert(/cannot use your camera or microphone: browsers allow it only over https/.test(await read("document.getElementById('error').textContent")),
     'the page does not say why it cannot use the camera');
+  // The video has its data (where <video autoplay> would start) and still
+  // waits for the click.
+  await waitFor('the other party\'s video to have data',
+    () => read("document.getElementById('remote').readyState >= HTMLMediaElement.HAVE_ENOUGH_DATA"), 30000);
   await page.screenshot({ path: artefactPath('click-to-play.png') });
-  assert(await page.evaluate(() => document.getElementById('remote').paused), 'the video plays before the click');
+  assert(await read("document.getElementById('remote').paused"), 'the video plays before the click');
   await page.click('#play');
   await waitFramesShown(page, 'after the click', 30);
   assert(!(await page.isVisible('#play')), 'the click-to-play button stays after playing');

@@ -800,6 +800,9 @@ $('next').addEventListener('click', nextStranger);
 $('hangup').addEventListener('click', hangup);
 $('copy-link').addEventListener('click', () => copyLink().catch(fail));
 $('play').addEventListener('click', () => playRemote());
+// <video autoplay> also starts by itself once the person has touched the
+// page (typed a chat line, say) and the media is there: the button goes.
+$('remote').addEventListener('playing', () => { $('play').hidden = true; });
 $('fullscreen').addEventListener('click', () => {
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   else $('stage').requestFullscreen().catch((err) => showError('Fullscreen refused: ' + err.message));
