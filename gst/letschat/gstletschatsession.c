@@ -317,6 +317,7 @@ session_start_cb (gpointer data)
     gst_lets_chat_peer_connection_resume_stats (self->pc);
   session_start_stats (self);
   session_start_congestion (self);
+  session_start_jitterbuffers (self);
   session_maybe_join (self);
   return G_SOURCE_REMOVE;
 }
@@ -331,6 +332,7 @@ session_disconnect_cb (gpointer data)
   session_stop_media_watch (self);
   session_stop_stats (self);
   session_stop_congestion (self);
+  session_stop_jitterbuffers (self);
   if (self->signaller) {
     if (self->join_sent)
       gst_lets_chat_signaller_stop (self->signaller);
@@ -545,6 +547,7 @@ session_stop_cb (gpointer data)
   session_stop_media_watch (self);
   session_stop_stats (self);
   session_stop_congestion (self);
+  session_stop_jitterbuffers (self);
   if (self->signaller && self->join_sent)
     gst_lets_chat_signaller_stop (self->signaller);
   self->join_sent = FALSE;
@@ -800,10 +803,12 @@ gst_lets_chat_session_find (GstElement * element)
 }
 
 void
-gst_lets_chat_session_set_latency (GstLetsChatSession * self, guint latency)
+gst_lets_chat_session_set_latency (GstLetsChatSession * self, guint latency,
+    guint max_latency)
 {
   g_mutex_lock (&self->pc_lock);
   self->latency = latency;
+  self->max_latency = max_latency;
   if (self->pc)
     g_object_set (gst_lets_chat_peer_connection_get_webrtcbin (self->pc),
         "latency", latency, NULL);

@@ -113,8 +113,9 @@ gboolean gst_lets_chat_session_send_chat (GstLetsChatSession * self,
  * structure, empty before the first collection; docs/stats.md). */
 GstStructure *gst_lets_chat_session_get_stats (GstLetsChatSession * self);
 
-/* Jitter buffer of the party's webrtcbin, in milliseconds. */
+/* Jitter buffer of the party's webrtcbin, in milliseconds, and how far it
+ * may follow retransmission up (@max_latency_ms <= @latency_ms: fixed). */
 void gst_lets_chat_session_set_latency (GstLetsChatSession * self,
-    guint latency_ms);
+    guint latency_ms, guint max_latency_ms);
 
 G_END_DECLS

@@ -56,6 +56,9 @@ struct _GstLetsChatSession
   GList *send_streams;          /* of GstLetsChatSendStream */
   guint generation;             /* of the current peer connection */
   guint latency;
+  /* How far the jitter buffers' latency may follow retransmission up
+   * (letschatsrc's max-latency; <= latency: fixed). */
+  guint max_latency;
   GstLetsChatTeardowns *teardowns;
   GstLetsChatServeHandle *served;
   /* Text chat with the current other party; NULL while alone. Set on the
@@ -97,6 +100,10 @@ struct _GstLetsChatSession
    * letschatsink), and its tick. */
   GstLetsChatCongestion *congestion;
   GSource *congestion_source;
+  /* The receiving jitter buffers' latency follows retransmission
+   * (gstletschatjitterbuffers.c); the highest, ms, for the stats. */
+  GSource *jitterbuffers_source;
+  guint receive_latency;
 };
 
 /* Shared by the three files only: G_GNUC_INTERNAL keeps these short names
@@ -160,9 +167,11 @@ G_GNUC_INTERNAL void session_start_stats (GstLetsChatSession * self);
 G_GNUC_INTERNAL void session_stop_stats (GstLetsChatSession * self);
 G_GNUC_INTERNAL void session_start_congestion (GstLetsChatSession * self);
 G_GNUC_INTERNAL void session_stop_congestion (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_start_jitterbuffers (GstLetsChatSession * self);
+G_GNUC_INTERNAL void session_stop_jitterbuffers (GstLetsChatSession * self);
 /* What the congestion control reports for the stats. */
 G_GNUC_INTERNAL void session_congestion_report (GstLetsChatSession * self,
-    GstLetsChatStatsSending * sending);
+    GstLetsChatStatsControls * controls);
 G_GNUC_INTERNAL void session_create_chat_channel (GstLetsChatSession * self);
 G_GNUC_INTERNAL void session_cancel_offer_wait (GstLetsChatSession * self);
 G_GNUC_INTERNAL gboolean session_media_watch_cb (gpointer data);

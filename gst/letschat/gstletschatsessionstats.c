@@ -15,7 +15,9 @@
  *
  * The congestion control of what the party encodes ticks here too, every
  * GST_LETS_CHAT_CONGESTION_TICK_MS (gstletschatcongestion.c decides; this
- * finds the encoders and reads letschatsink's settings).
+ * finds the encoders and reads letschatsink's settings), and so does the
+ * latency of the receiving jitter buffers, every
+ * GST_LETS_CHAT_JITTERBUFFERS_TICK_MS (gstletschatjitterbuffers.c).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,6 +26,7 @@
 #include <gst/video/video.h>
 
 #include "gstletschatsessionprivate.h"
+#include "gstletschatjitterbuffers.h"
 
 #define STATS_PROPERTY_INTERVAL_MS 1000
 
@@ -58,7 +61,7 @@ session_on_stats (GstLetsChatSession * self, gpointer data)
 {
   GstPromise *promise = data;
   const GstStructure *reply;
-  GstLetsChatStatsSending sending = { 0, };
+  GstLetsChatStatsControls controls = { 0, };
   GstStructure *collection;
   GList *send_caps;
 
@@ -66,10 +69,11 @@ session_on_stats (GstLetsChatSession * self, gpointer data)
       !(reply = gst_promise_get_reply (promise)) ||
       gst_structure_has_field (reply, "error") || !self->pc)
     return;
-  session_congestion_report (self, &sending);
+  session_congestion_report (self, &controls);
+  controls.receive_latency = self->receive_latency;
   send_caps = session_send_caps (self);
   collection = gst_lets_chat_stats_update (self->stats, session_webrtcbin
-      (self), reply, send_caps, &sending);
+      (self), reply, send_caps, &controls);
   g_list_free_full (send_caps, (GDestroyNotify) gst_caps_unref);
   if (self->settings.stats_interval > 0)
     session_post (self, collection);
@@ -234,10 +238,49 @@ session_stop_congestion (GstLetsChatSession * self)
 
 void
 session_congestion_report (GstLetsChatSession * self,
-    GstLetsChatStatsSending * sending)
+    GstLetsChatStatsControls * controls)
 {
-  sending->target_bitrate = sending->available_bandwidth = 0;
+  controls->target_bitrate = controls->available_bandwidth = 0;
   if (self->congestion)
-    gst_lets_chat_congestion_get (self->congestion, &sending->target_bitrate,
-        &sending->available_bandwidth);
+    gst_lets_chat_congestion_get (self->congestion,
+        &controls->target_bitrate, &controls->available_bandwidth);
+}
+
+static gboolean
+session_jitterbuffers_tick (gpointer data)
+{
+  GstLetsChatSession *self = data;
+  guint floor_ms, max_ms;
+
+  if (!self->pc)
+    return G_SOURCE_CONTINUE;
+  g_mutex_lock (&self->pc_lock);
+  floor_ms = self->latency;
+  max_ms = self->max_latency;
+  g_mutex_unlock (&self->pc_lock);
+  self->receive_latency = gst_lets_chat_jitterbuffers_adapt
+      (session_webrtcbin (self), floor_ms, max_ms);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+session_start_jitterbuffers (GstLetsChatSession * self)
+{
+  if (self->jitterbuffers_source)
+    return;
+  self->jitterbuffers_source =
+      g_timeout_source_new (GST_LETS_CHAT_JITTERBUFFERS_TICK_MS);
+  g_source_set_callback (self->jitterbuffers_source,
+      session_jitterbuffers_tick, self, NULL);
+  g_source_attach (self->jitterbuffers_source, self->context);
+}
+
+void
+session_stop_jitterbuffers (GstLetsChatSession * self)
+{
+  if (self->jitterbuffers_source) {
+    g_source_destroy (self->jitterbuffers_source);
+    g_clear_pointer (&self->jitterbuffers_source, g_source_unref);
+  }
+  self->receive_latency = 0;
 }

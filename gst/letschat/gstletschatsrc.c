@@ -115,6 +115,7 @@
 
 #include "gstletschatelements.h"
 #include "gstletschatsrc.h"
+#include "gstletschatjitterbuffers.h"
 
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
@@ -130,6 +131,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_src_debug);
 enum
 {
   PROP_LATENCY = 1,
+  PROP_MAX_LATENCY,
 };
 
 struct _GstLetsChatSrc
@@ -138,6 +140,7 @@ struct _GstLetsChatSrc
 
   /* Protected by the object lock */
   guint latency;
+  guint max_latency;
 
   /* webrtcbin adds the streams of the other party from several streaming
    * threads at once. Adding our pads one at a time lets whoever links them
@@ -632,13 +635,14 @@ static gboolean
 gst_lets_chat_src_started (GstLetsChatBin * bin)
 {
   GstLetsChatSrc *self = GST_LETS_CHAT_SRC (bin);
-  guint latency;
+  guint latency, max_latency;
 
   GST_OBJECT_LOCK (self);
   latency = self->latency;
+  max_latency = self->max_latency;
   GST_OBJECT_UNLOCK (self);
   gst_lets_chat_session_set_latency (gst_lets_chat_bin_get_session (bin),
-      latency);
+      latency, max_latency);
   return TRUE;
 }
 
@@ -752,6 +756,9 @@ gst_lets_chat_src_set_property (GObject * object, guint prop_id,
     case PROP_LATENCY:
       self->latency = g_value_get_uint (value);
       break;
+    case PROP_MAX_LATENCY:
+      self->max_latency = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -769,6 +776,9 @@ gst_lets_chat_src_get_property (GObject * object, guint prop_id,
   switch (prop_id) {
     case PROP_LATENCY:
       g_value_set_uint (value, self->latency);
+      break;
+    case PROP_MAX_LATENCY:
+      g_value_set_uint (value, self->max_latency);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -812,9 +822,30 @@ gst_lets_chat_src_class_init (GstLetsChatSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_LATENCY,
       g_param_spec_uint ("latency", "Latency",
           "Jitter buffer in milliseconds: how long packets may be late "
-          "before they count as lost. Low by default for conversation "
-          "(webrtcbin's own default, 200, suits one-way streaming); raise "
-          "it on jittery networks", 0, G_MAXUINT, DEFAULT_LATENCY,
+          "before they count as lost, at the start of a call and whenever "
+          "nothing is lost. Low by default for conversation (webrtcbin's "
+          "own default, 200, suits one-way streaming); raise it on jittery "
+          "networks", 0, G_MAXUINT, DEFAULT_LATENCY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstLetsChatSrc:max-latency:
+   *
+   * How far the jitter buffer may grow while packets are lost that
+   * retransmission could repair, in milliseconds.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_LATENCY,
+      g_param_spec_uint ("max-latency", "Maximum latency",
+          "How far the jitter buffer may grow, in milliseconds, while "
+          "packets are lost that retransmission could have repaired "
+          "(waiting for a retransmission beats waiting for a keyframe); it "
+          "comes back down towards latency after 30 s without loss. The "
+          "jitter buffer posts a latency message at each change. Set it "
+          "to latency or less to keep the latency fixed", 0, G_MAXUINT,
+          GST_LETS_CHAT_DEFAULT_MAX_LATENCY,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
@@ -837,6 +868,7 @@ static void
 gst_lets_chat_src_init (GstLetsChatSrc * self)
 {
   self->latency = DEFAULT_LATENCY;
+  self->max_latency = GST_LETS_CHAT_DEFAULT_MAX_LATENCY;
   g_mutex_init (&self->add_stream_lock);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
 }

@@ -613,7 +613,7 @@ set_selected_pair (GstStructure * collection, const GstStructure * reply)
 GstStructure *
 gst_lets_chat_stats_update (GstLetsChatStats * stats, GstElement * webrtc,
     const GstStructure * reply, GList * send_caps,
-    const GstLetsChatStatsSending * sending)
+    const GstLetsChatStatsControls * controls)
 {
   GstWebRTCSessionDescription *local = NULL, *remote = NULL;
   GHashTable *sent, *received;
@@ -676,8 +676,9 @@ gst_lets_chat_stats_update (GstLetsChatStats * stats, GstElement * webrtc,
   g_mutex_unlock (&stats->lock);
 
   gst_structure_set (collection, "round-trip-time", G_TYPE_DOUBLE, rtt,
-      "target-bitrate", G_TYPE_UINT, sending->target_bitrate,
-      "available-bandwidth", G_TYPE_UINT, sending->available_bandwidth, NULL);
+      "target-bitrate", G_TYPE_UINT, controls->target_bitrate,
+      "available-bandwidth", G_TYPE_UINT, controls->available_bandwidth,
+      "receive-latency", G_TYPE_UINT, controls->receive_latency, NULL);
   set_selected_pair (collection, reply);
 
   g_hash_table_unref (sent);

@@ -18,13 +18,16 @@ G_BEGIN_DECLS
  * The session owns one; it is thread-safe. */
 typedef struct _GstLetsChatStats GstLetsChatStats;
 
-/* What the sender's congestion control (gstletschatcongestion.c) reports
- * for the stats: bits per second, 0 when unknown. */
+/* What letschat's own controls report for the stats: the sender's
+ * congestion control (gstletschatcongestion.c; bits per second, 0 when
+ * unknown) and the receiver's jitter buffers (gstletschatjitterbuffers.c;
+ * their highest latency in ms, 0 when none). */
 typedef struct
 {
   guint target_bitrate;
   guint available_bandwidth;
-} GstLetsChatStatsSending;
+  guint receive_latency;
+} GstLetsChatStatsControls;
 
 GstLetsChatStats *gst_lets_chat_stats_new (void);
 void gst_lets_chat_stats_free (GstLetsChatStats * stats);
@@ -39,13 +42,13 @@ void gst_lets_chat_stats_watch_webrtcbin (GstLetsChatStats * stats,
 GstStructure *gst_lets_chat_stats_get (GstLetsChatStats * stats);
 
 /* Builds a collection from webrtcbin's get-stats reply @reply, its
- * descriptions and @sending; keeps it as the latest and returns a copy.
+ * descriptions and @controls; keeps it as the latest and returns a copy.
  * @send_caps: the caps each sent stream's encoder makes (video/x-vp8,
  * width=..., ...), for the resolution. Call on the session thread (it
  * reads webrtcbin's properties: never from a get-stats promise callback,
  * which runs under webrtcbin's lock). */
 GstStructure *gst_lets_chat_stats_update (GstLetsChatStats * stats,
     GstElement * webrtc, const GstStructure * reply, GList * send_caps,
-    const GstLetsChatStatsSending * sending);
+    const GstLetsChatStatsControls * controls);
 
 G_END_DECLS
