@@ -5,14 +5,22 @@
 # test starts them exactly as the benchmark does.
 #
 # The sourcing script keeps the PIDs of what it started in the array
-# `pids` (start_redis appends to it) and stops them with stop_pids in its
-# EXIT trap.
+# `pids` (start_redis appends to it); work_dir_with_cleanup makes its
+# directory and stops them all on exit.
 
 # stop_pids PID...: SIGTERM to each, then wait for each
 stop_pids() {
   local p
   for p in "$@"; do kill "$p" 2>/dev/null || true; done
   for p in "$@"; do wait "$p" 2>/dev/null || true; done
+}
+
+# work_dir_with_cleanup: sets work_dir to a fresh directory; on exit (any
+# exit) the processes in pids are stopped and the directory removed
+work_dir_with_cleanup() {
+  work_dir=$(mktemp -d)
+  pids=()
+  trap 'stop_pids "${pids[@]}"; rm -rf "$work_dir"' EXIT
 }
 
 # healthy URL: /healthz answers 200 (a cluster node: it reaches Redis)

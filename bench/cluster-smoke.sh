@@ -13,13 +13,8 @@ server=${2:?usage: cluster-smoke.sh LOADGEN SERVER}
 command -v redis-server >/dev/null || { echo "SKIP: redis-server is not installed"; exit 77; }
 # shellcheck source=bench/cluster-processes.sh
 . "$(dirname "$0")/cluster-processes.sh"
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  stop_pids "${pids[@]}"
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+work_dir_with_cleanup
+dir=$work_dir
 
 # the nodes start once Redis answers, as bench/cluster.sh starts them (a
 # node started first retries on its own: that is tests/server's business)

@@ -78,13 +78,8 @@ else
 fi
 [ "$rounds" -ge 1 ] 2>/dev/null || { echo "bench/cluster.sh: --rounds must be 1 or more" >&2; exit 2; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  stop_pids "${pids[@]}"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+work_dir_with_cleanup
+work=$work_dir
 
 # start_node NAME [ARGS...]: one letschat-server; appends to node_pids and
 # node_urls once it answers /healthz with 200 (a cluster node: once it
