@@ -6,10 +6,17 @@
 # signal): the test's processes, whatever still runs in its namespaces, the
 # namespaces, the host's ends of its veths, the logs.
 #
-# Sourcing it makes $logs (a fresh directory, shown by `fail`) and pids=()
-# (the test appends every process it starts; a test may set fail_tail, the
-# lines of each log `fail` shows, default 15).
-# Needs root: a test checks that first and skips (exit 77) without it.
+# Sourcing it skips the test (exit 77) without root, checks that meson
+# gave it the room server and the plugin, and makes $logs (a fresh
+# directory, shown by `fail`) and pids=() (the test appends every process
+# it starts). A test may set fail_tail: the lines of each log `fail` shows
+# (default 15).
+
+set -u
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: network namespaces need root"; exit 77
+fi
+: "${LETSCHAT_SERVER:?}" "${GST_PLUGIN_PATH:?}"
 
 logs=$(mktemp -d)
 pids=()

@@ -21,10 +21,10 @@
 #    credentials have expired, coturn refuses them, and the warning says so.
 #
 # Needs root (network namespaces); everything is removed on exit.
-set -u
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: network namespaces need root"; exit 77
-fi
+
+# shellcheck source=tests/network/netns.sh
+. "$(dirname "$0")/netns.sh"
+fail_tail=25
 for tool in turnserver nft; do
   if ! command -v "$tool" >/dev/null; then
     echo "SKIP: $tool is missing (./scripts/check installs coturn, nftables, faketime)"
@@ -37,14 +37,9 @@ libfaketime=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
 if [ -z "$libfaketime" ]; then
   echo "SKIP: libfaketime is missing (./scripts/check installs faketime)"; exit 77
 fi
-: "${LETSCHAT_SERVER:?}" "${GST_PLUGIN_PATH:?}"
-
 tag="tn$$"
 nsA="$tag-lanA"; nsB="$tag-lanB"; nsRA="$tag-rA"; nsRB="$tag-rB"
 nsW="$tag-wan"; nsV="$tag-void"
-# shellcheck source=tests/network/netns.sh
-. "$(dirname "$0")/netns.sh"
-fail_tail=25
 secret="turn-secret-$$-$RANDOM"
 certs="$(cd "$(dirname "$0")/../server/certs" && pwd)"
 
@@ -157,8 +152,13 @@ stop_all() {
   party_pids=(); server_pid=""
 }
 in_logs() { grep -qh -- "$1" "$logs/sender.log" "$logs/receiver.log"; }
-pair_is_relay() {  # both parties say the call runs through a relay
+pair_is_relay() {  # pair_is_relay sender|receiver: its call runs through a relay
   grep "letschat/candidate-pair" "$logs/$1.log" | grep -q "type=(string)relay"
+}
+relayed_call() {  # relayed_call WHAT: frames decoded, both parties on a relay
+  wait_for 60 have_frames 30 || fail "no call through $1 ($(frames) frames)"
+  wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
+  wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
 }
 
 # ----------------------------------------------------------------------
@@ -166,9 +166,7 @@ echo "== 1. TURN/UDP with short-lived credentials from the room server"
 start=$(date +%s)
 start_server -- --turn-secret "$logs/secret" --turn-uri turn:203.0.113.1:3478
 start_parties turn-udp
-wait_for 60 have_frames 30 || fail "no call through TURN/UDP ($(frames) frames)"
-wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
-wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
+relayed_call "TURN/UDP"
 grep -h "letschat/candidate-pair" "$logs/sender.log" "$logs/receiver.log" | \
   sed 's/.*letschat/  letschat/'
 in_logs "ERROR" && fail "a party posted an error"
@@ -195,9 +193,7 @@ done
 start=$(date +%s)
 start_server -- --turn-secret "$logs/secret" --turn-uri "turn:203.0.113.1:3478?transport=tcp"
 start_parties turn-tcp
-wait_for 60 have_frames 30 || fail "no call through TURN/TCP ($(frames) frames)"
-wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
-wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
+relayed_call "TURN/TCP"
 grep -h "letschat/candidate-pair" "$logs/sender.log" "$logs/receiver.log" | \
   sed 's/.*letschat/  letschat/'
 tcp_to_turn() {
@@ -212,9 +208,7 @@ echo "== 3b. All UDP dropped at both LANs: TURN over TLS (turns:)"
 start=$(date +%s)
 start_server -- --turn-secret "$logs/secret" --turn-uri "turns:203.0.113.1:5349?transport=tcp"
 start_parties turns
-wait_for 60 have_frames 30 || fail "no call through TURN over TLS ($(frames) frames)"
-wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
-wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
+relayed_call "TURN over TLS"
 tls_to_turn() {
   [ "$(ip netns exec "$nsW" ss -Htn state established '( sport = :5349 )' | wc -l)" -ge 2 ]
 }
