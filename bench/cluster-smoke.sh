@@ -11,59 +11,29 @@ set -euo pipefail
 loadgen=${1:?usage: cluster-smoke.sh LOADGEN SERVER}
 server=${2:?usage: cluster-smoke.sh LOADGEN SERVER}
 command -v redis-server >/dev/null || { echo "SKIP: redis-server is not installed"; exit 77; }
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+# shellcheck source=bench/cluster-processes.sh
+. "$(dirname "$0")/cluster-processes.sh"
+work_dir_with_cleanup
+dir=$work_dir
 
-# healthy URL: /healthz answers 200 (a cluster node: it reaches Redis)
-healthy() {
-  /usr/bin/python3 -c 'import sys, urllib.request
-try:
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    sys.exit(direct.open(sys.argv[1], timeout=5).status != 200)
-except OSError:
-    sys.exit(1)' "$1"
-}
-
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-  --logfile "$dir/redis.log" &
-pids+=($!)
 # the nodes start once Redis answers, as bench/cluster.sh starts them (a
 # node started first retries on its own: that is tests/server's business)
-for _ in $(seq 100); do
-  [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
-  sleep 0.1
-done
+start_redis "$dir"
 urls="" node_pids=""
 for n in 1 2; do
   # the benchmark's limits: its rooms come from one address: more than the
   # 10 rooms an address may open by default
-  "$server" --port 0 --redis "redis://127.0.0.1:$port" --node-id "smoke$n" \
+  "$server" --port 0 --redis "$redis_url" --node-id "smoke$n" \
     --max-rooms-per-ip 1000 --max-per-ip 1000 >"$dir/node$n.log" 2>&1 &
   pids+=($!)
-  url=""
-  # listening, and reaching Redis (/healthz 200); redis-server may still
-  # be starting, the node retries
-  for _ in $(seq 200); do
-    url=$(grep -o -m1 'ws://[^ ]*' "$dir/node$n.log" || true)
-    health=http://${url#ws://}
-    [ -n "$url" ] && healthy "${health%/ws}/healthz" && break
-    url=""
-    sleep 0.1
-  done
-  [ -n "$url" ] || { echo "FAILED: node $n did not reach Redis"; cat "$dir/node$n.log" "$dir/redis.log"; exit 1; }
+  # listening, and reaching Redis (/healthz 200)
+  url=$(node_url "$dir/node$n.log" "${pids[-1]}" 200) \
+    || { echo "FAILED: node $n did not reach Redis"; cat "$dir/node$n.log" "$dir/redis.log"; exit 1; }
   urls=$urls${urls:+,}$url
   node_pids=$node_pids${node_pids:+,}${pids[-1]}
 done
 
-if ! "$loadgen" --url "$urls" --server-pid "$node_pids" --redis-pid "${pids[0]}" \
+if ! "$loadgen" --url "$urls" --server-pid "$node_pids" --redis-pid "$redis_pid" \
     --mode latency --rooms 10 --rate 500 --duration 3 --threads 2 \
     >"$dir/out.json" 2>"$dir/err"; then
   echo "FAILED: loadgen saw errors"; cat "$dir/out.json" "$dir/err" "$dir"/node*.log; exit 1

@@ -32,6 +32,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/cluster-processes.sh
+. "$top/bench/cluster-processes.sh"
 build=$top/build
 quick=0
 rounds=""
@@ -76,62 +78,14 @@ else
 fi
 [ "$rounds" -ge 1 ] 2>/dev/null || { echo "bench/cluster.sh: --rounds must be 1 or more" >&2; exit 2; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# healthy URL: /healthz answers 200 (a cluster node: it reaches Redis)
-healthy() {
-  /usr/bin/python3 -c 'import sys, urllib.request
-try:
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    sys.exit(direct.open(sys.argv[1], timeout=5).status != 200)
-except OSError:
-    sys.exit(1)' "$1"
-}
-
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_redis: a fresh redis-server on a free port; sets redis_pid, redis_url
-start_redis() {
-  local port try
-  for try in 1 2 3; do
-    # redis-server --port 0 would not listen on TCP at all: a free port is
-    # picked and, should another process take it first, another one
-    port=$(free_port)
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-      --logfile "$work/redis.log" &
-    redis_pid=$!
-    pids+=("$redis_pid")
-    for _ in $(seq 100); do
-      [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
-      kill -0 "$redis_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
-      redis_url=redis://127.0.0.1:$port
-      return
-    fi
-    kill "$redis_pid" 2>/dev/null || true
-  done
-  echo "bench/cluster.sh: redis-server did not start:" >&2
-  cat "$work/redis.log" >&2
-  exit 1
-}
+work_dir_with_cleanup
+work=$work_dir
 
 # start_node NAME [ARGS...]: one letschat-server; appends to node_pids and
 # node_urls once it answers /healthz with 200 (a cluster node: once it
 # reaches Redis)
 start_node() {
-  local name=$1 log=$work/$1.log url="" health="" pid
+  local name=$1 log=$work/$1.log url pid
   shift
   "$lcserver" --port 0 --max-connections 20000 --max-rooms 10000 \
     --max-per-ip 20000 --max-rooms-per-ip 10000 \
@@ -139,15 +93,7 @@ start_node() {
     "$@" >"$log" 2>&1 &
   pid=$!
   pids+=("$pid")
-  for _ in $(seq 100); do
-    url=$(grep -o -m1 'ws://[^ ]*' "$log" || true)
-    health=http://${url#ws://}
-    health=${health%/ws}/healthz
-    [ -n "$url" ] && healthy "$health" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$url" ] || ! healthy "$health"; then
+  if ! url=$(node_url "$log" "$pid" 100); then
     echo "bench/cluster.sh: node $name did not start (or not reach Redis):" >&2
     cat "$log" >&2
     exit 1
@@ -163,7 +109,7 @@ start_set() {
   if [ "$1" = one ]; then
     start_node one
   else
-    start_redis
+    start_redis "$work"
     for i in $(seq "$n_nodes"); do
       start_node "node$i" --redis "$redis_url" --node-id "bench-node$i"
     done
@@ -172,11 +118,8 @@ start_set() {
 
 # the nodes first: Redis going away under them is not what is measured
 stop_set() {
-  local p
-  for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${node_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_pids "${node_pids[@]}"
+  stop_pids "${pids[@]}"
   pids=()
   rm -f "$work"/node*.log "$work"/one.log
 }

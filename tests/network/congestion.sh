@@ -11,40 +11,13 @@
 #                        letschat/stats show retransmitted packets.
 # Needs root (network namespaces); everything is removed on exit. Each case
 # waits on what it checks (at most 60 s), never on a fixed time.
-set -u
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: network namespaces need root"; exit 77
-fi
-: "${LETSCHAT_SERVER:?}" "${GST_PLUGIN_PATH:?}"
+
+# shellcheck source=tests/network/netns.sh
+. "$(dirname "$0")/netns.sh"
 mode=${1:?usage: congestion.sh rate|loss}
 
-n=$(( ($$ % 200) + 20 ))
-ns="mn-cc-$$"; veth_in="mncc$$i"; veth_out="mncc$$o"
-host_ip="10.78.$n.1"; ns_ip="10.78.$n.2"
-logs=$(mktemp -d)
-pids=()
-
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-  ip link del "$veth_out" 2>/dev/null
-  rm -rf "$logs"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$logs"/*.log; do echo "--- $f"; grep -v "chain\|qos\|last-message\|letschat/stats" "$f" | tail -15; grep "letschat/stats" "$f" | tail -2; done; exit 1; }
-
-ip netns add "$ns" || fail "cannot create a network namespace"
-ip link add "$veth_out" type veth peer name "$veth_in" netns "$ns"
-ip addr add "$host_ip/24" dev "$veth_out"; ip link set "$veth_out" up
-ip -n "$ns" addr add "$ns_ip/24" dev "$veth_in"
-ip -n "$ns" link set "$veth_in" up; ip -n "$ns" link set lo up
-
-"$LETSCHAT_SERVER" --host "$host_ip" --port 0 >"$logs/server.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do
-  url=$(sed -n 's/^letschat-server listening on //p' "$logs/server.log")
-  [ -n "$url" ] && break; sleep 0.1
-done
-[ -n "$url" ] || fail "the server did not start"
+netns_host_pair cc 10.78
+start_room_server -- --host "$host_ip"
 
 gst-launch-1.0 -v -m letschatsrc room=cc server-url="$url" ! video/x-raw ! \
   fakesink silent=false >"$logs/receiver.log" 2>&1 & pids+=($!)
@@ -53,15 +26,6 @@ ip netns exec "$ns" gst-launch-1.0 -m videotestsrc is-live=true pattern=snow ! \
   video/x-raw,width=640,height=480,framerate=30/1 ! \
   letschatsink room=cc server-url="$url" >"$logs/sender.log" 2>&1 & pids+=($!)
 
-frames() { grep -c "chain" "$logs/receiver.log"; }
-wait_for() {  # wait_for SECONDS COMMAND...
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do
-    [ "$(date +%s)" -gt "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
-have_frames() { [ "$(frames)" -ge "$1" ]; }
 # The latest value of FIELD in a log's letschat/stats (nested fields are
 # escaped inside their structure's string).
 latest() {  # latest LOG FIELD

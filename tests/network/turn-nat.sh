@@ -21,10 +21,10 @@
 #    credentials have expired, coturn refuses them, and the warning says so.
 #
 # Needs root (network namespaces); everything is removed on exit.
-set -u
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: network namespaces need root"; exit 77
-fi
+
+# shellcheck source=tests/network/netns.sh
+. "$(dirname "$0")/netns.sh"
+fail_tail=25
 for tool in turnserver nft; do
   if ! command -v "$tool" >/dev/null; then
     echo "SKIP: $tool is missing (./scripts/check installs coturn, nftables, faketime)"
@@ -37,61 +37,31 @@ libfaketime=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
 if [ -z "$libfaketime" ]; then
   echo "SKIP: libfaketime is missing (./scripts/check installs faketime)"; exit 77
 fi
-: "${LETSCHAT_SERVER:?}" "${GST_PLUGIN_PATH:?}"
-
 tag="tn$$"
 nsA="$tag-lanA"; nsB="$tag-lanB"; nsRA="$tag-rA"; nsRB="$tag-rB"
 nsW="$tag-wan"; nsV="$tag-void"
-logs=$(mktemp -d)
-pids=()
 secret="turn-secret-$$-$RANDOM"
 certs="$(cd "$(dirname "$0")/../server/certs" && pwd)"
 
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for ns in "$nsA" "$nsB" "$nsRA" "$nsRB" "$nsW" "$nsV"; do
-    # whatever still runs in this test's own namespaces goes too
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
-  rm -rf "$logs"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$logs"/*.log; do
-    echo "--- $f"; grep -v "chain\|qos\|last-message" "$f" | tail -25
-  done
-  exit 1
-}
-
 # ----------------------------------------------------------------------
 # The networks
-for ns in "$nsA" "$nsB" "$nsRA" "$nsRB" "$nsW" "$nsV"; do
-  ip netns add "$ns" || fail "cannot create network namespace $ns"
-  ip -n "$ns" link set lo up
-done
-link() {  # link NS1 IF1 ADDR1 NS2 IF2 ADDR2
-  ip link add "$2" netns "$1" type veth peer name "$5" netns "$4" || fail "veth $2"
-  ip -n "$1" addr add "$3" dev "$2"; ip -n "$1" link set "$2" up
-  ip -n "$4" addr add "$6" dev "$5"; ip -n "$4" link set "$5" up
-}
-link "$nsA" "${tag}a" 10.1.0.2/24 "$nsRA" "${tag}ai" 10.1.0.1/24
-link "$nsB" "${tag}b" 10.2.0.2/24 "$nsRB" "${tag}bi" 10.2.0.1/24
-link "$nsRA" "${tag}ao" 203.0.113.2/30 "$nsW" "${tag}wa" 203.0.113.1/30
-link "$nsRB" "${tag}bo" 203.0.113.6/30 "$nsW" "${tag}wb" 203.0.113.5/30
+netns_add "$nsA" "$nsB" "$nsRA" "$nsRB" "$nsW" "$nsV"
+netns_link "$nsA" "${tag}a" 10.1.0.2/24 "$nsRA" "${tag}ai" 10.1.0.1/24
+netns_link "$nsB" "${tag}b" 10.2.0.2/24 "$nsRB" "${tag}bi" 10.2.0.1/24
+netns_link "$nsRA" "${tag}ao" 203.0.113.2/30 "$nsW" "${tag}wa" 203.0.113.1/30
+netns_link "$nsRB" "${tag}bo" 203.0.113.6/30 "$nsW" "${tag}wb" 203.0.113.5/30
 # coturn relays checks towards the parties' private host addresses too;
 # with no route, sendto() fails with ENETUNREACH and coturn 4.6 closes the
 # whole allocation. On the Internet such packets just vanish: here they go
 # into a namespace that drops them (it does not forward).
-link "$nsW" "${tag}wv" 192.0.2.1/30 "$nsV" "${tag}v" 192.0.2.2/30
+netns_link "$nsW" "${tag}wv" 192.0.2.1/30 "$nsV" "${tag}v" 192.0.2.2/30
 ip -n "$nsW" route add default via 192.0.2.2
 ip -n "$nsA" route add default via 10.1.0.1
 ip -n "$nsB" route add default via 10.2.0.1
 ip -n "$nsRA" route add default via 203.0.113.1
 ip -n "$nsRB" route add default via 203.0.113.5
 ip netns exec "$nsW" sysctl -qw net.ipv4.ip_forward=1
+netns_settle
 
 nat() {  # nat ROUTER INSIDE_IF OUTSIDE_IF
   ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1
@@ -161,16 +131,7 @@ server_pid=""; party_pids=()
 start_server() {  # start_server [PREFIX COMMAND...] -- [letschat-server options]
   local prefix=()
   while [ "$1" != "--" ]; do prefix+=("$1"); shift; done; shift
-  : >"$logs/server.log"
-  ip netns exec "$nsW" "${prefix[@]}" "$LETSCHAT_SERVER" --host 203.0.113.1 --port 0 "$@" \
-    >"$logs/server.log" 2>&1 &
-  server_pid=$!; pids+=($server_pid)
-  url=""
-  for _ in $(seq 100); do
-    url=$(sed -n 's/^letschat-server listening on //p' "$logs/server.log")
-    [ -n "$url" ] && break; sleep 0.1
-  done
-  [ -n "$url" ] || fail "the room server did not start"
+  start_room_server ip netns exec "$nsW" "${prefix[@]}" -- --host 203.0.113.1 "$@"
 }
 start_parties() {  # start_parties ROOM
   ip netns exec "$nsB" gst-launch-1.0 -v -m letschatsrc room="$1" server-url="$url" ! \
@@ -190,18 +151,14 @@ stop_all() {
   done
   party_pids=(); server_pid=""
 }
-frames() { grep -c "chain" "$logs/receiver.log"; }
-wait_for() {  # wait_for SECONDS COMMAND...: until COMMAND succeeds
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do
-    [ "$(date +%s)" -gt "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
-has_frames() { [ "$(frames)" -ge "$1" ]; }
 in_logs() { grep -qh -- "$1" "$logs/sender.log" "$logs/receiver.log"; }
-pair_is_relay() {  # both parties say the call runs through a relay
+pair_is_relay() {  # pair_is_relay sender|receiver: its call runs through a relay
   grep "letschat/candidate-pair" "$logs/$1.log" | grep -q "type=(string)relay"
+}
+relayed_call() {  # relayed_call WHAT: frames decoded, both parties on a relay
+  wait_for 60 have_frames 30 || fail "no call through $1 ($(frames) frames)"
+  wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
+  wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
 }
 
 # ----------------------------------------------------------------------
@@ -209,9 +166,7 @@ echo "== 1. TURN/UDP with short-lived credentials from the room server"
 start=$(date +%s)
 start_server -- --turn-secret "$logs/secret" --turn-uri turn:203.0.113.1:3478
 start_parties turn-udp
-wait_for 60 has_frames 30 || fail "no call through TURN/UDP ($(frames) frames)"
-wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
-wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
+relayed_call "TURN/UDP"
 grep -h "letschat/candidate-pair" "$logs/sender.log" "$logs/receiver.log" | \
   sed 's/.*letschat/  letschat/'
 in_logs "ERROR" && fail "a party posted an error"
@@ -238,9 +193,7 @@ done
 start=$(date +%s)
 start_server -- --turn-secret "$logs/secret" --turn-uri "turn:203.0.113.1:3478?transport=tcp"
 start_parties turn-tcp
-wait_for 60 has_frames 30 || fail "no call through TURN/TCP ($(frames) frames)"
-wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
-wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
+relayed_call "TURN/TCP"
 grep -h "letschat/candidate-pair" "$logs/sender.log" "$logs/receiver.log" | \
   sed 's/.*letschat/  letschat/'
 tcp_to_turn() {
@@ -255,9 +208,7 @@ echo "== 3b. All UDP dropped at both LANs: TURN over TLS (turns:)"
 start=$(date +%s)
 start_server -- --turn-secret "$logs/secret" --turn-uri "turns:203.0.113.1:5349?transport=tcp"
 start_parties turns
-wait_for 60 has_frames 30 || fail "no call through TURN over TLS ($(frames) frames)"
-wait_for 10 pair_is_relay sender || fail "the sender's selected pair is not a relay"
-wait_for 10 pair_is_relay receiver || fail "the receiver's selected pair is not a relay"
+relayed_call "TURN over TLS"
 tls_to_turn() {
   [ "$(ip netns exec "$nsW" ss -Htn state established '( sport = :5349 )' | wc -l)" -ge 2 ]
 }

@@ -1,12 +1,12 @@
 # letschat
 # Copyright (C) 2026 letschat developers
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""What tests/server/test-hardening-transport.py and scripts/attack share:
-a real letschat-server process, its RSS, descriptors and threads read from
+"""What tests/server/test-hardening-transport.py, tests/server/test-cluster.py
+and scripts/attack share: a real letschat-server process, its RSS, descriptors and threads read from
 /proc, raw attackers on plain sockets, and honest parties speaking the room
 protocol over a small blocking WebSocket client (so that an attacker or a
 party can pick its source address: 127.0.0.2 is another client than
-127.0.0.1 on loopback)."""
+127.0.0.1 on loopback), and the TAP runner of the two tests."""
 
 import base64
 import json
@@ -15,6 +15,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -126,6 +127,21 @@ def closed_by_peer(s, timeout):
         return False
 
 
+def read_to_end(s, timeout=10):
+    """What @s receives until the server closes it (or resets it)."""
+    data = b''
+    s.settimeout(timeout)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
 def http_get(server, path='/', source='127.0.0.1', headers=None):
     """(status, headers dict, body) of one request, read to the end."""
     s = connect(server, source)
@@ -133,13 +149,7 @@ def http_get(server, path='/', source='127.0.0.1', headers=None):
     for k, v in (headers or {}).items():
         req += '%s: %s\r\n' % (k, v)
     s.sendall((req + '\r\n').encode())
-    data = b''
-    s.settimeout(10)
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_to_end(s)
     s.close()
     head, _, body = data.partition(b'\r\n\r\n')
     lines = head.decode('latin-1').split('\r\n')
@@ -257,14 +267,19 @@ def honest_pair(server, room):
     return a, b
 
 
+def send_candidate(ws, i):
+    """A signal carrying ICE candidate number @i (its port)."""
+    ws.send({'type': 'signal', 'data': {'ice': {
+        'candidate': 'candidate:1 1 UDP 1 192.0.2.7 %d typ host' % i,
+        'sdpMLineIndex': 0}}})
+
+
 def relay_ms(a, b, n=1):
     """Sends @n signals from A to B; the time each took, in ms."""
     times = []
     for i in range(n):
         t0 = time.monotonic()
-        a.send({'type': 'signal', 'data': {'ice': {
-            'candidate': 'candidate:1 1 UDP 1 192.0.2.7 %d typ host' % i,
-            'sdpMLineIndex': 0}}})
+        send_candidate(a, i)
         msg = b.expect('signal')
         assert msg['data']['ice']['candidate'].endswith('%d typ host' % i)
         times.append((time.monotonic() - t0) * 1000)
@@ -288,3 +303,40 @@ def wait_until(cond, timeout=15, what=''):
             return
         time.sleep(0.05)
     raise AssertionError('timed out waiting for ' + what)
+
+
+def run_tap(tests, after_each=None, skip_all=None):
+    """Runs @tests (functions) and says how each went as TAP (meson's
+    protocol 'tap'), only those named on the command line if any: a failed
+    test prints its traceback as comments, and the next one runs. After
+    each, the servers it left are killed, then @after_each() runs.
+    @skip_all: why every test is skipped (a missing program), or None.
+    Returns the exit status."""
+    only = sys.argv[1:]
+    print('1..%d' % len(tests))
+    if skip_all:
+        for i, test in enumerate(tests, 1):
+            print('ok %d %s # SKIP %s' % (i, test.__name__, skip_all))
+        return 0
+    failed = 0
+    for i, test in enumerate(tests, 1):
+        if only and test.__name__ not in only:
+            print('ok %d %s # SKIP' % (i, test.__name__))
+            continue
+        t0 = time.monotonic()
+        try:
+            test()
+            print('ok %d %s # %.1f s' % (i, test.__name__,
+                                         time.monotonic() - t0))
+        except Exception:  # noqa: a failed test says why and goes on
+            import traceback
+            failed += 1
+            print('not ok %d %s' % (i, test.__name__))
+            for line in traceback.format_exc().splitlines():
+                print('# ' + line)
+        finally:
+            kill_leftovers()
+            if after_each:
+                after_each()
+        sys.stdout.flush()
+    return 1 if failed else 0

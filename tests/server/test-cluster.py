@@ -19,8 +19,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hardening_lib import (Server, WebSocket, http_get, kill_leftovers,  # noqa
-                           wait_until)
+from hardening_lib import (Server, WebSocket, http_get, run_tap,  # noqa
+                           send_candidate, wait_until)
 
 # The seat-expiry bound of docs/operations.md (LETSCHAT_CLUSTER_NODE_TTL_S)
 SEAT_BOUND_S = 10
@@ -100,12 +100,6 @@ def join(server, room, source='127.0.0.1', **fields):
     return ws, ws.recv()
 
 
-def signal_(ws, i):
-    ws.send({'type': 'signal', 'data': {'ice': {
-        'candidate': 'candidate:1 1 UDP 1 192.0.2.7 %d typ host' % i,
-        'sdpMLineIndex': 0}}})
-
-
 def expect_signals(ws, sender_id, n):
     for i in range(n):
         msg = ws.expect('signal')
@@ -128,8 +122,8 @@ def test_two_nodes_one_room():
     assert joined['peer'] == {'id': wb['id'], 'name': 'Bob'}, joined
 
     for i in range(50):
-        signal_(b, i)
-        signal_(a, i)
+        send_candidate(b, i)
+        send_candidate(a, i)
     expect_signals(a, wb['id'], 50)
     expect_signals(b, wa['id'], 50)
 
@@ -287,9 +281,9 @@ def test_node_killed():
     assert wa2['peers'] == [{'id': wb['id'], 'name': 'B'}], wa2
     joined = b.expect('peer-joined')
     assert joined['peer'] == {'id': wa['id'], 'name': 'A'}, joined
-    signal_(a2, 0)
+    send_candidate(a2, 0)
     expect_signals(b, wa['id'], 1)
-    signal_(b, 0)
+    send_candidate(b, 0)
     expect_signals(a2, wb['id'], 1)
 
     # node 1's seats in "other" free themselves (its liveness key expires)
@@ -361,9 +355,9 @@ def test_rejoin_on_other_node():
     except ConnectionError as e:
         assert 'closed by the server' in str(e), e
     n1.wait_log('joined again on another node')
-    signal_(b, 0)
+    send_candidate(b, 0)
     expect_signals(a2, wb['id'], 1)
-    signal_(a2, 0)
+    send_candidate(a2, 0)
     expect_signals(b, wa['id'], 1)
     for ws in (a2, b):
         ws.close()
@@ -394,7 +388,7 @@ def test_redis_lost_and_back():
     c, wc = join(n1, 'elsewhere')
     assert wc['type'] == 'error' and wc['code'] == 'unavailable', wc
     assert 'try again' in wc['message'], wc
-    signal_(a, 0)
+    send_candidate(a, 0)
     expect_signals(b, wa['id'], 1)
 
     again = Redis(redis.port)
@@ -638,37 +632,12 @@ TESTS = [test_two_nodes_one_room, test_strangers_across_nodes,
          test_media_across_nodes]
 
 
-def main():
-    only = sys.argv[1:]
-    print('1..%d' % len(TESTS))
-    if shutil.which('redis-server') is None:
-        for i, test in enumerate(TESTS, 1):
-            print('ok %d %s # SKIP redis-server is not installed (Debian '
-                  'package redis-server)' % (i, test.__name__))
-        return 0
-    failed = 0
-    for i, test in enumerate(TESTS, 1):
-        if only and test.__name__ not in only:
-            print('ok %d %s # SKIP' % (i, test.__name__))
-            continue
-        t0 = time.monotonic()
-        try:
-            test()
-            print('ok %d %s # %.1f s' % (i, test.__name__,
-                                         time.monotonic() - t0))
-        except Exception:  # noqa: a failed test says why and goes on
-            import traceback
-            failed += 1
-            print('not ok %d %s' % (i, test.__name__))
-            for line in traceback.format_exc().splitlines():
-                print('# ' + line)
-        finally:
-            kill_leftovers()
-            while REDIS:
-                REDIS.pop().stop()
-        sys.stdout.flush()
-    return 1 if failed else 0
+def stop_redis():
+    while REDIS:
+        REDIS.pop().stop()
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tap(TESTS, after_each=stop_redis, skip_all=(
+        'redis-server is not installed (Debian package redis-server)'
+        if shutil.which('redis-server') is None else None)))

@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hardening_lib import (Server, WebSocket, closed_by_peer, connect,  # noqa
                            handshake_status, honest_pair, honest_relay_works, http_get,
-                           kill_leftovers, relay_ms, wait_until)
+                           read_to_end, relay_ms, run_tap, wait_until)
 
 ATTACKER = '127.0.0.2'
 
@@ -223,16 +223,7 @@ def test_tls_versions():
 def raw_request(s, text, timeout=10):
     c = connect(s, ATTACKER)
     c.sendall(text)
-    data = b''
-    c.settimeout(timeout)
-    try:
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except ConnectionResetError:
-        pass
+    data = read_to_end(c, timeout)
     c.close()
     return data
 
@@ -396,30 +387,5 @@ TESTS = [test_out_of_descriptors, test_per_ip_cap,
          test_origins, test_ping_flood_closed, test_ping_flood_without_reading]
 
 
-def main():
-    only = sys.argv[1:]
-    print('1..%d' % len(TESTS))
-    failed = 0
-    for i, test in enumerate(TESTS, 1):
-        if only and test.__name__ not in only:
-            print('ok %d %s # SKIP' % (i, test.__name__))
-            continue
-        t0 = time.monotonic()
-        try:
-            test()
-            print('ok %d %s # %.1f s' % (i, test.__name__,
-                                         time.monotonic() - t0))
-        except Exception as e:  # noqa: a failed test says why and goes on
-            import traceback
-            failed += 1
-            print('not ok %d %s' % (i, test.__name__))
-            for line in traceback.format_exc().splitlines():
-                print('# ' + line)
-        finally:
-            kill_leftovers()
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tap(TESTS))
