@@ -28,7 +28,13 @@
  * rtpjitterbuffer's own measure: the retransmission round trip and twice
  * the jitter), raise its latency to that room, by half at least, up to
  * max-latency; 30 seconds with nothing lost take a third off, down to the
- * floor. Raising
+ * floor. At once to the room rather than by half each second: by half,
+ * 50, 75, 112, 168 ms took three seconds of freezes at 10 % loss (2 to 14
+ * freezes a minute against 0 to 2). Coming down by a third is undone at
+ * the next loss only if the requests need more, so the latency settles
+ * near what they need even when it rose too far at a call's start, where
+ * requests are slow (RTCP is spaced widely until rtpsession has seen some
+ * media: 32 ms a request at first, 10 ms later). Raising
  * holds back only the pictures that wait for a packet; but the jitter
  * buffer posts a latency message, and a pipeline that handles it
  * (gst-launch-1.0 does; an application calls gst_bin_recalculate_latency)

@@ -548,10 +548,11 @@ test_stats (void)
   GstElement *r;
   guint64 frames;
   gint decoded, width = 0, height = 0;
-  guint i;
+  guint i, latency = 0;
   static const gchar *call_fields[] = { "timestamp", "round-trip-time",
     "target-bitrate", "available-bandwidth", "local-candidate-type",
-    "local-address", "remote-candidate-type", "remote-address", NULL
+    "local-address", "remote-candidate-type", "remote-address",
+    "receive-latency", NULL
   };
 
   pair_new (&sa, &sb);
@@ -569,6 +570,10 @@ test_stats (void)
           "remote-candidate-type"), ==, "host");
   g_assert_true (strchr (gst_structure_get_string (b->stats,
               "remote-address"), ':'));
+  /* letschatsrc's latency, or more where a packet was lost on the way. */
+  gst_structure_get_uint (b->stats, "receive-latency", &latency);
+  g_assert_cmpuint (latency, >=, 50);
+  g_assert_cmpuint (latency, <=, 300);
 
   rv = stats_stream (b->stats, "receive-video");
   stats_stream (b->stats, "receive-audio");

@@ -7,8 +7,10 @@
 #                        the target bitrate the sender's letschat/stats report
 #                        falls below 500 kbit/s.
 #   congestion.sh loss   10 % of the sender's UDP dropped at random (nftables
-#                        numgen): the receiver keeps decoding, and its
-#                        letschat/stats show retransmitted packets.
+#                        numgen): the receiver keeps decoding, its
+#                        letschat/stats show retransmitted packets, and its
+#                        jitter buffer's latency (receive-latency) grows
+#                        from letschatsrc's 50 ms to wait for them.
 # Needs root (network namespaces); everything is removed on exit. Each case
 # waits on what it checks (at most 60 s), never on a fixed time.
 
@@ -61,6 +63,9 @@ case "$mode" in
     retransmitted() { local r; r=$(latest "$logs/receiver.log" retransmitted-packets); [ -n "$r" ] && [ "$r" -gt 0 ]; }
     wait_for 60 retransmitted || fail "no retransmitted packets in the receiver's stats"
     echo "receiver's stats: $(latest "$logs/receiver.log" retransmitted-packets) retransmitted packets, $(latest "$logs/receiver.log" nacks) NACKs sent"
+    grown() { local l; l=$(latest "$logs/receiver.log" receive-latency); [ -n "$l" ] && [ "$l" -gt 50 ] && [ "$l" -le 300 ]; }
+    wait_for 60 grown || fail "the receiver's jitter buffer latency stayed at $(latest "$logs/receiver.log" receive-latency) ms under 10 % loss"
+    echo "receiver's jitter buffer latency $(latest "$logs/receiver.log" receive-latency) ms (letschatsrc latency=50, max-latency=300)"
     ;;
 esac
 grep -q "ERROR" "$logs/receiver.log" && fail "the receiver posted an error"
