@@ -87,9 +87,11 @@ void gst_lets_chat_peer_connection_set_server_ice_servers
 GstElement *gst_lets_chat_peer_connection_get_webrtcbin
     (GstLetsChatPeerConnection * pc);
 
-/* Asks webrtcbin's get-stats, answered to @promise; FALSE (nothing asked)
- * while the stats are held. Session thread. webrtcbin must not leave
- * PAUSED while it answers one (the .c says why): */
+/* Asks webrtcbin's get-stats, answered to @promise; FALSE (nothing
+ * asked, @promise answered with nothing) while the stats are held.
+ * Session thread.
+ * webrtcbin must not leave PAUSED while it answers one (the .c says
+ * why): */
 gboolean gst_lets_chat_peer_connection_get_stats (GstLetsChatPeerConnection *
     pc, GstPromise * promise);
 /* From now on no get-stats is asked (until _resume_stats()). Returns the
