@@ -551,7 +551,8 @@ test_stats (void)
   guint i;
   static const gchar *call_fields[] = { "timestamp", "round-trip-time",
     "target-bitrate", "available-bandwidth", "local-candidate-type",
-    "local-address", "remote-candidate-type", "remote-address", NULL
+    "local-address", "remote-candidate-type", "remote-address",
+    "candidate-protocol", NULL
   };
 
   pair_new (&sa, &sb);
@@ -569,6 +570,9 @@ test_stats (void)
           "remote-candidate-type"), ==, "host");
   g_assert_true (strchr (gst_structure_get_string (b->stats,
               "remote-address"), ':'));
+  /* two parties on one machine pair over UDP (ICE-TCP ranks lower) */
+  g_assert_cmpstr (gst_structure_get_string (b->stats,
+          "candidate-protocol"), ==, "udp");
 
   rv = stats_stream (b->stats, "receive-video");
   stats_stream (b->stats, "receive-audio");
