@@ -30,6 +30,11 @@
 //                                      framesDecoded, framesPerSecond,
 //                                      freezeCount, totalFreezesDuration,
 //                                      packetsLost, nackCount, pliCount
+//   pair T_US LTYPE RTYPE PROTOCOL LADDR RADDR
+//                                      the selected candidate pair (types,
+//                                      udp or tcp, address:port), when first
+//                                      known and whenever it changes: the
+//                                      line letschat-network-party prints
 // Runs until killed.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -108,7 +113,7 @@ await page.evaluate((sending) => {
   let watching = null;
   window.__out = [];
   let camera = false;
-  let connected = false, last = null;
+  let connected = false, last = null, lastPair = null;
   const sample = async () => {
     if (!camera && window.__camera) { camera = true; window.__out.push(window.__camera); }
     const pc = window.__pcs[window.__pcs.length - 1];
@@ -126,12 +131,24 @@ await page.evaluate((sending) => {
     if (!connected) return;
     const stats = await pc.getStats();
     const now = us(performance.now());
-    let out = null, inb = null, pair = null;
+    let out = null, inb = null, pair = null, selected = null;
     stats.forEach((s) => {
       if (s.type === 'outbound-rtp' && s.kind === 'video') out = s;
       if (s.type === 'inbound-rtp' && s.kind === 'video') inb = s;
       if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+      if (s.type === 'transport' && s.selectedCandidatePairId) selected = s.selectedCandidatePairId;
     });
+    if (selected && stats.get(selected)) pair = stats.get(selected);
+    const lc = pair && stats.get(pair.localCandidateId);
+    const rc = pair && stats.get(pair.remoteCandidateId);
+    if (lc && rc) {
+      const where = (c) => `${c.address || c.ip}:${c.port}`;
+      const text = `${lc.candidateType} ${rc.candidateType} ${lc.protocol} ${where(lc)} ${where(rc)}`;
+      if (text !== lastPair) {
+        lastPair = text;
+        window.__out.push(`pair ${now} ${text}`);
+      }
+    }
     if (sending && out) {
       // payload bytes, as letschat's stats count them (webrtcbin's bytes-sent)
       const bytes = out.bytesSent || 0;

@@ -27,6 +27,12 @@
  *   recv N T_US             a frame left the decoder (receiver; N -1: unreadable)
  *   state T_US STATE        the peer connection's state (both)
  *   stats T_US STRUCTURE    a letschat/stats message (both)
+ *   pair T_US LOCAL-TYPE REMOTE-TYPE PROTOCOL LOCAL-ADDRESS REMOTE-ADDRESS
+ *                           the selected candidate pair, from the stats,
+ *                           when it is first known and whenever it changes
+ *                           (both): which path the call took (udp or
+ *                           ICE-TCP), so bench/network.py can tell whether
+ *                           the call went through the shaped one
  */
 
 #include <gst/gst.h>
@@ -130,6 +136,32 @@ read_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* A "pair" line when the stats' selected candidate pair differs from the
+ * last one printed (nothing until ICE has selected one). */
+static void
+print_pair (const GstStructure * stats)
+{
+  static gchar *last;
+  const gchar *protocol = gst_structure_get_string (stats,
+      "candidate-protocol");
+  gchar *pair;
+
+  if (!protocol || !*protocol)
+    return;
+  pair = g_strdup_printf ("%s %s %s %s %s",
+      gst_structure_get_string (stats, "local-candidate-type"),
+      gst_structure_get_string (stats, "remote-candidate-type"), protocol,
+      gst_structure_get_string (stats, "local-address"),
+      gst_structure_get_string (stats, "remote-address"));
+  if (g_strcmp0 (pair, last) == 0) {
+    g_free (pair);
+    return;
+  }
+  printf ("pair %" G_GINT64_FORMAT " %s\n", g_get_real_time (), pair);
+  g_free (last);
+  last = pair;
+}
+
 static gboolean
 on_message (GstBus * bus, GstMessage * msg, gpointer loop)
 {
@@ -142,6 +174,7 @@ on_message (GstBus * bus, GstMessage * msg, gpointer loop)
         text = gst_structure_to_string (gst_message_get_structure (msg));
         printf ("stats %" G_GINT64_FORMAT " %s\n", g_get_real_time (), text);
         g_free (text);
+        print_pair (gst_message_get_structure (msg));
       } else if (gst_message_has_name (msg, "letschat/connection-state")) {
         /* the bench tells "never connected" (ICE/DTLS) from "connected
          * but nothing decoded" (the link too narrow for what is sent) */

@@ -3,8 +3,11 @@
 # scenario of bench/network.py (3 % random loss, nftables numgen on a veth
 # between two namespaces), a few seconds, for letschat -> letschat and
 # Chromium -> letschat. Each call must connect, frames must decode, and
-# letschat's frame numbers must read back; the results JSON and its PNG must
-# be written and nothing (namespaces, processes) left behind. No figure is
+# letschat's frame numbers must read back; each run must say which
+# candidate pair carried the call and that it took the lossy path (the loss
+# rule saw its transport's packets: udp or ICE-TCP alike); the results JSON
+# and its PNG must be written and nothing (namespaces, processes) left
+# behind. No figure is
 # checked: timing belongs in ./scripts/bench --network, not in a test on a
 # shared machine. Root only (network namespaces): skipped otherwise.
 set -euo pipefail
@@ -31,9 +34,10 @@ failed = 0
 for variant, r in report["scenarios"]["loss3"].items():
     why = r.get("error") or ("no frame decoded" if not r["frames"] else
           "no frame number read back" if variant == "letschat" and not r["readable_frames"] else
-          "no send bitrate sampled" if not r["send"] else None)
+          "no send bitrate sampled" if not r["send"] else
+          "not the shaped path: %s" % r["path_problem"] if r["path_problem"] else None)
     print("%s: %s" % ("FAILED" if why else "ok", variant) + (": " + why if why else
-          " (%d frames)" % r["frames"]))
+          " (%d frames, path %s, %s)" % (r["frames"], r["path"], r["loss_counted"])))
     failed += bool(why)
 sys.exit(1 if failed else 0)
 PY

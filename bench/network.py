@@ -5,7 +5,10 @@
 #
 #   rate   600 kbit/s (tc tbf) throughout
 #   step   4 Mbit/s, 500 kbit/s from 1/3 of the run, 4 Mbit/s from 2/3
-#   loss3  3 % of the sender's UDP dropped at random (nftables numgen)
+#   loss3  3 % of what the sender sends dropped at random where it
+#          arrives (nftables numgen in the receiver's input hook): UDP and
+#          TCP alike, as ICE may pick ICE-TCP, but not the sender's
+#          WebSocket to the room server (Link.drop says why there)
 #   loss10 10 %
 #
 # each for four variants, one after the other in the same run (VARIANTS):
@@ -19,9 +22,15 @@
 # only), freezes (gaps over 200 ms between received frames) per minute,
 # the video bitrate sent over time, and for the step how long the sent
 # bitrate (1 s mean) took to go under the link after the drop and to reach
-# 70 % of it after the rise. JSON (with a markdown table of every figure
-# beside its target and Chromium's) and one PNG per scenario in
-# bench/results/ (docs/performance.md).
+# 70 % of it after the rise. And the path: the candidate pair each side
+# selected (types, udp or tcp; the parties print it), and in a loss
+# scenario how many of that transport's packets the rule saw and dropped.
+# A run whose call did not take the shaped path (no pair known; its
+# transport's packets not through the loss rule, or far fewer of them
+# dropped than set) is flagged NOT THE SHAPED PATH in the table and set
+# beside neither the targets nor Chromium. JSON (with a markdown table of
+# every figure beside its target and Chromium's) and one PNG per scenario
+# in bench/results/ (docs/performance.md).
 #
 #   sudo /usr/bin/python3 bench/network.py [--seconds S] [--scenarios a,b]
 #        [--variants a,b] [--out JSON]
@@ -161,14 +170,56 @@ class Link:
            self.dev, "root", "tbf", "rate", "%dkbit" % kbit, "burst", burst,
            "latency", "400ms")
 
-    def drop(self, percent):
-        x = ["ip", "netns", "exec", self.s, "nft"]
+    def drop(self, percent, signalling_port):
+        """@percent % of what the sender sends the receiver dropped at
+        random, UDP and TCP alike (ICE may pair over either: ICE-TCP
+        carried some calls), but the sender's WebSocket to the room server
+        (@signalling_port: signalling is not the media path, and a lost
+        join would be the bench's failure, not the call's).
+
+        Dropped where the packets arrive (the receiver's input hook), not
+        where they leave: a packet the sender's own output hook drops is a
+        local send error, which TCP re-sends at once without counting it
+        lost (verified: 23 segments dropped so, 0 retransmissions, no
+        backoff), so a call over ICE-TCP saw no loss at all; dropped on
+        arrival, TCP retransmits after a timeout as over a lossy link (15
+        dropped, 15 retransmitted), and UDP's sendto() no longer fails.
+        Each protocol's packets are counted and so are its drops (the
+        rules' comments name them; counters() reads them)."""
+        x = ["ip", "netns", "exec", self.r, "nft"]
+        dev = self.tag + "b"
         sh(*x, "add", "table", "inet", self.tag)
-        sh(*x, "add chain inet %s out { type filter hook output priority 0 ; }" % self.tag)
-        # all UDP the sender sends, IPv4 or IPv6 (ICE often pairs the
-        # link-local IPv6 addresses of the veth)
-        sh(*x, "add", "rule", "inet", self.tag, "out", "meta", "l4proto", "udp",
-           "numgen", "random", "mod", "100", "<", str(percent), "drop")
+        sh(*x, "add chain inet %s in { type filter hook input priority 0 ; }" % self.tag)
+        sh(*x, "add", "rule", "inet", self.tag, "in", "iifname", dev, "tcp", "dport",
+           str(signalling_port), "accept")
+        # IPv4 or IPv6 alike (ICE often pairs the veth's link-local IPv6
+        # addresses)
+        for proto in ("udp", "tcp"):
+            sh(*x, "add", "rule", "inet", self.tag, "in", "iifname", dev, "meta",
+               "l4proto", proto, "counter", "comment", proto + "-seen")
+            sh(*x, "add", "rule", "inet", self.tag, "in", "iifname", dev, "meta",
+               "l4proto", proto, "numgen", "random", "mod", "100", "<", str(percent),
+               "counter", "drop", "comment", proto + "-dropped")
+        self.loss = True
+
+    def counters(self):
+        """{"udp-seen": packets, "udp-dropped": ..., "tcp-...": ...} of
+        drop()'s rules, or {} when there are none."""
+        if not self.loss:
+            return {}
+        out = sh("ip", "netns", "exec", self.r, "nft", "-j", "list", "table", "inet",
+                 self.tag, check=False).stdout
+        counts = {}
+        try:
+            for item in json.loads(out)["nftables"]:
+                rule = item.get("rule")
+                if rule and rule.get("comment"):
+                    for e in rule["expr"]:
+                        if "counter" in e:
+                            counts[rule["comment"]] = e["counter"]["packets"]
+        except (ValueError, KeyError) as e:  # the run's path_check says so
+            print("nft counters unreadable: %s" % e, file=sys.stderr)
+        return counts
 
     def close(self):
         for ns in (self.s, self.r):
@@ -257,8 +308,6 @@ def run(scenario, variant, seconds, tmp):
         elif scenario == "step":
             link.rate(4000)
             schedule = [(0, 4000), (seconds / 3, 500), (2 * seconds / 3, 4000)]
-        elif scenario.startswith("loss"):
-            link.drop(int(scenario[4:]))
         slog = open(os.path.join(tmp, "server.log"), "w+")
         start(link.r, SERVER, "--host", link.r_ip, "--port", "0", out=slog)
         url = None
@@ -271,6 +320,8 @@ def run(scenario, variant, seconds, tmp):
             time.sleep(0.1)
         if not url:
             raise RuntimeError("the room server did not start")
+        if scenario.startswith("loss"):
+            link.drop(int(scenario[4:]), int(re.search(r":(\d+)/", url).group(1)))
         rpath, spath = os.path.join(tmp, "recv.log"), os.path.join(tmp, "send.log")
         rkind, rprops, skind, sprops = VARIANTS[variant]
         page = url.replace("ws://", "http://").replace("/ws", "/r/net?name=")
@@ -326,8 +377,10 @@ def run(scenario, variant, seconds, tmp):
         for p in list(LIVE):
             if isinstance(p, subprocess.Popen):
                 stop(p)
+        counts = link.counters()
         link.close()
     res = analyse(scenario, seconds, t0, applied, tmp)
+    res.update(path_check(scenario, res, counts))
     res["connect_to_first_frame_s"] = (round((first(rpath, "recv", 2) - up) / 1e6, 2)
                                        if first(rpath, "recv", 2) else None)
     return res
@@ -337,6 +390,13 @@ def analyse(scenario, seconds, t0, schedule, tmp):
     end = t0 + seconds * 1e6
     sent, recv, sstats, rstats = {}, [], [], []
     browser_send, browser_recv = [], None
+    pairs = {"send": [], "recv": []}
+    for side in pairs:
+        for line in open(os.path.join(tmp, side + ".log")):
+            p = line.split()
+            if p and p[0] == "pair" and len(p) == 7:
+                # [t, local type, remote type, protocol, local, remote]
+                pairs[side].append([round((int(p[1]) - t0) / 1e6, 2)] + p[2:])
     for line in open(os.path.join(tmp, "send.log")):
         p = line.split(" ", 2)
         if p[0] == "sent":
@@ -388,6 +448,8 @@ def analyse(scenario, seconds, t0, schedule, tmp):
         "receiver_nacks": rstats[-1][2] if rstats else 0,
         "receiver_plis": rstats[-1][3] if rstats else 0,
         "link": schedule,
+        # the selected candidate pairs each side saw, as they changed
+        "pairs": pairs,
     }
     if browser_send:
         # [t, availableOutgoingBitrate, width, height, fps, qualityLimitationReason]
@@ -397,6 +459,60 @@ def analyse(scenario, seconds, t0, schedule, tmp):
     if scenario == "step":
         res.update(step_times(res))
     return res
+
+
+def path_text(pairs):
+    """The sender's candidate pair(s) in a run: "host/prflx tcp", pairs
+    it changed between joined by " -> ", the receiver's if the sender
+    printed none (types: the sender's side first)."""
+    seen = pairs.get("send") or [[t, r, l, pr, ra, la] for t, l, r, pr, la, ra in
+                                 pairs.get("recv", [])]
+    out = []
+    for _, local, remote, protocol, _, _ in seen:
+        text = "%s/%s %s" % (local, remote, protocol)
+        if not out or out[-1] != text:
+            out.append(text)
+    return " -> ".join(out) or None
+
+
+# A loss scenario's rule must have seen at least this many packets of the
+# call's transport for the run to count as one through the lossy path (a
+# call over a transport the rule missed: none), and dropped about the share
+# set: no fewer than 4 standard deviations under it (a binomial draw falls
+# there about once in 30,000 runs; a 60 s call sends thousands of packets,
+# enough to tell a rule that drops from one that does not).
+MIN_SHAPED_PACKETS = 100
+
+
+def path_check(scenario, r, counts):
+    """Which path the call took, and whether it is the shaped one: a run
+    that is not is flagged ("path_problem"), never counted beside the
+    others. Every path between the namespaces crosses the veth, whose
+    sending side is rate-limited (tbf: every protocol), so for the rate
+    and the step a known pair is enough; for a loss scenario the loss
+    rule's own counters must show the call's transport (udp or tcp) went
+    through it and lost about the share set."""
+    pairs = r.get("pairs", {})
+    out = {"path": path_text(pairs), "path_problem": None}
+    protocols = sorted({p[3] for side in pairs.values() for p in side})
+    if not protocols:
+        out["path_problem"] = "no candidate pair seen"
+        return out
+    if not scenario.startswith("loss"):
+        return out
+    percent = int(scenario[4:])
+    out["loss_counted"] = {}
+    for proto in protocols:
+        seen, dropped = counts.get(proto + "-seen", 0), counts.get(proto + "-dropped", 0)
+        share = round(100.0 * dropped / seen, 1) if seen else None
+        out["loss_counted"][proto] = {"packets": seen, "dropped": dropped,
+                                      "dropped_percent": share}
+        p = percent / 100.0
+        if seen < MIN_SHAPED_PACKETS:
+            out["path_problem"] = "%s: %d packets through the loss rule" % (proto, seen)
+        elif dropped < seen * p - 4 * (seen * p * (1 - p)) ** 0.5:
+            out["path_problem"] = "%s: %.1f %% dropped, not %d %%" % (proto, share, percent)
+    return out
 
 
 def smoothed(send, window=1.0):
@@ -436,8 +552,11 @@ def plot(scenario, results, path):
             continue
         c = colours.get(variant)
         send = smoothed(r["send"])
-        ax1.plot([x[0] for x in send], [x[1] / 1000 for x in send],
-                 color=c, label="%s: sent (1 s mean)" % variant)
+        # a run that missed the shaped path is drawn, dotted, and says so
+        style = ":" if r.get("path_problem") else "-"
+        flag = " (NOT the shaped path)" if r.get("path_problem") else ""
+        ax1.plot([x[0] for x in send], [x[1] / 1000 for x in send], style,
+                 color=c, label="%s: sent (1 s mean)%s" % (variant, flag))
         if variant == "letschat":
             ax1.plot([x[0] for x in send], [x[2] / 1000 for x in send],
                      "--", color=c, label="letschat: target bitrate")
@@ -446,7 +565,7 @@ def plot(scenario, results, path):
             ax1.plot([x[0] for x in cs], [max(x[1], 1) / 1000 for x in cs], "--", color=c,
                      label="chromium: availableOutgoingBitrate")
         ax2.plot([i + 0.5 for i in range(len(r["fps_per_second"]))], r["fps_per_second"],
-                 color=c, label=variant)
+                 style, color=c, label=variant + flag)
     link = next((r["link"] for r in results.values() if r.get("link")), [])
     if link:
         secs = next(r["seconds"] for r in results.values() if "seconds" in r)
@@ -457,8 +576,8 @@ def plot(scenario, results, path):
             ys += [kbit, kbit]
         ax1.plot(xs, ys, "k:", linewidth=2, label="link (tbf)")
     elif scenario.startswith("loss"):
-        ax1.set_title("%s %% of the sender's UDP dropped, no rate limit" % scenario[4:],
-                      fontsize=9)
+        ax1.set_title("%s %% of the sender's UDP and TCP dropped on arrival, no rate limit"
+                      % scenario[4:], fontsize=9)
     ax1.set_ylabel("video sent, kbit/s (payload)")
     ax1.set_yscale("log")
     ax1.set_ylim(50, 30000)
@@ -512,14 +631,24 @@ def summary(report):
              "loss10": "10 % loss"}
     lines = ["| scenario | variant | fps | g2g p50 / p95 ms | freezes/min | longest gap ms "
              "| under link after drop s | >= 70 % after rise s | sent kbit/s (/link) "
-             "| target | vs Chromium |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| target | vs Chromium | path (sender's pair) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for scenario, results in report["scenarios"].items():
         anchor = results.get("chromium", {})
+        if anchor.get("path_problem"):
+            anchor = {}  # not a measurement of this link: nothing to compare with
         for variant, r in results.items():
             if "error" in r:
-                lines.append("| %s | %s | error: %s | | | | | | | | |" % (
+                lines.append("| %s | %s | error: %s | | | | | | | | | |" % (
                     names.get(scenario, scenario), variant, r["error"].splitlines()[0]))
+                continue
+            path = path_cell(r)
+            if r.get("path_problem"):
+                # measured, but not through the shaped path: shown, never
+                # set beside a target or Chromium (nor to be averaged)
+                lines.append("| %s | %s | %s | | %s | | | | | NOT THE SHAPED PATH: not "
+                             "counted | | %s |" % (names.get(scenario, scenario), variant,
+                                                    r["fps"], r["freezes_per_min"], path))
                 continue
             g2g = ("%s / %s" % (r["g2g_p50_ms"], r["g2g_p95_ms"])
                    if r["g2g_p50_ms"] is not None else "n/a")
@@ -542,14 +671,28 @@ def summary(report):
                         (v < a * 0.95) if key in HIGHER else (v > a * 1.05 and v - a > 0.5)):
                     worse.append(SHORT[key])
             step = scenario == "step"
-            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 names.get(scenario, scenario), variant, r["fps"], g2g, r["freezes_per_min"],
                 r["longest_gap_ms"], none_never(r.get("under_link_after_drop_s")) if step else "",
                 none_never(r.get("70pct_after_rise_s")) if step else "", phase_means(r),
                 "; ".join(met),
                 "" if variant == "chromium" or not anchor or "error" in anchor else
-                ("worse: " + ", ".join(worse) if worse else "no worse")))
+                ("worse: " + ", ".join(worse) if worse else "no worse"), path))
     return "\n".join(lines)
+
+
+def path_cell(r):
+    """The table's path: the pair, for a loss scenario the share of its
+    transport's packets the rule dropped, and what is wrong if it is not
+    the shaped path."""
+    text = r.get("path") or "unknown"
+    lost = ", ".join("%s %s %% lost" % (proto, c["dropped_percent"])
+                     for proto, c in sorted(r.get("loss_counted", {}).items()))
+    if lost:
+        text += " (%s)" % lost
+    if r.get("path_problem"):
+        text += " **not shaped: %s**" % r["path_problem"]
+    return text
 
 
 def main():
@@ -614,12 +757,13 @@ def main():
             r = results[variant]
             print("%-6s %-20s " % (scenario, variant) + (
                 "error: %s" % r["error"] if "error" in r else
-                "fps %5.1f  g2g p50 %s p95 %s ms  freezes/min %4.1f  rtx %d%s" % (
+                "fps %5.1f  g2g p50 %s p95 %s ms  freezes/min %4.1f  rtx %d%s  path %s" % (
                     r["fps"], r["g2g_p50_ms"], r["g2g_p95_ms"], r["freezes_per_min"],
                     r["receiver_retransmitted"],
                     "  under link %s s, 70%% %s s (target %s s)" % (
                         r.get("under_link_after_drop_s"), r.get("70pct_after_rise_s"),
-                        r.get("target_70pct_after_rise_s")) if scenario == "step" else "")),
+                        r.get("target_70pct_after_rise_s")) if scenario == "step" else "",
+                    path_cell(r))),
                 flush=True)
         report["scenarios"][scenario] = results
         plot(scenario, results, out.replace(".json", "-%s.png" % scenario))

@@ -151,9 +151,11 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "for the call round-trip-time (s), target-bitrate and "
           "available-bandwidth (bit/s, what the congestion control aims at "
           "and estimates), local-/remote-candidate-type (host, srflx, prflx, "
-          "relay) and local-/remote-address of the selected candidate pair. "
-          "See docs/stats.md", GST_TYPE_STRUCTURE,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+          "relay), local-/remote-address and candidate-protocol (udp, tcp) "
+          "of the selected candidate pair, receive-latency (ms, the "
+          "receiving jitter buffers' latency, see max-latency). See "
+          "docs/stats.md",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 /* A cluster's nodes are a comma-separated list in server-url rather than a

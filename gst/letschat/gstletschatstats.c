@@ -590,6 +590,21 @@ set_candidate (GstStructure * collection, const GstStructure * reply,
   g_free (where);
 }
 
+/* The transport the selected pair carries the call over: udp, or tcp
+ * (ICE-TCP, which a lossy or UDP-hostile path may end up on). One field
+ * from the local candidate, not one per side: both candidates of a pair
+ * have the same transport. */
+static void
+set_protocol (GstStructure * collection, const GstStructure * reply,
+    const gchar * local_id)
+{
+  const GstStructure *c = entry (reply, local_id);
+  const gchar *protocol = c ? gst_structure_get_string (c, "protocol") : NULL;
+
+  gst_structure_set (collection, "candidate-protocol", G_TYPE_STRING,
+      protocol ? protocol : "", NULL);
+}
+
 static void
 set_selected_pair (GstStructure * collection, const GstStructure * reply)
 {
@@ -608,6 +623,8 @@ set_selected_pair (GstStructure * collection, const GstStructure * reply)
       gst_structure_get_string (pair, "local-candidate-id") : NULL);
   set_candidate (collection, reply, "remote", pair ?
       gst_structure_get_string (pair, "remote-candidate-id") : NULL);
+  set_protocol (collection, reply, pair ?
+      gst_structure_get_string (pair, "local-candidate-id") : NULL);
 }
 
 GstStructure *

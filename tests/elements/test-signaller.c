@@ -552,7 +552,7 @@ test_stats (void)
   static const gchar *call_fields[] = { "timestamp", "round-trip-time",
     "target-bitrate", "available-bandwidth", "local-candidate-type",
     "local-address", "remote-candidate-type", "remote-address",
-    "receive-latency", NULL
+    "candidate-protocol", "receive-latency", NULL
   };
 
   pair_new (&sa, &sb);
@@ -574,6 +574,9 @@ test_stats (void)
   gst_structure_get_uint (b->stats, "receive-latency", &latency);
   g_assert_cmpuint (latency, >=, 50);
   g_assert_cmpuint (latency, <=, 300);
+  /* two parties on one machine pair over UDP (ICE-TCP ranks lower) */
+  g_assert_cmpstr (gst_structure_get_string (b->stats,
+          "candidate-protocol"), ==, "udp");
 
   rv = stats_stream (b->stats, "receive-video");
   stats_stream (b->stats, "receive-audio");
