@@ -27,8 +27,8 @@
  * packets lost since the last look, while its latency leaves room for
  * fewer than six requests for a packet over the floor (a request's time is
  * rtpjitterbuffer's own measure: the retransmission round trip and twice
- * the jitter), raise its latency to that room, by half at least, up to
- * max-latency; 30 seconds with nothing lost take a third off, down to the
+ * the jitter), raise its latency to that room, by half at least and to
+ * three times at most, up to max-latency; 30 seconds with nothing lost take a third off, down to the
  * floor. At once to the room rather than by half each second: by half,
  * 50, 75, 112, 168 ms took three seconds of freezes at 10 % loss (2 to 14
  * freezes a minute against 0 to 2). Coming down by a third is undone at
@@ -122,7 +122,8 @@ adapt_one (GstElement * jitterbuffer, guint floor_ms, guint max_ms, gint64 now)
     /* Above what the requests need, a loss is bad luck or the sender's
      * (its history, its load), which more waiting would not repair. */
     if (latency < need)
-      target = MIN (max_ms, MAX (latency + latency / 2, need));
+      target = MIN (max_ms, MIN (3 * latency, MAX (latency + latency / 2,
+                  need)));
     seen->last_event_us = now;
   } else if (latency > floor_ms && now - seen->last_event_us >= CALM_US) {
     target = MAX (floor_ms, latency - latency / 3);
