@@ -32,21 +32,26 @@
  *   15 %: hold. Random loss on a link that
  *   is not full is repaired by NACK/RTX, and cutting the rate for it only
  *   blurs the picture (measured: bench --network, 10 % loss);
- * - queueing delay growing (the mean delta of delta over two decisions
- *   above OVERUSE_DOD_NS, i.e. packets arrive further apart than they were
+ * - queueing delay growing (the mean delta of delta above
+ *   OVERUSE_DOD_NS, i.e. packets arrive further apart than they were
  *   sent, while less than 95 % of what was sent and not lost arrives, or
- *   above OVERUSE_CLEAR_DOD_NS alone): the path is full before any loss;
- *   aim under what arrived (85 % of the received rate, of half the target
- *   at the least) and remember that rate as where the path was full;
+ *   above OVERUSE_CLEAR_DOD_NS alone), in two decisions in a row, or in
+ *   one when less than 3/4 arrives or the previous decision already went
+ *   down for it: the path is full before any loss; aim under what
+ *   arrived (85 % of the received rate; of half the target at the least
+ *   where as much arrives as was sent, the encoder perhaps what limits it)
+ *   and remember that rate as where the path was full;
  * - less than 2 % lost and no growing delay, and no decrease in the last
- *   second: increase by 8 % per decision, by 10 kbit/s from 85 % of where
- *   the path was last full until 115 % of that arrives, and never above
- *   1.5 times what was received plus 100 kbit/s (an encoder that makes
- *   less than asked must not let the target run away);
+ *   second: increase by 10 kbit/s from 85 % of where the path was last
+ *   full, by 8 % a decision below it or with none known, by 15 % once
+ *   twice the last full rate arrives; forget the full rate once 115 % of
+ *   it arrives without a queue; never above 1.5 times what was received
+ *   plus 100 kbit/s (an encoder that makes less than asked must not let
+ *   the target run away);
+ * - otherwise hold. A REMB from the other party caps the target.
  * The encoders are asked for the target divided by how much more than
  * asked they send (the overshoot). The ladder (gstletschatladder.c)
  * chooses the picture's size and frame rate.
- * - otherwise hold. A REMB from the other party caps the target.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -67,8 +72,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_congestion_debug);
 #define OVERUSE_DOD_NS 300000
 #define OVERUSE_RECEIVED 0.95
 #define OVERUSE_CLEAR_DOD_NS 2000000
+#define OVERUSE_CLEAR_RECEIVED 0.75
 #define DECREASE_TO_RECEIVED 0.85
 #define INCREASE_FACTOR 1.08
+#define INCREASE_FAR_FACTOR 1.15
+#define FAR_FROM_FULL 2.0
 #define INCREASE_NEAR_ESTIMATE 10000
 #define NEAR_FULL_LOW 0.85
 #define NEAR_FULL_HIGH 1.15
@@ -99,10 +107,13 @@ struct _GstLetsChatCongestion
 
   gdouble target;
   guint estimate;
-  guint full_at;                /* received bit/s at the last decrease */
+  guint full_at;                /* received bit/s at the last decrease,
+                                 * 0: none known (or past) */
+  guint last_full_at;           /* the same, kept once past */
   guint applied;                /* last bitrate set on the encoders */
   gdouble overshoot;            /* sent / applied, smoothed, >= 1 */
   gint overuse_ticks;
+  gboolean decreased_for_delay; /* by the previous decision */
   gdouble smoothed_loss;        /* exponentially weighted, ~1 s */
   gint64 last_decrease_us;
   gboolean warned_pre_encoded;
@@ -265,9 +276,10 @@ congestion_follow (GstLetsChatCongestion * cc, GstElement * webrtc)
     congestion_unfollow (cc);
     cc->webrtc = gst_object_ref (webrtc);
     cc->target = cc->start_bitrate;
-    cc->estimate = cc->full_at = 0;
+    cc->estimate = cc->full_at = cc->last_full_at = 0;
     cc->overshoot = 1.0;
     cc->overuse_ticks = 0;
+    cc->decreased_for_delay = FALSE;
     cc->last_decrease_us = 0;
   }
   rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
@@ -301,6 +313,7 @@ congestion_decide (GstLetsChatCongestion * cc)
   guint64 sent, received, rate_sum, sent_rate_sum;
   gint64 dod_sum, now = g_get_monotonic_time ();
   gdouble loss, received_rate, sent_rate, dod, target = cc->target;
+  gboolean path_full, clearly_full, growing, decreased_for_delay;
   const gchar *why = NULL;
   guint remb;
 
@@ -334,38 +347,89 @@ congestion_decide (GstLetsChatCongestion * cc)
             1.0, OVERSHOOT_MAX) - cc->overshoot);
   /* A queue builds only where less arrives than was sent and not lost: on
    * a busy machine the arrival times alone jitter by milliseconds. */
-  cc->overuse_ticks = dod > OVERUSE_DOD_NS
-      && (received_rate < sent_rate * (1.0 - loss) * OVERUSE_RECEIVED
-      || dod > OVERUSE_CLEAR_DOD_NS) ? cc->overuse_ticks + 1 : 0;
+  path_full = received_rate < sent_rate * (1.0 - loss) * OVERUSE_RECEIVED;
+  growing = dod > OVERUSE_DOD_NS;
+  clearly_full = growing
+      && received_rate < sent_rate * (1.0 - loss) * OVERUSE_CLEAR_RECEIVED;
+  cc->overuse_ticks = growing && (path_full || dod > OVERUSE_CLEAR_DOD_NS) ?
+      cc->overuse_ticks + 1 : 0;
+  decreased_for_delay = cc->decreased_for_delay;
+  cc->decreased_for_delay = FALSE;
 
-  if (sent && cc->overuse_ticks >= 2) {
+  /* Once clearly more than where the path was last full arrives without
+   * a queue growing, the path has grown and that rate is past: forget it,
+   * as GCC resets its link capacity estimate. Then a keyframe's burst
+   * having passed, what arrives falling back under it no longer brings
+   * back the creep near it (which held a call whose link had gone from
+   * 500 kbit/s to 4 Mbit/s at +50 kbit/s a second for 2 to 4 s); and a
+   * burst seen in the second after a decrease counts too. (What arrives,
+   * not the target: the target alone above it said nothing, it went to
+   * 800 kbit/s over a 600 kbit/s link, a freeze every 8 s.) */
+  if (cc->full_at && !growing && loss < LOSS_INCREASE
+      && received_rate > cc->full_at * NEAR_FULL_HIGH) {
+    GST_DEBUG ("%.0f bit/s arrive, the path was full at %u bit/s: "
+        "forgotten", received_rate, cc->full_at);
+    cc->full_at = 0;
+  }
+
+  /* Overuse: growing delay in two decisions in a row; or in one, when the
+   * path is clearly full (the delay growing while less than 3/4 of what
+   * was sent and not lost arrives: at least a quarter more sent than the
+   * path carries, which neither jitter nor a keyframe's burst gives;
+   * waiting for a second decision let a 3 Mbit/s call send into a link
+   * fallen to 500 kbit/s 200 ms longer, the first decision after the
+   * drop reading 0.6 to 0.7 of it arriving, with a delta of delta of 1.4
+   * to 3.2 ms; a keyframe's burst through a tbf at 600 kbit/s read 2 to 3
+   * ms but 0.8 to 0.9 of it arriving, and deciding on the 2 ms alone took
+   * the path's full rate for 450 kbit/s, under what it was), or when the
+   * previous decision already went down for it and the path is still
+   * full (GCC reduces further once a round trip, at most
+   * 200 ms, has passed; waiting for two more decisions took the target
+   * from 1.1 Mbit/s to 480 kbit/s 0.4 s after the drop instead of 0.2 s;
+   * what arrives while a queue builds is the path's rate, and the target
+   * never goes under 85 % of it). */
+  if (sent && (cc->overuse_ticks >= 2 || clearly_full || (growing
+              && path_full && decreased_for_delay))) {
     why = "delay";
-    /* Not under half the target at once: while the encoder makes less
-     * than asked (a smaller picture starting, frames dropped), what
-     * arrives says little about the path, and a queue still draining
-     * took a 600 kbit/s call to 130 kbit/s. A path that fell further is
-     * followed one decision later. */
-    target = MIN (target, received_rate > 0 ?
-        MAX (received_rate, target * 0.5) * DECREASE_TO_RECEIVED : target);
-    cc->estimate = cc->full_at = (guint) received_rate;
+    /* Not under half the target at once where the encoder may be what
+     * limits what arrives: while it makes less than asked (a smaller
+     * picture starting, frames dropped), what arrives says little about
+     * the path, and a queue still draining took a 600 kbit/s call to 130
+     * kbit/s. A path that fell further is followed one decision later.
+     * Where less arrives than was sent, the path is what limits it: go
+     * under what arrives at once (a 3 Mbit/s call whose link fell to 500
+     * kbit/s went to 1.1 Mbit/s first). */
+    if (received_rate > 0)
+      target = MIN (target, (path_full ? received_rate :
+              MAX (received_rate, target * 0.5)) * DECREASE_TO_RECEIVED);
+    cc->estimate = cc->full_at = cc->last_full_at = (guint) received_rate;
     cc->last_decrease_us = now;
     cc->overuse_ticks = 0;
+    cc->decreased_for_delay = TRUE;
   } else if (sent && loss > LOSS_DECREASE
       && now - cc->last_decrease_us > HOLD_AFTER_DECREASE_US) {
     why = "loss";
     target = target * (1.0 - loss / 2);
-    cc->estimate = cc->full_at = (guint) received_rate;
+    cc->estimate = cc->full_at = cc->last_full_at = (guint) received_rate;
     cc->last_decrease_us = now;
   } else if (sent && loss < LOSS_INCREASE
       && now - cc->last_decrease_us > HOLD_AFTER_DECREASE_US) {
     /* Near where the path was full last time, creep (a rate-limited
-     * link's queue takes 8 % a decision as a burst it then drops); once
-     * more than that arrives, the path has grown: increase again. (The
-     * target alone above it said nothing: it went to 800 kbit/s over a
-     * 600 kbit/s link, a freeze every 8 s.) */
-    if (cc->full_at && target > cc->full_at * NEAR_FULL_LOW
-        && received_rate < cc->full_at * NEAR_FULL_HIGH)
+     * link's queue takes 8 % a decision as a burst it then drops).
+     * Where twice that rate arrives without a queue, the path is far
+     * from full: grow by 15 % a decision, twice a second, as GCC probes
+     * further at twice a rate that got through (letschat has no padding
+     * to probe with: the target itself is the probe). At 8 % a decision
+     * a call took 5 s to grow back from 500 kbit/s to 3 Mbit/s after its
+     * link did; 15 % as soon as the full rate was forgotten took a 600
+     * kbit/s link's target to 918 kbit/s (a freeze) from a full rate
+     * measured at 460 kbit/s, twice which that link does not reach. The
+     * cap below and the delay rule stop it. */
+    if (cc->full_at && target > cc->full_at * NEAR_FULL_LOW)
       target += INCREASE_NEAR_ESTIMATE;
+    else if (!cc->full_at && cc->last_full_at
+        && received_rate > cc->last_full_at * FAR_FROM_FULL)
+      target *= INCREASE_FAR_FACTOR;
     else
       target *= INCREASE_FACTOR;
     target = MIN (target, received_rate * 1.5 + 100000);
@@ -380,12 +444,13 @@ congestion_decide (GstLetsChatCongestion * cc)
   cc->target = CLAMP (target, cc->min_bitrate, cc->max_bitrate);
   if (why)
     GST_INFO ("%s: target %.0f bit/s (loss %.1f %%, delta of delta %.0f us, "
-        "received %.0f bit/s)", why, cc->target, loss * 100, dod / 1000,
-        received_rate);
+        "received %.0f bit/s, sent %.0f bit/s, overshoot %.2f)", why,
+        cc->target, loss * 100, dod / 1000, received_rate, sent_rate,
+        cc->overshoot);
   else
     GST_LOG ("target %.0f bit/s (loss %.1f %%, delta of delta %.0f us, "
-        "received %.0f bit/s)", cc->target, loss * 100, dod / 1000,
-        received_rate);
+        "received %.0f bit/s, sent %.0f bit/s, overshoot %.2f)", cc->target,
+        loss * 100, dod / 1000, received_rate, sent_rate, cc->overshoot);
 }
 
 /* vp8enc and vp9enc take bit/s in target-bitrate, x264enc kbit/s in
