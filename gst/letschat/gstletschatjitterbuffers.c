@@ -64,20 +64,23 @@ typedef struct
 {
   guint64 lost;                 /* its num-lost at the last look */
   gint64 last_event_us;         /* a loss or a change of latency */
+  gint64 last_look_us;          /* a look in the same tick is not another */
 } Seen;
 
 static GQuark
 seen_quark (void)
 {
-  static GQuark quark;
+  static gsize quark = 0;
 
-  if (!quark) {
-    quark = g_quark_from_static_string ("letschat-jitterbuffer-seen");
+  /* Two parties in one process look from two session threads. */
+  if (g_once_init_enter (&quark)) {
     GST_DEBUG_CATEGORY_INIT (gst_lets_chat_jitterbuffers_debug,
         "letschatjitterbuffers", 0,
         "letschat: jitter buffer latency that follows retransmission");
+    g_once_init_leave (&quark,
+        g_quark_from_static_string ("letschat-jitterbuffer-seen"));
   }
-  return quark;
+  return (GQuark) quark;
 }
 
 static guint64
@@ -115,14 +118,20 @@ adapt_one (GstElement * jitterbuffer, guint floor_ms, guint max_ms, gint64 now)
         g_free);
     return latency;
   }
+  /* rtpbin added a stream during the tick's walk, which then began again. */
+  if (seen->last_look_us == now)
+    return latency;
+  seen->last_look_us = now;
   target = latency;
   if (lost > seen->lost && repaired > 0) {
-    guint need = floor_ms + REQUESTS_ROOM * request_ns / GST_MSECOND;
+    guint64 need = floor_ms + REQUESTS_ROOM * request_ns / GST_MSECOND;
+    /* A latency of 0 has no multiple: the room at once. */
+    guint64 most = latency ? 3 * (guint64) latency : need;
 
     /* Above what the requests need, a loss is bad luck or the sender's
      * (its history, its load), which more waiting would not repair. */
     if (latency < need)
-      target = MIN (max_ms, MIN (3 * latency, MAX (latency + latency / 2,
+      target = MIN (max_ms, MIN (most, MAX (latency + (guint64) latency / 2,
                   need)));
     seen->last_event_us = now;
   } else if (latency > floor_ms && now - seen->last_event_us >= CALM_US) {

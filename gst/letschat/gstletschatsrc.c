@@ -631,18 +631,28 @@ static const GstLetsChatReceiverFuncs receiver_funcs = {
   gst_lets_chat_src_push_gap,
 };
 
-static gboolean
-gst_lets_chat_src_started (GstLetsChatBin * bin)
+/* The jitter buffer settings, to the session (which has them from READY
+ * on: set at NULL->READY, and again when changed in READY). */
+static void
+gst_lets_chat_src_apply_latency (GstLetsChatSrc * self)
 {
-  GstLetsChatSrc *self = GST_LETS_CHAT_SRC (bin);
+  GstLetsChatSession *session =
+      gst_lets_chat_bin_get_session (GST_LETS_CHAT_BIN (self));
   guint latency, max_latency;
 
+  if (!session)
+    return;
   GST_OBJECT_LOCK (self);
   latency = self->latency;
   max_latency = self->max_latency;
   GST_OBJECT_UNLOCK (self);
-  gst_lets_chat_session_set_latency (gst_lets_chat_bin_get_session (bin),
-      latency, max_latency);
+  gst_lets_chat_session_set_latency (session, latency, max_latency);
+}
+
+static gboolean
+gst_lets_chat_src_started (GstLetsChatBin * bin)
+{
+  gst_lets_chat_src_apply_latency (GST_LETS_CHAT_SRC (bin));
   return TRUE;
 }
 
@@ -764,6 +774,9 @@ gst_lets_chat_src_set_property (GObject * object, guint prop_id,
       break;
   }
   GST_OBJECT_UNLOCK (self);
+  /* Changed in READY, after the session took the values at NULL->READY. */
+  if (prop_id == PROP_LATENCY || prop_id == PROP_MAX_LATENCY)
+    gst_lets_chat_src_apply_latency (self);
 }
 
 static void
