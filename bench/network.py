@@ -298,7 +298,7 @@ CONNECT_S = 60
 FIRST_FRAME_S = 20
 
 
-def run(scenario, variant, seconds, tmp):
+def run(scenario, variant, seconds, tmp, profiles):
     link = Link()
     try:
         schedule = []
@@ -330,8 +330,11 @@ def run(scenario, variant, seconds, tmp):
             if kind == "letschat":
                 start(ns, PARTY, role, url, "net", *props, out=open(path, "w"))
             else:
-                # its profile goes in the run's directory (removed with it)
-                start(ns, "env", "TMPDIR=" + tmp, "node", BROWSER, role, page + role,
+                # its profile goes in a directory removed with the run, a
+                # short path: Chromium refuses to start when its singleton
+                # socket's path is too long, as under a LETSCHAT_BENCH_KEEP
+                # directory ("Socket path too long")
+                start(ns, "env", "TMPDIR=" + profiles, "node", BROWSER, role, page + role,
                       out=open(path, "w"))
             if role == "recv":
                 # The sender joins once the receiver is in the room, so it
@@ -745,13 +748,14 @@ def main():
         results = {}
         for variant in a.variants.split(","):
             with tempfile.TemporaryDirectory() as tmp:
+                profiles = tmp
                 # LETSCHAT_BENCH_KEEP=DIR keeps each run's logs there
                 keep = os.environ.get("LETSCHAT_BENCH_KEEP")
                 if keep:
                     tmp = os.path.join(keep, scenario + "-" + variant)
                     os.makedirs(tmp, exist_ok=True)
                 try:
-                    results[variant] = run(scenario, variant, a.seconds, tmp)
+                    results[variant] = run(scenario, variant, a.seconds, tmp, profiles)
                 except Exception as e:
                     results[variant] = {"error": str(e)}
             r = results[variant]
