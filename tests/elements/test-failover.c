@@ -24,132 +24,30 @@
 #include <signal.h>
 #include <string.h>
 
+#include "test-party.h"
 #include "test-server.h"
 
 #define WAIT_S 40
 
-typedef struct
-{
-  const gchar *name;
-  GstElement *pipeline;
-  gint video_frames;            /* atomic */
-  gchar *id;                    /* of the last joined / server-reconnected */
-  gchar *server_url;            /* the node it last joined through */
-  guint n_joined;
-  guint n_lost;
-  guint n_reconnected;
-  guint n_peer_left;
-  GString *resets;              /* call-reset reasons, space-separated */
-} Party;
-
-static void
-on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
-{
-  g_atomic_int_inc (&p->video_frames);
-}
-
-static Party *
+static TestParty *
 party_new (const gchar * name, const gchar * room, const gchar * urls)
 {
-  Party *p = g_new0 (Party, 1);
-  g_autoptr (GError) error = NULL;
   g_autofree gchar *desc = g_strdup_printf ("videotestsrc is-live=true "
       "pattern=ball ! video/x-raw,width=160,height=120,framerate=15/1 ! "
       "letschatsink name=s room=%s server-url=\"%s\" display-name=%s "
       "letschatsrc room=%s server-url=\"%s\" ! video/x-raw ! "
       "fakesink name=video", room, urls, name, room, urls);
-  GstElement *sink;
 
-  p->name = name;
-  p->resets = g_string_new (NULL);
-  p->pipeline = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  gst_object_set_name (GST_OBJECT (p->pipeline), name);
-  sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
-  g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
-  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), p);
-  gst_object_unref (sink);
-  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING),
-      !=, GST_STATE_CHANGE_FAILURE);
-  return p;
+  return test_party_new (name, desc);
 }
 
-static void
-party_free (Party * p)
-{
-  gst_element_set_state (p->pipeline, GST_STATE_NULL);
-  gst_object_unref (p->pipeline);
-  g_string_free (p->resets, TRUE);
-  g_free (p->id);
-  g_free (p->server_url);
-  g_free (p);
-}
-
-/* Reads the bus; any ERROR fails the test. */
-static void
-party_poll (Party * p)
-{
-  GstBus *bus = gst_element_get_bus (p->pipeline);
-  GstMessage *msg;
-
-  while ((msg = gst_bus_pop (bus))) {
-    const GstStructure *s = gst_message_get_structure (msg);
-
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      g_autoptr (GError) err = NULL;
-
-      gst_message_parse_error (msg, &err, NULL);
-      g_error ("%s: ERROR %s", p->name, err->message);
-    }
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
-        && g_str_has_prefix (gst_structure_get_name (s), "letschat/")) {
-      g_autofree gchar *text = gst_structure_to_string (s);
-
-      g_test_message ("%s: %s", p->name, text);
-      if (gst_structure_has_name (s, "letschat/joined")
-          || gst_structure_has_name (s, "letschat/server-reconnected")) {
-        g_free (p->id);
-        g_free (p->server_url);
-        p->id = g_strdup (gst_structure_get_string (s, "id"));
-        p->server_url = g_strdup (gst_structure_get_string (s, "server-url"));
-        if (gst_structure_has_name (s, "letschat/joined"))
-          p->n_joined++;
-        else
-          p->n_reconnected++;
-      } else if (gst_structure_has_name (s, "letschat/server-lost")) {
-        p->n_lost++;
-      } else if (gst_structure_has_name (s, "letschat/peer-left")) {
-        p->n_peer_left++;
-      } else if (gst_structure_has_name (s, "letschat/call-reset")) {
-        g_string_append_printf (p->resets, "%s ",
-            gst_structure_get_string (s, "reason"));
-      }
-    }
-    gst_message_unref (msg);
-  }
-  gst_object_unref (bus);
-}
-
-static Party *all[4];
+static TestParty *all[4];
 
 /* Polls every party (and the servers' logs) until @cond holds. */
-#define WAIT_FOR(cond) G_STMT_START {                                    \
-    gint64 _deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC; \
-    while (TRUE) {                                                        \
-      Party **_p;                                                         \
-      for (_p = all; *_p; _p++)                                           \
-        party_poll (*_p);                                                 \
-      while (g_main_context_iteration (NULL, FALSE));                     \
-      if (cond)                                                           \
-        break;                                                            \
-      if (g_get_monotonic_time () > _deadline)                            \
-        g_error ("timed out after %d s waiting for: %s", WAIT_S, #cond);  \
-      g_usleep (20 * 1000);                                               \
-    }                                                                     \
-  } G_STMT_END
+#define WAIT_FOR(cond) TEST_PARTY_WAIT_FOR (all, WAIT_S, cond)
 
 static void
-parties_set (Party * a, Party * b)
+parties_set (TestParty * a, TestParty * b)
 {
   memset (all, 0, sizeof (all));
   all[0] = a;
@@ -163,12 +61,6 @@ dead_url (void)
   return g_strdup_printf ("ws://127.0.0.1:%u/ws", test_server_free_port ());
 }
 
-static gint
-frames (Party * p)
-{
-  return g_atomic_int_get (&p->video_frames);
-}
-
 /* S1 is killed mid-call: both parties go to S2 as themselves, and the
  * call, peer to peer, never stops. */
 static void
@@ -179,13 +71,13 @@ test_node_killed (void)
   g_autofree gchar *urls = g_strdup_printf ("%s,%s", s1->url, s2->url);
   g_autofree gchar *s2_url = g_strdup (s2->url);
   g_autofree gchar *a_id = NULL, *b_id = NULL;
-  Party *a = party_new ("a", "failover", urls);
-  Party *b = party_new ("b", "failover", urls);
+  TestParty *a = party_new ("a", "failover", urls);
+  TestParty *b = party_new ("b", "failover", urls);
   gint a_at_kill, b_at_kill;
   gint64 killed_at;
 
   parties_set (a, b);
-  WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
+  WAIT_FOR (test_party_frames (a) >= 30 && test_party_frames (b) >= 30);
   g_assert_cmpstr (a->server_url, ==, s1->url);
   g_assert_cmpstr (b->server_url, ==, s1->url);
   a_id = g_strdup (a->id);
@@ -193,13 +85,13 @@ test_node_killed (void)
 
   test_server_kill (s1);
   killed_at = g_get_monotonic_time ();
-  a_at_kill = frames (a);
-  b_at_kill = frames (b);
+  a_at_kill = test_party_frames (a);
+  b_at_kill = test_party_frames (b);
   WAIT_FOR (a->n_reconnected >= 1 && b->n_reconnected >= 1);
   g_test_message ("both parties back in the room through S2 %.2f s after "
       "the kill; frames meanwhile: a %d, b %d",
-      (g_get_monotonic_time () - killed_at) / 1e6, frames (a) - a_at_kill,
-      frames (b) - b_at_kill);
+      (g_get_monotonic_time () - killed_at) / 1e6,
+      test_party_frames (a) - a_at_kill, test_party_frames (b) - b_at_kill);
   g_assert_cmpuint (a->n_lost, ==, 1);
   g_assert_cmpuint (b->n_lost, ==, 1);
   g_assert_cmpstr (a->server_url, ==, s2_url);
@@ -209,9 +101,10 @@ test_node_killed (void)
   g_assert_cmpstr (b->id, ==, b_id);
 
   /* The call goes on: frames after the move, on both sides. */
-  a_at_kill = frames (a);
-  b_at_kill = frames (b);
-  WAIT_FOR (frames (a) >= a_at_kill + 45 && frames (b) >= b_at_kill + 45);
+  a_at_kill = test_party_frames (a);
+  b_at_kill = test_party_frames (b);
+  WAIT_FOR (test_party_frames (a) >= a_at_kill + 45
+      && test_party_frames (b) >= b_at_kill + 45);
   /* Nobody left, and the peer connection was not replaced: the protocol's
    * "Coming back" kept the call as it was. */
   g_assert_cmpuint (a->n_peer_left, ==, 0);
@@ -223,8 +116,8 @@ test_node_killed (void)
   /* S2 holds the room: its log names both joins. */
   WAIT_FOR (g_strstr_len (s2->log->str, -1, "room=failover") != NULL);
 
-  party_free (a);
-  party_free (b);
+  test_party_free (a);
+  test_party_free (b);
   parties_set (NULL, NULL);
   test_server_stop (s2);
 }
@@ -236,17 +129,17 @@ test_first_node_down_at_start (void)
   TestServer *s2 = test_server_start (0, NULL);
   g_autofree gchar *down = dead_url ();
   g_autofree gchar *urls = g_strdup_printf ("%s, %s", down, s2->url);
-  Party *a = party_new ("a", "second", urls);
-  Party *b = party_new ("b", "second", urls);
+  TestParty *a = party_new ("a", "second", urls);
+  TestParty *b = party_new ("b", "second", urls);
 
   parties_set (a, b);
-  WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
+  WAIT_FOR (test_party_frames (a) >= 30 && test_party_frames (b) >= 30);
   g_assert_cmpstr (a->server_url, ==, s2->url);
   g_assert_cmpstr (b->server_url, ==, s2->url);
   g_assert_cmpuint (a->n_lost, ==, 0);
 
-  party_free (a);
-  party_free (b);
+  test_party_free (a);
+  test_party_free (b);
   parties_set (NULL, NULL);
   test_server_stop (s2);
 }
@@ -330,36 +223,37 @@ test_node_unavailable (void)
       s2->url);
   g_autofree gchar *start_urls = g_strdup_printf ("%s,%s", u->url, s2->url);
   g_autofree gchar *s2_url = g_strdup (s2->url);
-  Party *a = party_new ("a", "refusing", urls);
-  Party *b = party_new ("b", "refusing", urls);
-  Party *c, *d;
+  TestParty *a = party_new ("a", "refusing", urls);
+  TestParty *b = party_new ("b", "refusing", urls);
+  TestParty *c, *d;
   gint a_frames, b_frames;
 
   parties_set (a, b);
-  WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
+  WAIT_FOR (test_party_frames (a) >= 30 && test_party_frames (b) >= 30);
   g_assert_cmpstr (a->server_url, ==, s1->url);
   test_server_kill (s1);
   WAIT_FOR (a->n_reconnected >= 1 && b->n_reconnected >= 1);
   g_assert_cmpint (u->joins_refused, ==, 2);
   g_assert_cmpstr (a->server_url, ==, s2_url);
   g_assert_cmpstr (b->server_url, ==, s2_url);
-  a_frames = frames (a);
-  b_frames = frames (b);
-  WAIT_FOR (frames (a) >= a_frames + 45 && frames (b) >= b_frames + 45);
+  a_frames = test_party_frames (a);
+  b_frames = test_party_frames (b);
+  WAIT_FOR (test_party_frames (a) >= a_frames + 45
+      && test_party_frames (b) >= b_frames + 45);
   g_assert_cmpstr (a->resets->str, ==, "");
   g_assert_cmpstr (b->resets->str, ==, "");
-  party_free (a);
-  party_free (b);
+  test_party_free (a);
+  test_party_free (b);
 
   c = party_new ("c", "refused-at-start", start_urls);
   d = party_new ("d", "refused-at-start", start_urls);
   parties_set (c, d);
-  WAIT_FOR (frames (c) >= 30 && frames (d) >= 30);
+  WAIT_FOR (test_party_frames (c) >= 30 && test_party_frames (d) >= 30);
   g_assert_cmpint (u->joins_refused, ==, 4);
   g_assert_cmpstr (c->server_url, ==, s2_url);
   g_assert_cmpstr (d->server_url, ==, s2_url);
-  party_free (c);
-  party_free (d);
+  test_party_free (c);
+  test_party_free (d);
   parties_set (NULL, NULL);
   unavailable_node_free (u);
   test_server_stop (s2);
@@ -435,7 +329,7 @@ test_cluster_node_killed (void)
   TestServer *n1, *n2;
   g_autofree gchar *a_urls = NULL, *b_urls = NULL, *n2_url = NULL;
   g_autofree gchar *a_id = NULL, *b_id = NULL;
-  Party *a, *b;
+  TestParty *a, *b;
   gint a_frames, b_frames;
   gint64 killed_at;
 
@@ -458,7 +352,7 @@ test_cluster_node_killed (void)
   a = party_new ("a", "across", a_urls);
   b = party_new ("b", "across", b_urls);
   parties_set (a, b);
-  WAIT_FOR (frames (a) >= 30 && frames (b) >= 30);
+  WAIT_FOR (test_party_frames (a) >= 30 && test_party_frames (b) >= 30);
   g_assert_cmpstr (a->server_url, ==, n1->url);
   g_assert_cmpstr (b->server_url, ==, n2->url);
   a_id = g_strdup (a->id);
@@ -474,21 +368,23 @@ test_cluster_node_killed (void)
   g_assert_cmpuint (b->n_lost, ==, 0);
 
   /* The call goes on, past the time node 1's seats expire. */
-  a_frames = frames (a);
-  b_frames = frames (b);
-  WAIT_FOR (frames (a) >= a_frames + 45 && frames (b) >= b_frames + 45
+  a_frames = test_party_frames (a);
+  b_frames = test_party_frames (b);
+  WAIT_FOR (test_party_frames (a) >= a_frames + 45
+      && test_party_frames (b) >= b_frames + 45
       && g_get_monotonic_time () > killed_at + 13 * G_USEC_PER_SEC);
-  a_frames = frames (a);
-  b_frames = frames (b);
-  WAIT_FOR (frames (a) >= a_frames + 15 && frames (b) >= b_frames + 15);
+  a_frames = test_party_frames (a);
+  b_frames = test_party_frames (b);
+  WAIT_FOR (test_party_frames (a) >= a_frames + 15
+      && test_party_frames (b) >= b_frames + 15);
   g_assert_cmpuint (a->n_peer_left, ==, 0);
   g_assert_cmpuint (b->n_peer_left, ==, 0);
   g_assert_cmpstr (a->resets->str, ==, "");
   g_assert_cmpstr (b->resets->str, ==, "");
   g_assert_cmpstr (b->id, ==, b_id);
 
-  party_free (a);
-  party_free (b);
+  test_party_free (a);
+  test_party_free (b);
   parties_set (NULL, NULL);
   test_server_stop (n2);
   redis_stop (redis);

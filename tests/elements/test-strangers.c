@@ -19,135 +19,30 @@
 #include <signal.h>
 #include <string.h>
 
+#include "test-party.h"
 #include "test-server.h"
 
 #define WAIT_S 60
 
-typedef struct
-{
-  const gchar *name;
-  GstElement *pipeline;
-  gint video_frames;            /* atomic */
-  gchar *room;                  /* of the last letschat/joined */
-  gchar *id;
-  guint n_joined;
-  guint n_reconnected;
-  guint n_peer_left;
-  GString *resets;              /* call-reset reasons, space-separated */
-} Party;
-
-static void
-on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Party * p)
-{
-  g_atomic_int_inc (&p->video_frames);
-}
-
-static Party *
+static TestParty *
 party_new (const gchar * name, const gchar * url)
 {
-  Party *p = g_new0 (Party, 1);
-  g_autoptr (GError) error = NULL;
   g_autofree gchar *desc = g_strdup_printf ("videotestsrc is-live=true "
       "pattern=ball ! video/x-raw,width=160,height=120,framerate=15/1 ! "
       "letschatsink name=s strangers=true server-url=%s display-name=%s "
       "letschatsrc strangers=true server-url=%s display-name=%s ! "
       "video/x-raw ! fakesink name=video", url, name, url, name);
-  GstElement *sink;
 
-  p->name = name;
-  p->resets = g_string_new (NULL);
-  p->pipeline = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  gst_object_set_name (GST_OBJECT (p->pipeline), name);
-  sink = gst_bin_get_by_name (GST_BIN (p->pipeline), "video");
-  g_object_set (sink, "signal-handoffs", TRUE, "sync", FALSE, NULL);
-  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), p);
-  gst_object_unref (sink);
-  g_assert_cmpint (gst_element_set_state (p->pipeline, GST_STATE_PLAYING),
-      !=, GST_STATE_CHANGE_FAILURE);
-  return p;
+  return test_party_new (name, desc);
 }
 
-static void
-party_stop (Party * p)
-{
-  gst_element_set_state (p->pipeline, GST_STATE_NULL);
-}
-
-static void
-party_free (Party * p)
-{
-  party_stop (p);
-  gst_object_unref (p->pipeline);
-  g_string_free (p->resets, TRUE);
-  g_free (p->room);
-  g_free (p->id);
-  g_free (p);
-}
-
-/* Reads the bus; any ERROR fails the test. */
-static void
-party_poll (Party * p)
-{
-  GstBus *bus = gst_element_get_bus (p->pipeline);
-  GstMessage *msg;
-
-  while ((msg = gst_bus_pop (bus))) {
-    const GstStructure *s = gst_message_get_structure (msg);
-
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      g_autoptr (GError) err = NULL;
-
-      gst_message_parse_error (msg, &err, NULL);
-      g_error ("%s: ERROR %s", p->name, err->message);
-    }
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
-        && g_str_has_prefix (gst_structure_get_name (s), "letschat/")) {
-      g_autofree gchar *text = gst_structure_to_string (s);
-
-      g_test_message ("%s: %s", p->name, text);
-      if (gst_structure_has_name (s, "letschat/joined")
-          || gst_structure_has_name (s, "letschat/server-reconnected")) {
-        g_free (p->room);
-        g_free (p->id);
-        p->room = g_strdup (gst_structure_get_string (s, "room"));
-        p->id = g_strdup (gst_structure_get_string (s, "id"));
-        if (gst_structure_has_name (s, "letschat/joined"))
-          p->n_joined++;
-        else
-          p->n_reconnected++;
-      } else if (gst_structure_has_name (s, "letschat/peer-left")) {
-        p->n_peer_left++;
-      } else if (gst_structure_has_name (s, "letschat/call-reset")) {
-        g_string_append_printf (p->resets, "%s ",
-            gst_structure_get_string (s, "reason"));
-      }
-    }
-    gst_message_unref (msg);
-  }
-  gst_object_unref (bus);
-}
-
-static Party *all[8];
+static TestParty *all[8];
 
 /* Polls every party (and the server's log) until @cond holds. */
-#define WAIT_FOR(cond) G_STMT_START {                                    \
-    gint64 _deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC; \
-    while (TRUE) {                                                        \
-      Party **_p;                                                         \
-      for (_p = all; *_p; _p++)                                           \
-        party_poll (*_p);                                                 \
-      while (g_main_context_iteration (NULL, FALSE));                     \
-      if (cond)                                                           \
-        break;                                                            \
-      if (g_get_monotonic_time () > _deadline)                            \
-        g_error ("timed out after %d s waiting for: %s", WAIT_S, #cond);  \
-      g_usleep (20 * 1000);                                               \
-    }                                                                     \
-  } G_STMT_END
+#define WAIT_FOR(cond) TEST_PARTY_WAIT_FOR (all, WAIT_S, cond)
 
 static void
-party_add (Party * p)
+party_add (TestParty * p)
 {
   guint i;
 
@@ -158,16 +53,16 @@ party_add (Party * p)
 
 
 static gboolean
-frames_at_least (Party * p, gint n)
+frames_at_least (TestParty * p, gint n)
 {
-  return g_atomic_int_get (&p->video_frames) >= n;
+  return test_party_frames (p) >= n;
 }
 
 static void
 test_strangers (void)
 {
   TestServer *server = test_server_start (0, NULL);
-  Party *p1, *p2, *p3, *p4, *p5, *quitter;
+  TestParty *p1, *p2, *p3, *p4, *p5, *quitter;
   g_autofree gchar *quitter_room = NULL;
   g_autofree gchar *quitter_left = NULL;
   g_autofree gchar *p2_room = NULL;
@@ -196,14 +91,14 @@ test_strangers (void)
   WAIT_FOR (quitter->n_joined == 1);
   quitter_room = g_strdup (quitter->room);
   quitter_left = g_strdup_printf ("leave room=%s", quitter_room);
-  party_stop (quitter);
+  test_party_stop (quitter);
   WAIT_FOR (strstr (server->log->str, quitter_left) != NULL);
   party_add (p5 = party_new ("p5", server->url));
   WAIT_FOR (p5->n_joined == 1);
   g_assert_cmpstr (p5->room, !=, quitter_room);
 
   /* "Next" on p1: it leaves p2 for p5, who waits; p2 queues again. */
-  p1_frames = g_atomic_int_get (&p1->video_frames);
+  p1_frames = test_party_frames (p1);
   p2_room = g_strdup (p2->room);
   s = gst_bin_get_by_name (GST_BIN (p1->pipeline), "s");
   g_signal_emit_by_name (s, "next-stranger", &ok);
@@ -219,12 +114,12 @@ test_strangers (void)
   WAIT_FOR (frames_at_least (p5, 10)
       && frames_at_least (p1, p1_frames + 10));
 
-  party_free (p1);
-  party_free (p2);
-  party_free (p3);
-  party_free (p4);
-  party_free (p5);
-  party_free (quitter);
+  test_party_free (p1);
+  test_party_free (p2);
+  test_party_free (p3);
+  test_party_free (p4);
+  test_party_free (p5);
+  test_party_free (quitter);
   memset (all, 0, sizeof (all));
   test_server_stop (server);
 }
@@ -238,7 +133,7 @@ test_server_restart (void)
 {
   guint16 port = test_server_free_port ();
   TestServer *server = test_server_start (port, NULL);
-  Party *p1, *p2, *p3, *p4;
+  TestParty *p1, *p2, *p3, *p4;
   g_autofree gchar *pair_room = NULL;
   gint p1_frames, p2_frames;
 
@@ -260,8 +155,8 @@ test_server_restart (void)
   g_assert_cmpstr (p1->room, ==, pair_room);
   g_assert_cmpstr (p2->room, ==, pair_room);
   g_assert_cmpstr (p3->room, !=, pair_room);
-  p1_frames = g_atomic_int_get (&p1->video_frames);
-  p2_frames = g_atomic_int_get (&p2->video_frames);
+  p1_frames = test_party_frames (p1);
+  p2_frames = test_party_frames (p2);
   WAIT_FOR (frames_at_least (p1, p1_frames + 10)
       && frames_at_least (p2, p2_frames + 10));
 
@@ -270,10 +165,10 @@ test_server_restart (void)
   g_assert_cmpstr (p4->room, ==, p3->room);
   WAIT_FOR (frames_at_least (p3, 10) && frames_at_least (p4, 10));
 
-  party_free (p1);
-  party_free (p2);
-  party_free (p3);
-  party_free (p4);
+  test_party_free (p1);
+  test_party_free (p2);
+  test_party_free (p3);
+  test_party_free (p4);
   memset (all, 0, sizeof (all));
   test_server_stop (server);
 }
