@@ -9,22 +9,10 @@
 //   node failover.mjs
 import {
   startServer, freePort, launchBrowser, openPage, startPipeline, waitFor, waitCount,
-  waitFramesDecoded, pageStatus, cleanup, log,
+  waitFramesDecoded, pageStatus, log, assert, waitState, remoteFrames, runTest,
 } from './harness.mjs';
 
 const room = `failover-${process.pid}`;
-
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-
-async function waitState(page, re, label, timeoutMs = 30000) {
-  try {
-    await waitFor(`${label}: state ${re}`, async () => re.test((await pageStatus(page)).state), timeoutMs);
-  } catch (e) {
-    throw new Error(`${e.message}; page ${JSON.stringify(await pageStatus(page))}`);
-  }
-}
-
-const remoteFrames = (page) => page.evaluate(() => window.letschat.remoteFrames);
 
 async function main() {
   const ports = [await freePort(), await freePort()];
@@ -84,14 +72,4 @@ async function main() {
   await waitFor('the pipeline to see the page leave', () => party.lines.some((l) => l.includes('letschat/peer-left')), 15000);
 }
 
-const guard = setTimeout(() => { console.error('FAIL: the whole test took over 150 s'); process.exit(1); }, 150000);
-try {
-  await main();
-  log('PASS');
-} catch (e) {
-  console.error('FAIL:', e.message);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-  clearTimeout(guard);
-}
+await runTest(main, 150);

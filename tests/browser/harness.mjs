@@ -119,6 +119,39 @@ export async function pageStatus(page) {
   }));
 }
 
+export function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+// Waits for the page's call state to match @re; the failure says what the
+// page shows.
+export async function waitState(page, re, label, timeoutMs = 30000) {
+  try {
+    await waitFor(`${label}: state ${re}`, async () => re.test((await pageStatus(page)).state), timeoutMs);
+  } catch (e) {
+    throw new Error(`${e.message}; page ${JSON.stringify(await pageStatus(page))}`);
+  }
+}
+
+// Frames the remote <video> element presented (requestVideoFrameCallback):
+// what a person sees move, not only what was decoded.
+export const remoteFrames = (page) => page.evaluate(() => window.letschat.remoteFrames);
+
+// Runs a test's @main: PASS, or FAIL with its error (exit status 1), and
+// whatever it started cleaned up either way; a test that takes over
+// @seconds fails at once.
+export async function runTest(main, seconds) {
+  const guard = setTimeout(() => { console.error(`FAIL: the whole test took over ${seconds} s`); process.exit(1); }, seconds * 1000);
+  try {
+    await main();
+    log('PASS');
+  } catch (e) {
+    console.error('FAIL:', e.message);
+    process.exitCode = 1;
+  } finally {
+    await cleanup();
+    clearTimeout(guard);
+  }
+}
+
 // @party: the gst-launch-1.0 party sending, if any: its exit fails at once.
 export async function waitFramesDecoded(page, label, n = 60, timeoutMs = 90000, party = null) {
   let stats;

@@ -27,26 +27,12 @@
 //                               letschatsink strangers=true pipeline
 import {
   startServer, launchBrowser, openPage, startPipeline, startProgram, waitFor, waitCount,
-  waitFramesDecoded, artefactPath, pageStatus, cleanup, log,
+  waitFramesDecoded, artefactPath, pageStatus, log, assert, waitState, remoteFrames, runTest,
 } from './harness.mjs';
 import { networkInterfaces } from 'node:os';
 
 const [kind, variant = ''] = process.argv.slice(2);
 const room = `p-${kind}-${variant}-${process.pid}`;
-
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-
-async function waitState(page, re, label, timeoutMs = 30000) {
-  try {
-    await waitFor(`${label}: state ${re}`, async () => re.test((await pageStatus(page)).state), timeoutMs);
-  } catch (e) {
-    throw new Error(`${e.message}; page ${JSON.stringify(await pageStatus(page))}`);
-  }
-}
-
-// Frames the remote <video> element presented (requestVideoFrameCallback):
-// what a person sees move, not only what was decoded.
-const remoteFrames = (page) => page.evaluate(() => window.letschat.remoteFrames);
 
 async function waitFramesShown(page, label, more, timeoutMs = 30000) {
   // Pages of one browser are tabs of one window: only the tab in front
@@ -495,14 +481,4 @@ async function main() {
   else throw new Error('unknown test ' + kind);
 }
 
-const guard = setTimeout(() => { console.error('FAIL: the whole test took over 150 s'); process.exit(1); }, 150000);
-try {
-  await main();
-  log('PASS');
-} catch (e) {
-  console.error('FAIL:', e.message);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-  clearTimeout(guard);
-}
+await runTest(main, 150);

@@ -17,15 +17,13 @@
 // "pipeline-first": the pipeline waits and answers the page's offer.
 import {
   startServer, launchBrowser, openPage, startPipeline, startProgram, waitFor, waitCount,
-  waitFramesDecoded, artefactPath, remoteVideoSpread, pageStatus, cleanup, log,
+  waitFramesDecoded, artefactPath, remoteVideoSpread, pageStatus, log, assert, runTest,
 } from './harness.mjs';
 import { readdirSync } from 'node:fs';
 
 const [kind, codec = 'vp8', order = 'page-first'] = process.argv.slice(2);
 const room = `t-${kind}-${codec}-${order}-${process.pid}`;
 const CODEC_MIME = { vp8: 'video/VP8', h264: 'video/H264' };
-
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
 
 async function joinPage(context, server, name, extra = '') {
   const page = await openPage(context, `${server.http}/r/${room}?name=${name}${extra}`, name);
@@ -242,15 +240,4 @@ async function main() {
   }
 }
 
-const guardSeconds = kind === 'churn' ? 280 : 150;
-const guard = setTimeout(() => { console.error(`FAIL: the whole test took over ${guardSeconds} s`); process.exit(1); }, guardSeconds * 1000);
-try {
-  await main();
-  log('PASS');
-} catch (e) {
-  console.error('FAIL:', e.message);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-  clearTimeout(guard);
-}
+await runTest(main, kind === 'churn' ? 280 : 150);
