@@ -203,42 +203,12 @@ test_empty_frame (Fixture * f, gconstpointer data)
   raw_peer_free (p);
 }
 
-typedef struct
-{
-  SoupWebsocketConnection *ws;
-  GError *error;
-  gboolean done;
-} Handshake;
-
-static void
-on_handshake (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Handshake *h = user_data;
-
-  h->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source),
-      result, &h->error);
-  h->done = TRUE;
-}
-
 /* Opens a WebSocket as a browser on @origin would; returns the HTTP
  * status of the handshake (101: accepted). */
 static guint
 handshake_from (Fixture * f, const gchar * origin)
 {
-  g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, f->url);
-  Handshake h = { 0 };
-
-  soup_session_websocket_connect_async (f->session, msg, origin, NULL,
-      G_PRIORITY_DEFAULT, NULL, on_handshake, &h);
-  WAIT_UNTIL (h.done);
-  if (h.ws) {
-    soup_websocket_connection_close (h.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-    WAIT_UNTIL (soup_websocket_connection_get_state (h.ws) ==
-        SOUP_WEBSOCKET_STATE_CLOSED);
-    g_object_unref (h.ws);
-  }
-  g_clear_error (&h.error);
-  return soup_message_get_status (msg);
+  return websocket_handshake_status (f->session, f->url, origin);
 }
 
 /* By default the server's own page and clients sending no Origin may

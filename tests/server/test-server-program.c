@@ -120,42 +120,6 @@ test_session (void)
   server_process_stop (s);
 }
 
-typedef struct
-{
-  SoupWebsocketConnection *ws;
-  gboolean done;
-} Handshake;
-
-static void
-on_handshake (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Handshake *h = user_data;
-
-  h->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source),
-      result, NULL);
-  h->done = TRUE;
-}
-
-/* The HTTP status of a WebSocket handshake from a page on @origin (101:
- * accepted). */
-static guint
-handshake_from (SoupSession * session, const gchar * url, const gchar * origin)
-{
-  g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, url);
-  Handshake h = { 0 };
-
-  soup_session_websocket_connect_async (session, msg, origin, NULL,
-      G_PRIORITY_DEFAULT, NULL, on_handshake, &h);
-  WAIT_UNTIL (h.done);
-  if (h.ws) {
-    soup_websocket_connection_close (h.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-    WAIT_UNTIL (soup_websocket_connection_get_state (h.ws) ==
-        SOUP_WEBSOCKET_STATE_CLOSED);
-    g_object_unref (h.ws);
-  }
-  return soup_message_get_status (msg);
-}
-
 /* --cluster-url, repeated or comma-separated: the page reads the nodes at
  * /cluster.json, and the pages of those nodes may connect here (after a
  * failover the page of a dead node talks to this one); others may not. */
@@ -191,17 +155,17 @@ test_cluster_urls (void)
   g_assert_cmpstr (json_array_get_string_element (servers, 2), ==,
       "wss://node3.example.org/ws");
 
-  g_assert_cmpuint (handshake_from (session, s->url,
+  g_assert_cmpuint (websocket_handshake_status (session, s->url,
           "http://node2.example.org:8443"), ==, 101);
-  g_assert_cmpuint (handshake_from (session, s->url,
+  g_assert_cmpuint (websocket_handshake_status (session, s->url,
           "https://node3.example.org"), ==, 101);
-  g_assert_cmpuint (handshake_from (session, s->url,
+  g_assert_cmpuint (websocket_handshake_status (session, s->url,
           "http://127.0.0.1:1"), ==, 101);
-  g_assert_cmpuint (handshake_from (session, s->url,
+  g_assert_cmpuint (websocket_handshake_status (session, s->url,
           "http://node2.example.org:8444"), ==, 403);
-  g_assert_cmpuint (handshake_from (session, s->url,
+  g_assert_cmpuint (websocket_handshake_status (session, s->url,
           "http://node3.example.org"), ==, 403);
-  g_assert_cmpuint (handshake_from (session, s->url,
+  g_assert_cmpuint (websocket_handshake_status (session, s->url,
           "https://evil.example"), ==, 403);
   server_process_stop (s);
 }

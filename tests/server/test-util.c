@@ -474,3 +474,38 @@ server_process_stop (ServerProcess * s)
   g_free (s->url);
   g_free (s);
 }
+
+typedef struct
+{
+  SoupWebsocketConnection *ws;
+  gboolean done;
+} Handshake;
+
+static void
+on_handshake (GObject * source, GAsyncResult * result, gpointer user_data)
+{
+  Handshake *h = user_data;
+
+  h->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source),
+      result, NULL);
+  h->done = TRUE;
+}
+
+guint
+websocket_handshake_status (SoupSession * session, const gchar * url,
+    const gchar * origin)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, url);
+  Handshake h = { 0 };
+
+  soup_session_websocket_connect_async (session, msg, origin, NULL,
+      G_PRIORITY_DEFAULT, NULL, on_handshake, &h);
+  WAIT_UNTIL (h.done);
+  if (h.ws) {
+    soup_websocket_connection_close (h.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    WAIT_UNTIL (soup_websocket_connection_get_state (h.ws) ==
+        SOUP_WEBSOCKET_STATE_CLOSED);
+    g_object_unref (h.ws);
+  }
+  return soup_message_get_status (msg);
+}

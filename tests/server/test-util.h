@@ -11,12 +11,10 @@
 #include "letschat-client.h"
 
 G_BEGIN_DECLS
-
 /* Every wait in these tests has a deadline: a broken server fails the test
  * with the condition that never came true, it never hangs the suite. */
 #define WAIT_TIMEOUT_MS 5000
-
-gboolean test_wait_tick (gpointer unused);
+    gboolean test_wait_tick (gpointer unused);
 
 #define WAIT_UNTIL_MS(cond, timeout_ms) G_STMT_START {                 \
     guint _tick = g_timeout_add (5, test_wait_tick, NULL);            \
@@ -47,6 +45,11 @@ typedef struct
 } RawPeer;
 
 RawPeer *raw_peer_connect (SoupSession * session, const gchar * url);
+/* The HTTP status of a WebSocket handshake to @url from a page on
+ * @origin (NULL: none sent; 101: accepted); an accepted connection is
+ * closed again. */
+guint websocket_handshake_status (SoupSession * session, const gchar * url,
+    const gchar * origin);
 void raw_peer_send (RawPeer * peer, const gchar * text);
 /* Waits for the next message, checks its type, returns its object
  * (valid until raw_peer_free()). */
@@ -123,9 +126,10 @@ const gchar *server_process_path (void);
 /* Starts it with "--port=0" then @args (NULL-terminated) and waits for its
  * first line (text or --log-format json), which says where it listens. */
 ServerProcess *server_process_start (const gchar * const *args);
-ServerProcess *server_process_start_va (const gchar * first_arg, ...)
+ServerProcess *
+server_process_start_va (const gchar * first_arg, ...)
     G_GNUC_NULL_TERMINATED;
 /* SIGTERM, then asserts the exit was clean (status 0: a crash fails). */
-void server_process_stop (ServerProcess * s);
+     void server_process_stop (ServerProcess * s);
 
 G_END_DECLS
