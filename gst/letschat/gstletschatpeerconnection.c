@@ -17,6 +17,7 @@
 #endif
 
 #include "gstletschatpeerconnection.h"
+#include "gstletschatsendclockrates.h"
 #include "letschat-protocol.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_peer_connection_debug);
@@ -217,6 +218,7 @@ static void
 on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
     gpointer user_data)
 {
+  GstElement *webrtc = user_data;
   GObjectClass *klass = G_OBJECT_GET_CLASS (element);
 
   if (g_object_class_find_property (klass, "twcc-feedback-interval"))
@@ -241,6 +243,8 @@ on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
       g_object_set (internal, "rtcp-feedback-retention-window",
           GST_CLOCK_TIME_NONE, NULL);
     g_clear_object (&internal);
+    /* And it learns the clock rate of what we send before it needs it. */
+    gst_lets_chat_send_clock_rates_watch (webrtc, element);
   }
 }
 
@@ -250,8 +254,9 @@ webrtcbin_tune_jitterbuffers (GstElement * webrtc)
   GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
 
   if (rtpbin) {
+    /* webrtcbin outlives its rtpbin, so it needs no ref. */
     g_signal_connect (rtpbin, "element-added",
-        G_CALLBACK (on_rtpbin_element_added), NULL);
+        G_CALLBACK (on_rtpbin_element_added), webrtc);
     g_signal_connect (rtpbin, "new-jitterbuffer",
         G_CALLBACK (on_new_jitterbuffer), NULL);
     gst_object_unref (rtpbin);

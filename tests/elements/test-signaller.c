@@ -614,6 +614,64 @@ test_stats (void)
   g_object_unref (sb);
 }
 
+/* What rtpsession's sources logged while making sender reports. */
+static gint reports_made, clock_rates_asked;
+
+static void
+watch_sender_reports (GstDebugCategory * category, GstDebugLevel level,
+    const gchar * file, const gchar * function, gint line, GObject * object,
+    GstDebugMessage * message, gpointer user_data)
+{
+  const gchar *text = gst_debug_message_get (message);
+
+  if (g_strcmp0 (function, "rtp_source_get_new_sr") != 0 || !text)
+    return;
+  if (g_str_has_prefix (text, "no clock-rate"))
+    g_atomic_int_inc (&clock_rates_asked);
+  else if (g_str_has_prefix (text, "last_rtime"))
+    g_atomic_int_inc (&reports_made);
+}
+
+static gboolean
+sender_reports_made (Party * a, Party * b)
+{
+  /* Two parties, each sending audio and video. */
+  return media_both_ways (a, b) && g_atomic_int_get (&reports_made) >= 8;
+}
+
+/* rtpsession knows the clock rate of each stream it sends before it makes
+ * its first sender report. Asked for then, the clock rate is fetched with
+ * the session's lock let go in the middle of a walk of its sources, which
+ * the other party's first packets can break in GStreamer before 1.22.10
+ * (gstletschatsendclockrates.c). rtpsession logs each time it asks. */
+static void
+test_send_clock_rates (void)
+{
+  PairSignaller *sa, *sb;
+  Party *a, *b;
+
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (watch_sender_reports, NULL, NULL);
+  gst_debug_set_threshold_for_name ("rtpsource", GST_LEVEL_DEBUG);
+
+  pair_new (&sa, &sb);
+  a = party_new (G_OBJECT (sa));
+  b = party_new (G_OBJECT (sb));
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  wait_for (a, b, sender_reports_made,
+      "media both ways and two sender reports of each stream");
+  g_assert_cmpint (g_atomic_int_get (&clock_rates_asked), ==, 0);
+
+  party_free (b);
+  party_free (a);
+  g_object_unref (sa);
+  g_object_unref (sb);
+  gst_debug_unset_threshold_for_name ("rtpsource");
+  gst_debug_remove_log_function (watch_sender_reports);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -627,5 +685,6 @@ main (int argc, char **argv)
       test_loss_recovery_negotiated);
   g_test_add_func ("/media/fec-negotiated", test_fec_negotiated);
   g_test_add_func ("/media/stats", test_stats);
+  g_test_add_func ("/media/send-clock-rates", test_send_clock_rates);
   return g_test_run ();
 }
