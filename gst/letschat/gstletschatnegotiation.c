@@ -466,7 +466,9 @@ session_on_negotiated (GstLetsChatSession * self, gpointer data)
       "current-remote-description" : "current-local-description", &answer,
       NULL);
   session_state (self)->negotiated = TRUE;
-  gst_lets_chat_send_clock_rates_learn (session_webrtcbin (self), answer->sdp);
+  if (answer)
+    gst_lets_chat_send_clock_rates_learn (session_webrtcbin (self),
+        answer->sdp);
   g_mutex_lock (&self->pc_lock);
   for (l = self->send_streams; l; l = l->next)
     gst_lets_chat_send_stream_start (l->data, answer, self->offerer);

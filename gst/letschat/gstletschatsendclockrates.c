@@ -23,8 +23,11 @@
  * So, at the first packet of each stream it sends (RTX included), the
  * session is given the funnel's caps with that stream's ssrc, payload and
  * clock rate, as if the stream had come alone, and then the funnel's caps
- * again; both are stopped at the session's other side, where what follows
- * saw the funnel's caps and goes on seeing them:
+ * again; both are handled at the session's other side and go no further
+ * (a dropped sticky event would only wait there for the next packet), so
+ * what follows saw the funnel's caps and goes on seeing them. A stream the
+ * session forgot (5 s without a packet, or a collision) and makes anew
+ * has no clock rate again: it is told again at its next packet:
  *
  *                     +------------- rtpsession -------------+
  *   rtpfunnel ... --> send_rtp_sink                send_rtp_src --> ...
@@ -43,9 +46,6 @@
 
 #include "gstletschatsendclockrates.h"
 
-#include <gst/rtp/rtp.h>
-#include <stdlib.h>
-
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_send_clock_rates_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_send_clock_rates_debug
 
@@ -57,13 +57,16 @@ typedef struct
   GHashTable *rate_of_payload;  /* under lock: payload -> clock rate */
 } ClockRates;
 
-/* One rtpsession, under its send pad's stream lock (held by its streaming
- * thread, and by whoever sends an event into it). */
+/* One rtpsession. */
 typedef struct
 {
   gint refcount;
   ClockRates *rates;
-  GHashTable *told;             /* ssrcs the session knows the rate of */
+  GMutex lock;
+  GHashTable *told;             /* under lock: ssrcs it knows the rate of */
+  /* Under the send pad's stream lock (held by its streaming thread, and by
+   * whoever sends a serialized event into it; every caps event leaving
+   * the session's send_rtp_src comes through there): */
   gboolean telling;             /* our caps events are on their way */
 } SessionWatch;
 
@@ -97,6 +100,7 @@ session_watch_unref (SessionWatch * watch)
   if (!g_atomic_int_dec_and_test (&watch->refcount))
     return;
   clock_rates_unref (watch->rates);
+  g_mutex_clear (&watch->lock);
   g_hash_table_destroy (watch->told);
   g_free (watch);
 }
@@ -146,18 +150,29 @@ gst_lets_chat_send_clock_rates_learn (GstElement * webrtc,
   guint i, j;
 
   g_mutex_lock (&rates->lock);
+  /* What an earlier negotiation said no longer holds. */
+  g_hash_table_remove_all (rates->rate_of_payload);
   for (i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
     const GstSDPMedia *media = gst_sdp_message_get_media (sdp, i);
 
+    /* Rejected m-lines and the data channel's carry no RTP. */
+    if (gst_sdp_media_get_port (media) == 0
+        || !g_str_has_suffix (gst_sdp_media_get_proto (media), "RTP/SAVPF"))
+      continue;
     for (j = 0; j < gst_sdp_media_formats_len (media); j++) {
-      gint payload = atoi (gst_sdp_media_get_format (media, j));
-      GstCaps *caps = gst_sdp_media_get_caps_from_media (media, payload);
+      const gchar *format = gst_sdp_media_get_format (media, j);
+      gchar *end = NULL;
+      gint64 payload = g_ascii_strtoll (format, &end, 10);
+      GstCaps *caps;
       gint rate = 0;
 
+      if (end == format || *end || payload < 0 || payload > 127)
+        continue;
+      caps = gst_sdp_media_get_caps_from_media (media, (gint) payload);
       if (caps && gst_structure_get_int (gst_caps_get_structure (caps, 0),
               "clock-rate", &rate) && rate > 0)
         g_hash_table_insert (rates->rate_of_payload,
-            GINT_TO_POINTER (payload), GINT_TO_POINTER (rate));
+            GINT_TO_POINTER ((gint) payload), GINT_TO_POINTER (rate));
       gst_clear_caps (&caps);
     }
   }
@@ -177,13 +192,36 @@ clock_rate_of_payload (ClockRates * rates, guint payload)
 }
 
 /* Sends @caps into the session through @pad (its send_rtp_sink). */
-static void
+static gboolean
 tell_session (SessionWatch * watch, GstPad * pad, GstCaps * caps)
 {
+  gboolean taken;
+
   watch->telling = TRUE;
-  if (!gst_pad_send_event (pad, gst_event_new_caps (caps)))
-    GST_DEBUG_OBJECT (pad, "the session refused %" GST_PTR_FORMAT, caps);
+  taken = gst_pad_send_event (pad, gst_event_new_caps (caps));
   watch->telling = FALSE;
+  if (!taken)
+    GST_WARNING_OBJECT (pad, "the session refused %" GST_PTR_FORMAT, caps);
+  return taken;
+}
+
+static gboolean
+was_told (SessionWatch * watch, guint32 ssrc)
+{
+  gboolean told;
+
+  g_mutex_lock (&watch->lock);
+  told = g_hash_table_contains (watch->told, GUINT_TO_POINTER (ssrc));
+  g_mutex_unlock (&watch->lock);
+  return told;
+}
+
+static void
+mark_told (SessionWatch * watch, guint32 ssrc)
+{
+  g_mutex_lock (&watch->lock);
+  g_hash_table_add (watch->told, GUINT_TO_POINTER (ssrc));
+  g_mutex_unlock (&watch->lock);
 }
 
 static void
@@ -199,7 +237,7 @@ tell_if_new (SessionWatch * watch, GstPad * pad, GstBuffer * buffer)
   if (gst_buffer_extract (buffer, 0, header, 12) < 12 || (header[0] >> 6) != 2)
     return;
   ssrc = GST_READ_UINT32_BE (header + 8);
-  if (g_hash_table_contains (watch->told, GUINT_TO_POINTER (ssrc)))
+  if (was_told (watch, ssrc))
     return;
   payload = header[1] & 0x7f;
   rate = clock_rate_of_payload (watch->rates, payload);
@@ -208,16 +246,23 @@ tell_if_new (SessionWatch * watch, GstPad * pad, GstBuffer * buffer)
     gst_clear_caps (&funnel_caps);
     return;
   }
+  /* Caps that name a stream already (no BUNDLE, one stream alone) tell
+   * the session by themselves. */
+  if (gst_structure_has_field (gst_caps_get_structure (funnel_caps, 0), "ssrc")) {
+    mark_told (watch, ssrc);
+    gst_caps_unref (funnel_caps);
+    return;
+  }
 
   caps = gst_caps_copy (funnel_caps);
   gst_caps_set_simple (caps, "ssrc", G_TYPE_UINT, ssrc, "payload", G_TYPE_INT,
       (gint) payload, "clock-rate", G_TYPE_INT, rate, NULL);
   GST_DEBUG_OBJECT (pad, "ssrc %u: payload %u, %d Hz", ssrc, payload, rate);
-  tell_session (watch, pad, caps);
+  if (tell_session (watch, pad, caps))
+    mark_told (watch, ssrc);
   tell_session (watch, pad, funnel_caps);
   gst_caps_unref (caps);
   gst_caps_unref (funnel_caps);
-  g_hash_table_add (watch->told, GUINT_TO_POINTER (ssrc));
 }
 
 static GstPadProbeReturn
@@ -241,10 +286,15 @@ static GstPadProbeReturn
 on_sent_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   SessionWatch *watch = user_data;
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
 
-  if (watch->telling &&
-      GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_CAPS)
-    return GST_PAD_PROBE_DROP;
+  /* Handled, not dropped: a dropped sticky event stays pending on the pad
+   * and goes out with the next packet. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS && watch->telling) {
+    gst_event_unref (event);
+    GST_PAD_PROBE_INFO_DATA (info) = NULL;
+    return GST_PAD_PROBE_HANDLED;
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -264,14 +314,39 @@ on_session_pad_added (GstElement * session, GstPad * pad, gpointer user_data)
         (GDestroyNotify) session_watch_unref);
 }
 
+/* A sent stream the session made anew (after forgetting it) has no clock
+ * rate: tell it again. Also called for the streams our caps make, before
+ * they count as told. */
+static void
+on_new_sender_ssrc (GObject * internal_session, GObject * source,
+    gpointer user_data)
+{
+  SessionWatch *watch = user_data;
+  guint ssrc = 0;
+
+  g_object_get (source, "ssrc", &ssrc, NULL);
+  g_mutex_lock (&watch->lock);
+  g_hash_table_remove (watch->told, GUINT_TO_POINTER (ssrc));
+  g_mutex_unlock (&watch->lock);
+}
+
 void
 gst_lets_chat_send_clock_rates_watch (GstElement * webrtc, GstElement * session)
 {
   SessionWatch *watch = g_new0 (SessionWatch, 1);
+  GObject *internal = NULL;
 
   watch->refcount = 1;
   watch->rates = clock_rates_ref (clock_rates_of (webrtc));
+  g_mutex_init (&watch->lock);
   watch->told = g_hash_table_new (NULL, NULL);
+  g_object_get (session, "internal-session", &internal, NULL);
+  if (internal) {
+    g_signal_connect_data (internal, "on-new-sender-ssrc",
+        G_CALLBACK (on_new_sender_ssrc), session_watch_ref (watch),
+        session_watch_closure_unref, 0);
+    g_object_unref (internal);
+  }
   g_signal_connect_data (session, "pad-added",
       G_CALLBACK (on_session_pad_added), watch, session_watch_closure_unref, 0);
 }

@@ -8,7 +8,6 @@
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
 
-G_BEGIN_DECLS
 /* rtpsession is told the clock rate of each stream a call sends as soon as
  * the stream begins, so that it never has to ask at a sender report: in
  * GStreamer before 1.22.10 it asks with its lock let go in the middle of a
@@ -18,6 +17,8 @@ G_BEGIN_DECLS
  *
  * What it knows lives on @webrtc (qdata), so a new webrtcbin starts
  * afresh. */
+
+G_BEGIN_DECLS
 /* Watches @session, an rtpsession of @webrtc's rtpbin, as it is added:
  * from the first packet of each stream it sends, the session knows the
  * stream's clock rate. */

@@ -241,9 +241,9 @@ party_new (GObject * signaller)
   GError *error = NULL;
   GstElement *e;
 
-  p->pipeline = gst_parse_launch ("videotestsrc is-live=true ! "
+  p->pipeline = gst_parse_launch ("videotestsrc name=vsrc is-live=true ! "
       "video/x-raw,width=320,height=240,framerate=30/1 ! letschatsink name=s "
-      "audiotestsrc is-live=true wave=ticks ! s. "
+      "audiotestsrc name=asrc is-live=true wave=ticks ! s. "
       "letschatsrc name=r r. ! video/x-raw ! fakesink name=video "
       "signal-handoffs=true sync=false r. ! audio/x-raw ! fakesink sync=false",
       &error);
@@ -614,8 +614,8 @@ test_stats (void)
   g_object_unref (sb);
 }
 
-/* What rtpsession's sources logged while making sender reports. */
-static gint reports_made, clock_rates_asked;
+/* What rtpsession and its sources logged while making sender reports. */
+static gint reports_made, clock_rates_asked, sent_streams_forgotten;
 
 static void
 watch_sender_reports (GstDebugCategory * category, GstDebugLevel level,
@@ -624,12 +624,34 @@ watch_sender_reports (GstDebugCategory * category, GstDebugLevel level,
 {
   const gchar *text = gst_debug_message_get (message);
 
-  if (g_strcmp0 (function, "rtp_source_get_new_sr") != 0 || !text)
+  if (!text)
+    return;
+  if (g_str_has_prefix (text, "removing internal source that has sent BYE"))
+    g_atomic_int_inc (&sent_streams_forgotten);
+  if (g_strcmp0 (function, "rtp_source_get_new_sr") != 0)
     return;
   if (g_str_has_prefix (text, "no clock-rate"))
     g_atomic_int_inc (&clock_rates_asked);
   else if (g_str_has_prefix (text, "last_rtime"))
     g_atomic_int_inc (&reports_made);
+}
+
+static void
+watch_sender_reports_start (void)
+{
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (watch_sender_reports, NULL, NULL);
+  gst_debug_set_threshold_for_name ("rtpsource", GST_LEVEL_DEBUG);
+  gst_debug_set_threshold_for_name ("rtpsession", GST_LEVEL_DEBUG);
+}
+
+static void
+watch_sender_reports_stop (void)
+{
+  gst_debug_unset_threshold_for_name ("rtpsource");
+  gst_debug_unset_threshold_for_name ("rtpsession");
+  gst_debug_remove_log_function (watch_sender_reports);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
 }
 
 static gboolean
@@ -650,10 +672,7 @@ test_send_clock_rates (void)
   PairSignaller *sa, *sb;
   Party *a, *b;
 
-  gst_debug_remove_log_function (gst_debug_log_default);
-  gst_debug_add_log_function (watch_sender_reports, NULL, NULL);
-  gst_debug_set_threshold_for_name ("rtpsource", GST_LEVEL_DEBUG);
-
+  watch_sender_reports_start ();
   pair_new (&sa, &sb);
   a = party_new (G_OBJECT (sa));
   b = party_new (G_OBJECT (sb));
@@ -667,9 +686,87 @@ test_send_clock_rates (void)
   party_free (a);
   g_object_unref (sa);
   g_object_unref (sb);
-  gst_debug_unset_threshold_for_name ("rtpsource");
-  gst_debug_remove_log_function (watch_sender_reports);
-  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  watch_sender_reports_stop ();
+}
+
+static GstPadProbeReturn
+hold (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  return GST_PAD_PROBE_OK;
+}
+
+/* Blocks (or lets go of, @probes set) what the sources of @p's sink
+ * make. */
+static void
+party_hold_sources (Party * p, gulong * probes)
+{
+  const gchar *names[] = { "vsrc", "asrc" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++) {
+    GstElement *e = gst_bin_get_by_name (GST_BIN (p->pipeline), names[i]);
+    GstPad *pad = gst_element_get_static_pad (e, "src");
+
+    if (probes[i]) {
+      gst_pad_remove_probe (pad, probes[i]);
+      probes[i] = 0;
+    } else {
+      probes[i] = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
+          hold, NULL, NULL);
+    }
+    gst_object_unref (pad);
+    gst_object_unref (e);
+  }
+}
+
+static gboolean
+a_sent_stream_forgotten (Party * a, Party * b)
+{
+  return g_atomic_int_get (&sent_streams_forgotten) > 0;
+}
+
+static gint reports_at_resume;
+
+static gboolean
+reports_after_resume (Party * a, Party * b)
+{
+  return g_atomic_int_get (&reports_made) >= reports_at_resume + 8;
+}
+
+/* A stream that sent nothing for a while is forgotten by rtpsession (it
+ * sends a BYE for it after 5 s) and made anew at its next packet, without
+ * a clock rate: it must be told again before its next sender report. */
+static void
+test_send_clock_rates_after_pause (void)
+{
+  PairSignaller *sa, *sb;
+  Party *a, *b;
+  gulong probes[2] = { 0, 0 };
+
+  watch_sender_reports_start ();
+  pair_new (&sa, &sb);
+  a = party_new (G_OBJECT (sa));
+  b = party_new (G_OBJECT (sb));
+  gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+  gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+  wait_for (a, b, sender_reports_made,
+      "media both ways and two sender reports of each stream");
+
+  /* Both of A's streams stop; rtpsession keeps the one whose SSRC it
+   * uses for its own reports, and forgets the other. */
+  party_hold_sources (a, probes);
+  wait_for (a, b, a_sent_stream_forgotten,
+      "rtpsession to forget a stream that sends nothing");
+  party_hold_sources (a, probes);
+  reports_at_resume = g_atomic_int_get (&reports_made);
+  wait_for (a, b, reports_after_resume, "sender reports after the pause");
+  g_assert_cmpint (g_atomic_int_get (&clock_rates_asked), ==, 0);
+
+  party_free (b);
+  party_free (a);
+  g_object_unref (sa);
+  g_object_unref (sb);
+  watch_sender_reports_stop ();
 }
 
 int
@@ -686,5 +783,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/fec-negotiated", test_fec_negotiated);
   g_test_add_func ("/media/stats", test_stats);
   g_test_add_func ("/media/send-clock-rates", test_send_clock_rates);
+  g_test_add_func ("/media/send-clock-rates-after-pause",
+      test_send_clock_rates_after_pause);
   return g_test_run ();
 }
