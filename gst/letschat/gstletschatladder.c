@@ -29,12 +29,12 @@
  *   did not hold. Like the quality scaler of browsers' WebRTC, which reads
  *   the quantizer to the same end.
  * Going down is at once; going up waits for 25 % more than the step needs,
- * and for 50 %, then 100 % more once going up for the bitrate was undone
- * within 10 s: a target that hovers around a step's bitrate (a congestion
- * controller probing a 600 kbit/s link goes between 330 and 450 kbit/s)
- * otherwise flips the picture between two sizes every 2 to 3 s, each
- * larger picture's keyframe filling the link again (9 to 29 freezes a
- * minute in 3 runs of 8 at 600 kbit/s, bench/network.py rate).
+ * and for 100 % more once going up for the bitrate was undone within 10 s
+ * (until a step up holds 10 s): a target that hovers around a step's
+ * bitrate (a congestion controller probing a 600 kbit/s link goes between
+ * 330 and 450 kbit/s) otherwise flips the picture between two sizes every
+ * 2 to 3 s, each larger picture's keyframe filling the link again (4 to 29
+ * freezes a minute in 5 runs of 8 at 600 kbit/s, bench/network.py rate).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -66,9 +66,10 @@ static const struct
 
 #define LAST_RUNG (G_N_ELEMENTS (ladder) - 1)
 #define UP_MARGIN 1.25
-/* Going up for the bitrate undone this many times in a row: the margin's
- * 25 % doubles each time, up to 100 %. */
-#define UP_FAILURES_MAX 2
+/* Once going up for the bitrate was undone: a second try at 50 % over
+ * the step's bitrate failed at 600 kbit/s as the first at 25 % had, in
+ * every run where it was made. */
+#define UP_MARGIN_AFTER_FAILURE 2.0
 #define STATE_KEY "letschat-ladder-state"
 
 /* A second of what the encoder did decides. */
@@ -101,7 +102,7 @@ typedef struct
   gint64 window_start_us, last_down_us, last_up_us, up_wait_us;
   guint by_bitrate;             /* the step the bitrate chose last */
   gint64 bitrate_up_us;         /* when it went up, 0: held or none */
-  guint up_failures;            /* times in a row it went back down */
+  gboolean up_failed;           /* it went back down after going up */
 } Ladder;
 
 static void
@@ -191,9 +192,9 @@ upstream_of (GstElement * element)
 }
 
 static guint
-rung_for_bitrate (guint bitrate, guint current, guint up_failures)
+rung_for_bitrate (guint bitrate, guint current, gboolean up_failed)
 {
-  gdouble margin = 1 + (UP_MARGIN - 1) * (1 << up_failures);
+  gdouble margin = up_failed ? UP_MARGIN_AFTER_FAILURE : UP_MARGIN;
   guint r;
 
   for (r = 0; r < LAST_RUNG; r++) {
@@ -242,7 +243,7 @@ judge_window (Ladder * l, guint bitrate_rung, gint64 now)
       l->up_wait_us = MIN (l->up_wait_us * 2, UP_WAIT_MAX_US);
     /* Nor did going up for the bitrate, if that was the last step up. */
     if (l->bitrate_up_us && now - l->bitrate_up_us < UP_HELD_US) {
-      l->up_failures = MIN (l->up_failures + 1, UP_FAILURES_MAX);
+      l->up_failed = TRUE;
       l->bitrate_up_us = 0;
     }
     l->last_down_us = now;
@@ -320,16 +321,16 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
     watch_encoder (encoder, l);
   }
 
-  by_bitrate = rung_for_bitrate (bitrate, l->by_bitrate, l->up_failures);
+  by_bitrate = rung_for_bitrate (bitrate, l->by_bitrate, l->up_failed);
   if (by_bitrate < l->by_bitrate) {
     l->bitrate_up_us = now;
   } else if (by_bitrate > l->by_bitrate && l->bitrate_up_us) {
-    l->up_failures = MIN (l->up_failures + 1, UP_FAILURES_MAX);
+    l->up_failed = TRUE;
     l->bitrate_up_us = 0;
     GST_INFO ("going up did not hold: %.0f %% over a step's bitrate to go "
-        "up", (UP_MARGIN - 1) * (1 << l->up_failures) * 100);
+        "up", (UP_MARGIN_AFTER_FAILURE - 1) * 100);
   } else if (l->bitrate_up_us && now - l->bitrate_up_us >= UP_HELD_US) {
-    l->up_failures = 0;
+    l->up_failed = FALSE;
     l->bitrate_up_us = 0;
   }
   l->by_bitrate = by_bitrate;
