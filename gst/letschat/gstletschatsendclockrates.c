@@ -49,18 +49,17 @@
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_send_clock_rates_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_send_clock_rates_debug
 
-/* What the negotiation learnt, for every session of a webrtcbin. */
+/* What the negotiation learnt, for every session of a webrtcbin (a
+ * g_atomic_rc_box). */
 typedef struct
 {
-  gint refcount;
   GMutex lock;
   GHashTable *rate_of_payload;  /* under lock: payload -> clock rate */
 } ClockRates;
 
-/* One rtpsession. */
+/* One rtpsession (a g_atomic_rc_box). */
 typedef struct
 {
-  gint refcount;
   ClockRates *rates;
   GMutex lock;
   GHashTable *told;             /* under lock: ssrcs it knows the rate of */
@@ -70,39 +69,35 @@ typedef struct
   gboolean telling;             /* our caps events are on their way */
 } SessionWatch;
 
-static ClockRates *
-clock_rates_ref (ClockRates * rates)
-{
-  g_atomic_int_inc (&rates->refcount);
-  return rates;
-}
-
 static void
-clock_rates_unref (ClockRates * rates)
+clock_rates_clear (gpointer data)
 {
-  if (!g_atomic_int_dec_and_test (&rates->refcount))
-    return;
+  ClockRates *rates = data;
+
   g_mutex_clear (&rates->lock);
   g_hash_table_destroy (rates->rate_of_payload);
-  g_free (rates);
-}
-
-static SessionWatch *
-session_watch_ref (SessionWatch * watch)
-{
-  g_atomic_int_inc (&watch->refcount);
-  return watch;
 }
 
 static void
-session_watch_unref (SessionWatch * watch)
+clock_rates_unref (gpointer rates)
 {
-  if (!g_atomic_int_dec_and_test (&watch->refcount))
-    return;
+  g_atomic_rc_box_release_full (rates, clock_rates_clear);
+}
+
+static void
+session_watch_clear (gpointer data)
+{
+  SessionWatch *watch = data;
+
   clock_rates_unref (watch->rates);
   g_mutex_clear (&watch->lock);
   g_hash_table_destroy (watch->told);
-  g_free (watch);
+}
+
+static void
+session_watch_unref (gpointer watch)
+{
+  g_atomic_rc_box_release_full (watch, session_watch_clear);
 }
 
 static void
@@ -131,12 +126,11 @@ clock_rates_of (GstElement * webrtc)
   g_mutex_lock (&creating);
   rates = g_object_get_qdata (G_OBJECT (webrtc), (GQuark) quark);
   if (!rates) {
-    rates = g_new0 (ClockRates, 1);
-    rates->refcount = 1;
+    rates = g_atomic_rc_box_new0 (ClockRates);
     g_mutex_init (&rates->lock);
     rates->rate_of_payload = g_hash_table_new (NULL, NULL);
     g_object_set_qdata_full (G_OBJECT (webrtc), (GQuark) quark, rates,
-        (GDestroyNotify) clock_rates_unref);
+        clock_rates_unref);
   }
   g_mutex_unlock (&creating);
   return rates;
@@ -307,11 +301,10 @@ on_session_pad_added (GstElement * session, GstPad * pad, gpointer user_data)
   if (g_str_equal (name, "send_rtp_sink"))
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
         GST_PAD_PROBE_TYPE_BUFFER_LIST, on_send_packets,
-        session_watch_ref (watch), (GDestroyNotify) session_watch_unref);
+        g_atomic_rc_box_acquire (watch), session_watch_unref);
   else if (g_str_equal (name, "send_rtp_src"))
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-        on_sent_event, session_watch_ref (watch),
-        (GDestroyNotify) session_watch_unref);
+        on_sent_event, g_atomic_rc_box_acquire (watch), session_watch_unref);
 }
 
 /* A sent stream the session made anew (after forgetting it) has no clock
@@ -333,17 +326,16 @@ on_new_sender_ssrc (GObject * internal_session, GObject * source,
 void
 gst_lets_chat_send_clock_rates_watch (GstElement * webrtc, GstElement * session)
 {
-  SessionWatch *watch = g_new0 (SessionWatch, 1);
+  SessionWatch *watch = g_atomic_rc_box_new0 (SessionWatch);
   GObject *internal = NULL;
 
-  watch->refcount = 1;
-  watch->rates = clock_rates_ref (clock_rates_of (webrtc));
+  watch->rates = g_atomic_rc_box_acquire (clock_rates_of (webrtc));
   g_mutex_init (&watch->lock);
   watch->told = g_hash_table_new (NULL, NULL);
   g_object_get (session, "internal-session", &internal, NULL);
   if (internal) {
     g_signal_connect_data (internal, "on-new-sender-ssrc",
-        G_CALLBACK (on_new_sender_ssrc), session_watch_ref (watch),
+        G_CALLBACK (on_new_sender_ssrc), g_atomic_rc_box_acquire (watch),
         session_watch_closure_unref, 0);
     g_object_unref (internal);
   }
