@@ -637,10 +637,13 @@ gst_lets_chat_session_release (GstLetsChatSession * self, GstElement * element)
     self->teardowns = NULL;
     /* Work that webrtcbin queued for the session thread after it ended
      * (a promise answered on the way down) holds the session: drop it.
-     * None runs: the generation has moved on. */
-    g_main_context_acquire (self->context);
+     * None runs: the generation has moved on. The context is this thread's
+     * default meanwhile, as it was the session thread's: libsoup finishes
+     * a cancelled room connection here and asserts that the context it
+     * started in is the thread default one. */
+    g_main_context_push_thread_default (self->context);
     while (g_main_context_iteration (self->context, FALSE));
-    g_main_context_release (self->context);
+    g_main_context_pop_thread_default (self->context);
     GST_OBJECT_LOCK (self);
     self->host = NULL;
     GST_OBJECT_UNLOCK (self);

@@ -1517,6 +1517,36 @@ saw_eos (Party ** parties, gpointer data)
   "r. ! video/x-raw ! fakesink name=video " \
   "r. ! audio/x-raw ! fakesink name=audio"
 
+/* Stopped while the room connection is under way: the server has the
+ * WebSocket upgrade request and has not answered. */
+static void
+stop_while_connecting (void)
+{
+  GSocketListener *listener = g_socket_listener_new ();
+  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
+  gchar *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", port);
+  Party *p = party_new (TWO_WAY_PARTY, url);
+  GSocketConnection *conn;
+  GString *request = g_string_new (NULL);
+  gchar byte;
+
+  party_play (p);
+  conn = g_socket_listener_accept (listener, NULL, NULL, NULL);
+  g_assert_nonnull (conn);
+  while (!g_str_has_suffix (request->str, "\r\n\r\n") &&
+      g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)),
+          &byte, 1, NULL, NULL) == 1)
+    g_string_append_c (request, byte);
+  assert_contains (request->str, "Upgrade: websocket");
+  stop_party (p, "while connecting to the room");
+  party_free (p);
+  g_string_free (request, TRUE);
+  g_object_unref (conn);
+  g_socket_listener_close (listener);
+  g_object_unref (listener);
+  g_free (url);
+}
+
 static void
 test_stop_at_any_moment (void)
 {
@@ -1524,6 +1554,8 @@ test_stop_at_any_moment (void)
   gchar *url = test_server_url (ts);
   Party *a, *b;
   GThread *thread;
+
+  stop_while_connecting ();
 
   /* Alone in the room. */
   a = party_new (TWO_WAY_PARTY, url);
