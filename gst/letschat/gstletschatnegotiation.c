@@ -20,6 +20,7 @@
 #include "gstletschatnegotiation.h"
 #include "gstletschatsessionprivate.h"
 #include "gstletschatsendclockrates.h"
+#include "gstletschatremb.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_negotiation_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_negotiation_debug
@@ -445,7 +446,7 @@ static void
 session_on_negotiated (GstLetsChatSession * self, gpointer data)
 {
   GError *error = promise_get_error (data);
-  GstWebRTCSessionDescription *answer = NULL;
+  GstWebRTCSessionDescription *answer = NULL, *remote = NULL;
   GList *l;
 
   if (error) {
@@ -469,6 +470,12 @@ session_on_negotiated (GstLetsChatSession * self, gpointer data)
   if (answer)
     gst_lets_chat_send_clock_rates_learn (session_webrtcbin (self),
         answer->sdp);
+  /* What the other party asked of what it receives: REMB or not. */
+  g_object_get (session_webrtcbin (self), "current-remote-description",
+      &remote, NULL);
+  if (remote)
+    gst_lets_chat_remb_learn (session_webrtcbin (self), remote->sdp);
+  g_clear_pointer (&remote, gst_webrtc_session_description_free);
   g_mutex_lock (&self->pc_lock);
   for (l = self->send_streams; l; l = l->next)
     gst_lets_chat_send_stream_start (l->data, answer, self->offerer);
@@ -496,6 +503,17 @@ session_on_description_created (GstLetsChatSession * self, gpointer data)
       GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, NULL);
   if (!desc)
     return;
+  /* goog-remb, which GStreamer's SDP writer leaves out. */
+  if (self->offerer) {
+    gst_lets_chat_remb_describe (NULL, desc->sdp);
+  } else {
+    GstWebRTCSessionDescription *offer = NULL;
+
+    g_object_get (session_webrtcbin (self), "remote-description", &offer, NULL);
+    if (offer)
+      gst_lets_chat_remb_describe (offer->sdp, desc->sdp);
+    g_clear_pointer (&offer, gst_webrtc_session_description_free);
+  }
   /* Applying our answer completes the negotiation; our offer waits for
    * the other party's answer. */
   applied = self->offerer ? NULL :

@@ -18,6 +18,7 @@
 
 #include "gstletschatpeerconnection.h"
 #include "gstletschatsendclockrates.h"
+#include "gstletschatremb.h"
 #include "letschat-protocol.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_peer_connection_debug);
@@ -245,6 +246,8 @@ on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
     g_clear_object (&internal);
     /* And it learns the clock rate of what we send before it needs it. */
     gst_lets_chat_send_clock_rates_watch (webrtc, element);
+    /* A sender that reads REMB alone gets one (gstletschatremb.c). */
+    gst_lets_chat_remb_watch (webrtc, element);
   }
 }
 

@@ -153,7 +153,9 @@ gst_lets_chat_settings_install (GObjectClass * klass)
           "and estimates), local-/remote-candidate-type (host, srflx, prflx, "
           "relay), local-/remote-address and candidate-protocol (udp, tcp) "
           "of the selected candidate pair, receive-latency (ms, the "
-          "receiving jitter buffers' latency, see max-latency). See "
+          "receiving jitter buffers' latency, see max-latency), remb-bitrate "
+          "(bit/s, what letschat, receiving, last told in a REMB a sender "
+          "that asked for REMB and not transport-cc; 0: none). See "
           "docs/stats.md",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }

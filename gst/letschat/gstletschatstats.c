@@ -29,6 +29,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include "gstletschatstats.h"
+#include "gstletschatremb.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_stats_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_stats_debug
@@ -695,7 +696,9 @@ gst_lets_chat_stats_update (GstLetsChatStats * stats, GstElement * webrtc,
   gst_structure_set (collection, "round-trip-time", G_TYPE_DOUBLE, rtt,
       "target-bitrate", G_TYPE_UINT, controls->target_bitrate,
       "available-bandwidth", G_TYPE_UINT, controls->available_bandwidth,
-      "receive-latency", G_TYPE_UINT, controls->receive_latency, NULL);
+      "receive-latency", G_TYPE_UINT, controls->receive_latency,
+      "remb-bitrate", G_TYPE_UINT, gst_lets_chat_remb_sent_bitrate (webrtc),
+      NULL);
   set_selected_pair (collection, reply);
 
   g_hash_table_unref (sent);

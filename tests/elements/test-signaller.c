@@ -552,7 +552,7 @@ test_stats (void)
   static const gchar *call_fields[] = { "timestamp", "round-trip-time",
     "target-bitrate", "available-bandwidth", "local-candidate-type",
     "local-address", "remote-candidate-type", "remote-address",
-    "candidate-protocol", "receive-latency", NULL
+    "candidate-protocol", "receive-latency", "remb-bitrate", NULL
   };
 
   pair_new (&sa, &sb);

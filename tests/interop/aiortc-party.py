@@ -9,7 +9,7 @@
 # candidates are taken whenever they come (held until its description).
 #
 #   aiortc-party.py --url ws://127.0.0.1:PORT/ws --room ROOM --codec vp8|h264
-#                   --send 0|1 --recv 0|1 [--name NAME]
+#                   --send 0|1 --recv 0|1 [--name NAME] [--noise AMPLITUDE]
 #
 # Runs on Debian's /usr/bin/python3 with python3-aiortc (1.4) and
 # python3-websockets. The contract (shared with werift-party.mjs and
@@ -17,6 +17,8 @@
 #   joined <id> | peer <peer-id> | offering | answering | connection <state>
 #   recv-frames <N> (every 0.5 s while N grows) | recv-codec <mime>
 #   error <text> | hungup
+#   send-target <bit/s> (every second while sending video: what aiortc's
+#   encoder is told, which REMB from the receiver moves)
 # stdin: "hangup" or EOF closes the peer connection (DTLS close_notify, SCTP
 # ABORT) and the WebSocket, prints "hungup" and exits 0. SIGTERM keeps its
 # default action: the process vanishes without closing anything (and so
@@ -72,11 +74,15 @@ aiortc.rtcrtpreceiver.get_decoder = _recording_get_decoder
 
 class Ball(VideoStreamTrack):
     """320x240 at 30 fps: a white square bouncing over a colour ramp, so that
-    every frame differs (an encoder sends real deltas, not a still)."""
+    every frame differs (an encoder sends real deltas, not a still). With
+    noise > 0, fresh random noise of that amplitude on every pixel: what
+    aiortc's VP8 encoder then sends follows the bitrate it is told (the
+    plain ball takes about 250 kbit/s whatever it is told)."""
 
-    def __init__(self):
+    def __init__(self, noise=0):
         super().__init__()
         self.n = 0
+        self.noise = noise
         ramp = numpy.linspace(0, 255, 320, dtype=numpy.uint8)
         self.background = numpy.zeros((240, 320, 3), numpy.uint8)
         self.background[:, :, 0] = ramp
@@ -88,6 +94,10 @@ class Ball(VideoStreamTrack):
         x = int(140 + 120 * math.sin(self.n / 15))
         y = int(100 + 80 * math.cos(self.n / 11))
         img[y:y + 40, x:x + 40] = 255
+        if self.noise:
+            img = numpy.clip(img.astype(numpy.int16) + numpy.random.randint(
+                -self.noise, self.noise + 1, img.shape, dtype=numpy.int16),
+                0, 255).astype(numpy.uint8)
         self.n += 1
         frame = VideoFrame.from_ndarray(img, format='rgb24')
         frame.pts, frame.time_base = pts, time_base
@@ -144,6 +154,16 @@ class Party:
     async def signal(self, data):
         await self.send({'type': 'signal', 'data': data})
 
+    async def report_send_target(self, pc, sender):
+        """The bitrate aiortc's video encoder is told (REMB is what moves it),
+        once a second: aiortc keeps the encoder private, made at the first
+        frame."""
+        while pc.connectionState != 'closed':
+            await asyncio.sleep(1)
+            encoder = getattr(sender, '_RTCRtpSender__encoder', None)
+            if encoder is not None and hasattr(encoder, 'target_bitrate'):
+                emit('send-target', encoder.target_bitrate)
+
     def make_pc(self):
         """The peer connection with its transceivers made up front: aiortc's
         answerer applies codec preferences only to transceivers that exist
@@ -155,7 +175,9 @@ class Party:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         a = self.args
         direction = {(1, 1): 'sendrecv', (1, 0): 'sendonly', (0, 1): 'recvonly'}[(a.send, a.recv)]
-        video = pc.addTransceiver(Ball() if a.send else 'video', direction=direction)
+        video = pc.addTransceiver(Ball(a.noise) if a.send else 'video', direction=direction)
+        if a.send:
+            self.spawn(self.report_send_target(pc, video.sender))
         # The codec under test only (plus its retransmission format), so that
         # it is what both directions use whoever offers.
         mime = CODEC_MIME[a.codec].lower()
@@ -323,6 +345,8 @@ def main():
     p.add_argument('--send', type=int, choices=(0, 1), default=1)
     p.add_argument('--recv', type=int, choices=(0, 1), default=1)
     p.add_argument('--name', default='aiortc')
+    p.add_argument('--noise', type=int, default=0,
+                   help='random noise of this amplitude on the video (0-255)')
     args = p.parse_args()
     # SIGINT (a test harness's cleanup): gone at once too. Letting asyncio
     # unwind would wait for aiortc's encoder and decoder threads.
