@@ -188,10 +188,77 @@ webrtcbin_tune_ice (GstElement * webrtc)
  * for reordering afterwards. */
 #define JITTERBUFFER_FASTSTART_PACKETS 5
 
+/* The m-line of the other party's description that lists @ssrc
+ * (a=ssrc:<ssrc> ...), or -1. */
+static gint
+remote_mline_of_ssrc (GstElement * webrtc, guint ssrc)
+{
+  GstWebRTCSessionDescription *remote = NULL;
+  gint mline = -1;
+  guint i, j;
+
+  g_object_get (webrtc, "remote-description", &remote, NULL);
+  for (i = 0; remote && mline < 0 &&
+      i < gst_sdp_message_medias_len (remote->sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (remote->sdp, i);
+
+    for (j = 0; j < gst_sdp_media_attributes_len (media); j++) {
+      const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, j);
+
+      if (g_str_equal (attr->key, "ssrc") && attr->value
+          && g_ascii_strtoull (attr->value, NULL, 10) == ssrc) {
+        mline = (gint) i;
+        break;
+      }
+    }
+  }
+  g_clear_pointer (&remote, gst_webrtc_session_description_free);
+  return mline;
+}
+
+/* webrtcbin 1.22 gives each new jitter buffer the do-retransmission of
+ * every stream it knows in turn, not of the buffer's own stream (its
+ * jitter_buffer_set_retransmission() does not compare the SSRC): with
+ * BUNDLE all of them end with the setting of the last stream it lists.
+ * With aiortc that is the audio, so its video was never asked to
+ * retransmit a packet (0 NACKs; a keyframe request for every loss
+ * instead). Here, after webrtcbin, the transceiver of the stream's own
+ * m-line decides; a stream the description does not list keeps
+ * webrtcbin's choice. */
+static void
+jitterbuffer_retransmit_as_negotiated (GstElement * webrtc,
+    GstElement * jitterbuffer, guint ssrc)
+{
+  GArray *transceivers = NULL;
+  gint mline = remote_mline_of_ssrc (webrtc, ssrc);
+  guint i;
+
+  if (mline < 0)
+    return;
+  g_signal_emit_by_name (webrtc, "get-transceivers", &transceivers);
+  for (i = 0; transceivers && i < transceivers->len; i++) {
+    GstWebRTCRTPTransceiver *t =
+        g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
+    guint index = G_MAXUINT;
+    gboolean do_nack = FALSE;
+
+    g_object_get (t, "mlineindex", &index, "do-nack", &do_nack, NULL);
+    if (index == (guint) mline) {
+      GST_DEBUG_OBJECT (jitterbuffer, "ssrc %u (m-line %d): "
+          "do-retransmission %d", ssrc, mline, do_nack);
+      g_object_set (jitterbuffer, "do-retransmission", do_nack, NULL);
+      break;
+    }
+  }
+  if (transceivers)
+    g_array_unref (transceivers);
+}
+
 static void
 on_new_jitterbuffer (GstElement * rtpbin, GstElement * jitterbuffer,
     guint session, guint ssrc, gpointer user_data)
 {
+  jitterbuffer_retransmit_as_negotiated (user_data, jitterbuffer, ssrc);
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer),
           "faststart-min-packets"))
     g_object_set (jitterbuffer, "faststart-min-packets",
@@ -261,7 +328,7 @@ webrtcbin_tune_jitterbuffers (GstElement * webrtc)
     g_signal_connect (rtpbin, "element-added",
         G_CALLBACK (on_rtpbin_element_added), webrtc);
     g_signal_connect (rtpbin, "new-jitterbuffer",
-        G_CALLBACK (on_new_jitterbuffer), NULL);
+        G_CALLBACK (on_new_jitterbuffer), webrtc);
     gst_object_unref (rtpbin);
   }
 }
