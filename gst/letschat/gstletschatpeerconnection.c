@@ -319,7 +319,7 @@ on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
 }
 
 static void
-webrtcbin_tune_jitterbuffers (GstElement * webrtc)
+webrtcbin_tune_rtpbin (GstElement * webrtc)
 {
   GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
 
@@ -329,6 +329,19 @@ webrtcbin_tune_jitterbuffers (GstElement * webrtc)
         G_CALLBACK (on_rtpbin_element_added), webrtc);
     g_signal_connect (rtpbin, "new-jitterbuffer",
         G_CALLBACK (on_new_jitterbuffer), webrtc);
+    /* Sender reports from the capture time of what was sent, not its send
+     * time (its capture time plus the pipeline's latency). rtpsession
+     * before GStreamer 1.23.1 counts a packet sent before the pipeline's
+     * latency is known as sent at an unknown time, and a sender report
+     * made from it puts its RTP timestamp ahead by the whole running time
+     * (upstream 2a2ef23829); the other party's rtpbin then shifts that
+     * stream by as much to "synchronise" it. A call's first packets
+     * always go out before the latency is known (webrtcbin joins a
+     * pipeline already playing), so its first report could carry it: a
+     * recording then began with its audio 0.5 s after its video. From
+     * the capture time, every report is right; lip sync is the same, as
+     * both streams share the latency. */
+    g_object_set (rtpbin, "rtcp-sync-send-time", FALSE, NULL);
     gst_object_unref (rtpbin);
   }
 }
@@ -418,7 +431,7 @@ gst_lets_chat_peer_connection_new (GstElement * host,
    * faster setup. */
   gst_util_set_object_arg (G_OBJECT (webrtc), "bundle-policy", "max-bundle");
   webrtcbin_tune_ice (webrtc);
-  webrtcbin_tune_jitterbuffers (webrtc);
+  webrtcbin_tune_rtpbin (webrtc);
   g_object_set (webrtc, "latency", latency, NULL);
   if (!webrtcbin_set_user_ice_servers (webrtc, settings, error)) {
     gst_object_unref (webrtc);

@@ -616,6 +616,9 @@ test_stats (void)
 
 /* What rtpsession and its sources logged while making sender reports. */
 static gint reports_made, clock_rates_asked, sent_streams_forgotten;
+/* Sender reports made from a packet whose running time rtpsession did not
+ * know (it logs GST_CLOCK_TIME_NONE as 99:99:99.999999999). */
+static gint reports_from_unknown_time;
 
 static void
 watch_sender_reports (GstDebugCategory * category, GstDebugLevel level,
@@ -632,8 +635,11 @@ watch_sender_reports (GstDebugCategory * category, GstDebugLevel level,
     return;
   if (g_str_has_prefix (text, "no clock-rate"))
     g_atomic_int_inc (&clock_rates_asked);
-  else if (g_str_has_prefix (text, "last_rtime"))
+  else if (g_str_has_prefix (text, "last_rtime")) {
     g_atomic_int_inc (&reports_made);
+    if (g_str_has_prefix (text, "last_rtime 99:99:99.999999999"))
+      g_atomic_int_inc (&reports_from_unknown_time);
+  }
 }
 
 static void
@@ -750,6 +756,41 @@ test_send_clock_rates (gconstpointer data)
   watch_sender_reports_stop ();
 }
 
+/* Every sender report maps its RTP timestamp to the time that timestamp
+ * was captured. rtpsession before GStreamer 1.23.1, reporting send times,
+ * took a packet sent before the pipeline's latency was known (a call's
+ * first packets) as sent at an unknown time, and a report made from it
+ * had an RTP timestamp ahead by the whole running time, so the other
+ * party shifted that stream by as much (a recording's audio began 0.5 s
+ * after its video). Whether a call's first report comes before the
+ * latency is known is a race, so the test makes several calls. */
+static void
+test_sender_reports_times (void)
+{
+  guint call;
+
+  watch_sender_reports_start ();
+  for (call = 0; call < 4; call++) {
+    PairSignaller *sa, *sb;
+    Party *a, *b;
+
+    g_atomic_int_set (&reports_made, 0);
+    pair_new (&sa, &sb);
+    a = party_new (G_OBJECT (sa));
+    b = party_new (G_OBJECT (sb));
+    gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+    gst_element_set_state (b->pipeline, GST_STATE_PLAYING);
+    wait_for (a, b, sender_reports_made,
+        "media both ways and two sender reports of each stream");
+    party_free (b);
+    party_free (a);
+    g_object_unref (sa);
+    g_object_unref (sb);
+    g_assert_cmpint (g_atomic_int_get (&reports_from_unknown_time), ==, 0);
+  }
+  watch_sender_reports_stop ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -767,5 +808,6 @@ main (int argc, char **argv)
       test_send_clock_rates);
   g_test_add_data_func ("/media/send-clock-rates-after-pause",
       GINT_TO_POINTER (TRUE), test_send_clock_rates);
+  g_test_add_func ("/media/sender-reports-times", test_sender_reports_times);
   return g_test_run ();
 }
