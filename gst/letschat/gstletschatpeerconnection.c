@@ -282,6 +282,11 @@ on_new_jitterbuffer (GstElement * rtpbin, GstElement * jitterbuffer,
  * interval; later versions have a feedback interval of its own. */
 #define FEEDBACK_INTERVAL (100 * GST_MSECOND)
 
+/* RTCP budget of each side, bits per second: one ~150-byte compound
+ * packet (receiver report, transport-cc, NACK) every 24 ms would fit, so
+ * FEEDBACK_INTERVAL, not the budget, is what spaces them. */
+#define RTCP_BUDGET_BPS 50000
+
 static void
 on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
     gpointer user_data)
@@ -296,6 +301,28 @@ on_rtpbin_element_added (GstBin * rtpbin, GstElement * element,
       g_object_class_find_property (klass, "rtcp-min-interval"))
     g_object_set (element, "rtcp-min-interval", (guint64) FEEDBACK_INTERVAL,
         NULL);
+
+  /* A NACK goes out at once only as "early" RTCP (RFC 4585). rtpsession
+   * allows one early packet per regular interval, or another one when the
+   * NACK's deadline (the jitter buffer's latency, less how late the packet
+   * already is, less the retransmission round trip the jitter buffer has
+   * measured) reaches past that interval; otherwise the NACK waits for the
+   * next regular RTCP packet and is dropped if its deadline passes first.
+   * rtpsession spaces regular RTCP by a bandwidth it derives from the
+   * media it has seen; in a call's first seconds it has seen little, so
+   * regular RTCP went out every 0.4 to 0.8 s (GST_DEBUG=rtpsession:6: "next
+   * deterministic interval: 0:00:00.765"), NACKs waited that long, and the
+   * jitter buffer's retransmission round trip rose to 300 ms on a 1 ms
+   * link. That left NACK deadlines of 0: for ten seconds a third of the
+   * NACKs waited for a regular packet (100 ms apart) and came back after
+   * the 50 ms jitter buffer had given up. A fixed RTCP budget (what the
+   * SDP's b=RS/b=RR set, RFC 3556) keeps regular RTCP FEEDBACK_INTERVAL
+   * apart from the first packet (docs/congestion.md). The values are bits
+   * per second despite the blurb. */
+  if (g_object_class_find_property (klass, "rtcp-rr-bandwidth") &&
+      g_object_class_find_property (klass, "rtcp-rs-bandwidth"))
+    g_object_set (element, "rtcp-rr-bandwidth", RTCP_BUDGET_BPS,
+        "rtcp-rs-bandwidth", RTCP_BUDGET_BPS, NULL);
 
   /* rtpsession 1.22 keeps each feedback packet it receives for 2 s with
    * the running time it arrived at, and fails a critical assertion when one
