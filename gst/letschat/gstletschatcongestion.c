@@ -40,7 +40,13 @@
  *   down for it: the path is full before any loss; aim under what
  *   arrived (85 % of the received rate; of half the target at the least
  *   where as much arrives as was sent, the encoder perhaps what limits it)
- *   and remember that rate as where the path was full;
+ *   and remember that rate as where the path was full (not in the second
+ *   after the ladder chose a larger picture: its keyframe's burst says
+ *   nothing of the path's rate);
+ * - the round trip (rtpsession's, from the other party's receiver
+ *   reports) STANDING_QUEUE_S over its least: a queue stands full, which
+ *   no longer grows; 85 % of what arrives, again a second later unless it
+ *   shrank, and no growth while it stands;
  * - less than 2 % lost and no growing delay, and no decrease in the last
  *   second: increase by 10 kbit/s from 85 % of where the path was last
  *   full, by 8 % a decision below it or with none known, by 15 % once
@@ -82,6 +88,13 @@ GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_congestion_debug);
 #define NEAR_FULL_HIGH 1.15
 #define HOLD_AFTER_DECREASE_US (1 * G_USEC_PER_SEC)
 #define OVERSHOOT_SMOOTHING 0.1
+#define PICTURE_GREW_BURST_US G_USEC_PER_SEC
+/* A queue that stands: the round trip this much over its least. */
+#define STANDING_QUEUE_S 0.1
+#define STANDING_QUEUE_SHRINKING_S 0.02
+/* The least round trip is that of the last 15 to 30 s: a path that
+ * changed (another route, a relay) is taken as it now is. */
+#define BASE_RTT_BUCKET_US (15 * G_USEC_PER_SEC)
 #define OVERSHOOT_MAX 2.0
 
 /* Sums of the feedback since the last decision; shared with the RTCP
@@ -116,6 +129,12 @@ struct _GstLetsChatCongestion
   gboolean decreased_for_delay; /* by the previous decision */
   gdouble smoothed_loss;        /* exponentially weighted, ~1 s */
   gint64 last_decrease_us;
+  gint64 picture_grew_us;       /* when the ladder last chose a larger one */
+  /* Round trips (s; < 0: none yet): the least of this bucket and of the
+   * one before, and what it was at the last decrease for a standing
+   * queue. */
+  gdouble rtt_min, rtt_min_before, rtt_at_standing_decrease;
+  gint64 rtt_bucket_start_us;
   gboolean warned_pre_encoded;
 };
 
@@ -281,6 +300,9 @@ congestion_follow (GstLetsChatCongestion * cc, GstElement * webrtc)
     cc->overuse_ticks = 0;
     cc->decreased_for_delay = FALSE;
     cc->last_decrease_us = 0;
+    cc->picture_grew_us = 0;
+    cc->rtt_min = cc->rtt_min_before = cc->rtt_at_standing_decrease = -1;
+    cc->rtt_bucket_start_us = 0;
   }
   rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
   if (!rtpbin)
@@ -307,6 +329,46 @@ congestion_follow (GstLetsChatCongestion * cc, GstElement * webrtc)
   return cc->rtp_session != NULL;
 }
 
+/* The round trip (s) of the last receiver report the other party sent
+ * about what we send, as rtpsession measured it (RFC 3550 LSR/DLSR); -1:
+ * none yet. Our sender reports wait in the same queue as our media, so a
+ * queue that stands full shows here where the delay no longer grows. */
+static gdouble
+session_round_trip (GObject * session)
+{
+  GstStructure *stats = NULL;
+  const GValue *sources;
+  gdouble rtt = -1;
+  guint i;
+
+  g_object_get (session, "stats", &stats, NULL);
+  if (!stats)
+    return -1;
+  sources = gst_structure_get_value (stats, "source-stats");
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS;
+  if (sources && G_VALUE_HOLDS_BOXED (sources)) {
+    GValueArray *array = g_value_get_boxed (sources);
+
+    for (i = 0; array && i < array->n_values; i++) {
+      const GstStructure *s =
+          gst_value_get_structure (g_value_array_get_nth (array, i));
+      gboolean internal = TRUE, have_rb = FALSE;
+      guint round_trip = 0;
+
+      if (!gst_structure_get (s, "internal", G_TYPE_BOOLEAN, &internal,
+              "have-rb", G_TYPE_BOOLEAN, &have_rb, "rb-round-trip",
+              G_TYPE_UINT, &round_trip, NULL) || internal || !have_rb
+          || round_trip == 0)
+        continue;
+      /* NTP short format, 16.16 fixed point seconds */
+      rtt = MAX (rtt, round_trip / 65536.0);
+    }
+  }
+  G_GNUC_END_IGNORE_DEPRECATIONS;
+  gst_structure_free (stats);
+  return rtt;
+}
+
 static void
 congestion_decide (GstLetsChatCongestion * cc)
 {
@@ -314,6 +376,8 @@ congestion_decide (GstLetsChatCongestion * cc)
   gint64 dod_sum, now = g_get_monotonic_time ();
   gdouble loss, received_rate, sent_rate, dod, target = cc->target;
   gboolean path_full, clearly_full, growing, decreased_for_delay;
+  gboolean keyframe_burst, standing = FALSE;
+  gdouble rtt, base_rtt;
   const gchar *why = NULL;
   guint remb;
 
@@ -355,6 +419,29 @@ congestion_decide (GstLetsChatCongestion * cc)
       cc->overuse_ticks + 1 : 0;
   decreased_for_delay = cc->decreased_for_delay;
   cc->decreased_for_delay = FALSE;
+  /* The ladder gave the encoder a larger picture within the last second:
+   * its keyframe went out at once (letschat has no pacer), and a queue
+   * seen now is that burst's. */
+  keyframe_burst = cc->picture_grew_us
+      && now - cc->picture_grew_us < PICTURE_GREW_BURST_US;
+
+  /* A queue that stands full no longer grows: the delay rule does not see
+   * it, and before anything is lost a full 4 Mbit/s link held 300 ms of
+   * media (a receiver's jitter buffer at its limit, a storm of keyframe
+   * requests). The round trip sees it. */
+  rtt = session_round_trip (cc->rtp_session);
+  if (rtt > 0) {
+    if (now - cc->rtt_bucket_start_us > BASE_RTT_BUCKET_US) {
+      cc->rtt_min_before = cc->rtt_min;
+      cc->rtt_min = -1;
+      cc->rtt_bucket_start_us = now;
+    }
+    if (cc->rtt_min < 0 || rtt < cc->rtt_min)
+      cc->rtt_min = rtt;
+    base_rtt = cc->rtt_min_before > 0 ? MIN (cc->rtt_min,
+        cc->rtt_min_before) : cc->rtt_min;
+    standing = rtt > base_rtt + STANDING_QUEUE_S;
+  }
 
   /* Once clearly more than where the path was last full arrives without
    * a queue growing, the path has grown and that rate is past: forget it,
@@ -402,17 +489,40 @@ congestion_decide (GstLetsChatCongestion * cc)
     if (received_rate > 0)
       target = MIN (target, (path_full ? received_rate :
               MAX (received_rate, target * 0.5)) * DECREASE_TO_RECEIVED);
-    cc->estimate = cc->full_at = cc->last_full_at = (guint) received_rate;
+    /* What arrived while the keyframe of a larger picture went through
+     * says the path did not take that burst, not that it is full at that
+     * rate: it neither lowers where the path was last full nor makes one
+     * up where none is known. Taken for the full rate, it held a call
+     * whose link had grown from 500 kbit/s back to 4 Mbit/s at +50 kbit/s
+     * a second from 2.5 Mbit/s (70 % of the link 7.9 to 16.2 s after it
+     * grew, where the target is 10 s). */
+    if (!keyframe_burst)
+      cc->full_at = cc->last_full_at = (guint) received_rate;
+    else if (cc->full_at)
+      cc->full_at = MAX (cc->full_at, (guint) received_rate);
+    cc->estimate = (guint) received_rate;
     cc->last_decrease_us = now;
     cc->overuse_ticks = 0;
     cc->decreased_for_delay = TRUE;
+  } else if (sent && standing
+      && now - cc->last_decrease_us > HOLD_AFTER_DECREASE_US
+      && (cc->rtt_at_standing_decrease < 0
+          || rtt > cc->rtt_at_standing_decrease - STANDING_QUEUE_SHRINKING_S)) {
+    /* A queue stands and has not shrunk since the last cut for it: under
+     * what arrives, which is the path's rate while the queue is full. */
+    why = "standing queue";
+    if (received_rate > 0)
+      target = MIN (target, received_rate * DECREASE_TO_RECEIVED);
+    cc->estimate = cc->full_at = cc->last_full_at = (guint) received_rate;
+    cc->last_decrease_us = now;
+    cc->rtt_at_standing_decrease = rtt;
   } else if (sent && loss > LOSS_DECREASE
       && now - cc->last_decrease_us > HOLD_AFTER_DECREASE_US) {
     why = "loss";
     target = target * (1.0 - loss / 2);
     cc->estimate = cc->full_at = cc->last_full_at = (guint) received_rate;
     cc->last_decrease_us = now;
-  } else if (sent && loss < LOSS_INCREASE
+  } else if (sent && loss < LOSS_INCREASE && !standing
       && now - cc->last_decrease_us > HOLD_AFTER_DECREASE_US) {
     /* Near where the path was full last time, creep (a rate-limited
      * link's queue takes 8 % a decision as a burst it then drops).
@@ -442,15 +552,19 @@ congestion_decide (GstLetsChatCongestion * cc)
     why = "REMB";
   }
   cc->target = CLAMP (target, cc->min_bitrate, cc->max_bitrate);
+  if (!standing)
+    cc->rtt_at_standing_decrease = -1;
   if (why)
-    GST_INFO ("%s: target %.0f bit/s (loss %.1f %%, delta of delta %.0f us, "
-        "received %.0f bit/s, sent %.0f bit/s, overshoot %.2f)", why,
-        cc->target, loss * 100, dod / 1000, received_rate, sent_rate,
-        cc->overshoot);
+    GST_INFO ("%s%s: target %.0f bit/s (loss %.1f %%, delta of delta %.0f "
+        "us, received %.0f bit/s, sent %.0f bit/s, overshoot %.2f, round "
+        "trip %.0f ms)", why, keyframe_burst ? " (a larger picture's "
+        "keyframe)" : "", cc->target, loss * 100, dod / 1000, received_rate,
+        sent_rate, cc->overshoot, rtt * 1000);
   else
     GST_LOG ("target %.0f bit/s (loss %.1f %%, delta of delta %.0f us, "
-        "received %.0f bit/s, sent %.0f bit/s, overshoot %.2f)", cc->target,
-        loss * 100, dod / 1000, received_rate, sent_rate, cc->overshoot);
+        "received %.0f bit/s, sent %.0f bit/s, overshoot %.2f, round trip "
+        "%.0f ms)", cc->target, loss * 100, dod / 1000, received_rate,
+        sent_rate, cc->overshoot, rtt * 1000);
 }
 
 /* vp8enc and vp9enc take bit/s in target-bitrate, x264enc kbit/s in
@@ -499,7 +613,8 @@ gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
   }
   if (cc->control != GST_LETS_CHAT_CONGESTION_CONTROL_NONE)
     for (l = encoders; l; l = l->next)
-      gst_lets_chat_ladder_update (l->data, bitrate);
+      if (gst_lets_chat_ladder_update (l->data, bitrate))
+        cc->picture_grew_us = g_get_monotonic_time ();
   /* Encoders reconfigure on each change: not for less than 2 %. */
   if (encoders && cc->applied && ABS ((gint64) bitrate - cc->applied) <
       cc->applied / 50)

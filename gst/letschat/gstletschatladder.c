@@ -290,9 +290,10 @@ caps_for_rung (guint rung, gint width, gint height)
   return caps;
 }
 
-void
+gboolean
 gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
 {
+  gboolean grew = FALSE;
   GstElement *filter = upstream_of (encoder), *rate = NULL, *scale = NULL;
   GstPad *input_pad = NULL;
   GstCaps *input = NULL, *caps;
@@ -357,6 +358,7 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
       GST_PTR_FORMAT, bitrate, rung, by_bitrate, caps);
   g_object_set (filter, "caps", caps, NULL);
   gst_caps_unref (caps);
+  grew = rung < l->rung;
   l->rung = rung;
   /* The next window starts with the new size (and its keyframe). */
   g_mutex_lock (&l->lock);
@@ -370,4 +372,5 @@ out:
   gst_clear_object (&scale);
   gst_clear_object (&rate);
   gst_clear_object (&filter);
+  return grew;
 }

@@ -17,7 +17,9 @@ G_BEGIN_DECLS
  * Session thread only; the encoder's streaming thread hands in what it
  * encoded under a lock of the ladder's own. */
 /* Every congestion decision: the step for @bitrate on the ladder in front
- * of @encoder, if it has one (not H.264, not pre-encoded video). */
-void gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate);
+ * of @encoder, if it has one (not H.264, not pre-encoded video). TRUE
+ * when the picture grew: its first frame is a keyframe of the new size,
+ * sent at once. */
+    gboolean gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate);
 
 G_END_DECLS
