@@ -10,7 +10,8 @@
 #                        numgen): the receiver keeps decoding, its
 #                        letschat/stats show retransmitted packets, and its
 #                        jitter buffer's latency (receive-latency) grows
-#                        from letschatsrc's 50 ms to wait for them.
+#                        from letschatsrc's 50 ms to wait for them; with
+#                        the loss gone, 10 s on, no count has gone back.
 # Needs root (network namespaces); everything is removed on exit. Each case
 # waits on what it checks (at most 60 s), never on a fixed time.
 
@@ -33,6 +34,13 @@ ip netns exec "$ns" gst-launch-1.0 -m videotestsrc is-live=true pattern=snow ! \
 latest() {  # latest LOG FIELD
   grep "letschat/stats" "$1" | tail -1 | grep -o "$2[\\\\]*=[\\\\]*([a-z0-9]*[\\\\]*)[0-9]*" | \
     head -1 | sed 's/.*)//'
+}
+
+# Every value of FIELD in a log's letschat/stats, in order.
+all_of() {  # all_of LOG FIELD
+  grep "letschat/stats" "$1" | while read -r line; do
+    echo "$line" | grep -o "$2[\\\\]*=[\\\\]*([a-z0-9]*[\\\\]*)[0-9]*" | head -1 | sed 's/.*)//'
+  done
 }
 
 wait_for 60 have_frames 30 || fail "no call ($(frames) frames)"
@@ -66,6 +74,21 @@ case "$mode" in
     grown() { local l; l=$(latest "$logs/receiver.log" receive-latency); [ -n "$l" ] && [ "$l" -gt 50 ] && [ "$l" -le 300 ]; }
     wait_for 60 grown || fail "the receiver's jitter buffer latency stayed at $(latest "$logs/receiver.log" receive-latency) ms under 10 % loss"
     echo "receiver's jitter buffer latency $(latest "$logs/receiver.log" receive-latency) ms (letschatsrc latency=50, max-latency=300)"
+    # The counts are the call's: a quiet spell longer than the 5 s after
+    # which rtpsession forgets a silent RTX source takes none of them back.
+    sent_rtx() { local r; r=$(latest "$logs/sender.log" retransmitted-packets); [ -n "$r" ] && [ "$r" -gt 0 ]; }
+    wait_for 60 sent_rtx || fail "no retransmitted packets in the sender's stats"
+    ip netns exec "$ns" nft delete table inet mncc || fail "nft failed"
+    echo "loss off: sender $(latest "$logs/sender.log" retransmitted-packets), receiver $(latest "$logs/receiver.log" retransmitted-packets) retransmitted packets so far"
+    before=$(frames) quiet_since=$SECONDS
+    quiet_for_10s() { [ $(( SECONDS - quiet_since )) -ge 10 ] && have_frames $(( before + 150 )); }
+    wait_for 60 quiet_for_10s || fail "decoding stopped without loss ($(( $(frames) - before )) frames)"
+    for side in sender receiver; do
+      counts=$(all_of "$logs/$side.log" retransmitted-packets | tr '\n' ' ')
+      echo "$counts" | awk '{ for (i = 2; i <= NF; i++) if ($i < $(i - 1)) exit 1 }' || \
+        fail "the $side's retransmitted packets went back during the call: $counts"
+    done
+    echo "$(( $(frames) - before )) frames ($(( SECONDS - quiet_since )) s) later: sender $(latest "$logs/sender.log" retransmitted-packets), receiver $(latest "$logs/receiver.log" retransmitted-packets) retransmitted packets, never fewer than before"
     ;;
 esac
 grep -q "ERROR" "$logs/receiver.log" && fail "the receiver posted an error"
