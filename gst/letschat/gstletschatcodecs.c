@@ -18,6 +18,7 @@
 #include <gst/video/video.h>
 
 #include "gstletschatcodecs.h"
+#include "gstletschatladder.h"
 
 /* Payload types follow what browsers commonly use, so an offer from a
  * letschat party reads like one from a browser. */
@@ -483,13 +484,18 @@ gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
   gboolean video = g_str_equal (codec->media, "video");
 
   if (encode) {
+    GstElement *encoder;
+
     chain = g_list_append (chain, make (video ? "videoconvert" :
             "audioconvert", error));
     if (!video)
       chain = g_list_append (chain, make ("audioresample", error));
     if (video && codec != CODEC_H264)
       chain = g_list_concat (chain, make_ladder (error));
-    chain = g_list_append (chain, make_encoder (codec, error));
+    encoder = make_encoder (codec, error);
+    if (encoder && video && codec != CODEC_H264)
+      gst_lets_chat_ladder_watch (encoder);
+    chain = g_list_append (chain, encoder);
   }
   if (codec == CODEC_H264) {
     GstElement *filter = make ("capsfilter", error);

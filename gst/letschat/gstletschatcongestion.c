@@ -594,15 +594,21 @@ gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
     bitrate = cc->start_bitrate;
   } else {
     /* Between calls, hold on to no webrtcbin: a closed one keeps its ICE
-     * thread while anything has a reference to it. */
+     * thread while anything has a reference to it. The encoder gets what
+     * the next call starts at, and the ladder reads the picture at it
+     * meanwhile: a call that starts with a picture too busy for its size
+     * starts with a keyframe that costs the encoder half a second or more
+     * of dropped frames (a freeze in the first second of every call of the
+     * network bench's 720p snow). */
     if (!webrtc) {
       congestion_unfollow (cc);
+      bitrate = cc->start_bitrate;
+    } else if (!congestion_follow (cc, webrtc)) {
       return;
+    } else {
+      congestion_decide (cc);
+      bitrate = (guint) MAX (cc->target / cc->overshoot, cc->min_bitrate);
     }
-    if (!congestion_follow (cc, webrtc))
-      return;
-    congestion_decide (cc);
-    bitrate = (guint) MAX (cc->target / cc->overshoot, cc->min_bitrate);
     if (pre_encoded && !cc->warned_pre_encoded && cc->estimate &&
         cc->target < cc->max_bitrate / 2) {
       GST_WARNING ("the path takes about %u bit/s, but video that comes "

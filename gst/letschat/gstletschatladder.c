@@ -24,10 +24,15 @@
  *   link does, and the call freezes. So when, over a second, the encoder
  *   dropped more than a few frames, or VP8's quantizer stayed near its
  *   worst, the picture goes one step further down than the bitrate says;
- *   and back up one step when a later second shows room (a mid-range
+ *   and back up one step when a later second shows room (a low
  *   quantizer, nothing dropped), waiting twice as long each time going up
  *   did not hold. Like the quality scaler of browsers' WebRTC, which reads
- *   the quantizer to the same end.
+ *   the quantizer to the same end. A keyframe tells it sooner: one that
+ *   costs more than KEYFRAME_TOO_LARGE_S of the bitrate takes the picture
+ *   down at once, as far as its bits per pixel say a keyframe fits in
+ *   KEYFRAME_FITS_S (the encoder drops every frame while it pays one off:
+ *   a call's first keyframe of 720p snow, 0.8 Mbit at 1 Mbit/s, was
+ *   followed by 0.6 s without a frame).
  * Going down is at once; going up waits for 25 % more than the step needs,
  * and for 100 % more once going up for the bitrate was undone within 10 s
  * (until a step up holds 10 s): a target that hovers around a step's
@@ -78,9 +83,20 @@ static const struct
 #define DROPPED_TOO_MANY 0.15
 #define DROPPED_NONE 0.05
 /* VP8's quantizer index (0 to 127): near its worst the picture does not
- * fit; in the middle there is room for a larger one. */
+ * fit; low, there is room for a larger one. Room is where browsers' WebRTC
+ * (its quality scaler's low VP8 QP threshold) sees it: at 70, 320x180 snow
+ * at qi 61 to 67 went up to 480x270, which the 4 Mbit/s link did not take
+ * (6.5 Mbit/s sent at qi 122, a storm of keyframe requests, 1.2 s frozen,
+ * twice a run). */
 #define QI_TOO_HIGH 110
-#define QI_ROOM 70
+#define QI_ROOM 29
+/* A keyframe that costs more than this much of the bitrate's second: the
+ * picture does not fit, for the encoder made it larger than libvpx's
+ * max-intra-bitrate (900 % of a frame's share: 0.3 s at 30 fps) even at
+ * its worst quantizer. Going down takes it to where one would cost at
+ * most KEYFRAME_FITS_S at the same bits per pixel. */
+#define KEYFRAME_TOO_LARGE_S 0.5
+#define KEYFRAME_FITS_S 0.4
 /* Going back up waits this long after going down, doubled each time the
  * step up had to be undone within UP_HELD_US. */
 #define UP_WAIT_US (4 * G_USEC_PER_SEC)
@@ -94,6 +110,8 @@ typedef struct
   guint frames_in, frames_out;
   guint64 qi_sum;
   guint qi_frames;
+  guint64 keyframe_bits;        /* the latest keyframe's, 0: none new */
+  gint keyframe_pixels;
   GstVp8Parser parser;          /* the encoder's src thread only */
 
   /* the session thread only */
@@ -138,13 +156,18 @@ on_encoder_output (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   GstVp8FrameHdr header;
   GstMapInfo map;
-  gint qi = -1;
+  gint qi = -1, width = 0, height = 0;
+  gboolean keyframe = !GST_BUFFER_FLAG_IS_SET (buffer,
+      GST_BUFFER_FLAG_DELTA_UNIT);
 
   if (gst_pad_has_current_caps (pad)) {
     GstCaps *caps = gst_pad_get_current_caps (pad);
+    GstStructure *s = gst_caps_get_structure (caps, 0);
 
-    if (gst_structure_has_name (gst_caps_get_structure (caps, 0),
-            "video/x-vp8") && gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+    gst_structure_get_int (s, "width", &width);
+    gst_structure_get_int (s, "height", &height);
+    if (gst_structure_has_name (s, "video/x-vp8")
+        && gst_buffer_map (buffer, &map, GST_MAP_READ)) {
       if (gst_vp8_parser_parse_frame_header (&l->parser, &header, map.data,
               map.size) == GST_VP8_PARSER_OK)
         qi = header.quant_indices.y_ac_qi;
@@ -154,6 +177,10 @@ on_encoder_output (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   }
   g_mutex_lock (&l->lock);
   l->frames_out++;
+  if (keyframe && width > 0 && height > 0) {
+    l->keyframe_bits = gst_buffer_get_size (buffer) * 8;
+    l->keyframe_pixels = width * height;
+  }
   if (qi >= 0) {
     l->qi_sum += qi;
     l->qi_frames++;
@@ -206,6 +233,79 @@ rung_for_bitrate (guint bitrate, guint current, gboolean up_failed)
   return LAST_RUNG;
 }
 
+/* The pixels of @rung's picture, given the input's @width x @height. */
+static gint64
+rung_pixels (guint rung, gint width, gint height)
+{
+  gint rung_width = ladder[rung].max_width;
+
+  if (rung_width && rung_width < width)
+    return (gint64) rung_width *(((gint64) height * rung_width / width) & ~1);
+  return (gint64) width *height;
+}
+
+/* Would a keyframe of the picture at @rung fit (KEYFRAME_FITS_S of
+ * @bitrate), at @cost bits per pixel? */
+static gboolean
+keyframe_fits (gdouble cost, guint rung, guint bitrate, gint width, gint height)
+{
+  return cost * rung_pixels (rung, width, height) <= KEYFRAME_FITS_S * bitrate;
+}
+
+/* The picture went down for its busyness. */
+static void
+note_down (Ladder * l, gint64 now)
+{
+  /* Going up did not hold: wait longer before the next try. */
+  if (l->last_up_us && now - l->last_up_us < UP_HELD_US)
+    l->up_wait_us = MIN (l->up_wait_us * 2, UP_WAIT_MAX_US);
+  /* Nor did going up for the bitrate, if that was the last step up. */
+  if (l->bitrate_up_us && now - l->bitrate_up_us < UP_HELD_US) {
+    l->up_failed = TRUE;
+    l->bitrate_up_us = 0;
+  }
+  l->last_down_us = now;
+}
+
+/* A keyframe came out: when it cost far more than the bitrate allows, take
+ * the picture down at once to where one would fit at its bits per pixel,
+ * rather than let the encoder drop every frame while it pays it off and
+ * wait a window to see that. TRUE when the picture went down. */
+static gboolean
+judge_keyframe (Ladder * l, guint bitrate_rung, guint bitrate, gint width,
+    gint height, gint64 now)
+{
+  guint64 bits;
+  gint pixels;
+  guint rung, r;
+  gdouble cost;
+
+  g_mutex_lock (&l->lock);
+  bits = l->keyframe_bits;
+  pixels = l->keyframe_pixels;
+  l->keyframe_bits = 0;
+  g_mutex_unlock (&l->lock);
+  if (!bits || pixels <= 0 || !bitrate || width <= 0 || height <= 0)
+    return FALSE;
+  cost = (gdouble) bits / pixels;
+  GST_DEBUG ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels: %.2f s "
+      "of %u bit/s", bits, pixels, (gdouble) bits / bitrate, bitrate);
+  rung = bitrate_rung + l->busy;
+  if (bits <= KEYFRAME_TOO_LARGE_S * bitrate || rung >= LAST_RUNG - 1)
+    return FALSE;
+  /* It may be a larger picture's, from before the last step down. */
+  for (r = rung; r < LAST_RUNG - 1 && !keyframe_fits (cost, r, bitrate, width,
+          height); r++);
+  if (r == rung)
+    return FALSE;
+  l->busy = r - bitrate_rung;
+  note_down (l, now);
+  GST_INFO ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels is %.1f "
+      "s of %u bit/s: %u step(s) below the bitrate's", bits, pixels,
+      (gdouble) bits / bitrate, bitrate, l->busy);
+  return TRUE;
+}
+
 /* Over the last window: is the picture too busy for its size, or is there
  * room for a larger one? Moves l->busy by one step at most. */
 static void
@@ -238,15 +338,7 @@ judge_window (Ladder * l, guint bitrate_rung, gint64 now)
      * (1280x720 snow kept 3 % of its frames at 1 Mbit/s). */
     l->busy += dropped > 0.8 ? 3 : dropped > 0.5 ? 2 : 1;
     l->busy = MIN (l->busy, LAST_RUNG - 1 - bitrate_rung);
-    /* Going up did not hold: wait longer before the next try. */
-    if (l->last_up_us && now - l->last_up_us < UP_HELD_US)
-      l->up_wait_us = MIN (l->up_wait_us * 2, UP_WAIT_MAX_US);
-    /* Nor did going up for the bitrate, if that was the last step up. */
-    if (l->bitrate_up_us && now - l->bitrate_up_us < UP_HELD_US) {
-      l->up_failed = TRUE;
-      l->bitrate_up_us = 0;
-    }
-    l->last_down_us = now;
+    note_down (l, now);
     GST_INFO ("a busy picture (%.0f %% of frames dropped, quantizer %.0f): "
         "%u step(s) below the bitrate's", dropped * 100, qi, l->busy);
   } else if (l->busy > 0 && dropped < DROPPED_NONE && qi >= 0 && qi < QI_ROOM
@@ -290,17 +382,11 @@ caps_for_rung (guint rung, gint width, gint height)
   return caps;
 }
 
-gboolean
-gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
+/* @encoder's ladder state, made and watching the encoder on first use. */
+static Ladder *
+ladder_of (GstElement * encoder)
 {
-  gboolean grew = FALSE;
-  GstElement *filter = upstream_of (encoder), *rate = NULL, *scale = NULL;
-  GstPad *input_pad = NULL;
-  GstCaps *input = NULL, *caps;
-  gint width = 0, height = 0;
-  guint by_bitrate, rung;
-  gint64 now = g_get_monotonic_time ();
-  Ladder *l;
+  Ladder *l = g_object_get_data (G_OBJECT (encoder), STATE_KEY);
   static gsize done = 0;
 
   if (g_once_init_enter (&done)) {
@@ -308,19 +394,40 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
         "letschat picture size and frame rate under congestion");
     g_once_init_leave (&done, 1);
   }
-  if (!filter || !g_object_get_data (G_OBJECT (filter),
-          GST_LETS_CHAT_LADDER_KEY))
-    goto out;
-  l = g_object_get_data (G_OBJECT (encoder), STATE_KEY);
   if (!l) {
     l = g_atomic_rc_box_new0 (Ladder);
     g_mutex_init (&l->lock);
     gst_vp8_parser_init (&l->parser);
     l->up_wait_us = UP_WAIT_US;
-    l->window_start_us = now;
+    l->window_start_us = g_get_monotonic_time ();
     g_object_set_data_full (G_OBJECT (encoder), STATE_KEY, l, ladder_unref);
     watch_encoder (encoder, l);
   }
+  return l;
+}
+
+void
+gst_lets_chat_ladder_watch (GstElement * encoder)
+{
+  ladder_of (encoder);
+}
+
+gboolean
+gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
+{
+  gboolean grew = FALSE, keyframe_too_large;
+  GstElement *filter = upstream_of (encoder), *rate = NULL, *scale = NULL;
+  GstPad *input_pad = NULL;
+  GstCaps *input = NULL, *caps;
+  gint width = 0, height = 0;
+  guint by_bitrate, rung;
+  gint64 now = g_get_monotonic_time ();
+  Ladder *l;
+
+  if (!filter || !g_object_get_data (G_OBJECT (filter),
+          GST_LETS_CHAT_LADDER_KEY))
+    goto out;
+  l = ladder_of (encoder);
 
   by_bitrate = rung_for_bitrate (bitrate, l->by_bitrate, l->up_failed);
   if (by_bitrate < l->by_bitrate) {
@@ -335,13 +442,6 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
     l->bitrate_up_us = 0;
   }
   l->by_bitrate = by_bitrate;
-  if (now - l->window_start_us >= WINDOW_US
-      || (now - l->window_start_us >= WINDOW_US / 2 && mostly_dropped (l)))
-    judge_window (l, by_bitrate, now);
-  rung = by_bitrate == LAST_RUNG ? LAST_RUNG :
-      MIN (by_bitrate + l->busy, LAST_RUNG - 1);
-  if (rung == l->rung)
-    goto out;
 
   /* The input's size: what videoscale takes. */
   rate = upstream_of (filter);
@@ -351,6 +451,18 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
   if (!input || !gst_structure_get_int (gst_caps_get_structure (input, 0),
           "width", &width) || !gst_structure_get_int (gst_caps_get_structure
           (input, 0), "height", &height) || width <= 0 || height <= 0)
+    width = height = 0;
+
+  /* The window's frames are the larger picture's when a keyframe just
+   * took it down: the window starts again with the new size. */
+  keyframe_too_large = by_bitrate < LAST_RUNG
+      && judge_keyframe (l, by_bitrate, bitrate, width, height, now);
+  if (!keyframe_too_large && (now - l->window_start_us >= WINDOW_US
+          || (now - l->window_start_us >= WINDOW_US / 2 && mostly_dropped (l))))
+    judge_window (l, by_bitrate, now);
+  rung = by_bitrate == LAST_RUNG ? LAST_RUNG :
+      MIN (by_bitrate + l->busy, LAST_RUNG - 1);
+  if (rung == l->rung || width <= 0)
     goto out;
 
   caps = caps_for_rung (rung, width, height);

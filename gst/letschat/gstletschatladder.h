@@ -22,4 +22,9 @@ G_BEGIN_DECLS
  * sent at once. */
     gboolean gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate);
 
+/* From the making of the chain: follow what @encoder makes from its first
+ * frame on (the first keyframe, before any call decision, is the one that
+ * tells most about the picture). */
+void gst_lets_chat_ladder_watch (GstElement * encoder);
+
 G_END_DECLS

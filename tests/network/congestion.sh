@@ -5,7 +5,8 @@
 #
 #   congestion.sh rate   the sender's egress limited to 500 kbit/s (tc tbf):
 #                        the target bitrate the sender's letschat/stats report
-#                        falls below 500 kbit/s.
+#                        falls below 500 kbit/s, and the picture it encodes
+#                        gets smaller than the input's 640x480.
 #   congestion.sh loss   10 % of the sender's UDP dropped at random (nftables
 #                        numgen): the receiver keeps decoding, its
 #                        letschat/stats show retransmitted packets, and its
@@ -54,6 +55,10 @@ case "$mode" in
     target_under() { local t; t=$(latest "$logs/sender.log" target-bitrate); [ -n "$t" ] && [ "$t" -lt 500000 ]; }
     wait_for 60 target_under || fail "the target bitrate stayed at $(latest "$logs/sender.log" target-bitrate) bit/s"
     echo "target bitrate now $(latest "$logs/sender.log" target-bitrate) bit/s (link 500 kbit/s)"
+    # The ladder: a smaller picture rather than mush (docs/congestion.md).
+    smaller() { local w; w=$(latest "$logs/sender.log" width); [ -n "$w" ] && [ "$w" -gt 0 ] && [ "$w" -lt 640 ]; }
+    wait_for 60 smaller || fail "the sender still encodes $(latest "$logs/sender.log" width) pixels wide through 500 kbit/s"
+    echo "the sender now encodes $(latest "$logs/sender.log" width)x$(latest "$logs/sender.log" height)"
     before=$(frames)
     wait_for 60 have_frames $(( before + 30 )) || fail "no frames after adapting ($(frames))"
     ;;
