@@ -47,13 +47,31 @@ typedef struct
 {
   guint64 bytes;
   guint64 frames;
-  gint64 time_us;
+  gint64 time_us;               /* 0: none yet */
 } Previous;
+
+/* The latest report block the other party's RTCP carried about one SSRC
+ * we send (RFC 3550 6.4.1). */
+typedef struct
+{
+  guint8 fraction_lost;         /* /256 */
+  gint32 packets_lost;          /* cumulative */
+  guint32 jitter;               /* clock rate units */
+} ReportBlock;
+
+/* Those blocks, by SSRC, read on the RTCP thread. */
+typedef struct
+{
+  GMutex lock;
+  GHashTable *blocks;           /* SSRC -> ReportBlock *, under lock */
+} ReportBlocks;
 
 struct _GstLetsChatStats
 {
   GMutex lock;
   FrameCounter *counter;        /* of the current webrtcbin */
+  ReportBlocks *reports;        /* of its RTP session 0 */
+  GObject *reports_session;     /* that session, while followed (a ref) */
   GstStructure *latest;
   GHashTable *previous;         /* "send-video" ... -> Previous */
 };
@@ -172,6 +190,129 @@ frames_of (FrameCounter * c, guint32 ssrc)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Report blocks, read from the RTCP the other party sends (RTCP thread)   */
+
+/* webrtcbin 1.22's remote-inbound-rtp entries cannot give each sent stream
+ * its report: rtpsession keeps one report block per reporting party, the
+ * last of each packet it received, so of a receiver report about our video
+ * and its RTX (or our audio), only the second was kept, and the video's
+ * loss and jitter read 0 through a call that lost 10 % of its packets. */
+
+static ReportBlocks *
+report_blocks_new (void)
+{
+  ReportBlocks *r = g_atomic_rc_box_new0 (ReportBlocks);
+
+  g_mutex_init (&r->lock);
+  r->blocks = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  return r;
+}
+
+static void
+report_blocks_clear (ReportBlocks * r)
+{
+  g_hash_table_unref (r->blocks);
+  g_mutex_clear (&r->lock);
+}
+
+static void
+report_blocks_unref (gpointer r, GClosure * closure)
+{
+  g_atomic_rc_box_release_full (r, (GDestroyNotify) report_blocks_clear);
+}
+
+static void
+on_receiving_rtcp (GObject * session, GstBuffer * buffer, ReportBlocks * r)
+{
+  GstRTCPBuffer rtcp = GST_RTCP_BUFFER_INIT;
+  GstRTCPPacket packet;
+  gboolean more;
+
+  if (!gst_rtcp_buffer_map (buffer, GST_MAP_READ, &rtcp))
+    return;
+  for (more = gst_rtcp_buffer_get_first_packet (&rtcp, &packet); more;
+      more = gst_rtcp_packet_move_to_next (&packet)) {
+    GstRTCPType type = gst_rtcp_packet_get_type (&packet);
+    guint i;
+
+    if (type != GST_RTCP_TYPE_SR && type != GST_RTCP_TYPE_RR)
+      continue;
+    for (i = 0; i < gst_rtcp_packet_get_rb_count (&packet); i++) {
+      guint32 ssrc, highest, jitter, lsr, dlsr;
+      guint8 fraction;
+      gint32 lost;
+      ReportBlock *b;
+
+      gst_rtcp_packet_get_rb (&packet, i, &ssrc, &fraction, &lost, &highest,
+          &jitter, &lsr, &dlsr);
+      g_mutex_lock (&r->lock);
+      b = g_hash_table_lookup (r->blocks, GUINT_TO_POINTER (ssrc));
+      if (!b) {
+        b = g_new0 (ReportBlock, 1);
+        g_hash_table_insert (r->blocks, GUINT_TO_POINTER (ssrc), b);
+      }
+      b->fraction_lost = fraction;
+      b->packets_lost = lost;
+      b->jitter = jitter;
+      g_mutex_unlock (&r->lock);
+    }
+  }
+  gst_rtcp_buffer_unmap (&rtcp);
+}
+
+static gboolean
+report_block_of (ReportBlocks * r, guint32 ssrc, ReportBlock * out)
+{
+  ReportBlock *b;
+
+  if (!r)
+    return FALSE;
+  g_mutex_lock (&r->lock);
+  b = g_hash_table_lookup (r->blocks, GUINT_TO_POINTER (ssrc));
+  if (b)
+    *out = *b;
+  g_mutex_unlock (&r->lock);
+  return b != NULL;
+}
+
+/* Under stats->lock. */
+static void
+reports_unfollow (GstLetsChatStats * stats)
+{
+  if (stats->reports_session)
+    g_signal_handlers_disconnect_by_data (stats->reports_session,
+        stats->reports);
+  g_clear_object (&stats->reports_session);
+  if (stats->reports)
+    report_blocks_unref (stats->reports, NULL);
+  stats->reports = NULL;
+}
+
+/* Under stats->lock: reads what the other party reports of what @webrtc
+ * sends, from its RTP session 0 (the BUNDLE's) once it has one. */
+static void
+reports_follow (GstLetsChatStats * stats, GstElement * webrtc)
+{
+  GstElement *rtpbin;
+  GObject *session = NULL;
+
+  if (stats->reports_session)
+    return;
+  rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+  if (rtpbin)
+    g_signal_emit_by_name (rtpbin, "get-internal-session", 0, &session);
+  gst_clear_object (&rtpbin);
+  if (!session)
+    return;
+  if (!stats->reports)
+    stats->reports = report_blocks_new ();
+  stats->reports_session = session;
+  g_signal_connect_data (session, "on-receiving-rtcp",
+      G_CALLBACK (on_receiving_rtcp), g_atomic_rc_box_acquire (stats->reports),
+      report_blocks_unref, 0);
+}
+
+/* ---------------------------------------------------------------------- */
 
 GstLetsChatStats *
 gst_lets_chat_stats_new (void)
@@ -190,6 +331,7 @@ gst_lets_chat_stats_free (GstLetsChatStats * stats)
 {
   if (stats->counter)
     frame_counter_unref (stats->counter);
+  reports_unfollow (stats);
   if (stats->latest)
     gst_structure_free (stats->latest);
   g_hash_table_unref (stats->previous);
@@ -209,6 +351,7 @@ gst_lets_chat_stats_watch_webrtcbin (GstLetsChatStats * stats,
   old = stats->counter;
   stats->counter = c;
   g_hash_table_remove_all (stats->previous);
+  reports_unfollow (stats);
   g_mutex_unlock (&stats->lock);
   if (old)
     frame_counter_unref (old);
@@ -372,6 +515,55 @@ sub_structure (const GstStructure * s, const gchar * field)
       NULL;
 }
 
+/* What the other party's latest receiver report says of our @ssrc
+ * (webrtcbin's remote-inbound-rtp entry), or NULL. webrtcbin 1.22 links
+ * the outbound-rtp entry to it (remote-id) only when it happened to make
+ * the report's entry first, which depends on the order of rtpsession's
+ * sources: in many calls it did not, and the round trip, the jitter and the
+ * loss the other party reports read 0 all call long. Its round trip is
+ * the one read from it: loss and jitter come from the report blocks read
+ * directly (ReportBlocks, above). */
+static const GstStructure *
+remote_inbound (const GstStructure * reply, const GstStructure * out,
+    guint32 ssrc)
+{
+  const GstStructure *linked = entry (reply, gst_structure_get_string (out,
+          "remote-id"));
+  gint i;
+
+  if (linked)
+    return linked;
+  for (i = 0; i < gst_structure_n_fields (reply); i++) {
+    const GstStructure *s = entry (reply, gst_structure_nth_field_name (reply,
+            i));
+    guint s_ssrc = 0;
+
+    if (s && entry_type (s) == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP
+        && gst_structure_get_uint (s, "ssrc", &s_ssrc) && s_ssrc == ssrc)
+      return s;
+  }
+  return NULL;
+}
+
+/* The round trip (s) of the latest receiver report about any stream we
+ * send: the transport's, which all of a call's streams share (BUNDLE); 0:
+ * none yet. */
+static gdouble
+transport_round_trip (const GstStructure * reply)
+{
+  gdouble rtt = 0;
+  gint i;
+
+  for (i = 0; i < gst_structure_n_fields (reply); i++) {
+    const GstStructure *s = entry (reply, gst_structure_nth_field_name (reply,
+            i));
+
+    if (s && entry_type (s) == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP)
+      rtt = MAX (rtt, get_double (s, "round-trip-time"));
+  }
+  return rtt;
+}
+
 /* The codec a sent SSRC is encoded with: webrtcbin's encode codec entry
  * for it ("video/VP8" -> "VP8"). */
 static gchar *
@@ -469,25 +661,33 @@ stream_new (const gchar * name, const gchar * codec, guint32 ssrc)
       "retransmitted-packets", G_TYPE_UINT64, (guint64) 0, NULL);
 }
 
+static Previous *
+previous_of (GstLetsChatStats * stats, const gchar * name)
+{
+  Previous *prev = g_hash_table_lookup (stats->previous, name);
+
+  if (!prev) {
+    prev = g_new0 (Previous, 1);
+    g_hash_table_insert (stats->previous, g_strdup (name), prev);
+  }
+  return prev;
+}
+
 /* Bitrate and frame rate since the previous collection. */
 static void
 set_rates (GstLetsChatStats * stats, GstStructure * stream,
     const gchar * name, guint64 bytes, guint64 frames, gint64 now)
 {
-  Previous *prev = g_hash_table_lookup (stats->previous, name);
+  Previous *prev = previous_of (stats, name);
   guint bitrate = 0;
   gdouble frame_rate = 0;
 
-  if (prev && now > prev->time_us && bytes >= prev->bytes
+  if (prev->time_us && now > prev->time_us && bytes >= prev->bytes
       && frames >= prev->frames) {
     gdouble seconds = (now - prev->time_us) / (gdouble) G_USEC_PER_SEC;
 
     bitrate = (guint) ((bytes - prev->bytes) * 8 / seconds);
     frame_rate = (frames - prev->frames) / seconds;
-  }
-  if (!prev) {
-    prev = g_new0 (Previous, 1);
-    g_hash_table_insert (stats->previous, g_strdup (name), prev);
   }
   prev->bytes = bytes;
   prev->frames = frames;
@@ -504,27 +704,27 @@ set_rates (GstLetsChatStats * stats, GstStructure * stream,
 static GstStructure *
 sent_stream (GstLetsChatStats * stats, const GstStructure * reply,
     const GstStructure * out, guint32 ssrc, const SsrcInfo * info,
-    gint64 now, gdouble * rtt)
+    gint64 now, gdouble call_rtt)
 {
-  const GstStructure *remote = entry (reply,
-      gst_structure_get_string (out, "remote-id"));
-  const GstStructure *rb = sub_structure (remote, "gst-rtpsource-stats");
+  const GstStructure *remote = remote_inbound (reply, out, ssrc);
+  const GstStructure *ours = sub_structure (out, "gst-rtpsource-stats");
   gchar *codec = sent_codec (reply, ssrc);
   gchar *name = g_strdup_printf ("send-%s", info->kind);
   GstStructure *s = stream_new (name, codec ? codec : info->codec, ssrc);
-  guint clock_rate = (guint) get_u64 (rb, "clock-rate");
+  guint clock_rate = (guint) get_u64 (ours, "clock-rate");
+  gdouble rtt = get_double (remote, "round-trip-time");
+  ReportBlock block = { 0, };
 
+  report_block_of (stats->reports, ssrc, &block);
   gst_structure_set (s, "packets", G_TYPE_UINT64, get_u64 (out,
-          "packets-sent"), "packets-lost", G_TYPE_UINT64, get_u64 (remote,
-          "packets-lost"), "fraction-lost", G_TYPE_DOUBLE, get_double (remote,
-          "fraction-lost"), "jitter", G_TYPE_DOUBLE, clock_rate ?
-      get_u64 (rb, "rb-jitter") / (gdouble) clock_rate : 0.0,
-      "nacks", G_TYPE_UINT, (guint) get_u64 (out, "nack-count"), "plis",
-      G_TYPE_UINT, (guint) get_u64 (out, "pli-count"), "firs", G_TYPE_UINT,
+          "packets-sent"), "packets-lost", G_TYPE_UINT64,
+      (guint64) MAX (block.packets_lost, 0), "fraction-lost", G_TYPE_DOUBLE,
+      block.fraction_lost / 256.0, "jitter", G_TYPE_DOUBLE, clock_rate ?
+      block.jitter / (gdouble) clock_rate : 0.0, "nacks", G_TYPE_UINT,
+      (guint) get_u64 (out, "nack-count"), "plis", G_TYPE_UINT,
+      (guint) get_u64 (out, "pli-count"), "firs", G_TYPE_UINT,
       (guint) get_u64 (out, "fir-count"), "round-trip-time", G_TYPE_DOUBLE,
-      get_double (remote, "round-trip-time"), NULL);
-  if (get_double (remote, "round-trip-time") > 0)
-    *rtt = get_double (remote, "round-trip-time");
+      rtt > 0 ? rtt : call_rtt, NULL);
   set_rates (stats, s, name, get_u64 (out, "bytes-sent"),
       frames_of (stats->counter, ssrc), now);
   g_free (codec);
@@ -684,7 +884,7 @@ gst_lets_chat_stats_update (GstLetsChatStats * stats, GstElement * webrtc,
   GstStructure *collection, *copy;
   GstCaps *receive_caps;
   gint64 now = g_get_monotonic_time ();
-  gdouble rtt = 0;
+  gdouble rtt;
   gint i, pass;
 
   g_object_get (webrtc, "current-local-description", &local,
@@ -698,7 +898,9 @@ gst_lets_chat_stats_update (GstLetsChatStats * stats, GstElement * webrtc,
   collection = gst_structure_new ("letschat/stats", "timestamp",
       G_TYPE_UINT64, (guint64) now * 1000, NULL);
 
+  rtt = transport_round_trip (reply);
   g_mutex_lock (&stats->lock);
+  reports_follow (stats, webrtc);
   /* Media streams first, then their retransmission streams. */
   for (pass = 0; pass < 2; pass++) {
     for (i = 0; i < gst_structure_n_fields (reply); i++) {
@@ -726,7 +928,7 @@ gst_lets_chat_stats_update (GstLetsChatStats * stats, GstElement * webrtc,
       if (pass == 1 || info->rtx_of)
         continue;
       if (ssrcs == sent)
-        stream = sent_stream (stats, reply, s, ssrc, info, now, &rtt);
+        stream = sent_stream (stats, reply, s, ssrc, info, now, rtt);
       else
         stream = received_stream (stats, s, ssrc, info, now);
       if (g_str_equal (info->kind, "video"))

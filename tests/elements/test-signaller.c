@@ -549,6 +549,7 @@ test_stats (void)
   guint64 frames;
   gint decoded, width = 0, height = 0;
   guint i, latency = 0;
+  gdouble rtt = 0;
   static const gchar *call_fields[] = { "timestamp", "round-trip-time",
     "target-bitrate", "available-bandwidth", "local-candidate-type",
     "local-address", "remote-candidate-type", "remote-address",
@@ -590,6 +591,14 @@ test_stats (void)
   g_assert_cmpint (height, ==, 240);
   g_assert_cmpuint (stats_u64 (rv, "packets"), >, 0);
   g_assert_cmpuint (stats_u64 (sv, "bytes"), >, 0);
+  /* The other party's receiver reports are read: the round trip is known,
+   * per sent stream and for the call (it read 0 all call long where
+   * webrtcbin had not linked its report entry to the stream's). */
+  g_assert_true (gst_structure_get_double (sv, "round-trip-time", &rtt));
+  g_test_message ("send-video round trip %.6f s", rtt);
+  g_assert_cmpfloat (rtt, >, 0);
+  g_assert_true (gst_structure_get_double (b->stats, "round-trip-time", &rtt));
+  g_assert_cmpfloat (rtt, >, 0);
 
   /* Frames counted by letschat (RTP marker bits after the jitter buffer)
    * against frames decoded downstream, when the message was read: within

@@ -9,7 +9,8 @@
 #                        gets smaller than the input's 640x480.
 #   congestion.sh loss   10 % of the sender's UDP dropped at random (nftables
 #                        numgen): the receiver keeps decoding, its
-#                        letschat/stats show retransmitted packets, and its
+#                        letschat/stats show retransmitted packets, the
+#                        sender's the loss the receiver reports, and its
 #                        jitter buffer's latency (receive-latency) grows
 #                        from letschatsrc's 50 ms to wait for them; with
 #                        the loss gone, 10 s on, no count has gone back.
@@ -83,6 +84,11 @@ case "$mode" in
     # which rtpsession forgets a silent RTX source takes none of them back.
     sent_rtx() { local r; r=$(latest "$logs/sender.log" retransmitted-packets); [ -n "$r" ] && [ "$r" -gt 0 ]; }
     wait_for 60 sent_rtx || fail "no retransmitted packets in the sender's stats"
+    # The receiver's reports reach the sender's stats: the packets that
+    # did not arrive the first time (retransmission repairs them later).
+    lost_reported() { local r; r=$(latest "$logs/sender.log" packets-lost); [ -n "$r" ] && [ "$r" -gt 0 ]; }
+    wait_for 60 lost_reported || fail "the sender's stats show no loss reported by the receiver"
+    echo "sender's stats: $(latest "$logs/sender.log" packets-lost) packets lost as the receiver reports"
     ip netns exec "$ns" nft delete table inet mncc || fail "nft failed"
     echo "loss off: sender $(latest "$logs/sender.log" retransmitted-packets), receiver $(latest "$logs/receiver.log" retransmitted-packets) retransmitted packets so far"
     before=$(frames) quiet_since=$SECONDS
