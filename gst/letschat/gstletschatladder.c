@@ -7,10 +7,13 @@
 /*
  * The ladder (see the header): what size and frame rate the encoder gets.
  *
- *   videoscale -> videorate drop-only -> capsfilter -> vp8enc/vp9enc
- *                                          ^ caps        |  sink/src probes:
- *                                          |             v  frames in, out,
- *   gst_lets_chat_ladder_update (bitrate)  +----- Quality: bytes, VP8 qi
+ *   videoscale -> videorate drop-only -> capsfilter -> vp8enc/vp9enc -> ...
+ *                                           ^ caps       |  sink/src probes:
+ *                                           |            v  frames in, out,
+ *   gst_lets_chat_ladder_update (bitrate) --+         VP8 quantizer; each
+ *     session thread: judges a window       +-------- keyframe judged (src
+ *                                                     thread), too large:
+ *                                                     dropped, size down
  *
  * Two things choose the step:
  * - the target bitrate: below each step's bitrate, a smaller picture (about
@@ -32,7 +35,9 @@
  *   down at once, as far as its bits per pixel say a keyframe fits in
  *   KEYFRAME_FITS_S (the encoder drops every frame while it pays one off:
  *   a call's first keyframe of 720p snow, 0.8 Mbit at 1 Mbit/s, was
- *   followed by 0.6 s without a frame).
+ *   followed by 0.6 s without a frame). That is judged as the keyframe
+ *   comes out of the encoder, and the keyframe is dropped there, never
+ *   sent: the new size's own keyframe follows within a frame or two.
  * Going down is at once; going up waits for 25 % more than the step needs,
  * and for 100 % more once going up for the bitrate was undone within 10 s
  * (until a step up holds 10 s): a target that hovers around a step's
@@ -46,6 +51,7 @@
 #endif
 
 #include <gst/codecparsers/gstvp8parser.h>
+#include <gst/video/video.h>
 
 #include "gstletschatladder.h"
 #include "gstletschatcodecs.h"
@@ -105,16 +111,17 @@ static const struct
 
 typedef struct
 {
+  /* Held by the session thread's decisions and by the encoder's threads,
+   * which count what it made and judge its keyframes at once. */
   GMutex lock;
-  /* since the last decision (streaming threads) */
+  /* since the last decision */
   guint frames_in, frames_out;
   guint64 qi_sum;
   guint qi_frames;
-  guint64 keyframe_bits;        /* the latest keyframe's, 0: none new */
-  gint keyframe_pixels;
   GstVp8Parser parser;          /* the encoder's src thread only */
+  gboolean until_keyframe;      /* its output dropped until its next one */
 
-  /* the session thread only */
+  guint bitrate;                /* the last one given, 0: none yet */
   guint rung;                   /* what the capsfilter has */
   guint busy;                   /* steps below what the bitrate says */
   gint64 window_start_us, last_down_us, last_up_us, up_wait_us;
@@ -137,74 +144,6 @@ ladder_unref (gpointer data)
   g_atomic_rc_box_release_full (data, ladder_clear);
 }
 
-static GstPadProbeReturn
-on_encoder_input (GstPad * pad, GstPadProbeInfo * info, gpointer data)
-{
-  Ladder *l = data;
-
-  g_mutex_lock (&l->lock);
-  l->frames_in++;
-  g_mutex_unlock (&l->lock);
-  return GST_PAD_PROBE_OK;
-}
-
-/* The encoder's src thread: one encoded frame. */
-static GstPadProbeReturn
-on_encoder_output (GstPad * pad, GstPadProbeInfo * info, gpointer data)
-{
-  Ladder *l = data;
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstVp8FrameHdr header;
-  GstMapInfo map;
-  gint qi = -1, width = 0, height = 0;
-  gboolean keyframe = !GST_BUFFER_FLAG_IS_SET (buffer,
-      GST_BUFFER_FLAG_DELTA_UNIT);
-
-  if (gst_pad_has_current_caps (pad)) {
-    GstCaps *caps = gst_pad_get_current_caps (pad);
-    GstStructure *s = gst_caps_get_structure (caps, 0);
-
-    gst_structure_get_int (s, "width", &width);
-    gst_structure_get_int (s, "height", &height);
-    if (gst_structure_has_name (s, "video/x-vp8")
-        && gst_buffer_map (buffer, &map, GST_MAP_READ)) {
-      if (gst_vp8_parser_parse_frame_header (&l->parser, &header, map.data,
-              map.size) == GST_VP8_PARSER_OK)
-        qi = header.quant_indices.y_ac_qi;
-      gst_buffer_unmap (buffer, &map);
-    }
-    gst_caps_unref (caps);
-  }
-  g_mutex_lock (&l->lock);
-  l->frames_out++;
-  if (keyframe && width > 0 && height > 0) {
-    l->keyframe_bits = gst_buffer_get_size (buffer) * 8;
-    l->keyframe_pixels = width * height;
-  }
-  if (qi >= 0) {
-    l->qi_sum += qi;
-    l->qi_frames++;
-  }
-  g_mutex_unlock (&l->lock);
-  return GST_PAD_PROBE_OK;
-}
-
-static void
-watch_encoder (GstElement * encoder, Ladder * l)
-{
-  GstPad *sink = gst_element_get_static_pad (encoder, "sink");
-  GstPad *src = gst_element_get_static_pad (encoder, "src");
-
-  if (sink)
-    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, on_encoder_input,
-        g_atomic_rc_box_acquire (l), ladder_unref);
-  if (src)
-    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, on_encoder_output,
-        g_atomic_rc_box_acquire (l), ladder_unref);
-  gst_clear_object (&sink);
-  gst_clear_object (&src);
-}
-
 /* @element's upstream neighbour (a new ref), or NULL. */
 static GstElement *
 upstream_of (GstElement * element)
@@ -216,6 +155,39 @@ upstream_of (GstElement * element)
   gst_clear_object (&peer);
   gst_clear_object (&sink);
   return up;
+}
+
+/* The ladder's capsfilter in front of @encoder (a new ref; NULL where it
+ * has none) and the size of the input videoscale takes (0 x 0 while it
+ * has none). */
+static GstElement *
+ladder_filter (GstElement * encoder, gint * width, gint * height)
+{
+  GstElement *filter = upstream_of (encoder), *rate = NULL, *scale = NULL;
+  GstPad *input_pad = NULL;
+  GstCaps *input = NULL;
+  GstStructure *s;
+
+  *width = *height = 0;
+  if (!filter || !g_object_get_data (G_OBJECT (filter),
+          GST_LETS_CHAT_LADDER_KEY)) {
+    gst_clear_object (&filter);
+    return NULL;
+  }
+  rate = upstream_of (filter);
+  scale = rate ? upstream_of (rate) : NULL;
+  input_pad = scale ? gst_element_get_static_pad (scale, "sink") : NULL;
+  input = input_pad ? gst_pad_get_current_caps (input_pad) : NULL;
+  s = input ? gst_caps_get_structure (input, 0) : NULL;
+  if (!s || !gst_structure_get_int (s, "width", width)
+      || !gst_structure_get_int (s, "height", height) || *width <= 0
+      || *height <= 0)
+    *width = *height = 0;
+  gst_clear_caps (&input);
+  gst_clear_object (&input_pad);
+  gst_clear_object (&scale);
+  gst_clear_object (&rate);
+  return filter;
 }
 
 static guint
@@ -267,77 +239,64 @@ note_down (Ladder * l, gint64 now)
   l->last_down_us = now;
 }
 
-/* A keyframe came out: when it cost far more than the bitrate allows, take
- * the picture down at once to where one would fit at its bits per pixel,
- * rather than let the encoder drop every frame while it pays it off and
- * wait a window to see that. TRUE when the picture went down. */
+/* A keyframe of @bits at @pixels came out: when it cost far more than the
+ * bitrate allows, take the picture down to where one would fit at its
+ * bits per pixel, rather than let the encoder drop every frame while it
+ * pays it off and wait a window to see that. TRUE when the picture went
+ * down. The ladder's lock is held. */
 static gboolean
-judge_keyframe (Ladder * l, guint bitrate_rung, guint bitrate, gint width,
+judge_keyframe (Ladder * l, guint64 bits, gint pixels, gint width,
     gint height, gint64 now)
 {
-  guint64 bits;
-  gint pixels;
   guint rung, r;
   gdouble cost;
 
-  g_mutex_lock (&l->lock);
-  bits = l->keyframe_bits;
-  pixels = l->keyframe_pixels;
-  l->keyframe_bits = 0;
-  g_mutex_unlock (&l->lock);
-  if (!bits || pixels <= 0 || !bitrate || width <= 0 || height <= 0)
+  if (!bits || pixels <= 0 || !l->bitrate || width <= 0 || height <= 0
+      || l->by_bitrate >= LAST_RUNG)
     return FALSE;
   cost = (gdouble) bits / pixels;
   GST_DEBUG ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels: %.2f s "
-      "of %u bit/s", bits, pixels, (gdouble) bits / bitrate, bitrate);
-  rung = bitrate_rung + l->busy;
-  if (bits <= KEYFRAME_TOO_LARGE_S * bitrate || rung >= LAST_RUNG - 1)
+      "of %u bit/s", bits, pixels, (gdouble) bits / l->bitrate, l->bitrate);
+  rung = l->by_bitrate + l->busy;
+  if (bits <= KEYFRAME_TOO_LARGE_S * l->bitrate || rung >= LAST_RUNG - 1)
     return FALSE;
   /* It may be a larger picture's, from before the last step down. */
-  for (r = rung; r < LAST_RUNG - 1 && !keyframe_fits (cost, r, bitrate, width,
-          height); r++);
+  for (r = rung; r < LAST_RUNG - 1 && !keyframe_fits (cost, r, l->bitrate,
+          width, height); r++);
   if (r == rung)
     return FALSE;
-  l->busy = r - bitrate_rung;
+  l->busy = r - l->by_bitrate;
   note_down (l, now);
   GST_INFO ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels is %.1f "
       "s of %u bit/s: %u step(s) below the bitrate's", bits, pixels,
-      (gdouble) bits / bitrate, bitrate, l->busy);
+      (gdouble) bits / l->bitrate, l->bitrate, l->busy);
   return TRUE;
 }
 
 /* Over the last window: is the picture too busy for its size, or is there
- * room for a larger one? Moves l->busy by one step at most. */
+ * room for a larger one? Moves l->busy by one step at most. The ladder's
+ * lock is held. */
 static void
-judge_window (Ladder * l, guint bitrate_rung, gint64 now)
+judge_window (Ladder * l, gint64 now)
 {
-  guint in, out, qi_frames;
-  guint64 qi_sum;
   gdouble dropped, qi;
 
-  g_mutex_lock (&l->lock);
-  in = l->frames_in;
-  out = l->frames_out;
-  qi_sum = l->qi_sum;
-  qi_frames = l->qi_frames;
-  l->frames_in = l->frames_out = l->qi_frames = 0;
-  l->qi_sum = 0;
-  g_mutex_unlock (&l->lock);
   l->window_start_us = now;
-  if (in < 5)
-    return;
-  dropped = out < in ? 1.0 - (gdouble) out / in : 0;
-  qi = qi_frames ? (gdouble) qi_sum / qi_frames : -1;
+  if (l->frames_in < 5)
+    goto out;
+  dropped = l->frames_out < l->frames_in ?
+      1.0 - (gdouble) l->frames_out / l->frames_in : 0;
+  qi = l->qi_frames ? (gdouble) l->qi_sum / l->qi_frames : -1;
 
   /* The picture's busyness takes away size, never frame rate (the last
    * step is the bitrate's alone): at the smallest size the encoder drops
    * what it must by itself. */
   if ((dropped > DROPPED_TOO_MANY || qi > QI_TOO_HIGH)
-      && bitrate_rung + l->busy < LAST_RUNG - 1) {
+      && l->by_bitrate + l->busy < LAST_RUNG - 1) {
     /* Most frames dropped: the picture is far too large, skip steps
      * (1280x720 snow kept 3 % of its frames at 1 Mbit/s). */
     l->busy += dropped > 0.8 ? 3 : dropped > 0.5 ? 2 : 1;
-    l->busy = MIN (l->busy, LAST_RUNG - 1 - bitrate_rung);
+    l->busy = MIN (l->busy, LAST_RUNG - 1 - l->by_bitrate);
     note_down (l, now);
     GST_INFO ("a busy picture (%.0f %% of frames dropped, quantizer %.0f): "
         "%u step(s) below the bitrate's", dropped * 100, qi, l->busy);
@@ -350,6 +309,9 @@ judge_window (Ladder * l, guint bitrate_rung, gint64 now)
   } else {
     GST_LOG ("%.0f %% of frames dropped, quantizer %.0f", dropped * 100, qi);
   }
+out:
+  l->frames_in = l->frames_out = l->qi_frames = 0;
+  l->qi_sum = 0;
 }
 
 /* Half a window is enough to see that most frames are dropped: every
@@ -357,12 +319,7 @@ judge_window (Ladder * l, guint bitrate_rung, gint64 now)
 static gboolean
 mostly_dropped (Ladder * l)
 {
-  gboolean mostly;
-
-  g_mutex_lock (&l->lock);
-  mostly = l->frames_in >= 5 && l->frames_out * 2 < l->frames_in;
-  g_mutex_unlock (&l->lock);
-  return mostly;
+  return l->frames_in >= 5 && l->frames_out * 2 < l->frames_in;
 }
 
 /* The capsfilter's caps for @rung, given the input's @width x @height. */
@@ -380,6 +337,153 @@ caps_for_rung (guint rung, gint width, gint height)
     gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
         ladder[rung].max_fps, 1, NULL);
   return caps;
+}
+
+/* Gives @filter the step the bitrate and the picture's busyness now say;
+ * TRUE when that changed it. The ladder's lock is held: the caps go
+ * upstream as a reconfigure event, which takes no streaming lock. */
+static gboolean
+apply_rung (Ladder * l, GstElement * filter, gint width, gint height,
+    gint64 now)
+{
+  guint rung = l->by_bitrate == LAST_RUNG ? LAST_RUNG :
+      MIN (l->by_bitrate + l->busy, LAST_RUNG - 1);
+  GstCaps *caps;
+
+  if (rung == l->rung || width <= 0)
+    return FALSE;
+  caps = caps_for_rung (rung, width, height);
+  GST_INFO ("%u bit/s: step %u of the ladder (%u for the bitrate), %"
+      GST_PTR_FORMAT, l->bitrate, rung, l->by_bitrate, caps);
+  g_object_set (filter, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  l->rung = rung;
+  /* The next window starts with the new size (and its keyframe). */
+  l->frames_in = l->frames_out = l->qi_frames = 0;
+  l->qi_sum = 0;
+  l->window_start_us = now;
+  return TRUE;
+}
+
+static GstPadProbeReturn
+on_encoder_input (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  Ladder *l = data;
+
+  g_mutex_lock (&l->lock);
+  l->frames_in++;
+  g_mutex_unlock (&l->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The encoder's src thread: a keyframe that costs far more than the
+ * bitrate allows takes the picture down here, before it is sent (waiting
+ * for the next decision sent it: 0.8 Mbit of a call's first 720p snow
+ * keyframe into a 600 kbit/s path, then the encoder dropped every frame
+ * for 0.6 s while it paid it off, then the smaller picture's keyframe).
+ * It is dropped, and so is what the encoder makes until its next
+ * keyframe, the new size's first frame (asked for as well, should the
+ * size change not make one). TRUE when @buffer is to be dropped. */
+static gboolean
+keyframe_taken_down (Ladder * l, GstPad * pad, GstBuffer * buffer, gint
+    keyframe_width, gint keyframe_height)
+{
+  GstElement *encoder = gst_pad_get_parent_element (pad);
+  GstElement *filter = NULL;
+  gint width = 0, height = 0;
+  gint64 now = g_get_monotonic_time ();
+  guint64 bits = gst_buffer_get_size (buffer) * 8;
+  gboolean down = FALSE;
+
+  filter = encoder ? ladder_filter (encoder, &width, &height) : NULL;
+  if (!filter)
+    goto out;
+  g_mutex_lock (&l->lock);
+  /* Before the first decision (a call's first keyframe comes out at
+   * once), the bitrate the encoder was made with is the one it has. */
+  if (!l->bitrate && g_object_class_find_property (G_OBJECT_GET_CLASS
+          (encoder), "target-bitrate")) {
+    gint bitrate = 0;
+
+    g_object_get (encoder, "target-bitrate", &bitrate, NULL);
+    l->bitrate = MAX (bitrate, 0);
+    l->by_bitrate = rung_for_bitrate (l->bitrate, 0, FALSE);
+  }
+  if (judge_keyframe (l, bits, keyframe_width * keyframe_height, width,
+          height, now))
+    down = apply_rung (l, filter, width, height, now);
+  if (down)
+    l->until_keyframe = TRUE;
+  g_mutex_unlock (&l->lock);
+  if (down)
+    gst_pad_send_event (pad,
+        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+            TRUE, 0));
+out:
+  gst_clear_object (&filter);
+  gst_clear_object (&encoder);
+  return down;
+}
+
+/* The encoder's src thread: one encoded frame. */
+static GstPadProbeReturn
+on_encoder_output (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  Ladder *l = data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstVp8FrameHdr header;
+  GstMapInfo map;
+  gint qi = -1, width = 0, height = 0;
+  gboolean keyframe = !GST_BUFFER_FLAG_IS_SET (buffer,
+      GST_BUFFER_FLAG_DELTA_UNIT), drop;
+
+  if (gst_pad_has_current_caps (pad)) {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    GstStructure *s = gst_caps_get_structure (caps, 0);
+
+    gst_structure_get_int (s, "width", &width);
+    gst_structure_get_int (s, "height", &height);
+    if (gst_structure_has_name (s, "video/x-vp8")
+        && gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+      if (gst_vp8_parser_parse_frame_header (&l->parser, &header, map.data,
+              map.size) == GST_VP8_PARSER_OK)
+        qi = header.quant_indices.y_ac_qi;
+      gst_buffer_unmap (buffer, &map);
+    }
+    gst_caps_unref (caps);
+  }
+  g_mutex_lock (&l->lock);
+  l->frames_out++;
+  if (qi >= 0) {
+    l->qi_sum += qi;
+    l->qi_frames++;
+  }
+  if (keyframe)
+    l->until_keyframe = FALSE;
+  drop = l->until_keyframe;
+  g_mutex_unlock (&l->lock);
+  if (keyframe && width > 0 && height > 0)
+    drop = keyframe_taken_down (l, pad, buffer, width, height);
+  if (drop)
+    GST_DEBUG ("dropped a %s of the larger picture",
+        keyframe ? "keyframe" : "frame");
+  return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+static void
+watch_encoder (GstElement * encoder, Ladder * l)
+{
+  GstPad *sink = gst_element_get_static_pad (encoder, "sink");
+  GstPad *src = gst_element_get_static_pad (encoder, "src");
+
+  if (sink)
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, on_encoder_input,
+        g_atomic_rc_box_acquire (l), ladder_unref);
+  if (src)
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, on_encoder_output,
+        g_atomic_rc_box_acquire (l), ladder_unref);
+  gst_clear_object (&sink);
+  gst_clear_object (&src);
 }
 
 /* @encoder's ladder state, made and watching the encoder on first use. */
@@ -415,20 +519,18 @@ gst_lets_chat_ladder_watch (GstElement * encoder)
 gboolean
 gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
 {
-  gboolean grew = FALSE, keyframe_too_large;
-  GstElement *filter = upstream_of (encoder), *rate = NULL, *scale = NULL;
-  GstPad *input_pad = NULL;
-  GstCaps *input = NULL, *caps;
-  gint width = 0, height = 0;
+  gboolean grew = FALSE;
+  gint width, height;
   guint by_bitrate, rung;
   gint64 now = g_get_monotonic_time ();
+  GstElement *filter = ladder_filter (encoder, &width, &height);
   Ladder *l;
 
-  if (!filter || !g_object_get_data (G_OBJECT (filter),
-          GST_LETS_CHAT_LADDER_KEY))
-    goto out;
+  if (!filter)
+    return FALSE;
   l = ladder_of (encoder);
 
+  g_mutex_lock (&l->lock);
   by_bitrate = rung_for_bitrate (bitrate, l->by_bitrate, l->up_failed);
   if (by_bitrate < l->by_bitrate) {
     l->bitrate_up_us = now;
@@ -442,47 +544,15 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
     l->bitrate_up_us = 0;
   }
   l->by_bitrate = by_bitrate;
+  l->bitrate = bitrate;
 
-  /* The input's size: what videoscale takes. */
-  rate = upstream_of (filter);
-  scale = rate ? upstream_of (rate) : NULL;
-  input_pad = scale ? gst_element_get_static_pad (scale, "sink") : NULL;
-  input = input_pad ? gst_pad_get_current_caps (input_pad) : NULL;
-  if (!input || !gst_structure_get_int (gst_caps_get_structure (input, 0),
-          "width", &width) || !gst_structure_get_int (gst_caps_get_structure
-          (input, 0), "height", &height) || width <= 0 || height <= 0)
-    width = height = 0;
-
-  /* The window's frames are the larger picture's when a keyframe just
-   * took it down: the window starts again with the new size. */
-  keyframe_too_large = by_bitrate < LAST_RUNG
-      && judge_keyframe (l, by_bitrate, bitrate, width, height, now);
-  if (!keyframe_too_large && (now - l->window_start_us >= WINDOW_US
-          || (now - l->window_start_us >= WINDOW_US / 2 && mostly_dropped (l))))
-    judge_window (l, by_bitrate, now);
-  rung = by_bitrate == LAST_RUNG ? LAST_RUNG :
-      MIN (by_bitrate + l->busy, LAST_RUNG - 1);
-  if (rung == l->rung || width <= 0)
-    goto out;
-
-  caps = caps_for_rung (rung, width, height);
-  GST_INFO ("%u bit/s: step %u of the ladder (%u for the bitrate), %"
-      GST_PTR_FORMAT, bitrate, rung, by_bitrate, caps);
-  g_object_set (filter, "caps", caps, NULL);
-  gst_caps_unref (caps);
-  grew = rung < l->rung;
-  l->rung = rung;
-  /* The next window starts with the new size (and its keyframe). */
-  g_mutex_lock (&l->lock);
-  l->frames_in = l->frames_out = l->qi_frames = 0;
-  l->qi_sum = 0;
+  /* (Keyframes are judged as they come out, on_encoder_output().) */
+  if (now - l->window_start_us >= WINDOW_US
+      || (now - l->window_start_us >= WINDOW_US / 2 && mostly_dropped (l)))
+    judge_window (l, now);
+  rung = l->rung;
+  grew = apply_rung (l, filter, width, height, now) && l->rung < rung;
   g_mutex_unlock (&l->lock);
-  l->window_start_us = now;
-out:
-  gst_clear_caps (&input);
-  gst_clear_object (&input_pad);
-  gst_clear_object (&scale);
-  gst_clear_object (&rate);
-  gst_clear_object (&filter);
+  gst_object_unref (filter);
   return grew;
 }

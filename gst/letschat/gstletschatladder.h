@@ -14,8 +14,10 @@ G_BEGIN_DECLS
  * how the encoder copes with the picture at that bitrate. Steps and
  * figures: docs/congestion.md.
  *
- * Session thread only; the encoder's streaming thread hands in what it
- * encoded under a lock of the ladder's own. */
+ * Threads: the session thread's decisions (gst_lets_chat_ladder_update)
+ * and the encoder's streaming threads, which count what it encoded and
+ * judge each keyframe as it comes out, share the ladder under a lock of
+ * its own. */
 /* Every congestion decision: the step for @bitrate on the ladder in front
  * of @encoder, if it has one (not H.264, not pre-encoded video). TRUE
  * when the picture grew: its first frame is a keyframe of the new size,
