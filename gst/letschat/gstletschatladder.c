@@ -273,6 +273,15 @@ judge_keyframe (Ladder * l, guint64 bits, gint pixels, gint width,
   return TRUE;
 }
 
+/* A new window from @now: what the encoder makes from here on. */
+static void
+window_restart (Ladder * l, gint64 now)
+{
+  l->frames_in = l->frames_out = l->qi_frames = 0;
+  l->qi_sum = 0;
+  l->window_start_us = now;
+}
+
 /* Over the last window: is the picture too busy for its size, or is there
  * room for a larger one? Moves l->busy by one step at most. The ladder's
  * lock is held. */
@@ -281,7 +290,6 @@ judge_window (Ladder * l, gint64 now)
 {
   gdouble dropped, qi;
 
-  l->window_start_us = now;
   if (l->frames_in < 5)
     goto out;
   dropped = l->frames_out < l->frames_in ?
@@ -310,8 +318,7 @@ judge_window (Ladder * l, gint64 now)
     GST_LOG ("%.0f %% of frames dropped, quantizer %.0f", dropped * 100, qi);
   }
 out:
-  l->frames_in = l->frames_out = l->qi_frames = 0;
-  l->qi_sum = 0;
+  window_restart (l, now);
 }
 
 /* Half a window is enough to see that most frames are dropped: every
@@ -359,9 +366,7 @@ apply_rung (Ladder * l, GstElement * filter, gint width, gint height,
   gst_caps_unref (caps);
   l->rung = rung;
   /* The next window starts with the new size (and its keyframe). */
-  l->frames_in = l->frames_out = l->qi_frames = 0;
-  l->qi_sum = 0;
-  l->window_start_us = now;
+  window_restart (l, now);
   return TRUE;
 }
 
