@@ -19,6 +19,7 @@
 
 #include "gstletschatcodecs.h"
 #include "gstletschatladder.h"
+#include "gstletschatkeyframerequests.h"
 
 /* Payload types follow what browsers commonly use, so an offer from a
  * letschat party reads like one from a browser. */
@@ -495,6 +496,8 @@ gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
     encoder = make_encoder (codec, error);
     if (encoder && video && codec != CODEC_H264)
       gst_lets_chat_ladder_watch (encoder);
+    if (encoder && video)
+      gst_lets_chat_keyframe_requests_watch (encoder);
     chain = g_list_append (chain, encoder);
   }
   if (codec == CODEC_H264) {

@@ -55,6 +55,7 @@
 
 #include "gstletschatladder.h"
 #include "gstletschatcodecs.h"
+#include "gstletschatkeyframerequests.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_ladder_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_ladder_debug
@@ -421,9 +422,7 @@ keyframe_taken_down (Ladder * l, GstPad * pad, GstBuffer * buffer, gint
     l->until_keyframe = TRUE;
   g_mutex_unlock (&l->lock);
   if (down)
-    gst_pad_send_event (pad,
-        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
-            TRUE, 0));
+    gst_pad_send_event (pad, gst_lets_chat_keyframe_request_new ());
 out:
   gst_clear_object (&filter);
   gst_clear_object (&encoder);

@@ -16,6 +16,7 @@
 #include <gst/video/video.h>
 
 #include "gstletschatrelay.h"
+#include "gstletschatkeyframerequests.h"
 
 struct _GstLetsChatRelay
 {
@@ -161,9 +162,7 @@ gst_lets_chat_relay_attach (GstLetsChatRelay * relay, GstPad * webrtc_pad)
 void
 gst_lets_chat_relay_request_keyframe (GstLetsChatRelay * relay)
 {
-  gst_pad_push_event (relay->sinkpad,
-      gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
-          0));
+  gst_pad_push_event (relay->sinkpad, gst_lets_chat_keyframe_request_new ());
 }
 
 void
