@@ -8,12 +8,14 @@
  * The ladder (see the header): what size and frame rate the encoder gets.
  *
  *   videoscale -> videorate drop-only -> capsfilter -> vp8enc/vp9enc -> ...
- *                                           ^ caps       |  sink/src probes:
- *                                           |            v  frames in, out,
- *   gst_lets_chat_ladder_update (bitrate) --+         VP8 quantizer; each
- *     session thread: judges a window       +-------- keyframe judged (src
- *                                                     thread), too large:
- *                                                     dropped, size down
+ *                                           ^ caps       |  sink/src probes
+ *                                           |            v  (the streaming
+ *                                           +---------- thread): frames in,
+ *                                                       out, VP8 quantizer;
+ *   gst_lets_chat_ladder_update (bitrate)   a step chosen is applied at the
+ *     session thread: judges a window,      next frame; each keyframe
+ *     chooses a step                        judged, too large: dropped,
+ *                                           size down at once
  *
  * Two things choose the step:
  * - the target bitrate: below each step's bitrate, a smaller picture (about
@@ -121,6 +123,7 @@ typedef struct
   guint qi_frames;
   GstVp8Parser parser;          /* the encoder's src thread only */
   gboolean until_keyframe;      /* its output dropped until its next one */
+  gboolean pending;             /* a decision chose another step */
 
   guint bitrate;                /* the last one given, 0: none yet */
   guint rung;                   /* what the capsfilter has */
@@ -347,17 +350,26 @@ caps_for_rung (guint rung, gint width, gint height)
   return caps;
 }
 
+/* The step the bitrate and the picture's busyness now say. */
+static guint
+wanted_rung (Ladder * l)
+{
+  return l->by_bitrate == LAST_RUNG ? LAST_RUNG :
+      MIN (l->by_bitrate + l->busy, LAST_RUNG - 1);
+}
+
 /* Gives @filter the step the bitrate and the picture's busyness now say;
- * TRUE when that changed it. The ladder's lock is held: the caps go
- * upstream as a reconfigure event, which takes no streaming lock. */
+ * TRUE when that changed it. Streaming thread only, the ladder's lock
+ * held: the caps go upstream as a reconfigure event, which takes no
+ * streaming lock. */
 static gboolean
 apply_rung (Ladder * l, GstElement * filter, gint width, gint height,
     gint64 now)
 {
-  guint rung = l->by_bitrate == LAST_RUNG ? LAST_RUNG :
-      MIN (l->by_bitrate + l->busy, LAST_RUNG - 1);
+  guint rung = wanted_rung (l);
   GstCaps *caps;
 
+  l->pending = FALSE;
   if (rung == l->rung || width <= 0)
     return FALSE;
   caps = caps_for_rung (rung, width, height);
@@ -371,14 +383,37 @@ apply_rung (Ladder * l, GstElement * filter, gint width, gint height,
   return TRUE;
 }
 
+/* The encoder's sink thread, the one that goes through the capsfilter:
+ * one frame in, and the step a decision chose applied before the next.
+ * Set from the session thread, the capsfilter's caps changed while this
+ * thread was taking a frame through videoscale to the capsfilter at the
+ * size of before, which the capsfilter then refused: not-negotiated, the
+ * sender's pipeline stopped with "Internal data stream error" (once, as a
+ * call's first decision came 3 ms after a keyframe had taken the picture
+ * down here). */
 static GstPadProbeReturn
 on_encoder_input (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   Ladder *l = data;
+  GstElement *encoder, *filter;
+  gboolean pending;
+  gint width, height;
 
   g_mutex_lock (&l->lock);
   l->frames_in++;
+  pending = l->pending;
   g_mutex_unlock (&l->lock);
+  if (!pending)
+    return GST_PAD_PROBE_OK;
+  encoder = gst_pad_get_parent_element (pad);
+  filter = encoder ? ladder_filter (encoder, &width, &height) : NULL;
+  if (filter) {
+    g_mutex_lock (&l->lock);
+    apply_rung (l, filter, width, height, g_get_monotonic_time ());
+    g_mutex_unlock (&l->lock);
+  }
+  gst_clear_object (&filter);
+  gst_clear_object (&encoder);
   return GST_PAD_PROBE_OK;
 }
 
@@ -554,8 +589,13 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
   if (now - l->window_start_us >= WINDOW_US
       || (now - l->window_start_us >= WINDOW_US / 2 && mostly_dropped (l)))
     judge_window (l, now);
-  rung = l->rung;
-  grew = apply_rung (l, filter, width, height, now) && l->rung < rung;
+  /* Applied at the next frame, by the thread that takes it through the
+   * capsfilter (on_encoder_input()). */
+  rung = wanted_rung (l);
+  if (rung != l->rung && width > 0) {
+    l->pending = TRUE;
+    grew = rung < l->rung;
+  }
   g_mutex_unlock (&l->lock);
   gst_object_unref (filter);
   return grew;
