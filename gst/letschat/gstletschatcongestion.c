@@ -569,8 +569,9 @@ congestion_decide (GstLetsChatCongestion * cc)
 
 /* vp8enc and vp9enc take bit/s in target-bitrate, x264enc kbit/s in
  * bitrate, openh264enc bit/s in bitrate. */
-static void
-encoder_set_bitrate (GstElement * encoder, guint bitrate)
+void
+gst_lets_chat_congestion_set_encoder_bitrate (GstElement * encoder,
+    guint bitrate)
 {
   GObjectClass *klass = G_OBJECT_GET_CLASS (encoder);
   const gchar *factory = GST_OBJECT_NAME (gst_element_get_factory (encoder));
@@ -626,7 +627,7 @@ gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
       cc->applied / 50)
     return;
   for (l = encoders; l; l = l->next)
-    encoder_set_bitrate (l->data, bitrate);
+    gst_lets_chat_congestion_set_encoder_bitrate (l->data, bitrate);
   if (encoders)
     cc->applied = bitrate;
 }

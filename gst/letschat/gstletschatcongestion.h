@@ -49,6 +49,11 @@ void gst_lets_chat_congestion_free (GstLetsChatCongestion * cc);
 void gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
     GstElement * webrtc, GList * encoders, gboolean pre_encoded);
 
+/* Sets @encoder's bitrate (bit/s), whichever property its kind has it
+ * in. */
+void gst_lets_chat_congestion_set_encoder_bitrate (GstElement * encoder,
+    guint bitrate);
+
 /* bit/s: what the encoders are asked for, and what the path seems to take
  * (0 when unknown). */
 void gst_lets_chat_congestion_get (GstLetsChatCongestion * cc,

@@ -142,6 +142,8 @@
 #include "config.h"
 #endif
 
+#include <gst/video/video.h>
+
 #include "gstletschatelements.h"
 #include "gstletschatsink.h"
 #include "gstletschatcongestion.h"
@@ -227,9 +229,21 @@ sink_stream_make_chain (SinkStream * stream, const GstLetsChatCodec * codec,
 {
   GList *elements = gst_lets_chat_codec_make_sender (codec, encode, error);
   GList *l;
+  guint min, max, start;
 
-  for (l = elements; l; l = l->next)
+  /* The encoder starts at start-bitrate, not at the bitrate it was made
+   * with: the first congestion decision comes once a call is connected,
+   * and its first keyframes went out at 1 Mbit/s's picture size (320x180
+   * snow, 170 to 310 kbit each) into a call that had asked for 300 kbit/s
+   * over a 600 kbit/s link. */
+  g_object_get (stream->sink, "min-bitrate", &min, "max-bitrate", &max,
+      "start-bitrate", &start, NULL);
+  for (l = elements; l; l = l->next) {
+    if (GST_IS_VIDEO_ENCODER (l->data))
+      gst_lets_chat_congestion_set_encoder_bitrate (l->data,
+          CLAMP (start, min, MAX (min, max)));
     gst_bin_add (GST_BIN (stream->sink), l->data);
+  }
   for (l = elements; l && l->next; l = l->next)
     gst_element_link (l->data, l->next->data);
   return elements;
