@@ -450,7 +450,16 @@ keyframe_taken_down (Ladder * l, GstPad * pad, GstBuffer * buffer, gint
     l->bitrate = MAX (bitrate, 0);
     l->by_bitrate = rung_for_bitrate (l->bitrate, 0, FALSE);
   }
-  if (judge_keyframe (l, bits, keyframe_width * keyframe_height, width,
+  /* A keyframe of a larger picture than the capsfilter now asks for was
+   * encoded before the step down took effect: the new size's keyframe
+   * follows at its first frame. (A call's first decision chose 480x270 for
+   * 720p snow at 300 kbit/s while the first 720p keyframe, 2.8 s of that
+   * bitrate, was being encoded; it fitted the new step's size and went
+   * out.) */
+  if ((gint64) keyframe_width * keyframe_height > rung_pixels (l->rung, width,
+          height))
+    down = TRUE;
+  else if (judge_keyframe (l, bits, keyframe_width * keyframe_height, width,
           height, now))
     down = apply_rung (l, filter, width, height, now);
   if (down)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A sender of a busy picture (1280x720 snow, which does not fit
-# letschatsink's 1 Mbit/s start): the first frame the receiver decodes is
+# letschatsink's start bitrate): the first frame the receiver decodes is
 # already a smaller picture, not a 720p keyframe (1.2 Mbit, more than a
 # second of the bitrate) after which the encoder drops every frame for
 # most of a second (docs/congestion.md, "The ladder").
