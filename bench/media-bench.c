@@ -412,9 +412,10 @@ party_init (Party * party, gint index)
   latency_arg = latency >= 0 ? g_strdup_printf ("latency=%d", latency) :
       g_strdup ("");
   if (g_str_equal (impl, "letschat"))
-    /* start-bitrate: the baselines' 1 Mbit/s, at which the ladder keeps
-     * 720p from the first frame (at the default 300 kbit/s it starts at
-     * 480x270, where the frame numbers cannot be read) */
+    /* start-bitrate: the baselines' 1 Mbit/s, whatever letschatsink's
+     * default, at which the ladder keeps 720p from the first frame (at
+     * 300 kbit/s it starts at 480x270, where the frame numbers cannot be
+     * read) */
     desc = g_strdup_printf (SOURCE "! letschatsink name=s room=%s "
         "server-url=%s start-bitrate=1000000 letschatsrc name=r room=%s "
         "server-url=%s %s "

@@ -230,6 +230,13 @@ on_feedback_rtcp (GObject * session, guint type, guint fbtype,
   gst_buffer_unmap (fci, &map);
 }
 
+guint
+gst_lets_chat_congestion_start_bitrate (guint min_bitrate, guint max_bitrate,
+    guint start_bitrate)
+{
+  return CLAMP (start_bitrate, min_bitrate, MAX (max_bitrate, min_bitrate));
+}
+
 GstLetsChatCongestion *
 gst_lets_chat_congestion_new (GstLetsChatCongestionControl control,
     guint min_bitrate, guint max_bitrate, guint start_bitrate)
@@ -245,7 +252,8 @@ gst_lets_chat_congestion_new (GstLetsChatCongestionControl control,
   cc->control = control;
   cc->min_bitrate = min_bitrate;
   cc->max_bitrate = MAX (max_bitrate, min_bitrate);
-  cc->start_bitrate = CLAMP (start_bitrate, cc->min_bitrate, cc->max_bitrate);
+  cc->start_bitrate = gst_lets_chat_congestion_start_bitrate (min_bitrate,
+      max_bitrate, start_bitrate);
   cc->target = cc->start_bitrate;
   cc->overshoot = 1.0;
   return cc;
@@ -582,6 +590,23 @@ gst_lets_chat_congestion_set_encoder_bitrate (GstElement * encoder,
     g_object_set (encoder, "bitrate", MAX (bitrate / 1000, 1), NULL);
   else if (g_object_class_find_property (klass, "bitrate"))
     g_object_set (encoder, "bitrate", bitrate, NULL);
+}
+
+guint
+gst_lets_chat_congestion_get_encoder_bitrate (GstElement * encoder)
+{
+  GObjectClass *klass = G_OBJECT_GET_CLASS (encoder);
+  const gchar *factory = GST_OBJECT_NAME (gst_element_get_factory (encoder));
+  gint target = 0;
+  guint bitrate = 0;
+
+  if (g_object_class_find_property (klass, "target-bitrate")) {
+    g_object_get (encoder, "target-bitrate", &target, NULL);
+    return MAX (target, 0);
+  }
+  if (g_object_class_find_property (klass, "bitrate"))
+    g_object_get (encoder, "bitrate", &bitrate, NULL);
+  return g_str_equal (factory, "x264enc") ? bitrate * 1000 : bitrate;
 }
 
 void

@@ -50,9 +50,14 @@ void gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
     GstElement * webrtc, GList * encoders, gboolean pre_encoded);
 
 /* Sets @encoder's bitrate (bit/s), whichever property its kind has it
- * in. */
+ * in; and reads it (0: unknown). */
 void gst_lets_chat_congestion_set_encoder_bitrate (GstElement * encoder,
     guint bitrate);
+guint gst_lets_chat_congestion_get_encoder_bitrate (GstElement * encoder);
+
+/* What a call starts at: @start_bitrate within the other two. */
+guint gst_lets_chat_congestion_start_bitrate (guint min_bitrate,
+    guint max_bitrate, guint start_bitrate);
 
 /* bit/s: what the encoders are asked for, and what the path seems to take
  * (0 when unknown). */

@@ -32,6 +32,7 @@
 #include <gst/video/video.h>
 
 #include "gstletschatkeyframerequests.h"
+#include "gstletschatcongestion.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_keyframe_requests_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_keyframe_requests_debug
@@ -55,32 +56,6 @@ keyframe_requests_free (gpointer data)
   g_free (k);
 }
 
-/* @encoder's bitrate, bit/s (0: unknown): vp8enc and vp9enc say it in
- * target-bitrate, x264enc in kbit/s in bitrate, openh264enc in bit/s. */
-static guint
-encoder_bitrate (GstElement * encoder)
-{
-  GObjectClass *klass = G_OBJECT_GET_CLASS (encoder);
-  GstElementFactory *factory = gst_element_get_factory (encoder);
-  GParamSpec *spec = g_object_class_find_property (klass, "target-bitrate");
-  guint bitrate = 0;
-  gint signed_bitrate = 0;
-
-  if (!spec)
-    spec = g_object_class_find_property (klass, "bitrate");
-  if (!spec)
-    return 0;
-  if (spec->value_type == G_TYPE_INT) {
-    g_object_get (encoder, spec->name, &signed_bitrate, NULL);
-    bitrate = MAX (signed_bitrate, 0);
-  } else if (spec->value_type == G_TYPE_UINT) {
-    g_object_get (encoder, spec->name, &bitrate, NULL);
-  }
-  if (factory && g_str_equal (GST_OBJECT_NAME (factory), "x264enc"))
-    bitrate *= 1000;
-  return bitrate;
-}
-
 static GstPadProbeReturn
 on_encoder_src (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
@@ -95,7 +70,8 @@ on_encoder_src (GstPad * pad, GstPadProbeInfo * info, gpointer data)
     if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT))
       return GST_PAD_PROBE_OK;
     encoder = gst_pad_get_parent_element (pad);
-    bitrate = encoder ? encoder_bitrate (encoder) : 0;
+    bitrate = encoder ? gst_lets_chat_congestion_get_encoder_bitrate (encoder)
+        : 0;
     gst_clear_object (&encoder);
     g_mutex_lock (&k->lock);
     k->keyframe_us = now;

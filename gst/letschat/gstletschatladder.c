@@ -58,6 +58,7 @@
 #include "gstletschatladder.h"
 #include "gstletschatcodecs.h"
 #include "gstletschatkeyframerequests.h"
+#include "gstletschatcongestion.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_lets_chat_ladder_debug);
 #define GST_CAT_DEFAULT gst_lets_chat_ladder_debug
@@ -442,12 +443,8 @@ keyframe_taken_down (Ladder * l, GstPad * pad, GstBuffer * buffer, gint
   g_mutex_lock (&l->lock);
   /* Before the first decision (a call's first keyframe comes out at
    * once), the bitrate the encoder was made with is the one it has. */
-  if (!l->bitrate && g_object_class_find_property (G_OBJECT_GET_CLASS
-          (encoder), "target-bitrate")) {
-    gint bitrate = 0;
-
-    g_object_get (encoder, "target-bitrate", &bitrate, NULL);
-    l->bitrate = MAX (bitrate, 0);
+  if (!l->bitrate) {
+    l->bitrate = gst_lets_chat_congestion_get_encoder_bitrate (encoder);
     l->by_bitrate = rung_for_bitrate (l->bitrate, 0, FALSE);
   }
   /* A keyframe of a larger picture than the capsfilter now asks for was

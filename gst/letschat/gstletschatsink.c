@@ -241,7 +241,7 @@ sink_stream_make_chain (SinkStream * stream, const GstLetsChatCodec * codec,
   for (l = elements; l; l = l->next) {
     if (GST_IS_VIDEO_ENCODER (l->data))
       gst_lets_chat_congestion_set_encoder_bitrate (l->data,
-          CLAMP (start, min, MAX (min, max)));
+          gst_lets_chat_congestion_start_bitrate (min, max, start));
     gst_bin_add (GST_BIN (stream->sink), l->data);
   }
   for (l = elements; l && l->next; l = l->next)
