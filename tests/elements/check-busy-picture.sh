@@ -16,16 +16,8 @@ case "${1:-}" in
   late-joiner | sender-joins) order=$1 ;;
   *) echo "usage: $0 late-joiner|sender-joins" >&2; exit 2 ;;
 esac
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$work"/*.out; do echo "== $f"; tail -30 "$f"; done; exit 1; }
-
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="ws://127.0.0.1:$port/ws"
-"$LETSCHAT_SERVER" -p "$port" >"$work/server.out" 2>&1 &
-pids+=($!)
+. "$(dirname "$0")/common.sh"
+start_room_server
 
 start_sender() {
   GST_DEBUG=letschatladder:4 gst-launch-1.0 videotestsrc is-live=true pattern=snow ! \

@@ -5,16 +5,8 @@
 # can have arrived (gstletschatkeyframerequests.c, docs/congestion.md "The
 # call's start"), and the receiver goes on decoding through the storm.
 set -u
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$work"/*.out; do echo "== $f"; tail -40 "$f"; done; exit 1; }
-
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="ws://127.0.0.1:$port/ws"
-"$LETSCHAT_SERVER" -p "$port" >"$work/server.out" 2>&1 &
-pids+=($!)
+. "$(dirname "$0")/common.sh"
+start_room_server
 
 # The sender's log: a line for each keyframe that left its encoder
 # (letschatladder:5) and for each request ignored (letschatkeyframes:5).
