@@ -32,14 +32,21 @@
  *   and back up one step when a later second shows room (a low
  *   quantizer, nothing dropped), waiting twice as long each time going up
  *   did not hold. Like the quality scaler of browsers' WebRTC, which reads
- *   the quantizer to the same end. A keyframe tells it sooner: one that
- *   costs more than KEYFRAME_TOO_LARGE_S of the bitrate takes the picture
- *   down at once, as far as its bits per pixel say a keyframe fits in
- *   KEYFRAME_FITS_S (the encoder drops every frame while it pays one off:
- *   a call's first keyframe of 720p snow, 0.8 Mbit at 1 Mbit/s, was
- *   followed by 0.6 s without a frame). That is judged as the keyframe
- *   comes out of the encoder, and the keyframe is dropped there, never
- *   sent: the new size's own keyframe follows within a frame or two.
+ *   the quantizer to the same end. A cheap picture (a slide, a ball on
+ *   black) goes the other way: one that makes its encoder use less than
+ *   half the bitrate at a low quantizer goes a step above what the
+ *   bitrate says, as long as its keyframe would still fit, and back to
+ *   the bitrate's step once it uses more than 90 % (else a call that
+ *   starts low stays small: its target grows with what arrives, and a
+ *   cheap picture sends a fraction of it). A keyframe tells sooner than
+ *   a second of frames: one that costs more than KEYFRAME_TOO_LARGE_S of
+ *   the bitrate takes the picture down at once, as far as its bits per
+ *   pixel say a keyframe fits in KEYFRAME_FITS_S (the encoder drops
+ *   every frame while it pays one off: a call's first keyframe of 720p
+ *   snow, 0.8 Mbit at 1 Mbit/s, was followed by 0.6 s without a frame).
+ *   That is judged as the keyframe comes out of the encoder, and the
+ *   keyframe is dropped there, never sent: the new size's own keyframe
+ *   follows within a frame or two.
  * Going down is at once; going up waits for 25 % more than the step needs,
  * and for 100 % more once going up for the bitrate was undone within 10 s
  * (until a step up holds 10 s): a target that hovers around a step's
@@ -100,6 +107,18 @@ static const struct
  * twice a run). */
 #define QI_TOO_HIGH 110
 #define QI_ROOM 29
+/* A cheap picture (a slide, a still room, a ball on black): at a low
+ * quantizer the encoder makes less than CHEAP of the bitrate, so the
+ * picture goes one step above what the bitrate says, where it costs more
+ * and still fits; and back to the bitrate's step once it costs more than
+ * CHEAP_NO_MORE (not for the quantizer: in the window after each step up
+ * a ball's went from 5 to 31 to 64 as the new size's keyframe was paid
+ * off, and then down again). Without it
+ * a call that starts low stays small: the target grows to no more than
+ * 1.5 times what arrives plus 100 kbit/s, and a cheap picture sends a
+ * fraction of its target. */
+#define CHEAP 0.5
+#define CHEAP_NO_MORE 0.9
 /* A keyframe that costs more than this much of the bitrate's second: the
  * picture does not fit, for the encoder made it larger than libvpx's
  * max-intra-bitrate (900 % of a frame's share: 0.3 s at 30 fps) even at
@@ -128,7 +147,11 @@ typedef struct
 
   guint bitrate;                /* the last one given, 0: none yet */
   guint rung;                   /* what the capsfilter has */
-  guint busy;                   /* steps below what the bitrate says */
+  /* Steps below (a busy picture) or above (a cheap one) what the bitrate
+   * says. */
+  gint offset;
+  guint64 bits_out;             /* since the last decision */
+  gdouble keyframe_cost;        /* the last keyframe's bits per pixel */
   gint64 window_start_us, last_down_us, last_up_us, up_wait_us;
   guint by_bitrate;             /* the step the bitrate chose last */
   gint64 bitrate_up_us;         /* when it went up, 0: held or none */
@@ -229,19 +252,38 @@ keyframe_fits (gdouble cost, guint rung, guint bitrate, gint width, gint height)
   return cost * rung_pixels (rung, width, height) <= KEYFRAME_FITS_S * bitrate;
 }
 
+/* The step the bitrate and the picture's cost now say: the last step is
+ * the bitrate's alone. */
+static guint
+wanted_rung (Ladder * l)
+{
+  gint rung = (gint) l->by_bitrate + l->offset;
+
+  if (l->by_bitrate == LAST_RUNG)
+    return LAST_RUNG;
+  return CLAMP (rung, 0, (gint) LAST_RUNG - 1);
+}
+
+/* The picture went down for its cost: when going up did not hold, wait
+ * longer before the next try. */
+static void
+note_down_for_cost (Ladder * l, gint64 now)
+{
+  if (l->last_up_us && now - l->last_up_us < UP_HELD_US)
+    l->up_wait_us = MIN (l->up_wait_us * 2, UP_WAIT_MAX_US);
+  l->last_down_us = now;
+}
+
 /* The picture went down for its busyness. */
 static void
 note_down (Ladder * l, gint64 now)
 {
-  /* Going up did not hold: wait longer before the next try. */
-  if (l->last_up_us && now - l->last_up_us < UP_HELD_US)
-    l->up_wait_us = MIN (l->up_wait_us * 2, UP_WAIT_MAX_US);
+  note_down_for_cost (l, now);
   /* Nor did going up for the bitrate, if that was the last step up. */
   if (l->bitrate_up_us && now - l->bitrate_up_us < UP_HELD_US) {
     l->up_failed = TRUE;
     l->bitrate_up_us = 0;
   }
-  l->last_down_us = now;
 }
 
 /* A keyframe of @bits at @pixels came out: when it cost far more than the
@@ -262,7 +304,8 @@ judge_keyframe (Ladder * l, guint64 bits, gint pixels, gint width,
   cost = (gdouble) bits / pixels;
   GST_DEBUG ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels: %.2f s "
       "of %u bit/s", bits, pixels, (gdouble) bits / l->bitrate, l->bitrate);
-  rung = l->by_bitrate + l->busy;
+  l->keyframe_cost = cost;
+  rung = wanted_rung (l);
   if (bits <= KEYFRAME_TOO_LARGE_S * l->bitrate || rung >= LAST_RUNG - 1)
     return FALSE;
   /* It may be a larger picture's, from before the last step down. */
@@ -270,11 +313,11 @@ judge_keyframe (Ladder * l, guint64 bits, gint pixels, gint width,
           width, height); r++);
   if (r == rung)
     return FALSE;
-  l->busy = r - l->by_bitrate;
+  l->offset = (gint) r - (gint) l->by_bitrate;
   note_down (l, now);
   GST_INFO ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels is %.1f "
-      "s of %u bit/s: %u step(s) below the bitrate's", bits, pixels,
-      (gdouble) bits / l->bitrate, l->bitrate, l->busy);
+      "s of %u bit/s: %d step(s) below the bitrate's", bits, pixels,
+      (gdouble) bits / l->bitrate, l->bitrate, l->offset);
   return TRUE;
 }
 
@@ -283,44 +326,66 @@ static void
 window_restart (Ladder * l, gint64 now)
 {
   l->frames_in = l->frames_out = l->qi_frames = 0;
-  l->qi_sum = 0;
+  l->qi_sum = l->bits_out = 0;
   l->window_start_us = now;
 }
 
 /* Over the last window: is the picture too busy for its size, or is there
- * room for a larger one? Moves l->busy by one step at most. The ladder's
- * lock is held. */
+ * room for a larger one? Moves l->offset. The ladder's lock is held. */
 static void
-judge_window (Ladder * l, gint64 now)
+judge_window (Ladder * l, gint64 now, gint width, gint height)
 {
-  gdouble dropped, qi;
+  gdouble dropped, qi, used;
+  guint rung = wanted_rung (l);
+  gboolean room;
 
-  if (l->frames_in < 5)
+  if (l->frames_in < 5 || now <= l->window_start_us || !l->bitrate)
     goto out;
   dropped = l->frames_out < l->frames_in ?
       1.0 - (gdouble) l->frames_out / l->frames_in : 0;
   qi = l->qi_frames ? (gdouble) l->qi_sum / l->qi_frames : -1;
+  /* The share of the bitrate the encoder made. */
+  used = l->bits_out * (gdouble) G_USEC_PER_SEC / (now - l->window_start_us)
+      / l->bitrate;
+  room = dropped < DROPPED_NONE && qi >= 0 && qi < QI_ROOM
+      && now - l->last_down_us > l->up_wait_us;
 
   /* The picture's busyness takes away size, never frame rate (the last
    * step is the bitrate's alone): at the smallest size the encoder drops
    * what it must by itself. */
   if ((dropped > DROPPED_TOO_MANY || qi > QI_TOO_HIGH)
-      && l->by_bitrate + l->busy < LAST_RUNG - 1) {
+      && rung < LAST_RUNG - 1) {
     /* Most frames dropped: the picture is far too large, skip steps
-     * (1280x720 snow kept 3 % of its frames at 1 Mbit/s). */
-    l->busy += dropped > 0.8 ? 3 : dropped > 0.5 ? 2 : 1;
-    l->busy = MIN (l->busy, LAST_RUNG - 1 - l->by_bitrate);
+     * (1280x720 snow kept 3 % of its frames at 1 Mbit/s). A cheap picture
+     * that no longer is goes to the bitrate's step at once. */
+    l->offset = MAX (l->offset, 0) + (dropped > 0.8 ? 3 : dropped > 0.5 ?
+        2 : 1);
+    l->offset = MIN (l->offset, (gint) (LAST_RUNG - 1 - l->by_bitrate));
     note_down (l, now);
     GST_INFO ("a busy picture (%.0f %% of frames dropped, quantizer %.0f): "
-        "%u step(s) below the bitrate's", dropped * 100, qi, l->busy);
-  } else if (l->busy > 0 && dropped < DROPPED_NONE && qi >= 0 && qi < QI_ROOM
-      && now - l->last_down_us > l->up_wait_us) {
-    l->busy--;
+        "%d step(s) below the bitrate's", dropped * 100, qi, l->offset);
+  } else if (l->offset < 0 && used > CHEAP_NO_MORE) {
+    l->offset = 0;
+    note_down_for_cost (l, now);
+    GST_INFO ("no longer a cheap picture (%.0f %% of the bitrate, quantizer "
+        "%.0f): the bitrate's step", used * 100, qi);
+  } else if (room && l->offset > 0) {
+    l->offset--;
     l->last_up_us = now;
-    GST_INFO ("room for a larger picture (quantizer %.0f): %u step(s) "
-        "below the bitrate's", qi, l->busy);
+    GST_INFO ("room for a larger picture (quantizer %.0f): %d step(s) "
+        "below the bitrate's", qi, l->offset);
+  } else if (room && used < CHEAP && rung > 0 && rung < LAST_RUNG
+      && rung_pixels (rung - 1, width, height) > rung_pixels (rung, width,
+          height) && l->keyframe_cost > 0
+      && keyframe_fits (l->keyframe_cost, rung - 1, l->bitrate, width,
+          height)) {
+    l->offset--;
+    l->last_up_us = now;
+    GST_INFO ("a cheap picture (%.0f %% of the bitrate, quantizer %.0f): %d "
+        "step(s) above the bitrate's", used * 100, qi, -l->offset);
   } else {
-    GST_LOG ("%.0f %% of frames dropped, quantizer %.0f", dropped * 100, qi);
+    GST_LOG ("%.0f %% of frames dropped, quantizer %.0f, %.0f %% of the "
+        "bitrate", dropped * 100, qi, used * 100);
   }
 out:
   window_restart (l, now);
@@ -349,14 +414,6 @@ caps_for_rung (guint rung, gint width, gint height)
     gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
         ladder[rung].max_fps, 1, NULL);
   return caps;
-}
-
-/* The step the bitrate and the picture's busyness now say. */
-static guint
-wanted_rung (Ladder * l)
-{
-  return l->by_bitrate == LAST_RUNG ? LAST_RUNG :
-      MIN (l->by_bitrate + l->busy, LAST_RUNG - 1);
 }
 
 /* Gives @filter the step the bitrate and the picture's busyness now say;
@@ -499,6 +556,7 @@ on_encoder_output (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   }
   g_mutex_lock (&l->lock);
   l->frames_out++;
+  l->bits_out += gst_buffer_get_size (buffer) * 8;
   if (qi >= 0) {
     l->qi_sum += qi;
     l->qi_frames++;
@@ -594,7 +652,7 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
   /* (Keyframes are judged as they come out, on_encoder_output().) */
   if (now - l->window_start_us >= WINDOW_US
       || (now - l->window_start_us >= WINDOW_US / 2 && mostly_dropped (l)))
-    judge_window (l, now);
+    judge_window (l, now, width, height);
   /* Applied at the next frame, by the thread that takes it through the
    * capsfilter (on_encoder_input()). */
   rung = wanted_rung (l);
