@@ -67,8 +67,10 @@ VARIANTS = {
     # letschat as it is: its default congestion control, NACK/RTX
     "letschat": ("letschat", [], "letschat", []),
     # as it was (yesterday's behaviour): a fixed bitrate, no retransmission
+    # (start-bitrate: the fixed 1 Mbit/s of then; the default is lower now)
     "none": ("letschat", ["do-retransmission=false"],
-             "letschat", ["congestion-control=none", "do-retransmission=false"]),
+             "letschat", ["congestion-control=none", "do-retransmission=false",
+                          "start-bitrate=1000000"]),
     # the anchor: Chromium <-> Chromium through the same link
     "chromium": ("chromium", [], "chromium", []),
     # Chromium sending to letschat: does it adapt on letschat's feedback?

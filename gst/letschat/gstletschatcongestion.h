@@ -29,7 +29,11 @@ GType gst_lets_chat_congestion_control_get_type (void);
     GST_LETS_CHAT_CONGESTION_CONTROL_HOMEGROWN
 #define GST_LETS_CHAT_DEFAULT_MIN_BITRATE 100000
 #define GST_LETS_CHAT_DEFAULT_MAX_BITRATE 4000000
-#define GST_LETS_CHAT_DEFAULT_START_BITRATE 1000000
+/* As browsers start a call: the path is not known yet, and a start above
+ * what it takes overflows its queue before the first feedback comes (a
+ * 600 kbit/s link, 1 Mbit/s: a freeze of 2 to 2.7 s in the first 3 s,
+ * docs/congestion.md). */
+#define GST_LETS_CHAT_DEFAULT_START_BITRATE 300000
 
 /* How often the controller decides. */
 #define GST_LETS_CHAT_CONGESTION_TICK_MS 200

@@ -763,7 +763,9 @@ gst_lets_chat_sink_class_init (GstLetsChatSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_START_BITRATE,
       g_param_spec_uint ("start-bitrate", "Start bitrate",
           "Video bitrate (bit/s) of a call's start, before any feedback "
-          "(and throughout with congestion-control=none)", 1, G_MAXINT,
+          "(and throughout with congestion-control=none). Low, as browsers "
+          "start: a start above what the path takes fills its queue before "
+          "the first feedback", 1, G_MAXINT,
           GST_LETS_CHAT_DEFAULT_START_BITRATE, G_PARAM_READWRITE |
           G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
