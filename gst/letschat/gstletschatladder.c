@@ -113,10 +113,9 @@ static const struct
  * and still fits; and back to the bitrate's step once it costs more than
  * CHEAP_NO_MORE (not for the quantizer: in the window after each step up
  * a ball's went from 5 to 31 to 64 as the new size's keyframe was paid
- * off, and then down again). Without it
- * a call that starts low stays small: the target grows to no more than
- * 1.5 times what arrives plus 100 kbit/s, and a cheap picture sends a
- * fraction of its target. */
+ * off, and then down again). Without it a call that starts low stays
+ * small: the target grows to no more than 1.5 times what arrives plus 100
+ * kbit/s, and a cheap picture sends a fraction of its target. */
 #define CHEAP 0.5
 #define CHEAP_NO_MORE 0.9
 /* A keyframe that costs more than this much of the bitrate's second: the
@@ -317,7 +316,7 @@ judge_keyframe (Ladder * l, guint64 bits, gint pixels, gint width,
   l->offset = (gint) r - (gint) l->by_bitrate;
   note_down (l, now);
   GST_INFO ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels is %.1f "
-      "s of %u bit/s: %d step(s) below the bitrate's", bits, pixels,
+      "s of %u bit/s: %d step(s) from the bitrate's", bits, pixels,
       (gdouble) bits / l->bitrate, l->bitrate, l->offset);
   return TRUE;
 }
@@ -392,9 +391,10 @@ out:
   window_restart (l, now);
 }
 
-/* The bitrate went up under a busy picture: its step goes up with it only
- * as far as a keyframe would take at most KEYFRAME_UP_FITS_S of the
- * bitrate, foreseen from the last keyframe's bits per pixel. A keyframe
+/* The bitrate's step went up under a busy picture: its step goes up with
+ * it only as far as a keyframe would take at most KEYFRAME_UP_FITS_S of
+ * the bitrate, foreseen from the last keyframe's bits per pixel; further
+ * up only when the quantizer shows room (judge_window()). A keyframe
  * that takes longer than that to cross the path is a freeze for the
  * other party: 160x90 snow at a 600 kbit/s link's target of 440 kbit/s
  * went up to 240x134, whose first keyframe, 168 kbit, froze the call for
@@ -651,7 +651,7 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
 {
   gboolean grew = FALSE;
   gint width, height;
-  guint by_bitrate, rung;
+  guint by_bitrate, rung, was_by_bitrate;
   gint64 now = g_get_monotonic_time ();
   GstElement *filter = ladder_filter (encoder, &width, &height);
   Ladder *l;
@@ -673,9 +673,11 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
     l->up_failed = FALSE;
     l->bitrate_up_us = 0;
   }
+  was_by_bitrate = l->by_bitrate;
   l->by_bitrate = by_bitrate;
   l->bitrate = bitrate;
-  hold_busy_picture (l, width, height);
+  if (by_bitrate < was_by_bitrate)
+    hold_busy_picture (l, width, height);
 
   /* (Keyframes are judged as they come out, on_encoder_output().) */
   if (now - l->window_start_us >= WINDOW_US
