@@ -7,11 +7,7 @@
 #   check-embedding.sh SOURCE_ROOT
 set -u
 doc="$1/docs/embedding.md"
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$work"/*.out; do echo "== $f"; cat "$f"; done; exit 1; }
+. "$(dirname "$0")/common.sh"
 
 # The first ```c and ```python blocks of the page.
 awk '/^```c$/{f=1;next} /^```$/{if(f==1)exit} f==1' "$doc" >"$work/embed.c"
@@ -21,19 +17,7 @@ awk '/^```python$/{f=1;next} /^```$/{if(f==1)exit} f==1' "$doc" >"$work/embed.py
 cc "$work/embed.c" -o "$work/embed" $(pkg-config --cflags --libs gstreamer-1.0) \
   >"$work/cc.out" 2>&1 || fail "the C program of $doc does not compile"
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="ws://127.0.0.1:$port/ws"
-"$LETSCHAT_SERVER" -p "$port" >"$work/server.out" 2>&1 &
-pids+=($!)
-
-wait_for() { # file text seconds
-  local i
-  for i in $(seq $(($3 * 10))); do
-    grep -qF -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  fail "no '$2' in $(basename "$1") after $3 s"
-}
+start_room_server
 
 run() { # name command...
   local name=$1 room="embed-$1" app

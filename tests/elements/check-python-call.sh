@@ -5,16 +5,9 @@
 # button's code) works during the call, and hang-up leaves the room (the
 # other party gets letschat/peer-left) and ends the program.
 set -u
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$work"/*.out; do echo "== $f"; cat "$f"; done; exit 1; }
+. "$(dirname "$0")/common.sh"
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="ws://127.0.0.1:$port/ws"
-"$LETSCHAT_SERVER" -p "$port" >"$work/server.out" 2>&1 &
-pids+=($!)
+start_room_server
 mkfifo "$work/call.in"
 sleep 120 >"$work/call.in" & pids+=($!)     # holds the fifo open
 /usr/bin/python3 "$CALL_PY" --headless --room pycall --name Python --server-url "$url" \
@@ -27,15 +20,6 @@ gst-launch-1.0 -m videotestsrc is-live=true ! letschatsink name=s room=pycall \
   r. ! queue ! fakesink async=false r. ! queue ! fakesink async=false \
   >"$work/party.out" 2>&1 &
 pids+=($!)
-
-wait_for() { # file text seconds
-  local i
-  for i in $(seq $(($3 * 10))); do
-    grep -qF -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  fail "no '$2' in $(basename "$1") after $3 s"
-}
 wait_for "$work/call.out" "the other party joined (Launch)" 60
 wait_for "$work/call.out" "received 30 video frames and" 60
 wait_for "$work/party.out" "letschat/first-frame, pad=(string)video_0" 60
