@@ -289,9 +289,8 @@ note_down (Ladder * l, gint64 now)
 /* A keyframe of @bits at @pixels came out: when it cost far more than the
  * bitrate allows, take the picture down to where one would fit at its
  * bits per pixel, rather than let the encoder drop every frame while it
- * pays it off and wait a window to see that. TRUE when the picture went
- * down. The ladder's lock is held. */
-static gboolean
+ * pays it off and wait a window to see that. The ladder's lock is held. */
+static void
 judge_keyframe (Ladder * l, guint64 bits, gint pixels, gint width,
     gint height, gint64 now)
 {
@@ -300,25 +299,24 @@ judge_keyframe (Ladder * l, guint64 bits, gint pixels, gint width,
 
   if (!bits || pixels <= 0 || !l->bitrate || width <= 0 || height <= 0
       || l->by_bitrate >= LAST_RUNG)
-    return FALSE;
+    return;
   cost = (gdouble) bits / pixels;
   GST_DEBUG ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels: %.2f s "
       "of %u bit/s", bits, pixels, (gdouble) bits / l->bitrate, l->bitrate);
   l->keyframe_cost = cost;
   rung = wanted_rung (l);
   if (bits <= KEYFRAME_TOO_LARGE_S * l->bitrate || rung >= LAST_RUNG - 1)
-    return FALSE;
+    return;
   /* It may be a larger picture's, from before the last step down. */
   for (r = rung; r < LAST_RUNG - 1 && !keyframe_fits (cost, r, l->bitrate,
           width, height); r++);
   if (r == rung)
-    return FALSE;
+    return;
   l->offset = (gint) r - (gint) l->by_bitrate;
   note_down (l, now);
   GST_INFO ("a keyframe of %" G_GUINT64_FORMAT " bits at %d pixels is %.1f "
       "s of %u bit/s: %d step(s) from the bitrate's", bits, pixels,
       (gdouble) bits / l->bitrate, l->bitrate, l->offset);
-  return TRUE;
 }
 
 /* A new window from @now: what the encoder makes from here on. */
@@ -538,11 +536,22 @@ keyframe_taken_down (Ladder * l, GstPad * pad, GstBuffer * buffer, gint
    * bitrate, was being encoded; it fitted the new step's size and went
    * out.) */
   if ((gint64) keyframe_width * keyframe_height > rung_pixels (l->rung, width,
-          height))
+          height)) {
     down = TRUE;
-  else if (judge_keyframe (l, bits, keyframe_width * keyframe_height, width,
-          height, now))
-    down = apply_rung (l, filter, width, height, now);
+  } else {
+    judge_keyframe (l, bits, keyframe_width * keyframe_height, width, height,
+        now);
+    /* A smaller picture than this keyframe's is wanted: for its cost, just
+     * judged, or for the bitrate, not applied yet. A call's first keyframe
+     * comes before the first decision: at a start-bitrate of 300 kbit/s,
+     * a 720p keyframe went out although the bitrate's step was 480x270,
+     * which it would have fitted at its bits per pixel. */
+    if ((gint64) keyframe_width * keyframe_height >
+        rung_pixels (wanted_rung (l), width, height)) {
+      apply_rung (l, filter, width, height, now);
+      down = TRUE;
+    }
+  }
   if (down)
     l->until_keyframe = TRUE;
   g_mutex_unlock (&l->lock);
