@@ -650,10 +650,13 @@ gst_lets_chat_congestion_tick (GstLetsChatCongestion * cc,
       cc->warned_pre_encoded = TRUE;
     }
   }
-  if (cc->control != GST_LETS_CHAT_CONGESTION_CONTROL_NONE)
-    for (l = encoders; l; l = l->next)
-      if (gst_lets_chat_ladder_update (l->data, bitrate))
-        cc->picture_grew_us = g_get_monotonic_time ();
+  /* With congestion-control=none too: the bitrate is fixed, and the
+   * picture's size still fits it and the picture's cost (a 720p ball at
+   * the 300 kbit/s default went to the bitrate's 480x270 at its first
+   * keyframe, and without the ladder's decisions stayed there). */
+  for (l = encoders; l; l = l->next)
+    if (gst_lets_chat_ladder_update (l->data, bitrate))
+      cc->picture_grew_us = g_get_monotonic_time ();
   /* Encoders reconfigure on each change: not for less than 2 %. */
   if (encoders && cc->applied && ABS ((gint64) bitrate - cc->applied) <
       cc->applied / 50)

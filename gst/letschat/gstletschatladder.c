@@ -33,10 +33,11 @@
  *   quantizer, nothing dropped), waiting twice as long each time going up
  *   did not hold. Like the quality scaler of browsers' WebRTC, which reads
  *   the quantizer to the same end. A cheap picture (a slide, a ball on
- *   black) goes the other way: one that makes its encoder use less than
- *   half the bitrate at a low quantizer goes a step above what the
- *   bitrate says, as long as its keyframe would still fit, and back to
- *   the bitrate's step once it uses more than 90 % (else a call that
+ *   black) goes the other way: one that makes its encoder use so little
+ *   of the bitrate at a low quantizer that a larger one would still fit
+ *   goes a step above what the bitrate says, a step each second, as long
+ *   as its keyframe would fit too, and back to the bitrate's step once
+ *   it uses more than 90 % (else a call that
  *   starts low stays small: its target grows with what arrives, and a
  *   cheap picture sends a fraction of it). A keyframe tells sooner than
  *   a second of frames: one that costs more than KEYFRAME_TOO_LARGE_S of
@@ -108,15 +109,19 @@ static const struct
 #define QI_TOO_HIGH 110
 #define QI_ROOM 29
 /* A cheap picture (a slide, a still room, a ball on black): at a low
- * quantizer the encoder makes less than CHEAP of the bitrate, so the
- * picture goes one step above what the bitrate says, where it costs more
- * and still fits; and back to the bitrate's step once it costs more than
- * CHEAP_NO_MORE (not for the quantizer: in the window after each step up
- * a ball's went from 5 to 31 to 64 as the new size's keyframe was paid
- * off, and then down again). Without it a call that starts low stays
- * small: the target grows to no more than 1.5 times what arrives plus 100
- * kbit/s, and a cheap picture sends a fraction of its target. */
-#define CHEAP 0.5
+ * quantizer its encoder makes so little of the bitrate between keyframes
+ * that the next step's picture, at as many bits per pixel, would take
+ * less than CHEAP of it: it goes one step above what the bitrate says
+ * (and again a second later while that holds); and back to the
+ * bitrate's step once it costs more than CHEAP_NO_MORE. Keyframes are
+ * not counted: a window of a second has a periodic keyframe or not, and
+ * the first after a step up has the new size's. Nor is the quantizer
+ * read for going back: in the window after each step up a ball's went
+ * from 5 to 31 to 64 as the new size's keyframe was paid off, and then
+ * down again. Without it a call that starts low stays small: the target
+ * grows to no more than 1.5 times what arrives plus 100 kbit/s, and a
+ * cheap picture sends a fraction of its target. */
+#define CHEAP 0.7
 #define CHEAP_NO_MORE 0.9
 /* A keyframe that costs more than this much of the bitrate's second: the
  * picture does not fit, for the encoder made it larger than libvpx's
@@ -150,7 +155,7 @@ typedef struct
   /* Steps below (a busy picture) or above (a cheap one) what the bitrate
    * says. */
   gint offset;
-  guint64 bits_out;             /* since the last decision */
+  guint64 bits_out;             /* since the last decision, but keyframes */
   gdouble keyframe_cost;        /* the last keyframe's bits per pixel */
   gint64 window_start_us, last_down_us, last_up_us, up_wait_us;
   guint by_bitrate;             /* the step the bitrate chose last */
@@ -355,10 +360,13 @@ judge_window (Ladder * l, gint64 now, gint width, gint height)
       && rung < LAST_RUNG - 1) {
     /* Most frames dropped: the picture is far too large, skip steps
      * (1280x720 snow kept 3 % of its frames at 1 Mbit/s). A cheap picture
-     * that no longer is goes to the bitrate's step at once. */
-    l->offset = MAX (l->offset, 0) + (dropped > 0.8 ? 3 : dropped > 0.5 ?
-        2 : 1);
-    l->offset = MIN (l->offset, (gint) (LAST_RUNG - 1 - l->by_bitrate));
+     * that no longer is goes to the bitrate's step: the encoder drops
+     * frames while it pays off the keyframe of a step up, too. */
+    if (l->offset < 0)
+      l->offset = 0;
+    else
+      l->offset = MIN (l->offset + (dropped > 0.8 ? 3 : dropped > 0.5 ?
+              2 : 1), (gint) (LAST_RUNG - 1 - l->by_bitrate));
     note_down (l, now);
     GST_INFO ("a busy picture (%.0f %% of frames dropped, quantizer %.0f): "
         "%d step(s) below the bitrate's", dropped * 100, qi, l->offset);
@@ -372,11 +380,13 @@ judge_window (Ladder * l, gint64 now, gint width, gint height)
     l->last_up_us = now;
     GST_INFO ("room for a larger picture (quantizer %.0f): %d step(s) "
         "below the bitrate's", qi, l->offset);
-  } else if (room && used < CHEAP && rung > 0 && rung < LAST_RUNG
+  } else if (room && rung > 0 && rung < LAST_RUNG
       && rung_pixels (rung - 1, width, height) > rung_pixels (rung, width,
-          height) && l->keyframe_cost > 0
-      && keyframe_fits (l->keyframe_cost, rung - 1, l->bitrate, width,
-          height)) {
+          height)
+      && used * rung_pixels (rung - 1, width, height) / rung_pixels (rung,
+          width, height) < CHEAP && l->keyframe_cost > 0
+      && l->keyframe_cost * rung_pixels (rung - 1, width, height) <=
+      KEYFRAME_UP_FITS_S * l->bitrate) {
     l->offset--;
     l->last_up_us = now;
     GST_INFO ("a cheap picture (%.0f %% of the bitrate, quantizer %.0f): %d "
@@ -399,14 +409,14 @@ out:
  * 0.3 s at its start, and filled the link's queue. The ladder's lock is
  * held. */
 static void
-hold_busy_picture (Ladder * l, gint width, gint height)
+hold_busy_picture (Ladder * l, guint was_rung, gint width, gint height)
 {
   guint r, rung = wanted_rung (l);
 
-  if (l->offset <= 0 || rung >= l->rung || l->keyframe_cost <= 0
+  if (l->offset <= 0 || rung >= was_rung || l->keyframe_cost <= 0
       || width <= 0 || height <= 0)
     return;
-  for (r = rung; r < l->rung && l->keyframe_cost * rung_pixels (r, width,
+  for (r = rung; r < was_rung && l->keyframe_cost * rung_pixels (r, width,
           height) > KEYFRAME_UP_FITS_S * l->bitrate; r++);
   if (r == rung)
     return;
@@ -441,8 +451,8 @@ caps_for_rung (guint rung, gint width, gint height)
   return caps;
 }
 
-/* Gives @filter the step the bitrate and the picture's busyness now say;
- * TRUE when that changed it. Streaming thread only, the ladder's lock
+/* Gives @filter the step the bitrate and the picture's cost now say; TRUE
+ * when that changed it. The encoder's threads only, the ladder's lock
  * held: the caps go upstream as a reconfigure event, which takes no
  * streaming lock. */
 static gboolean
@@ -504,7 +514,9 @@ on_encoder_input (GstPad * pad, GstPadProbeInfo * info, gpointer data)
  * bitrate allows takes the picture down here, before it is sent (waiting
  * for the next decision sent it: 0.8 Mbit of a call's first 720p snow
  * keyframe into a 600 kbit/s path, then the encoder dropped every frame
- * for 0.6 s while it paid it off, then the smaller picture's keyframe).
+ * for 0.6 s while it paid it off, then the smaller picture's keyframe);
+ * so does one larger than the step the bitrate now wants, or than the
+ * capsfilter asks for (encoded before a step down took effect).
  * It is dropped, and so is what the encoder makes until its next
  * keyframe, the new size's first frame (asked for as well, should the
  * size change not make one). TRUE when @buffer is to be dropped. */
@@ -592,7 +604,8 @@ on_encoder_output (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   }
   g_mutex_lock (&l->lock);
   l->frames_out++;
-  l->bits_out += gst_buffer_get_size (buffer) * 8;
+  if (!keyframe)
+    l->bits_out += gst_buffer_get_size (buffer) * 8;
   if (qi >= 0) {
     l->qi_sum += qi;
     l->qi_frames++;
@@ -660,7 +673,7 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
 {
   gboolean grew = FALSE;
   gint width, height;
-  guint by_bitrate, rung, was_by_bitrate;
+  guint by_bitrate, rung, was_by_bitrate, was_rung;
   gint64 now = g_get_monotonic_time ();
   GstElement *filter = ladder_filter (encoder, &width, &height);
   Ladder *l;
@@ -683,10 +696,18 @@ gst_lets_chat_ladder_update (GstElement * encoder, guint bitrate)
     l->bitrate_up_us = 0;
   }
   was_by_bitrate = l->by_bitrate;
+  was_rung = wanted_rung (l);
   l->by_bitrate = by_bitrate;
   l->bitrate = bitrate;
+  /* The offset within the ladder: one that went past its end as the
+   * bitrate's step moved (a cheap picture 3 steps above at 300 kbit/s,
+   * then at 1 Mbit/s, the first step) would otherwise carry the picture
+   * that far above when the bitrate falls again, unjudged. The last step
+   * is the bitrate's alone: there the offset waits. */
+  if (by_bitrate < LAST_RUNG)
+    l->offset = (gint) wanted_rung (l) - (gint) by_bitrate;
   if (by_bitrate < was_by_bitrate)
-    hold_busy_picture (l, width, height);
+    hold_busy_picture (l, was_rung, width, height);
 
   /* (Keyframes are judged as they come out, on_encoder_output().) */
   if (now - l->window_start_us >= WINDOW_US

@@ -6,6 +6,9 @@
 # grows only with what arrives, so without the ladder's step above the
 # bitrate's for a cheap picture it stayed 480x270 (docs/congestion.md,
 # "The ladder").
+#   check-cheap-picture.sh [PROPERTY=VALUE...]   letschatsink's properties
+#       beyond the defaults (congestion-control=none: a fixed bitrate, the
+#       picture's size still fitted to it and to the picture's cost)
 set -u
 . "$(dirname "$0")/common.sh"
 start_room_server
@@ -16,7 +19,7 @@ pids+=($!)
 wait_for "$work/receiver.out" "Setting pipeline to PLAYING" 10
 GST_DEBUG=letschatladder:4 gst-launch-1.0 videotestsrc is-live=true pattern=ball ! \
   video/x-raw,width=1280,height=720,framerate=30/1 ! \
-  letschatsink room=cheap server-url="$url" >"$work/sender.out" 2>&1 &
+  letschatsink room=cheap server-url="$url" "$@" >"$work/sender.out" 2>&1 &
 pids+=($!)
 
 widths() {
