@@ -152,6 +152,7 @@ typedef struct
 
   guint bitrate;                /* the last one given, 0: none yet */
   guint rung;                   /* what the capsfilter has */
+  gint input_width, input_height;       /* what its caps were made for */
   /* Steps below (a busy picture) or above (a cheap one) what the bitrate
    * says. */
   gint offset;
@@ -463,7 +464,8 @@ apply_rung (Ladder * l, GstElement * filter, gint width, gint height,
   GstCaps *caps;
 
   l->pending = FALSE;
-  if (rung == l->rung || width <= 0)
+  if (width <= 0 || (rung == l->rung && width == l->input_width
+          && height == l->input_height))
     return FALSE;
   caps = caps_for_rung (rung, width, height);
   GST_INFO ("%u bit/s: step %u of the ladder (%u for the bitrate), %"
@@ -471,6 +473,8 @@ apply_rung (Ladder * l, GstElement * filter, gint width, gint height,
   g_object_set (filter, "caps", caps, NULL);
   gst_caps_unref (caps);
   l->rung = rung;
+  l->input_width = width;
+  l->input_height = height;
   /* The next window starts with the new size (and its keyframe). */
   window_restart (l, now);
   return TRUE;
@@ -541,6 +545,18 @@ keyframe_taken_down (Ladder * l, GstPad * pad, GstBuffer * buffer, gint
     l->bitrate = gst_lets_chat_congestion_get_encoder_bitrate (encoder);
     l->by_bitrate = rung_for_bitrate (l->bitrate, 0, FALSE);
   }
+  /* The input changed size since the capsfilter's caps were made: they
+   * are made again for it, and this keyframe, of the caps' size, goes
+   * out. (Judged against the new input, a 1280x720 input that became
+   * 320x180 under 480x270 caps had every keyframe, 480x270 as videoscale
+   * kept making it, taken for a larger picture's and dropped, and the
+   * call froze for good.) */
+  if (l->input_width && (width != l->input_width || height != l->input_height)) {
+    GST_INFO ("the input is %dx%d now, was %dx%d", width, height,
+        l->input_width, l->input_height);
+    apply_rung (l, filter, width, height, now);
+    goto unlock;
+  }
   /* A keyframe of a larger picture than the capsfilter now asks for was
    * encoded before the step down took effect: the new size's keyframe
    * follows at its first frame. (A call's first decision chose 480x270 for
@@ -566,6 +582,7 @@ keyframe_taken_down (Ladder * l, GstPad * pad, GstBuffer * buffer, gint
   }
   if (down)
     l->until_keyframe = TRUE;
+unlock:
   g_mutex_unlock (&l->lock);
   if (down)
     gst_pad_send_event (pad, gst_lets_chat_keyframe_request_new ());
