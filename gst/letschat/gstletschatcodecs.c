@@ -20,6 +20,7 @@
 #include "gstletschatcodecs.h"
 #include "gstletschatladder.h"
 #include "gstletschatkeyframerequests.h"
+#include "gstletschatcongestion.h"
 
 /* Payload types follow what browsers commonly use, so an offer from a
  * letschat party reads like one from a browser. */
@@ -399,7 +400,8 @@ drop_chain (GList * elements)
  * thread still kept up with 30 fps), and on a loaded 2-core machine the
  * spinning starved the rest of the pipeline. VP9 does not spin. */
 static GstElement *
-make_encoder (const GstLetsChatCodec * codec, GError ** error)
+make_encoder (const GstLetsChatCodec * codec, guint video_bitrate,
+    GError ** error)
 {
   GstElement *enc = NULL;
 
@@ -409,11 +411,11 @@ make_encoder (const GstLetsChatCodec * codec, GError ** error)
       g_object_set (enc, "deadline", (gint64) 1, "lag-in-frames", 0,
           "cpu-used", codec == CODEC_VP8 ? 8 : 7,
           "threads", codec == CODEC_VP8 ? 1 : 2,
-          "end-usage", 1 /* cbr */ , "target-bitrate", 1000000,
-          "keyframe-max-dist", 60, "error-resilient", 1,
-          "buffer-size", 1000, "buffer-initial-size", 500,
-          "buffer-optimal-size", 600, "overshoot", 15,
-          "dropframe-threshold", 30, "max-intra-bitrate", 900, NULL);
+          "end-usage", 1 /* cbr */ , "keyframe-max-dist", 60,
+          "error-resilient", 1, "buffer-size", 1000,
+          "buffer-initial-size", 500, "buffer-optimal-size", 600,
+          "overshoot", 15, "dropframe-threshold", 30,
+          "max-intra-bitrate", 900, NULL);
   } else if (codec == CODEC_H264) {
     enc = make_best (GST_ELEMENT_FACTORY_TYPE_VIDEO_ENCODER, "video/x-h264",
         GST_PAD_SRC, error);
@@ -421,13 +423,15 @@ make_encoder (const GstLetsChatCodec * codec, GError ** error)
       gst_util_set_object_arg (G_OBJECT (enc), "tune", "zerolatency");
     if (enc && g_str_has_prefix (GST_OBJECT_NAME (enc), "x264enc"))
       g_object_set (enc, "speed-preset", 1 /* ultrafast */ , "key-int-max",
-          60, "bitrate", 1000, NULL);
+          60, NULL);
   } else if (codec == CODEC_OPUS) {
     enc = make ("opusenc", error);
     if (enc)
       gst_util_set_object_arg (G_OBJECT (enc), "audio-type",
           "restricted-lowdelay");
   }
+  if (enc && codec != CODEC_OPUS)
+    gst_lets_chat_congestion_set_encoder_bitrate (enc, video_bitrate);
   return enc;
 }
 
@@ -458,7 +462,7 @@ make_payloader (const GstLetsChatCodec * codec, GError ** error)
 
 /* Where the congestion control lowers the resolution and then the frame
  * rate when the path takes too little for the input's size
- * (gstletschatcongestion.c sets the capsfilter's caps; unconstrained until
+ * (gstletschatladder.c sets the capsfilter's caps; unconstrained until
  * then). videorate only drops frames, never duplicates them. Not for
  * H.264: a size change there means new parameter sets in the middle of the
  * stream, which not every receiver takes. */
@@ -479,7 +483,7 @@ make_ladder (GError ** error)
 
 GList *
 gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
-    gboolean encode, GError ** error)
+    gboolean encode, guint video_bitrate, GError ** error)
 {
   GList *chain = NULL;
   gboolean video = g_str_equal (codec->media, "video");
@@ -493,7 +497,7 @@ gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
       chain = g_list_append (chain, make ("audioresample", error));
     if (video && codec != CODEC_H264)
       chain = g_list_concat (chain, make_ladder (error));
-    encoder = make_encoder (codec, error);
+    encoder = make_encoder (codec, video_bitrate, error);
     if (encoder && video && codec != CODEC_H264)
       gst_lets_chat_ladder_watch (encoder);
     if (encoder && video)

@@ -60,8 +60,9 @@ GstCaps *gst_lets_chat_codec_all_caps (const gchar * media);
  * the size and frame rate carries this key as object data. */
 #define GST_LETS_CHAT_LADDER_KEY "letschat-ladder"
 
+/* A video encoder starts at @video_bitrate (bit/s). */
 GList *gst_lets_chat_codec_make_sender (const GstLetsChatCodec * codec,
-    gboolean encode, GError ** error);
+    gboolean encode, guint video_bitrate, GError ** error);
 GList *gst_lets_chat_codec_make_receiver (const GstLetsChatCodec * codec,
     gboolean decode, GError ** error);
 

@@ -250,12 +250,13 @@ rung_pixels (guint rung, gint width, gint height)
   return (gint64) width *height;
 }
 
-/* Would a keyframe of the picture at @rung fit (KEYFRAME_FITS_S of
- * @bitrate), at @cost bits per pixel? */
+/* Would a keyframe of the picture at @rung, at @cost bits per pixel, take
+ * at most @seconds of @bitrate? */
 static gboolean
-keyframe_fits (gdouble cost, guint rung, guint bitrate, gint width, gint height)
+keyframe_fits (gdouble cost, guint rung, gdouble seconds, guint bitrate,
+    gint width, gint height)
 {
-  return cost * rung_pixels (rung, width, height) <= KEYFRAME_FITS_S * bitrate;
+  return cost * rung_pixels (rung, width, height) <= seconds * bitrate;
 }
 
 /* The step the bitrate and the picture's cost now say: the last step is
@@ -314,8 +315,8 @@ judge_keyframe (Ladder * l, guint64 bits, gint pixels, gint width,
   if (bits <= KEYFRAME_TOO_LARGE_S * l->bitrate || rung >= LAST_RUNG - 1)
     return;
   /* It may be a larger picture's, from before the last step down. */
-  for (r = rung; r < LAST_RUNG - 1 && !keyframe_fits (cost, r, l->bitrate,
-          width, height); r++);
+  for (r = rung; r < LAST_RUNG - 1 && !keyframe_fits (cost, r,
+          KEYFRAME_FITS_S, l->bitrate, width, height); r++);
   if (r == rung)
     return;
   l->offset = (gint) r - (gint) l->by_bitrate;
@@ -339,7 +340,7 @@ window_restart (Ladder * l, gint64 now)
 static void
 judge_window (Ladder * l, gint64 now, gint width, gint height)
 {
-  gdouble dropped, qi, used;
+  gdouble dropped, qi, used, growth;
   guint rung = wanted_rung (l);
   gboolean room;
 
@@ -353,6 +354,10 @@ judge_window (Ladder * l, gint64 now, gint width, gint height)
       / l->bitrate;
   room = dropped < DROPPED_NONE && qi >= 0 && qi < QI_ROOM
       && now - l->last_down_us > l->up_wait_us;
+  /* How many times the pixels of the step above (1: none larger). */
+  growth = rung > 0 && rung < LAST_RUNG && width > 0 && height > 0 ?
+      (gdouble) rung_pixels (rung - 1, width, height) / rung_pixels (rung,
+      width, height) : 1;
 
   /* The picture's busyness takes away size, never frame rate (the last
    * step is the bitrate's alone): at the smallest size the encoder drops
@@ -381,13 +386,9 @@ judge_window (Ladder * l, gint64 now, gint width, gint height)
     l->last_up_us = now;
     GST_INFO ("room for a larger picture (quantizer %.0f): %d step(s) "
         "below the bitrate's", qi, l->offset);
-  } else if (room && rung > 0 && rung < LAST_RUNG
-      && rung_pixels (rung - 1, width, height) > rung_pixels (rung, width,
-          height)
-      && used * rung_pixels (rung - 1, width, height) / rung_pixels (rung,
-          width, height) < CHEAP && l->keyframe_cost > 0
-      && l->keyframe_cost * rung_pixels (rung - 1, width, height) <=
-      KEYFRAME_UP_FITS_S * l->bitrate) {
+  } else if (room && growth > 1 && used * growth < CHEAP
+      && l->keyframe_cost > 0 && keyframe_fits (l->keyframe_cost, rung - 1,
+          KEYFRAME_UP_FITS_S, l->bitrate, width, height)) {
     l->offset--;
     l->last_up_us = now;
     GST_INFO ("a cheap picture (%.0f %% of the bitrate, quantizer %.0f): %d "
@@ -417,8 +418,8 @@ hold_busy_picture (Ladder * l, guint was_rung, gint width, gint height)
   if (l->offset <= 0 || rung >= was_rung || l->keyframe_cost <= 0
       || width <= 0 || height <= 0)
     return;
-  for (r = rung; r < was_rung && l->keyframe_cost * rung_pixels (r, width,
-          height) > KEYFRAME_UP_FITS_S * l->bitrate; r++);
+  for (r = rung; r < was_rung && !keyframe_fits (l->keyframe_cost, r,
+          KEYFRAME_UP_FITS_S, l->bitrate, width, height); r++);
   if (r == rung)
     return;
   l->offset = (gint) r - (gint) l->by_bitrate;

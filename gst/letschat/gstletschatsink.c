@@ -142,8 +142,6 @@
 #include "config.h"
 #endif
 
-#include <gst/video/video.h>
-
 #include "gstletschatelements.h"
 #include "gstletschatsink.h"
 #include "gstletschatcongestion.h"
@@ -227,23 +225,20 @@ static GList *
 sink_stream_make_chain (SinkStream * stream, const GstLetsChatCodec * codec,
     gboolean encode, GError ** error)
 {
-  GList *elements = gst_lets_chat_codec_make_sender (codec, encode, error);
-  GList *l;
+  GList *elements, *l;
   guint min, max, start;
 
-  /* The encoder starts at start-bitrate, not at the bitrate it was made
-   * with: the first congestion decision comes once a call is connected,
-   * and its first keyframes went out at 1 Mbit/s's picture size (320x180
+  /* The encoder starts at start-bitrate: the first congestion decision
+   * comes once a call is connected, and with a fixed 1 Mbit/s until then
+   * its first keyframes went out at that bitrate's picture size (320x180
    * snow, 170 to 310 kbit each) into a call that had asked for 300 kbit/s
    * over a 600 kbit/s link. */
   g_object_get (stream->sink, "min-bitrate", &min, "max-bitrate", &max,
       "start-bitrate", &start, NULL);
-  for (l = elements; l; l = l->next) {
-    if (GST_IS_VIDEO_ENCODER (l->data))
-      gst_lets_chat_congestion_set_encoder_bitrate (l->data,
-          gst_lets_chat_congestion_start_bitrate (min, max, start));
+  elements = gst_lets_chat_codec_make_sender (codec, encode,
+      gst_lets_chat_congestion_start_bitrate (min, max, start), error);
+  for (l = elements; l; l = l->next)
     gst_bin_add (GST_BIN (stream->sink), l->data);
-  }
   for (l = elements; l && l->next; l = l->next)
     gst_element_link (l->data, l->next->data);
   return elements;
